@@ -1,0 +1,5 @@
+import { CreateAuditEvents1795390000000 } from './1795390000000-CreateAuditEvents';
+import { CreateAccounts1795390000001 } from './1795390000001-CreateAccounts';
+
+/** Listed explicitly (not globbed) so the same list works from ts (tests) and the built js. */
+export const MIGRATIONS = [CreateAuditEvents1795390000000, CreateAccounts1795390000001];

@@ -1,0 +1,48 @@
+import { Body, Controller, Delete, ForbiddenException, Get, HttpCode, Param, ParseUUIDPipe, Patch, Post, Req, UseGuards } from '@nestjs/common';
+import { Audited } from 'src/audit';
+import { AuthUser } from 'src/common/auth/auth.types';
+import { JwtAuthGuard } from 'src/common/auth/jwt-auth.guard';
+import { AccountsService } from 'src/accounts/accounts.service';
+import { CreateAccountDto, UpdateAccountDto } from 'src/accounts/dto/account.dto';
+
+type AuthedRequest = { user: AuthUser };
+
+/** The demo domain. `@Audited()` alone: resource type `account`, before state from the `Account` entity. */
+@Controller('accounts')
+@UseGuards(JwtAuthGuard)
+@Audited()
+export class AccountsController {
+  constructor(private readonly accounts: AccountsService) {}
+
+  @Post()
+  create(@Req() req: AuthedRequest, @Body() dto: CreateAccountDto) {
+    return this.accounts.create(orgOf(req), dto);
+  }
+
+  @Get()
+  list(@Req() req: AuthedRequest) {
+    return this.accounts.list(orgOf(req));
+  }
+
+  @Get(':id')
+  get(@Req() req: AuthedRequest, @Param('id', ParseUUIDPipe) id: string) {
+    return this.accounts.get(orgOf(req), id);
+  }
+
+  @Patch(':id')
+  update(@Req() req: AuthedRequest, @Param('id', ParseUUIDPipe) id: string, @Body() dto: UpdateAccountDto) {
+    return this.accounts.update(orgOf(req), id, dto);
+  }
+
+  @Delete(':id')
+  @HttpCode(204)
+  async remove(@Req() req: AuthedRequest, @Param('id', ParseUUIDPipe) id: string) {
+    await this.accounts.remove(orgOf(req), id);
+  }
+}
+
+/** Accounts are tenant data: a token without an organization cannot reach them. */
+function orgOf(req: AuthedRequest): string {
+  if (!req.user.org) throw new ForbiddenException('Token has no organization (org claim)');
+  return req.user.org;
+}

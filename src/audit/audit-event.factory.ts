@@ -1,0 +1,90 @@
+import { isIP } from 'node:net';
+import { v7 as uuidv7 } from 'uuid';
+import { diffStates } from 'src/audit/diff';
+import { RedactionRules, sanitizeState } from 'src/audit/redaction';
+import {
+  AuditAction,
+  AuditActor,
+  AuditEvent,
+  AuditSeverity,
+  AuditStatus,
+  FieldChange,
+  JsonValue,
+} from 'src/audit/audit.types';
+
+export interface EventDraft {
+  action: AuditAction;
+  eventType?: string;
+  actor: AuditActor;
+  resourceType: string | null;
+  resourceId: string | null;
+  before?: unknown;
+  after?: unknown;
+  /** Compute a diff between before and after (updates). */
+  diff?: boolean;
+  /** The after state is a handler's result: fields it omits are not treated as removed. */
+  partialAfter?: boolean;
+  /** Keep an update whose diff is empty. */
+  recordNoOps?: boolean;
+  status: AuditStatus;
+  statusCode?: number | null;
+  errorMessage?: string | null;
+  severity: AuditSeverity;
+  requestId?: string | null;
+  ip?: string | null;
+  userAgent?: string | null;
+  route?: string | null;
+  method?: string | null;
+  durationMs?: number | null;
+  metadata?: Record<string, unknown> | null;
+  occurredAt?: Date;
+  rules: RedactionRules;
+}
+
+const MAX_TEXT = 2048;
+const clip = (value: string | null | undefined, max = MAX_TEXT): string | null =>
+  value === null || value === undefined ? null : value.length > max ? `${value.slice(0, max)}…` : value;
+
+/**
+ * Turns a draft into a storable event: redacts and caps the states, diffs them, and normalizes the context.
+ * Returns null for an update that changed nothing (unless no-ops are recorded).
+ */
+export function buildAuditEvent(draft: EventDraft, maxStateBytes: number): AuditEvent | null {
+  const before = sanitizeState(draft.before, draft.rules, maxStateBytes);
+  const after = sanitizeState(draft.after, draft.rules, maxStateBytes);
+  let changes: FieldChange[] | null = null;
+  if (draft.diff && draft.status === 'success') {
+    changes = diffStates(before.value as JsonValue, after.value as JsonValue, {
+      beforeFingerprints: before.fingerprints,
+      afterFingerprints: after.fingerprints,
+      partialAfter: draft.partialAfter,
+    });
+    if (changes.length === 0 && !draft.recordNoOps) return null;
+  }
+  const metadata = draft.metadata ? sanitizeState(draft.metadata, draft.rules, maxStateBytes).value : null;
+  return {
+    id: uuidv7(),
+    occurredAt: draft.occurredAt ?? new Date(),
+    organizationId: clip(draft.actor.organizationId, 256),
+    actorId: clip(draft.actor.id, 256),
+    actorType: draft.actor.type,
+    action: draft.action,
+    eventType: clip(draft.eventType ?? (draft.resourceType ? `${draft.resourceType}.${draft.action}` : draft.action), 256)!,
+    resourceType: clip(draft.resourceType, 256),
+    resourceId: clip(draft.resourceId, 256),
+    before: before.value as JsonValue,
+    after: after.value as JsonValue,
+    changes,
+    status: draft.status,
+    statusCode: draft.statusCode ?? null,
+    errorMessage: clip(draft.errorMessage),
+    severity: draft.severity,
+    requestId: clip(draft.requestId, 128),
+    ip: draft.ip && isIP(draft.ip) ? draft.ip : null,
+    userAgent: clip(draft.userAgent, 512),
+    route: clip(draft.route, 512),
+    method: draft.method ?? null,
+    durationMs: draft.durationMs === null || draft.durationMs === undefined ? null : Math.round(draft.durationMs),
+    metadata: metadata as { [key: string]: JsonValue } | null,
+  };
+}

@@ -1,0 +1,85 @@
+import { pipeline } from 'node:stream/promises';
+import { Readable } from 'node:stream';
+import { Pool, PoolClient } from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import { AUDIT_EVENT_COLUMNS, encodeEvent } from 'src/audit/copy-format';
+import { AuditEvent } from 'src/audit/audit.types';
+
+const COLUMN_LIST = AUDIT_EVENT_COLUMNS.join(', ');
+/** ~256 KiB chunks: few enough writes to the socket, small enough to keep memory flat. */
+const CHUNK_BYTES = 256 * 1024;
+
+/** Chunks of COPY text, encoded lazily so a batch is never held twice in memory as one big string. */
+function* encodeChunks(events: readonly AuditEvent[]): Generator<string> {
+  let chunk = '';
+  for (const event of events) {
+    chunk += encodeEvent(event);
+    if (chunk.length >= CHUNK_BYTES) {
+      yield chunk;
+      chunk = '';
+    }
+  }
+  if (chunk) yield chunk;
+}
+
+/** The only code that writes audit events: COPY into the partitioned table. */
+export class AuditEventRepository {
+  constructor(private readonly pool: Pool) {}
+
+  /** COPY a batch in one transaction: all rows or none. */
+  async copy(events: readonly AuditEvent[]): Promise<void> {
+    await this.withClient(async (client) => {
+      await client.query('BEGIN');
+      try {
+        await this.copyInto(client, 'audit_events', events);
+        await client.query('COMMIT');
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw error;
+      }
+    });
+  }
+
+  /**
+   * Idempotent variant, for a retry after a failure that may have happened after COMMIT (connection lost
+   * while waiting for the answer): COPY into a temporary table, then insert only the ids not yet stored.
+   */
+  async copyIdempotent(events: readonly AuditEvent[]): Promise<number> {
+    return this.withClient(async (client) => {
+      await client.query('BEGIN');
+      try {
+        await client.query(
+          `CREATE TEMP TABLE audit_events_staging (LIKE audit_events INCLUDING DEFAULTS) ON COMMIT DROP`,
+        );
+        await this.copyInto(client, 'audit_events_staging', events);
+        const result = await client.query(
+          `INSERT INTO audit_events SELECT * FROM audit_events_staging ON CONFLICT (occurred_at, id) DO NOTHING`,
+        );
+        await client.query('COMMIT');
+        return result.rowCount ?? 0;
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw error;
+      }
+    });
+  }
+
+  private async copyInto(client: PoolClient, table: string, events: readonly AuditEvent[]): Promise<void> {
+    const stream = client.query(copyFrom(`COPY ${table} (${COLUMN_LIST}) FROM STDIN`));
+    await pipeline(Readable.from(encodeChunks(events)), stream);
+  }
+
+  private async withClient<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    let broken: Error | undefined;
+    try {
+      return await work(client);
+    } catch (error) {
+      broken = error instanceof Error ? error : new Error(String(error));
+      throw error;
+    } finally {
+      // A client whose COPY failed mid-stream may be in an unknown state: do not return it to the pool.
+      client.release(broken);
+    }
+  }
+}

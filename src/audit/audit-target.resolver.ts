@@ -1,0 +1,109 @@
+import { Inject, Injectable, Logger, Type } from '@nestjs/common';
+import { ModuleRef } from '@nestjs/core';
+import { DataSource, EntityMetadata } from 'typeorm';
+import { AUDIT_OPTIONS } from 'src/audit/audit.constants';
+import { ResolvedAuditOptions } from 'src/audit/audit-options';
+import { RedactionRules } from 'src/audit/redaction';
+import { AuditedOptions, AuditStateLoader } from 'src/audit/audit.types';
+
+type LoadState = (resourceId: string, organizationId: string | null) => Promise<unknown>;
+
+/** Everything the interceptor needs about one audited handler, resolved once and cached. */
+export interface AuditTarget {
+  options: AuditedOptions;
+  resourceType: string;
+  idParam: string;
+  responseIdPath: string;
+  rules: RedactionRules;
+  /** Loads the current state of the resource, or undefined when there is no way to (no entity, no loader). */
+  loadState?: LoadState;
+}
+
+const TENANT_PROPERTIES = ['organizationId', 'tenantId', 'orgId'];
+
+/** `AccountsController` -> `account`, `CompanyPoliciesController` -> `company-policy`. */
+export function resourceTypeFromController(name: string): string {
+  const base = name.replace(/Controller$/, '');
+  const kebab = base.replace(/([a-z0-9])([A-Z])/g, '$1-$2').toLowerCase();
+  if (kebab.endsWith('ies')) return `${kebab.slice(0, -3)}y`;
+  if (/(s|x|ch|sh)es$/.test(kebab)) return kebab.slice(0, -2);
+  return kebab.endsWith('s') && !kebab.endsWith('ss') ? kebab.slice(0, -1) : kebab;
+}
+
+@Injectable()
+export class AuditTargetResolver {
+  private readonly logger = new Logger(AuditTargetResolver.name);
+  private readonly cache = new WeakMap<object, AuditTarget>();
+  private readonly globalRules: RedactionRules;
+
+  constructor(
+    @Inject(AUDIT_OPTIONS) options: ResolvedAuditOptions,
+    private readonly moduleRef: ModuleRef,
+    private readonly dataSource: DataSource,
+  ) {
+    this.globalRules = RedactionRules.fromKeys(options.redactKeys);
+  }
+
+  get rules(): RedactionRules {
+    return this.globalRules;
+  }
+
+  resolve(controller: Type<unknown>, handler: object, options: AuditedOptions): AuditTarget {
+    let target = this.cache.get(handler);
+    if (!target) {
+      const resourceType = options.resourceType ?? resourceTypeFromController(controller.name);
+      target = {
+        options,
+        resourceType,
+        idParam: options.idParam ?? 'id',
+        responseIdPath: options.responseIdPath ?? 'id',
+        rules: this.globalRules.withPaths(options.redact),
+        loadState: this.stateLoader(options, resourceType),
+      };
+      this.cache.set(handler, target);
+    }
+    return target;
+  }
+
+  private stateLoader(options: AuditedOptions, resourceType: string): LoadState | undefined {
+    if (options.loader) {
+      const loader = this.moduleRef.get<AuditStateLoader>(options.loader, { strict: false });
+      return (id, organizationId) => loader.load(id, { organizationId });
+    }
+    const metadata = this.entityMetadata(options.entity, resourceType);
+    return metadata ? this.entityLoader(metadata) : undefined;
+  }
+
+  private entityMetadata(entity: AuditedOptions['entity'], resourceType: string): EntityMetadata | undefined {
+    if (!this.dataSource.isInitialized) return undefined;
+    if (entity) return this.dataSource.getMetadata(entity);
+    const wanted = resourceType.replace(/-/g, '').toLowerCase();
+    return this.dataSource.entityMetadatas.find((m) => m.name.toLowerCase() === wanted);
+  }
+
+  /**
+   * A prepared primary-key SELECT built once from the entity metadata: one round-trip, no query builder on
+   * the hot path. When the entity has a tenant column, the lookup is scoped to the actor's organization so
+   * another tenant's row never lands in this tenant's trail.
+   */
+  private entityLoader(metadata: EntityMetadata): LoadState | undefined {
+    if (metadata.primaryColumns.length !== 1) {
+      this.logger.warn(`${metadata.name}: composite primary key, before state not loaded (use a loader)`);
+      return undefined;
+    }
+    const quote = (name: string) => `"${name.replace(/"/g, '""')}"`;
+    const table = metadata.tablePath.split('.').map(quote).join('.');
+    const key = metadata.primaryColumns[0];
+    const tenant = metadata.columns.find((c) => TENANT_PROPERTIES.includes(c.propertyName));
+    const select = metadata.columns.map((c) => `${quote(c.databaseName)} AS ${quote(c.propertyName)}`).join(', ');
+    const sql = `SELECT ${select} FROM ${table} WHERE ${quote(key.databaseName)} = $1${
+      tenant ? ` AND ${quote(tenant.databaseName)} = $2` : ''
+    } LIMIT 1`;
+    const uuidKey = key.type === 'uuid';
+    return async (id, organizationId) => {
+      if (uuidKey && !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)) return undefined;
+      const rows: unknown[] = await this.dataSource.query(sql, tenant ? [id, organizationId] : [id]);
+      return rows[0];
+    };
+  }
+}

@@ -1,0 +1,183 @@
+import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import { Pool } from 'pg';
+import { AUDIT_OPTIONS, AUDIT_PG_POOL } from 'src/audit/audit.constants';
+import { AuditEventRepository } from 'src/audit/audit-event.repository';
+import { ResolvedAuditOptions } from 'src/audit/audit-options';
+import { AuditEvent } from 'src/audit/audit.types';
+
+export interface AuditWriterStats {
+  captured: number;
+  flushed: number;
+  dropped: number;
+  poisoned: number;
+  failedBatches: number;
+  pending: number;
+  oldestPendingMs: number | null;
+}
+
+const MAX_BACKOFF_MS = 30_000;
+// Postgres error classes that mean "this data can never be written" (bad value, constraint), as opposed to
+// "try again later" (connection, lock, admin shutdown, missing table being recreated...).
+const DATA_ERROR = /^(22|23)/;
+
+/**
+ * The bounded buffer between capture and Postgres. Events are appended in memory (no I/O on the request
+ * path) and written in batches with COPY when a batch is full or the flush interval passes, with up to
+ * `flushConcurrency` COPY streams at once. A failed batch is kept and retried with exponential backoff,
+ * idempotently (the first attempt may have committed before the connection dropped).
+ */
+@Injectable()
+export class AuditWriter implements OnModuleInit, BeforeApplicationShutdown, OnApplicationShutdown {
+  private readonly logger = new Logger(AuditWriter.name);
+  private readonly repository: AuditEventRepository;
+  private buffer: AuditEvent[] = [];
+  /** Batches whose write failed: retried first, with the idempotent path. */
+  private readonly retries: AuditEvent[][] = [];
+  private inFlight = 0;
+  private consecutiveFailures = 0;
+  private retryAt = 0;
+  private timer?: NodeJS.Timeout;
+  private idle: Array<() => void> = [];
+  private readonly counters = { captured: 0, flushed: 0, dropped: 0, poisoned: 0, failedBatches: 0 };
+
+  constructor(
+    @Inject(AUDIT_OPTIONS) private readonly options: ResolvedAuditOptions,
+    @Inject(AUDIT_PG_POOL) private readonly pool: Pool,
+  ) {
+    this.repository = new AuditEventRepository(pool);
+  }
+
+  onModuleInit(): void {
+    this.timer = setInterval(() => this.pump(true), this.options.flushIntervalMs);
+    this.timer.unref();
+  }
+
+  /**
+   * Accepts an event for writing. Returns false when the buffer is at its bound and the event was dropped
+   * (counted); events of critical actions are always accepted.
+   */
+  enqueue(event: AuditEvent): boolean {
+    if (this.pending() >= this.options.maxBuffer && !this.isCritical(event)) {
+      this.counters.dropped++;
+      return false;
+    }
+    this.buffer.push(event);
+    this.counters.captured++;
+    if (this.buffer.length >= this.options.batchSize) this.pump(false);
+    return true;
+  }
+
+  /** Writes everything pending now; resolves when the buffer is empty and no write is in flight. */
+  async flush(timeoutMs = this.options.drainTimeoutMs): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.pending() > 0 || this.inFlight > 0) {
+      if (Date.now() >= deadline) return false;
+      this.pump(true);
+      await new Promise<void>((resolve) => {
+        this.idle.push(resolve);
+        setTimeout(resolve, Math.min(100, Math.max(1, deadline - Date.now()))).unref();
+      });
+    }
+    return true;
+  }
+
+  stats(): AuditWriterStats {
+    const oldest = this.retries[0]?.[0] ?? this.buffer[0];
+    return {
+      ...this.counters,
+      pending: this.pending(),
+      oldestPendingMs: oldest ? Date.now() - oldest.occurredAt.getTime() : null,
+    };
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    clearInterval(this.timer);
+    const pending = this.pending();
+    if (pending === 0 && this.inFlight === 0) return;
+    this.logger.log(`Draining ${pending} audit events (deadline ${this.options.drainTimeoutMs} ms)`);
+    if (!(await this.flush())) {
+      this.logger.error(`Shutdown deadline passed with ${this.pending()} audit events not written`);
+    }
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.pool.end();
+  }
+
+  private pending(): number {
+    let count = this.buffer.length;
+    for (const batch of this.retries) count += batch.length;
+    return count;
+  }
+
+  private isCritical(event: AuditEvent): boolean {
+    return event.severity === 'critical' || this.options.criticalActions.includes(event.action);
+  }
+
+  /** Starts as many writes as allowed: full batches always, a partial one when `partial` (timer, drain). */
+  private pump(partial: boolean): void {
+    while (this.inFlight < this.options.flushConcurrency && Date.now() >= this.retryAt) {
+      const retry = this.retries.shift();
+      if (retry) {
+        this.start(retry, true);
+        continue;
+      }
+      if (this.buffer.length === 0 || (!partial && this.buffer.length < this.options.batchSize)) break;
+      const batch =
+        this.buffer.length <= this.options.batchSize ? this.buffer : this.buffer.slice(0, this.options.batchSize);
+      this.buffer = batch === this.buffer ? [] : this.buffer.slice(this.options.batchSize);
+      this.start(batch, false);
+    }
+  }
+
+  private start(batch: AuditEvent[], isRetry: boolean): void {
+    this.inFlight++;
+    this.write(batch, isRetry)
+      .catch((error: unknown) => this.logger.error(`Unexpected writer error: ${describe(error)}`))
+      .finally(() => {
+        this.inFlight--;
+        if (this.inFlight === 0 && this.pending() === 0) this.idle.splice(0).forEach((resolve) => resolve());
+        this.pump(false);
+      });
+  }
+
+  private async write(batch: AuditEvent[], isRetry: boolean): Promise<void> {
+    try {
+      if (isRetry) await this.repository.copyIdempotent(batch);
+      else await this.repository.copy(batch);
+      this.counters.flushed += batch.length;
+      this.consecutiveFailures = 0;
+      this.retryAt = 0;
+    } catch (error) {
+      this.counters.failedBatches++;
+      const code = (error as { code?: string }).code ?? '';
+      if (DATA_ERROR.test(code) && code !== '23505') return this.isolatePoison(batch, error);
+      this.consecutiveFailures++;
+      const backoff = Math.min(MAX_BACKOFF_MS, 100 * 2 ** (this.consecutiveFailures - 1));
+      this.retryAt = Date.now() + backoff * (0.5 + Math.random() / 2);
+      this.retries.push(batch);
+      this.logger.warn(
+        `Audit batch of ${batch.length} events failed (${describe(error)}); retry #${this.consecutiveFailures} in ~${backoff} ms`,
+      );
+    }
+  }
+
+  /** Splits a batch that has bad data until the bad event is alone; the others are written. */
+  private async isolatePoison(batch: AuditEvent[], error: unknown): Promise<void> {
+    if (batch.length === 1) {
+      this.counters.poisoned++;
+      this.logger.error(`Audit event ${batch[0].id} cannot be stored and was set aside: ${describe(error)}`);
+      return;
+    }
+    const middle = Math.ceil(batch.length / 2);
+    await this.write(batch.slice(0, middle), true);
+    await this.write(batch.slice(middle), true);
+  }
+}
+
+/** Error code and message only: never the data (which could carry what redaction missed). */
+function describe(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const code = (error as { code?: string }).code;
+  return code ? `${code} ${error.message}` : error.message;
+}

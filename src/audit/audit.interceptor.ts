@@ -1,0 +1,203 @@
+import { CallHandler, ExecutionContext, HttpException, Inject, Injectable, Logger, NestInterceptor } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import type { Request, Response } from 'express';
+import { performance } from 'node:perf_hooks';
+import { from, Observable, switchMap, tap } from 'rxjs';
+import { v7 as uuidv7 } from 'uuid';
+import { AUDIT_OPTIONS, AUDITED_KEY } from 'src/audit/audit.constants';
+import { buildAuditEvent, EventDraft } from 'src/audit/audit-event.factory';
+import { ResolvedAuditOptions } from 'src/audit/audit-options';
+import { AuditTarget, AuditTargetResolver } from 'src/audit/audit-target.resolver';
+import { AuditWriter } from 'src/audit/audit-writer.service';
+import { actorFromUser, clientIp, compileTrust } from 'src/audit/request-context';
+import { AuditAction, AuditedOptions } from 'src/audit/audit.types';
+
+type AuditedRequest = Request & { requestId?: string; user?: unknown };
+
+const ACTIONS: Record<string, AuditAction | undefined> = {
+  POST: 'create',
+  PUT: 'update',
+  PATCH: 'update',
+  DELETE: 'delete',
+};
+const HTTP_CODE_METADATA = '__httpCode__';
+
+/**
+ * The global interceptor behind `@Audited()`. For a mutation it loads the before state first (the only
+ * database work on the request path), lets the handler run, then builds the event and hands it to the
+ * in-memory writer. Errors are recorded and re-thrown unchanged.
+ */
+@Injectable()
+export class AuditInterceptor implements NestInterceptor {
+  private readonly logger = new Logger(AuditInterceptor.name);
+  private readonly trust: (addr: string, i: number) => boolean;
+
+  constructor(
+    private readonly reflector: Reflector,
+    private readonly targets: AuditTargetResolver,
+    private readonly writer: AuditWriter,
+    @Inject(AUDIT_OPTIONS) private readonly options: ResolvedAuditOptions,
+  ) {
+    this.trust = compileTrust(options.trustedProxies);
+  }
+
+  intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
+    if (context.getType() !== 'http') return next.handle();
+    const handler = context.getHandler();
+    const controller = context.getClass();
+    const onHandler = this.reflector.get<AuditedOptions | false | undefined>(AUDITED_KEY, handler);
+    const onClass = this.reflector.get<AuditedOptions | undefined>(AUDITED_KEY, controller);
+    if (onHandler === false || (!onHandler && !onClass)) return next.handle();
+
+    const target = this.targets.resolve(controller, handler, { ...onClass, ...onHandler });
+    const request = context.switchToHttp().getRequest<AuditedRequest>();
+    const method = request.method;
+    const isRead = method === 'GET';
+    if ((isRead && target.options.reads === false) || (!isRead && !ACTIONS[method])) return next.handle();
+
+    const started = performance.now();
+    const param = request.params?.[target.idParam];
+    const resourceId = Array.isArray(param) ? param.join('/') : param;
+    const action = target.options.action ?? (isRead ? (resourceId ? 'read' : 'list') : ACTIONS[method]!);
+    const actor = actorFromUser(request.user);
+    request.requestId ??= uuidv7();
+    const draft = (): Omit<EventDraft, 'status' | 'severity'> => ({
+      action,
+      eventType: target.options.eventType,
+      actor,
+      resourceType: target.resourceType,
+      resourceId: resourceId ?? null,
+      requestId: request.requestId,
+      ip: clientIp(request, this.trust),
+      userAgent: request.headers['user-agent'] ?? null,
+      route: (request.route as { path?: string } | undefined)?.path ?? request.path,
+      method,
+      durationMs: performance.now() - started,
+      rules: target.rules,
+    });
+
+    const needsBefore = (action === 'update' || action === 'delete') && resourceId && target.loadState;
+    const before$ = needsBefore
+      ? from(this.loadBefore(target, resourceId, actor.organizationId))
+      : from([undefined]);
+
+    return before$.pipe(
+      switchMap((before) =>
+        next.handle().pipe(
+          tap({
+            next: (result) =>
+              this.capture(() => this.success(draft(), target, before, result, context, handler)),
+            error: (error: unknown) => this.capture(() => this.failure(draft(), target, error)),
+          }),
+        ),
+      ),
+    );
+  }
+
+  private success(
+    base: Omit<EventDraft, 'status' | 'severity'>,
+    target: AuditTarget,
+    before: unknown,
+    result: unknown,
+    context: ExecutionContext,
+    handler: object,
+  ): EventDraft {
+    const response = context.switchToHttp().getResponse<Response>();
+    const statusCode =
+      this.reflector.get<number | undefined>(HTTP_CODE_METADATA, handler as never) ??
+      (base.method === 'POST' ? 201 : response.statusCode || 200);
+    const draft: EventDraft = {
+      ...base,
+      status: 'success',
+      statusCode,
+      severity: target.options.severity ?? 'info',
+      recordNoOps: target.options.recordNoOps,
+    };
+    switch (base.action) {
+      case 'read':
+        return draft;
+      case 'list': {
+        const items = listItems(result);
+        if (items) {
+          const ids = items.slice(0, this.options.maxListIds).map((item) => idOf(item, target.responseIdPath));
+          draft.metadata = { count: items.length, ids, idsTruncated: items.length > this.options.maxListIds };
+        }
+        return draft;
+      }
+      case 'create':
+        draft.after = result;
+        draft.resourceId ??= idOf(result, target.responseIdPath);
+        return draft;
+      case 'delete':
+        draft.before = before;
+        return draft;
+      default:
+        draft.before = before;
+        draft.after = result;
+        draft.diff = before !== undefined && result !== undefined;
+        draft.partialAfter = true;
+        return draft;
+    }
+  }
+
+  private failure(base: Omit<EventDraft, 'status' | 'severity'>, target: AuditTarget, error: unknown): EventDraft {
+    const statusCode = error instanceof HttpException ? error.getStatus() : 500;
+    return {
+      ...base,
+      status: 'failure',
+      statusCode,
+      errorMessage: errorMessage(error),
+      severity: target.options.severity ?? (statusCode >= 500 ? 'warning' : 'info'),
+    };
+  }
+
+  /** The before state; a failed load never fails the request, it is noted on the event instead. */
+  private async loadBefore(target: AuditTarget, id: string, organizationId: string | null): Promise<unknown> {
+    try {
+      return await target.loadState!(id, organizationId);
+    } catch (error) {
+      this.logger.warn(`Before state of ${target.resourceType} ${id} not loaded: ${(error as Error).message}`);
+      return undefined;
+    }
+  }
+
+  /** Capture must never break the request: any bug here is logged, never thrown at the client. */
+  private capture(build: () => EventDraft): void {
+    try {
+      const event = buildAuditEvent(build(), this.options.maxStateBytes);
+      if (event) this.writer.enqueue(event);
+    } catch (error) {
+      this.logger.error(`Audit capture failed: ${(error as Error).message}`);
+    }
+  }
+}
+
+function listItems(result: unknown): unknown[] | undefined {
+  if (Array.isArray(result)) return result;
+  if (result && typeof result === 'object') {
+    for (const key of ['items', 'data', 'results']) {
+      const value = (result as Record<string, unknown>)[key];
+      if (Array.isArray(value)) return value;
+    }
+  }
+  return undefined;
+}
+
+function idOf(value: unknown, path: string): string | null {
+  let current: unknown = value;
+  for (const key of path.split('.')) {
+    if (!current || typeof current !== 'object') return null;
+    current = (current as Record<string, unknown>)[key];
+  }
+  return typeof current === 'string' || typeof current === 'number' || typeof current === 'bigint' ? String(current) : null;
+}
+
+function errorMessage(error: unknown): string {
+  if (error instanceof HttpException) {
+    const body = error.getResponse();
+    if (typeof body === 'string') return body;
+    const message = (body as { message?: unknown }).message;
+    return Array.isArray(message) ? message.join('; ') : String(message ?? error.message);
+  }
+  return error instanceof Error ? `${error.name}: ${error.message}` : 'Unknown error';
+}

@@ -1,0 +1,63 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { AUDIT_OPTIONS } from 'src/audit/audit.constants';
+import { buildAuditEvent } from 'src/audit/audit-event.factory';
+import { ResolvedAuditOptions } from 'src/audit/audit-options';
+import { AuditTargetResolver } from 'src/audit/audit-target.resolver';
+import { AuditWriter, AuditWriterStats } from 'src/audit/audit-writer.service';
+import { AuditEvent, RecordAuditEventInput } from 'src/audit/audit.types';
+
+/** The programmatic API: events that are not HTTP requests (jobs, logins, system actions). */
+@Injectable()
+export class AuditService {
+  constructor(
+    private readonly writer: AuditWriter,
+    private readonly targets: AuditTargetResolver,
+    @Inject(AUDIT_OPTIONS) private readonly options: ResolvedAuditOptions,
+  ) {}
+
+  /**
+   * Records one event through the same pipeline as `@Audited()` (redaction, size cap, buffer, COPY).
+   * Returns the stored event, or null when the buffer was full and the event was dropped (counted).
+   * Does not wait for the database: call `flush()` when you must know it is written.
+   */
+  record(input: RecordAuditEventInput): AuditEvent | null {
+    const hasBoth = input.before !== undefined && input.after !== undefined;
+    const event = buildAuditEvent(
+      {
+        action: input.action,
+        eventType: input.eventType,
+        actor: {
+          id: input.actor?.id ?? null,
+          organizationId: input.actor?.organizationId ?? null,
+          type: input.actor?.type ?? (input.actor?.id ? 'user' : 'system'),
+        },
+        resourceType: input.resourceType ?? null,
+        resourceId: input.resourceId === undefined ? null : String(input.resourceId),
+        before: input.before,
+        after: input.after,
+        diff: hasBoth,
+        recordNoOps: true,
+        status: input.status ?? 'success',
+        errorMessage: input.errorMessage,
+        severity: input.severity ?? 'info',
+        requestId: input.requestId,
+        ip: input.ip,
+        userAgent: input.userAgent,
+        metadata: input.metadata,
+        occurredAt: input.occurredAt,
+        rules: this.targets.rules.withPaths(input.redact),
+      },
+      this.options.maxStateBytes,
+    );
+    return event && this.writer.enqueue(event) ? event : null;
+  }
+
+  /** Waits until every event recorded so far is committed (or the timeout passes; then false). */
+  flush(timeoutMs?: number): Promise<boolean> {
+    return this.writer.flush(timeoutMs);
+  }
+
+  stats(): AuditWriterStats {
+    return this.writer.stats();
+  }
+}

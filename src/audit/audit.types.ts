@@ -1,0 +1,139 @@
+import type { Type } from '@nestjs/common';
+
+import type { JsonValue } from 'src/common/serialization/safe-serialize';
+
+export type { JsonValue };
+
+export type ActorType = 'user' | 'service' | 'system' | 'anonymous';
+export type AuditStatus = 'success' | 'failure';
+export type AuditSeverity = 'info' | 'notice' | 'warning' | 'critical';
+/** Built-in actions; any other lowercase word (`login`, `export`...) is a custom action. */
+export type AuditAction = 'create' | 'read' | 'list' | 'update' | 'delete' | (string & {});
+
+export interface AuditActor {
+  id: string | null;
+  type: ActorType;
+  organizationId: string | null;
+}
+
+/** One field that changed between the before and after states. */
+export interface FieldChange {
+  /** Dotted path, e.g. `plan` or `address.city`. */
+  path: string;
+  before: JsonValue | undefined;
+  after: JsonValue | undefined;
+  /** True when the field is redacted: it changed, but neither value is stored. */
+  redacted?: boolean;
+}
+
+/** An event as it is stored: already redacted and serialized, ready for COPY. */
+export interface AuditEvent {
+  id: string;
+  occurredAt: Date;
+  organizationId: string | null;
+  actorId: string | null;
+  actorType: ActorType;
+  action: AuditAction;
+  eventType: string;
+  resourceType: string | null;
+  resourceId: string | null;
+  before: JsonValue | null;
+  after: JsonValue | null;
+  changes: FieldChange[] | null;
+  status: AuditStatus;
+  statusCode: number | null;
+  errorMessage: string | null;
+  severity: AuditSeverity;
+  requestId: string | null;
+  ip: string | null;
+  userAgent: string | null;
+  route: string | null;
+  method: string | null;
+  durationMs: number | null;
+  metadata: { [key: string]: JsonValue } | null;
+}
+
+/** Input of `AuditService.record()`: for events that are not HTTP requests (jobs, logins, system actions). */
+export interface RecordAuditEventInput {
+  action: AuditAction;
+  /** Defaults to `${resourceType}.${action}` (or `action` alone without a resource type). */
+  eventType?: string;
+  actor?: Partial<AuditActor>;
+  resourceType?: string;
+  resourceId?: string | number;
+  /** States are redacted, serialized and size-capped like those captured over HTTP. */
+  before?: unknown;
+  after?: unknown;
+  status?: AuditStatus;
+  errorMessage?: string;
+  severity?: AuditSeverity;
+  requestId?: string;
+  ip?: string;
+  userAgent?: string;
+  metadata?: Record<string, unknown>;
+  occurredAt?: Date;
+  /** Extra paths to redact for this event, on top of the global list. */
+  redact?: string[];
+}
+
+/** Loads the current state of a resource, for the before state of a mutation. */
+export interface AuditStateLoader {
+  load(resourceId: string, context: { organizationId: string | null }): Promise<unknown>;
+}
+
+/**
+ * Options of `@Audited()`. Every option has a default that fits a standard CRUD controller:
+ * `@Audited()` alone on `AccountsController` audits resource type `account`, takes the id from the `:id`
+ * route param (or the created object's `id`) and loads the before state from the `Account` entity.
+ */
+export interface AuditedOptions {
+  /** Resource type recorded on events. Default: the controller name without `Controller`, singular. */
+  resourceType?: string;
+  /** Route param that holds the resource id. Default `id`. */
+  idParam?: string;
+  /** Property of the handler's result holding the id of a created resource. Default `id`. */
+  responseIdPath?: string;
+  /**
+   * How to load the before state of a mutation: a TypeORM entity class, or a provider class implementing
+   * `AuditStateLoader`. Default: the TypeORM entity whose name matches the resource type, if any.
+   */
+  entity?: Type<unknown> | string;
+  loader?: Type<AuditStateLoader>;
+  /** Extra paths to redact (dotted, `*` matches one level), on top of the global list. */
+  redact?: string[];
+  /** Record GET requests as access events (`read`/`list`). Default true. */
+  reads?: boolean;
+  /** Override the action (default from the HTTP method: POST create, PUT/PATCH update, DELETE delete). */
+  action?: AuditAction;
+  /** Override the event type (default `${resourceType}.${action}`). */
+  eventType?: string;
+  severity?: AuditSeverity;
+  /** Record updates that change nothing (as action `update` with no changes). Default false. */
+  recordNoOps?: boolean;
+}
+
+/** Options of `AuditModule.forRoot()` / `forRootAsync()`. */
+export interface AuditModuleOptions {
+  /** Events per COPY batch. Default 2000. */
+  batchSize?: number;
+  /** Flush at least this often, even if the batch is not full. Default 250 ms. */
+  flushIntervalMs?: number;
+  /** The bounded buffer: beyond this many pending events, new non-critical events are dropped (counted). */
+  maxBuffer?: number;
+  /** Parallel COPY streams. Default 2. */
+  flushConcurrency?: number;
+  /** How long shutdown waits for the buffer to drain. Default 10 s. */
+  drainTimeoutMs?: number;
+  /** Size cap for one serialized state; larger states are replaced by a truncation marker. Default 64 KiB. */
+  maxStateBytes?: number;
+  /** Key names redacted wherever they appear (case-insensitive). Replaces the default list when set. */
+  redactKeys?: string[];
+  /** Extra key names redacted everywhere, added to the default list. */
+  extraRedactKeys?: string[];
+  /** Proxies whose X-Forwarded-For is believed (IPs, CIDRs or `loopback`). Default none. */
+  trustedProxies?: string[];
+  /** Cap on the ids recorded for a list read. Default 100. */
+  maxListIds?: number;
+  /** Actions whose events are never dropped when the buffer is full. Default delete + export. */
+  criticalActions?: string[];
+}

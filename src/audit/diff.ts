@@ -1,0 +1,58 @@
+import { FieldChange, JsonValue } from 'src/audit/audit.types';
+import { REDACTED } from 'src/common/serialization/safe-serialize';
+
+type JsonObject = { [key: string]: JsonValue };
+
+const isObject = (value: unknown): value is JsonObject =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+export function deepEqual(a: JsonValue | undefined, b: JsonValue | undefined): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  if (Array.isArray(a)) {
+    const other = b as JsonValue[];
+    return a.length === other.length && a.every((item, i) => deepEqual(item, other[i]));
+  }
+  const left = a as JsonObject;
+  const right = b as JsonObject;
+  const keys = Object.keys(left);
+  return keys.length === Object.keys(right).length && keys.every((key) => key in right && deepEqual(left[key], right[key]));
+}
+
+export interface DiffOptions {
+  /** Fingerprints of redacted values, to tell whether a secret changed without storing it. */
+  beforeFingerprints?: Map<string, string> | null;
+  afterFingerprints?: Map<string, string> | null;
+  /**
+   * When the after state is what a handler returned, a field it omits was not reported, not removed:
+   * only fields present in `after` are compared.
+   */
+  partialAfter?: boolean;
+}
+
+/**
+ * Field-level diff of two sanitized states. Objects are compared key by key (paths like `address.city`);
+ * arrays and scalars are compared as a whole. Redacted fields are reported as changed (without values)
+ * when their fingerprints differ.
+ */
+export function diffStates(before: JsonValue | null, after: JsonValue | null, options: DiffOptions = {}): FieldChange[] {
+  const changes: FieldChange[] = [];
+  const walk = (left: JsonValue | undefined, right: JsonValue | undefined, path: string, topLevel: boolean) => {
+    if (isObject(left) && isObject(right)) {
+      const keys = new Set(Object.keys(right));
+      if (!(options.partialAfter && topLevel)) for (const key of Object.keys(left)) keys.add(key);
+      for (const key of keys) walk(left[key], right[key], path ? `${path}.${key}` : key, false);
+      return;
+    }
+    if (left === REDACTED || right === REDACTED) {
+      const was = options.beforeFingerprints?.get(path);
+      const is = options.afterFingerprints?.get(path);
+      if (left !== right || was !== is) changes.push({ path, before: REDACTED, after: REDACTED, redacted: true });
+      return;
+    }
+    if (!deepEqual(left, right)) changes.push({ path, before: left, after: right });
+  };
+  walk(before ?? undefined, after ?? undefined, '', true);
+  return changes;
+}

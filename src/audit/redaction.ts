@@ -1,0 +1,111 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { JsonValue } from 'src/audit/audit.types';
+import { safeSerialize, TruncatedState } from 'src/common/serialization/safe-serialize';
+
+/**
+ * Key names redacted wherever they appear. Matching ignores case and separators (`api_key`, `apiKey`,
+ * `API-KEY` are the same key); the words marked `*` also match inside longer keys (`newPassword`,
+ * `stripeSecretKey`, `refresh_token`).
+ */
+export const DEFAULT_REDACT_KEYS = [
+  'password*',
+  'passwd',
+  'secret*',
+  'token*',
+  'apikey*',
+  'authorization',
+  'cookie',
+  'setcookie',
+  'privatekey*',
+  'cardnumber',
+  'cardno',
+  'pan',
+  'cvv',
+  'cvc',
+  'ssn',
+];
+
+const normalize = (key: string) => key.toLowerCase().replace(/[^a-z0-9]/g, '');
+
+export class RedactionRules {
+  private constructor(
+    private readonly exact: ReadonlySet<string>,
+    private readonly contained: readonly string[],
+    private readonly paths: readonly string[][],
+  ) {}
+
+  static fromKeys(keys: readonly string[]): RedactionRules {
+    const exact = keys.filter((key) => !key.endsWith('*')).map(normalize);
+    const contained = keys.filter((key) => key.endsWith('*')).map((key) => normalize(key.slice(0, -1)));
+    return new RedactionRules(new Set(exact), contained, []);
+  }
+
+  /** The same keys plus extra dotted paths (`profile.ssn`, `items.*.secret`). */
+  withPaths(paths: readonly string[] | undefined): RedactionRules {
+    if (!paths || paths.length === 0) return this;
+    return new RedactionRules(this.exact, this.contained, [...this.paths, ...paths.map((p) => p.split('.'))]);
+  }
+
+  readonly isRedactedKey = (key: string, path: readonly string[]): boolean => {
+    const normalized = normalize(key);
+    if (this.exact.has(normalized)) return true;
+    for (const word of this.contained) if (normalized.includes(word)) return true;
+    for (const pattern of this.paths) {
+      if (pattern.length === path.length && pattern.every((segment, i) => segment === '*' || segment === path[i])) {
+        return true;
+      }
+    }
+    return false;
+  };
+}
+
+/** A card number (13-19 digits, optional spaces/dashes) passing the Luhn check. */
+export function looksLikeCardNumber(value: string): boolean {
+  if (value.length < 13 || value.length > 23) return false;
+  if (!/^\d[\d -]+\d$/.test(value)) return false;
+  const digits = value.replace(/[ -]/g, '');
+  if (digits.length < 13 || digits.length > 19) return false;
+  let sum = 0;
+  for (let i = 0; i < digits.length; i++) {
+    let digit = digits.charCodeAt(digits.length - 1 - i) - 48;
+    if (i % 2 === 1) {
+      digit *= 2;
+      if (digit > 9) digit -= 9;
+    }
+    sum += digit;
+  }
+  return sum % 10 === 0;
+}
+
+export interface SanitizedState {
+  value: JsonValue | TruncatedState | null;
+  /** Path -> keyed fingerprint of each redacted value; kept in memory only, to tell that a secret changed. */
+  fingerprints: Map<string, string> | null;
+}
+
+// A per-process key: fingerprints can be compared within the process but never brute-forced from outside
+// (they are never stored anyway).
+const FINGERPRINT_KEY = randomBytes(32);
+
+function fingerprint(value: unknown): string {
+  let text: string;
+  try {
+    text = typeof value === 'string' ? value : JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? String(v) : v));
+  } catch {
+    text = String(value);
+  }
+  return createHash('sha256').update(FINGERPRINT_KEY).update(text ?? '').digest('base64url');
+}
+
+/** Redact, serialize and size-cap one state. Nothing redacted survives in the returned value. */
+export function sanitizeState(input: unknown, rules: RedactionRules, maxBytes: number): SanitizedState {
+  if (input === undefined || input === null) return { value: null, fingerprints: null };
+  let fingerprints: Map<string, string> | null = null;
+  const value = safeSerialize(input, {
+    maxBytes,
+    shouldRedact: rules.isRedactedKey,
+    shouldRedactValue: looksLikeCardNumber,
+    onRedact: (path, raw) => (fingerprints ??= new Map()).set(path, fingerprint(raw)),
+  });
+  return { value, fingerprints };
+}

@@ -1,0 +1,42 @@
+import { INestApplication, Logger } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { NestExpressApplication } from '@nestjs/platform-express';
+import { AppModule } from 'src/app.module';
+import { AppConfig } from 'src/common/config/environment';
+import { EmbeddedDatabase, startEmbeddedPostgres } from 'src/common/database/embedded-postgres';
+import { runMigrations } from 'src/common/database/migrate';
+
+/**
+ * Builds the whole service: the database (DATABASE_URL, or an embedded Postgres under DATA_DIR), the
+ * migrations (under an advisory lock), then the Nest app with shutdown hooks. Used by main.ts and the tests.
+ */
+export async function createApp(config: AppConfig): Promise<INestApplication> {
+  const logger = new Logger('Bootstrap');
+  let embedded: EmbeddedDatabase | undefined;
+  if (!config.databaseUrl) {
+    logger.warn('DATABASE_URL is not set: starting an embedded Postgres for local use');
+    embedded = await startEmbeddedPostgres(config.dataDir, config.embeddedPgPort);
+  }
+  const databaseUrl = config.databaseUrl ?? embedded!.url;
+  try {
+    await runMigrations(databaseUrl);
+    if (config.jwtSecretIsDevDefault) {
+      logger.warn('AUTH_JWT_SECRET is not set: using the built-in DEVELOPMENT secret. Never run like this in production.');
+    }
+    const app = await NestFactory.create<NestExpressApplication>(
+      AppModule.forRoot(config, databaseUrl, embedded?.stop),
+      { logger: levelsFrom(config.logLevel) },
+    );
+    app.disable('x-powered-by');
+    app.enableShutdownHooks();
+    return app;
+  } catch (error) {
+    await embedded?.stop();
+    throw error;
+  }
+}
+
+function levelsFrom(level: AppConfig['logLevel']) {
+  const all = ['error', 'warn', 'log', 'debug', 'verbose'] as const;
+  return all.slice(0, all.indexOf(level) + 1) as unknown as ('error' | 'warn' | 'log' | 'debug' | 'verbose')[];
+}

@@ -1,0 +1,54 @@
+import {
+  CanActivate,
+  ExecutionContext,
+  ForbiddenException,
+  Inject,
+  Injectable,
+  UnauthorizedException,
+} from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import { jwtVerify } from 'jose';
+import { APP_CONFIG } from 'src/common/config/app-config.module';
+import { AppConfig } from 'src/common/config/environment';
+import { AuthUser } from 'src/common/auth/auth.types';
+import { ROLES_KEY } from 'src/common/auth/roles.decorator';
+
+/**
+ * Bearer JWT (HS256 with AUTH_JWT_SECRET). Sets `request.user` to `{ sub, org, roles }`; with `@Roles()`
+ * the token must carry one of them (403 otherwise). Missing or invalid token: 401.
+ */
+@Injectable()
+export class JwtAuthGuard implements CanActivate {
+  private readonly key: Uint8Array;
+
+  constructor(
+    @Inject(APP_CONFIG) config: AppConfig,
+    private readonly reflector: Reflector,
+  ) {
+    this.key = new TextEncoder().encode(config.jwtSecret);
+  }
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    const request = context.switchToHttp().getRequest<{ headers: Record<string, string | undefined>; user?: AuthUser }>();
+    const [scheme, token] = (request.headers.authorization ?? '').split(' ');
+    if (scheme !== 'Bearer' || !token) throw new UnauthorizedException('Missing Bearer token');
+    let payload: Record<string, unknown>;
+    try {
+      ({ payload } = await jwtVerify(token, this.key, { algorithms: ['HS256'] }));
+    } catch {
+      throw new UnauthorizedException('Invalid or expired token');
+    }
+    if (typeof payload.sub !== 'string' || payload.sub === '') throw new UnauthorizedException('Token has no subject');
+    const roles = Array.isArray(payload.roles) ? payload.roles.filter((r): r is string => typeof r === 'string') : [];
+    request.user = { sub: payload.sub, org: typeof payload.org === 'string' ? payload.org : null, roles };
+
+    const required = this.reflector.getAllAndOverride<string[] | undefined>(ROLES_KEY, [
+      context.getHandler(),
+      context.getClass(),
+    ]);
+    if (required && !required.some((role) => roles.includes(role))) {
+      throw new ForbiddenException(`Requires one of the roles: ${required.join(', ')}`);
+    }
+    return true;
+  }
+}

@@ -1,0 +1,17 @@
+import { Global, Module } from '@nestjs/common';
+import { AppConfig, loadConfig } from 'src/common/config/environment';
+
+export const APP_CONFIG = Symbol('APP_CONFIG');
+
+/** Makes the validated AppConfig injectable everywhere as `@Inject(APP_CONFIG)`. */
+@Global()
+@Module({})
+export class AppConfigModule {
+  static forRoot(config: AppConfig = loadConfig()) {
+    return {
+      module: AppConfigModule,
+      providers: [{ provide: APP_CONFIG, useValue: config }],
+      exports: [APP_CONFIG],
+    };
+  }
+}

@@ -1,0 +1,151 @@
+import { plainToInstance, Transform } from 'class-transformer';
+import {
+  IsIn,
+  IsInt,
+  IsOptional,
+  IsString,
+  IsUrl,
+  Matches,
+  Max,
+  Min,
+  MinLength,
+  validateSync,
+} from 'class-validator';
+
+const toInt = ({ value }: { value: unknown }) =>
+  typeof value === 'string' && /^-?\d+$/.test(value.trim()) ? Number(value) : value;
+
+/** Every environment variable the service reads. Defaults live in `loadConfig`. */
+export class EnvironmentVariables {
+  @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(65535)
+  PORT?: number;
+
+  @IsOptional()
+  @Matches(/^postgres(ql)?:\/\/.+/, { message: 'DATABASE_URL must be a postgres:// connection URL' })
+  DATABASE_URL?: string;
+
+  @IsOptional() @IsString()
+  DATA_DIR?: string;
+
+  @IsOptional() @Transform(toInt) @IsInt() @Min(1024) @Max(65535)
+  EMBEDDED_PG_PORT?: number;
+
+  @IsOptional()
+  @IsUrl({ protocols: ['redis', 'rediss'], require_tld: false }, { message: 'REDIS_URL must be a redis:// URL' })
+  REDIS_URL?: string;
+
+  @IsOptional() @IsString() @MinLength(32, { message: 'AUTH_JWT_SECRET must be at least 32 characters' })
+  AUTH_JWT_SECRET?: string;
+
+  @IsOptional()
+  @IsIn(['memory'], { message: 'AUDIT_DELIVERY must be "memory" (the "redis" mode is not available in this version)' })
+  AUDIT_DELIVERY?: 'memory';
+
+  @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(50000)
+  AUDIT_BATCH_SIZE?: number;
+
+  @IsOptional() @Transform(toInt) @IsInt() @Min(10) @Max(60000)
+  AUDIT_FLUSH_INTERVAL_MS?: number;
+
+  @IsOptional() @Transform(toInt) @IsInt() @Min(100) @Max(10000000)
+  AUDIT_MAX_BUFFER?: number;
+
+  @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(16)
+  AUDIT_FLUSH_CONCURRENCY?: number;
+
+  @IsOptional() @Transform(toInt) @IsInt() @Min(0) @Max(600000)
+  AUDIT_DRAIN_TIMEOUT_MS?: number;
+
+  @IsOptional() @Transform(toInt) @IsInt() @Min(1024) @Max(16777216)
+  AUDIT_MAX_STATE_BYTES?: number;
+
+  @IsOptional() @IsString()
+  AUDIT_TRUSTED_PROXIES?: string;
+
+  @IsOptional() @Transform(toInt) @IsInt() @Min(0) @Max(36)
+  AUDIT_PARTITION_PREMAKE?: number;
+
+  @IsOptional() @IsIn(['error', 'warn', 'log', 'debug', 'verbose'])
+  LOG_LEVEL?: 'error' | 'warn' | 'log' | 'debug' | 'verbose';
+}
+
+export interface AppConfig {
+  port: number;
+  /** Unset: main.ts starts an embedded Postgres under `dataDir`. */
+  databaseUrl?: string;
+  dataDir: string;
+  embeddedPgPort: number;
+  redisUrl?: string;
+  jwtSecret: string;
+  /** True when AUTH_JWT_SECRET was not set and the development secret is in use. */
+  jwtSecretIsDevDefault: boolean;
+  logLevel: 'error' | 'warn' | 'log' | 'debug' | 'verbose';
+  audit: {
+    delivery: 'memory';
+    batchSize: number;
+    flushIntervalMs: number;
+    maxBuffer: number;
+    flushConcurrency: number;
+    drainTimeoutMs: number;
+    maxStateBytes: number;
+    trustedProxies: string[];
+    partitionPremake: number;
+  };
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export const DEV_JWT_SECRET = 'dev-only-secret-change-me-dev-only-secret-change-me';
+
+/** Validates the environment once at boot; throws a ConfigError listing every bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
+  // An empty variable means "unset", as in most deployment tools.
+  const raw = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''));
+  const vars = plainToInstance(EnvironmentVariables, raw);
+  const errors = validateSync(vars, { whitelist: false });
+  const problems = errors.flatMap((error) =>
+    Object.values(error.constraints ?? {}).map((message) =>
+      message.startsWith(error.property) ? message : `${error.property}: ${message}`,
+    ),
+  );
+  if (!vars.AUTH_JWT_SECRET && vars.DATABASE_URL && env.NODE_ENV === 'production') {
+    problems.push('AUTH_JWT_SECRET is required when NODE_ENV=production');
+  }
+  const trustedProxies = (vars.AUDIT_TRUSTED_PROXIES ?? '')
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter(Boolean);
+  for (const entry of trustedProxies) {
+    if (!/^(loopback|linklocal|uniquelocal|[0-9a-fA-F:.]+(\/\d{1,3})?)$/.test(entry)) {
+      problems.push(`AUDIT_TRUSTED_PROXIES: "${entry}" is not an IP, CIDR or loopback/linklocal/uniquelocal`);
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  return {
+    port: vars.PORT ?? 3000,
+    databaseUrl: vars.DATABASE_URL,
+    dataDir: vars.DATA_DIR ?? '.data',
+    embeddedPgPort: vars.EMBEDDED_PG_PORT ?? 54329,
+    redisUrl: vars.REDIS_URL,
+    jwtSecret: vars.AUTH_JWT_SECRET ?? DEV_JWT_SECRET,
+    jwtSecretIsDevDefault: !vars.AUTH_JWT_SECRET,
+    logLevel: vars.LOG_LEVEL ?? 'log',
+    audit: {
+      delivery: vars.AUDIT_DELIVERY ?? 'memory',
+      batchSize: vars.AUDIT_BATCH_SIZE ?? 2000,
+      flushIntervalMs: vars.AUDIT_FLUSH_INTERVAL_MS ?? 250,
+      maxBuffer: vars.AUDIT_MAX_BUFFER ?? 100000,
+      flushConcurrency: vars.AUDIT_FLUSH_CONCURRENCY ?? 2,
+      drainTimeoutMs: vars.AUDIT_DRAIN_TIMEOUT_MS ?? 10000,
+      maxStateBytes: vars.AUDIT_MAX_STATE_BYTES ?? 65536,
+      trustedProxies,
+      partitionPremake: vars.AUDIT_PARTITION_PREMAKE ?? 3,
+    },
+  };
+}

@@ -1,0 +1,120 @@
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+
+export interface SafeSerializeOptions {
+  /** Approximate budget in bytes of JSON; past it the result is wrapped in a truncation marker. */
+  maxBytes: number;
+  /** Decides whether the value under `key` (at `path`, the keys from the root) is replaced by `[REDACTED]`. */
+  shouldRedact?: (key: string, path: readonly string[]) => boolean;
+  /** Redacts string values that look like secrets whatever their key (card numbers...). */
+  shouldRedactValue?: (value: string) => boolean;
+  /** Called with each redacted value before it is dropped (to fingerprint it for change detection). */
+  onRedact?: (path: string, value: unknown) => void;
+}
+
+export const REDACTED = '[REDACTED]';
+export const CIRCULAR = '[Circular]';
+const MAX_DEPTH = 32;
+const MAX_INLINE_BUFFER = 1024;
+
+export interface TruncatedState {
+  $truncated: true;
+  limitBytes: number;
+  partial: JsonValue;
+}
+
+/**
+ * Turns any value into JSON-safe data in one pass: Date, BigInt, Decimal-likes (anything with toJSON),
+ * Buffer, Map/Set, class instances and cycles are handled; redaction is applied on the way, so a redacted
+ * value is never copied; NUL characters (rejected by Postgres) are removed. The walk stops once the byte
+ * budget is spent, so a huge object costs no more than the cap.
+ */
+export function safeSerialize(input: unknown, options: SafeSerializeOptions): JsonValue | TruncatedState {
+  let budget = options.maxBytes;
+  let truncated = false;
+  const ancestors = new Set<object>();
+  const path: string[] = [];
+
+  const visit = (value: unknown, depth: number): JsonValue | undefined => {
+    if (truncated) return undefined;
+    switch (typeof value) {
+      case 'string': {
+        if (options.shouldRedactValue?.(value)) {
+          options.onRedact?.(path.join('.'), value);
+          return spend(REDACTED.length + 2) ? REDACTED : undefined;
+        }
+        const clean = value.includes('\u0000') ? value.replaceAll('\u0000', '') : value;
+        return spend(clean.length + 2) ? clean : undefined;
+      }
+      case 'number':
+        return spend(8) ? (Number.isFinite(value) ? value : String(value)) : undefined;
+      case 'boolean':
+        return spend(5) ? value : undefined;
+      case 'bigint':
+        return spend(20) ? value.toString() : undefined;
+      case 'undefined':
+      case 'function':
+      case 'symbol':
+        return undefined;
+    }
+    if (value === null) return spend(4) ? null : undefined;
+    const object = value as object;
+    if (depth >= MAX_DEPTH) return '[MaxDepth]';
+    if (ancestors.has(object)) return CIRCULAR;
+    if (Buffer.isBuffer(object) || object instanceof Uint8Array) return serializeBytes(object as Uint8Array);
+    if (object instanceof Date) return Number.isNaN(object.getTime()) ? null : object.toISOString();
+    if (typeof (object as { toJSON?: unknown }).toJSON === 'function') {
+      return visit((object as { toJSON(): unknown }).toJSON(), depth + 1);
+    }
+
+    ancestors.add(object);
+    try {
+      if (Array.isArray(object) || object instanceof Set) {
+        const out: JsonValue[] = [];
+        let index = 0;
+        for (const item of object) {
+          path.push(String(index++));
+          const child = visit(item, depth + 1);
+          path.pop();
+          if (truncated) break;
+          out.push(child === undefined ? null : child);
+        }
+        return out;
+      }
+      const entries: Iterable<[unknown, unknown]> =
+        object instanceof Map ? object.entries() : Object.entries(object);
+      const out: { [key: string]: JsonValue } = {};
+      for (const [rawKey, child] of entries) {
+        const key = String(rawKey);
+        path.push(key);
+        if (options.shouldRedact?.(key, path)) {
+          if (child !== undefined && child !== null) options.onRedact?.(path.join('.'), child);
+          if (spend(key.length + 14)) out[key] = child === null || child === undefined ? null : REDACTED;
+        } else {
+          const serialized = visit(child, depth + 1);
+          if (serialized !== undefined && spend(key.length + 3)) out[key] = serialized;
+        }
+        path.pop();
+        if (truncated) break;
+      }
+      return out;
+    } finally {
+      ancestors.delete(object);
+    }
+  };
+
+  const spend = (bytes: number): boolean => {
+    budget -= bytes;
+    if (budget < 0) truncated = true;
+    return !truncated;
+  };
+
+  const serializeBytes = (bytes: Uint8Array): JsonValue => {
+    const length = bytes.byteLength;
+    if (length > MAX_INLINE_BUFFER) return { $type: 'Buffer', length, omitted: true };
+    return spend(length * 1.4 + 40) ? { $type: 'Buffer', length, base64: Buffer.from(bytes).toString('base64') } : null;
+  };
+
+  const result = visit(input, 0);
+  if (truncated) return { $truncated: true, limitBytes: options.maxBytes, partial: result ?? null };
+  return result === undefined ? null : result;
+}

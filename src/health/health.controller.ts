@@ -1,0 +1,47 @@
+import { Controller, Get } from '@nestjs/common';
+import { HealthCheck, HealthCheckService, HealthIndicatorService, TypeOrmHealthIndicator } from '@nestjs/terminus';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { AuditService } from 'src/audit';
+
+const CHECK_TIMEOUT_MS = 1500;
+const MAX_EVENT_LOOP_DELAY_MS = 2000;
+
+/** Kubernetes probes: liveness says the process works, readiness that it can take traffic. */
+@Controller('health')
+export class HealthController {
+  private readonly loopDelay = monitorEventLoopDelay({ resolution: 20 });
+
+  constructor(
+    private readonly health: HealthCheckService,
+    private readonly indicator: HealthIndicatorService,
+    private readonly database: TypeOrmHealthIndicator,
+    private readonly audit: AuditService,
+  ) {
+    this.loopDelay.enable();
+  }
+
+  @Get('live')
+  @HealthCheck()
+  live() {
+    return this.health.check([
+      () => {
+        const p99Ms = this.loopDelay.percentile(99) / 1e6;
+        this.loopDelay.reset();
+        const check = this.indicator.check('eventLoop');
+        return p99Ms < MAX_EVENT_LOOP_DELAY_MS ? check.up({ p99Ms }) : check.down({ p99Ms });
+      },
+    ]);
+  }
+
+  @Get('ready')
+  @HealthCheck()
+  ready() {
+    return this.health.check([
+      () => this.database.pingCheck('database', { timeout: CHECK_TIMEOUT_MS }),
+      () => {
+        const { pending, oldestPendingMs, dropped } = this.audit.stats();
+        return this.indicator.check('auditBuffer').up({ pending, oldestPendingMs, dropped });
+      },
+    ]);
+  }
+}

@@ -1,4 +1,4 @@
-/** Unit specs live beside the code (src/**/*.spec.ts); e2e specs against real Postgres/Redis in test/. */
+// Unit specs live beside the code (src, *.spec.ts); e2e specs against real Postgres/Redis in test/.
 module.exports = {
   rootDir: '.',
   testEnvironment: 'node',

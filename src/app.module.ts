@@ -32,6 +32,7 @@ export class AppModule {
         TypeOrmModule.forRoot(dataSourceOptions(databaseUrl)),
         ScheduleModule.forRoot(),
         AuditModule.forRoot({
+          enabled: config.audit.enabled,
           batchSize: config.audit.batchSize,
           flushIntervalMs: config.audit.flushIntervalMs,
           maxBuffer: config.audit.maxBuffer,

@@ -202,7 +202,7 @@ describe('@Audited() on the demo accounts', () => {
     const seen: string[] = [];
     let cursor: string | null = null;
     do {
-      const res = await http()
+      const res: request.Response = await http()
         .get('/audit/events')
         .query({ limit: 3, ...(cursor ? { cursor } : {}) })
         .set('Authorization', `Bearer ${auditorA}`)

@@ -5,6 +5,7 @@ export type ResolvedAuditOptions = Required<Omit<AuditModuleOptions, 'extraRedac
 
 export function resolveAuditOptions(options: AuditModuleOptions = {}): ResolvedAuditOptions {
   const resolved: ResolvedAuditOptions = {
+    enabled: options.enabled ?? true,
     batchSize: options.batchSize ?? 2000,
     flushIntervalMs: options.flushIntervalMs ?? 250,
     maxBuffer: options.maxBuffer ?? 100_000,

@@ -42,7 +42,7 @@ export class AuditInterceptor implements NestInterceptor {
   }
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
-    if (context.getType() !== 'http') return next.handle();
+    if (!this.options.enabled || context.getType() !== 'http') return next.handle();
     const handler = context.getHandler();
     const controller = context.getClass();
     const onHandler = this.reflector.get<AuditedOptions | false | undefined>(AUDITED_KEY, handler);

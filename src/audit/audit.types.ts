@@ -114,6 +114,8 @@ export interface AuditedOptions {
 
 /** Options of `AuditModule.forRoot()` / `forRootAsync()`. */
 export interface AuditModuleOptions {
+  /** Turns HTTP capture off entirely (benchmarks, local experiments). Default true. */
+  enabled?: boolean;
   /** Events per COPY batch. Default 2000. */
   batchSize?: number;
   /** Flush at least this often, even if the batch is not full. Default 250 ms. */

@@ -65,6 +65,9 @@ export class EnvironmentVariables {
   @IsOptional() @Transform(toInt) @IsInt() @Min(0) @Max(36)
   AUDIT_PARTITION_PREMAKE?: number;
 
+  @IsOptional() @IsIn(['true', 'false'], { message: 'AUDIT_DISABLED must be "true" or "false"' })
+  AUDIT_DISABLED?: 'true' | 'false';
+
   @IsOptional() @IsIn(['error', 'warn', 'log', 'debug', 'verbose'])
   LOG_LEVEL?: 'error' | 'warn' | 'log' | 'debug' | 'verbose';
 }
@@ -81,6 +84,8 @@ export interface AppConfig {
   jwtSecretIsDevDefault: boolean;
   logLevel: 'error' | 'warn' | 'log' | 'debug' | 'verbose';
   audit: {
+    /** False only when AUDIT_DISABLED=true (benchmarks, local experiments): nothing is captured. */
+    enabled: boolean;
     delivery: 'memory';
     batchSize: number;
     flushIntervalMs: number;
@@ -137,6 +142,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     jwtSecretIsDevDefault: !vars.AUTH_JWT_SECRET,
     logLevel: vars.LOG_LEVEL ?? 'log',
     audit: {
+      enabled: vars.AUDIT_DISABLED !== 'true',
       delivery: vars.AUDIT_DELIVERY ?? 'memory',
       batchSize: vars.AUDIT_BATCH_SIZE ?? 2000,
       flushIntervalMs: vars.AUDIT_FLUSH_INTERVAL_MS ?? 250,

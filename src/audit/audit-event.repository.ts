@@ -2,10 +2,12 @@ import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import { Pool, PoolClient } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { AUDIT_EVENT_COLUMNS, encodeEvent } from 'src/audit/copy-format';
+import { QueryRunner } from 'typeorm';
+import { AUDIT_EVENT_COLUMNS, encodeEvent, eventValues } from 'src/audit/copy-format';
 import { AuditEvent } from 'src/audit/audit.types';
 
 const COLUMN_LIST = AUDIT_EVENT_COLUMNS.join(', ');
+const INSERT_ONE = `INSERT INTO audit_events (${COLUMN_LIST}) VALUES (${AUDIT_EVENT_COLUMNS.map((_, i) => `$${i + 1}`).join(', ')})`;
 /** ~256 KiB chunks: few enough writes to the socket, small enough to keep memory flat. */
 const CHUNK_BYTES = 256 * 1024;
 
@@ -25,6 +27,11 @@ function* encodeChunks(events: readonly AuditEvent[]): Generator<string> {
 /** The only code that writes audit events: COPY into the partitioned table. */
 export class AuditEventRepository {
   constructor(private readonly pool: Pool) {}
+
+  /** One event inside the caller's transaction (transactional capture): commits or rolls back with it. */
+  static async insertWithin(runner: QueryRunner, event: AuditEvent): Promise<void> {
+    await runner.query(INSERT_ONE, eventValues(event));
+  }
 
   /** COPY a batch in one transaction: all rows or none. */
   async copy(events: readonly AuditEvent[]): Promise<void> {

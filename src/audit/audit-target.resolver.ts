@@ -5,6 +5,7 @@ import { AUDIT_OPTIONS } from 'src/audit/audit.constants';
 import { ResolvedAuditOptions } from 'src/audit/audit-options';
 import { RedactionRules } from 'src/audit/redaction';
 import { AuditedOptions, AuditStateLoader } from 'src/audit/audit.types';
+import { entityStateQuery, UUID } from 'src/audit/entity-state.sql';
 
 type LoadState = (resourceId: string, organizationId: string | null) => Promise<unknown>;
 
@@ -17,9 +18,9 @@ export interface AuditTarget {
   rules: RedactionRules;
   /** Loads the current state of the resource, or undefined when there is no way to (no entity, no loader). */
   loadState?: LoadState;
+  /** The TypeORM entity of the resource, when known (transactional capture matches on it). */
+  entity?: EntityMetadata;
 }
-
-const TENANT_PROPERTIES = ['organizationId', 'tenantId', 'orgId'];
 
 /** `AccountsController` -> `account`, `CompanyPoliciesController` -> `company-policy`. */
 export function resourceTypeFromController(name: string): string {
@@ -59,6 +60,7 @@ export class AuditTargetResolver {
         responseIdPath: options.responseIdPath ?? 'id',
         rules: this.globalRules.withPaths(options.redact),
         loadState: this.stateLoader(options, resourceType),
+        entity: options.loader ? undefined : this.entityMetadata(options.entity, resourceType),
       };
       this.cache.set(handler, target);
     }
@@ -81,28 +83,16 @@ export class AuditTargetResolver {
     return this.dataSource.entityMetadatas.find((m) => m.name.toLowerCase() === wanted);
   }
 
-  /**
-   * A prepared primary-key SELECT built once from the entity metadata: one round-trip, no query builder on
-   * the hot path. When the entity has a tenant column, the lookup is scoped to the actor's organization so
-   * another tenant's row never lands in this tenant's trail.
-   */
+  /** A prepared primary-key SELECT built once: one round-trip, no query builder on the hot path. */
   private entityLoader(metadata: EntityMetadata): LoadState | undefined {
-    if (metadata.primaryColumns.length !== 1) {
+    const query = entityStateQuery(metadata);
+    if (!query) {
       this.logger.warn(`${metadata.name}: composite primary key, before state not loaded (use a loader)`);
       return undefined;
     }
-    const quote = (name: string) => `"${name.replace(/"/g, '""')}"`;
-    const table = metadata.tablePath.split('.').map(quote).join('.');
-    const key = metadata.primaryColumns[0];
-    const tenant = metadata.columns.find((c) => TENANT_PROPERTIES.includes(c.propertyName));
-    const select = metadata.columns.map((c) => `${quote(c.databaseName)} AS ${quote(c.propertyName)}`).join(', ');
-    const sql = `SELECT ${select} FROM ${table} WHERE ${quote(key.databaseName)} = $1${
-      tenant ? ` AND ${quote(tenant.databaseName)} = $2` : ''
-    } LIMIT 1`;
-    const uuidKey = key.type === 'uuid';
     return async (id, organizationId) => {
-      if (uuidKey && !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)) return undefined;
-      const rows: unknown[] = await this.dataSource.query(sql, tenant ? [id, organizationId] : [id]);
+      if (query.uuidKey && !UUID.test(id)) return undefined;
+      const rows: unknown[] = await this.dataSource.query(query.sql, query.tenantScoped ? [id, organizationId] : [id]);
       return rows[0];
     };
   }

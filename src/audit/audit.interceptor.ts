@@ -11,6 +11,7 @@ import { AuditTarget, AuditTargetResolver } from 'src/audit/audit-target.resolve
 import { AuditWriter } from 'src/audit/audit-writer.service';
 import { actorFromUser, clientIp, compileTrust } from 'src/audit/request-context';
 import { AuditAction, AuditedOptions } from 'src/audit/audit.types';
+import { transactionalCapture } from 'src/audit/transactional/audit-context';
 
 type AuditedRequest = Request & { requestId?: string; user?: unknown };
 
@@ -76,6 +77,17 @@ export class AuditInterceptor implements NestInterceptor {
       rules: target.rules,
     });
 
+    const recordFailure = (error: unknown) => this.capture(() => this.failure(draft(), target, error));
+
+    if (target.options.consistency === 'transactional' && !isRead) {
+      // Successful writes are recorded by AuditEntitySubscriber inside their transaction; failures here.
+      const statusCode = this.successStatus(handler, method, context);
+      const capture = { target, base: () => ({ ...draft(), statusCode }), before: new Map(), captured: 0 };
+      return new Observable((subscriber) =>
+        transactionalCapture.run(capture, () => next.handle().pipe(tap({ error: recordFailure })).subscribe(subscriber)),
+      );
+    }
+
     const needsBefore = (action === 'update' || action === 'delete') && resourceId && target.loadState;
     const before$ = needsBefore
       ? from(this.loadBefore(target, resourceId, actor.organizationId))
@@ -85,9 +97,8 @@ export class AuditInterceptor implements NestInterceptor {
       switchMap((before) =>
         next.handle().pipe(
           tap({
-            next: (result) =>
-              this.capture(() => this.success(draft(), target, before, result, context, handler)),
-            error: (error: unknown) => this.capture(() => this.failure(draft(), target, error)),
+            next: (result) => this.capture(() => this.success(draft(), target, before, result, context, handler)),
+            error: recordFailure,
           }),
         ),
       ),
@@ -102,14 +113,10 @@ export class AuditInterceptor implements NestInterceptor {
     context: ExecutionContext,
     handler: object,
   ): EventDraft {
-    const response = context.switchToHttp().getResponse<Response>();
-    const statusCode =
-      this.reflector.get<number | undefined>(HTTP_CODE_METADATA, handler as never) ??
-      (base.method === 'POST' ? 201 : response.statusCode || 200);
     const draft: EventDraft = {
       ...base,
       status: 'success',
-      statusCode,
+      statusCode: this.successStatus(handler, base.method!, context),
       severity: target.options.severity ?? 'info',
       recordNoOps: target.options.recordNoOps,
     };
@@ -138,6 +145,13 @@ export class AuditInterceptor implements NestInterceptor {
         draft.partialAfter = true;
         return draft;
     }
+  }
+
+  /** The status Nest will send for a successful result: `@HttpCode()`, else 201 for POST, else 200. */
+  private successStatus(handler: object, method: string, context: ExecutionContext): number {
+    const declared = this.reflector.get<number | undefined>(HTTP_CODE_METADATA, handler as never);
+    if (declared) return declared;
+    return method === 'POST' ? 201 : context.switchToHttp().getResponse<Response>().statusCode || 200;
   }
 
   private failure(base: Omit<EventDraft, 'status' | 'severity'>, target: AuditTarget, error: unknown): EventDraft {

@@ -11,6 +11,7 @@ import { AuditInterceptor } from 'src/audit/audit.interceptor';
 import { AuditService } from 'src/audit/audit.service';
 import { RequestIdMiddleware } from 'src/audit/request-id.middleware';
 import { AuditModuleOptions } from 'src/audit/audit.types';
+import { AuditEntitySubscriber } from 'src/audit/transactional/audit-entity.subscriber';
 
 /** The writer's pool uses the app's TypeORM connection settings, with its own small set of connections. */
 function writerPool(dataSource: DataSource, options: ResolvedAuditOptions): Pool {
@@ -46,6 +47,7 @@ function writerPool(dataSource: DataSource, options: ResolvedAuditOptions): Pool
     AuditWriter,
     AuditTargetResolver,
     AuditService,
+    AuditEntitySubscriber,
     { provide: APP_INTERCEPTOR, useClass: AuditInterceptor },
   ],
   exports: [AuditService],

@@ -110,6 +110,14 @@ export interface AuditedOptions {
   severity?: AuditSeverity;
   /** Record updates that change nothing (as action `update` with no changes). Default false. */
   recordNoOps?: boolean;
+  /**
+   * `request` (default): the before state is read just before the handler runs, the after state is what the
+   * handler returns; fast, but two concurrent updates of one row may both see the same before state.
+   * `transactional`: mutations are captured by a TypeORM subscriber inside the write transaction (row locked
+   * with SELECT ... FOR UPDATE, after state re-read, audit row INSERTed in the same transaction): the exact
+   * committed before/after, atomic with the change. Only writes made with TypeORM `save`/`remove` are seen.
+   */
+  consistency?: 'request' | 'transactional';
 }
 
 /** Options of `AuditModule.forRoot()` / `forRootAsync()`. */

@@ -70,3 +70,34 @@ export function encodeEvent(event: AuditEvent): string {
     json(event.metadata) + '\n'
   );
 }
+
+const jsonParam = (value: unknown) => (value === null || value === undefined ? null : JSON.stringify(value));
+
+/** The same fields as `encodeEvent`, as query parameters (for a single INSERT). */
+export function eventValues(event: AuditEvent): unknown[] {
+  return [
+    event.id,
+    event.occurredAt,
+    event.organizationId,
+    event.actorId,
+    event.actorType,
+    event.action,
+    event.eventType,
+    event.resourceType,
+    event.resourceId,
+    jsonParam(event.before),
+    jsonParam(event.after),
+    jsonParam(event.changes),
+    event.status,
+    event.statusCode,
+    event.errorMessage,
+    event.severity,
+    event.requestId,
+    event.ip,
+    event.userAgent,
+    event.route,
+    event.method,
+    event.durationMs,
+    jsonParam(event.metadata),
+  ];
+}

@@ -1,0 +1,124 @@
+import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
+import {
+  DataSource,
+  EntityMetadata,
+  EntitySubscriberInterface,
+  InsertEvent,
+  ObjectLiteral,
+  QueryRunner,
+  RemoveEvent,
+  UpdateEvent,
+} from 'typeorm';
+import { AUDIT_OPTIONS } from 'src/audit/audit.constants';
+import { AuditEventRepository } from 'src/audit/audit-event.repository';
+import { buildAuditEvent } from 'src/audit/audit-event.factory';
+import { ResolvedAuditOptions } from 'src/audit/audit-options';
+import { AuditAction } from 'src/audit/audit.types';
+import { entityStateQuery } from 'src/audit/entity-state.sql';
+import { TransactionalCapture, transactionalCapture } from 'src/audit/transactional/audit-context';
+
+/**
+ * `@Audited({ consistency: 'transactional' })`: captures TypeORM writes inside their own transaction.
+ * Before an update/remove the row is re-read with SELECT ... FOR UPDATE (so a concurrent writer waits and
+ * the before state is exactly what this transaction overwrites); after it, the row is re-read and the audit
+ * row is INSERTed on the same connection, so it commits (or rolls back) with the change.
+ */
+@Injectable()
+export class AuditEntitySubscriber implements EntitySubscriberInterface, OnModuleInit {
+  private readonly logger = new Logger(AuditEntitySubscriber.name);
+
+  constructor(
+    private readonly dataSource: DataSource,
+    @Inject(AUDIT_OPTIONS) private readonly options: ResolvedAuditOptions,
+  ) {}
+
+  onModuleInit(): void {
+    this.dataSource.subscribers.push(this);
+  }
+
+  async afterInsert(event: InsertEvent<ObjectLiteral>): Promise<void> {
+    const capture = this.captureFor(event.metadata);
+    if (!capture) return;
+    const id = this.idOf(event.metadata, event.entity);
+    const after = id && (await this.read(event.queryRunner, event.metadata, id, false));
+    await this.store(event.queryRunner, capture, 'create', id, undefined, after);
+  }
+
+  async beforeUpdate(event: UpdateEvent<ObjectLiteral>): Promise<void> {
+    await this.lockBefore(event.queryRunner, event.metadata, event.entity ?? event.databaseEntity);
+  }
+
+  async afterUpdate(event: UpdateEvent<ObjectLiteral>): Promise<void> {
+    const capture = this.captureFor(event.metadata);
+    const id = this.idOf(event.metadata, event.entity ?? event.databaseEntity);
+    if (!capture || !id) return;
+    const after = await this.read(event.queryRunner, event.metadata, id, false);
+    await this.store(event.queryRunner, capture, 'update', id, capture.before.get(id), after);
+  }
+
+  async beforeRemove(event: RemoveEvent<ObjectLiteral>): Promise<void> {
+    await this.lockBefore(event.queryRunner, event.metadata, event.entity ?? event.databaseEntity);
+  }
+
+  async afterRemove(event: RemoveEvent<ObjectLiteral>): Promise<void> {
+    const capture = this.captureFor(event.metadata);
+    const id = (event.entityId as string | undefined)?.toString() ?? this.idOf(event.metadata, event.databaseEntity);
+    if (!capture || !id) return;
+    await this.store(event.queryRunner, capture, 'delete', id, capture.before.get(id), undefined);
+  }
+
+  private async lockBefore(runner: QueryRunner, metadata: EntityMetadata, entity: ObjectLiteral | undefined) {
+    const capture = this.captureFor(metadata);
+    const id = this.idOf(metadata, entity);
+    if (capture && id) capture.before.set(id, await this.read(runner, metadata, id, true));
+  }
+
+  private captureFor(metadata: EntityMetadata): TransactionalCapture | undefined {
+    const capture = transactionalCapture.getStore();
+    return capture && capture.target.entity?.target === metadata.target ? capture : undefined;
+  }
+
+  private idOf(metadata: EntityMetadata, entity: ObjectLiteral | undefined): string | null {
+    const value = entity && metadata.primaryColumns[0]?.getEntityValue(entity);
+    return value === undefined || value === null ? null : String(value);
+  }
+
+  private async read(runner: QueryRunner, metadata: EntityMetadata, id: string, forUpdate: boolean) {
+    // No tenant filter here: the handler already found this row, we re-read exactly the row being written.
+    const query = entityStateQuery(metadata, { forUpdate, scoped: false });
+    if (!query) return undefined;
+    const rows: unknown[] = await runner.query(query.sql, [id]);
+    return rows[0];
+  }
+
+  private async store(
+    runner: QueryRunner,
+    capture: TransactionalCapture,
+    action: AuditAction,
+    resourceId: string | null,
+    before: unknown,
+    after: unknown,
+  ): Promise<void> {
+    const { options } = capture.target;
+    if (!runner.isTransactionActive) {
+      this.logger.warn(`${capture.target.resourceType} ${action} outside a transaction: audit row is not atomic with it`);
+    }
+    const event = buildAuditEvent(
+      {
+        ...capture.base(),
+        action,
+        resourceId,
+        before,
+        after,
+        diff: action === 'update',
+        recordNoOps: options.recordNoOps,
+        status: 'success',
+        severity: options.severity ?? 'info',
+      },
+      this.options.maxStateBytes,
+    );
+    if (!event) return;
+    await AuditEventRepository.insertWithin(runner, event);
+    capture.captured++;
+  }
+}

@@ -49,7 +49,9 @@ export class AppModule {
       providers: [
         { provide: APP_PIPE, useFactory: strictValidationPipe },
         { provide: APP_FILTER, useClass: AllExceptionsFilter },
-        ...(onShutdown ? [{ provide: ExternalResources, useFactory: () => new ExternalResources(onShutdown) }] : []),
+        ...(onShutdown
+          ? [{ provide: ExternalResources, useFactory: () => new ExternalResources(onShutdown) }]
+          : []),
       ],
     };
   }

@@ -21,7 +21,9 @@ export async function createApp(config: AppConfig): Promise<INestApplication> {
   try {
     await runMigrations(databaseUrl);
     if (config.jwtSecretIsDevDefault) {
-      logger.warn('AUTH_JWT_SECRET is not set: using the built-in DEVELOPMENT secret. Never run like this in production.');
+      logger.warn(
+        'AUTH_JWT_SECRET is not set: using the built-in DEVELOPMENT secret. Never run like this in production.',
+      );
     }
     const app = await NestFactory.create<NestExpressApplication>(
       AppModule.forRoot(config, databaseUrl, embedded?.stop),
@@ -38,5 +40,7 @@ export async function createApp(config: AppConfig): Promise<INestApplication> {
 
 function levelsFrom(level: AppConfig['logLevel']) {
   const all = ['error', 'warn', 'log', 'debug', 'verbose'] as const;
-  return all.slice(0, all.indexOf(level) + 1) as unknown as ('error' | 'warn' | 'log' | 'debug' | 'verbose')[];
+  return all.slice(0, all.indexOf(level) + 1) as unknown as (
+    'error' | 'warn' | 'log' | 'debug' | 'verbose'
+  )[];
 }

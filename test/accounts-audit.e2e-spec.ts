@@ -6,6 +6,10 @@ import { flushAudit, startTestApp, token } from './support/test-app';
 
 const PASSWORD = 'Sup3r-Secret-Passw0rd-7731';
 
+// The events API's JSON, loosely typed for assertions.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type AuditEventJson = Record<string, any>;
+
 describe('@Audited() on the demo accounts', () => {
   let db: TestDatabase;
   let app: INestApplication;
@@ -17,8 +21,12 @@ describe('@Audited() on the demo accounts', () => {
   const http = () => request(app.getHttpServer());
   const events = async (query: Record<string, string>, bearer = auditorA) => {
     await flushAudit(app);
-    const res = await http().get('/audit/events').query(query).set('Authorization', `Bearer ${bearer}`).expect(200);
-    return res.body.items as Array<Record<string, any>>;
+    const res = await http()
+      .get('/audit/events')
+      .query(query)
+      .set('Authorization', `Bearer ${bearer}`)
+      .expect(200);
+    return res.body.items as AuditEventJson[];
   };
   const createAccount = async (body: Record<string, unknown> = {}) =>
     (
@@ -27,7 +35,7 @@ describe('@Audited() on the demo accounts', () => {
         .set('Authorization', `Bearer ${alice}`)
         .send({ name: 'Ada', email: 'ada@example.com', plan: 'free', password: PASSWORD, ...body })
         .expect(201)
-    ).body as Record<string, any>;
+    ).body as { id: string };
 
   beforeAll(async () => {
     db = await createTestDatabase();
@@ -72,14 +80,22 @@ describe('@Audited() on the demo accounts', () => {
       before: null,
       changes: null,
     });
-    expect(event.after).toMatchObject({ id: res.body.id, name: 'Ada', plan: 'free', email: 'ada@example.com' });
+    expect(event.after).toMatchObject({
+      id: res.body.id,
+      name: 'Ada',
+      plan: 'free',
+      email: 'ada@example.com',
+    });
     expect(event.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-/); // UUIDv7
     expect(event.durationMs).toBeGreaterThanOrEqual(0);
     expect(['127.0.0.1', '::1']).toContain(event.ip);
   });
 
   it('generates a request id when none (or a malformed one) is sent', async () => {
-    const res = await http().get('/accounts').set('Authorization', `Bearer ${alice}`).set('X-Request-Id', 'bad id with spaces');
+    const res = await http()
+      .get('/accounts')
+      .set('Authorization', `Bearer ${alice}`)
+      .set('X-Request-Id', 'bad id with spaces');
     expect(res.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
   });
 
@@ -106,11 +122,21 @@ describe('@Audited() on the demo accounts', () => {
 
   it('does not record an update that changes nothing', async () => {
     const account = await createAccount({ plan: 'pro' });
-    await http().patch(`/accounts/${account.id}`).set('Authorization', `Bearer ${alice}`).send({ plan: 'pro' }).expect(200);
-    await http().patch(`/accounts/${account.id}`).set('Authorization', `Bearer ${alice}`).send({ plan: 'enterprise' }).expect(200);
+    await http()
+      .patch(`/accounts/${account.id}`)
+      .set('Authorization', `Bearer ${alice}`)
+      .send({ plan: 'pro' })
+      .expect(200);
+    await http()
+      .patch(`/accounts/${account.id}`)
+      .set('Authorization', `Bearer ${alice}`)
+      .send({ plan: 'enterprise' })
+      .expect(200);
     const updates = await events({ resourceId: account.id, action: 'update' });
     expect(updates).toHaveLength(1);
-    expect(updates[0].changes).toEqual(expect.arrayContaining([{ path: 'plan', before: 'pro', after: 'enterprise' }]));
+    expect(updates[0].changes).toEqual(
+      expect.arrayContaining([{ path: 'plan', before: 'pro', after: 'enterprise' }]),
+    );
   });
 
   it('records single reads and list reads with the count and the returned ids', async () => {
@@ -119,7 +145,12 @@ describe('@Audited() on the demo accounts', () => {
     const list = await http().get('/accounts').set('Authorization', `Bearer ${alice}`).expect(200);
 
     const [read] = await events({ resourceId: account.id, action: 'read' });
-    expect(read).toMatchObject({ action: 'read', eventType: 'account.read', status: 'success', statusCode: 200 });
+    expect(read).toMatchObject({
+      action: 'read',
+      eventType: 'account.read',
+      status: 'success',
+      statusCode: 200,
+    });
     const [listed] = await events({ resourceType: 'account', action: 'list' });
     expect(listed.metadata.count).toBe(list.body.length);
     expect(listed.metadata.ids).toEqual(list.body.map((a: { id: string }) => a.id));
@@ -140,7 +171,11 @@ describe('@Audited() on the demo accounts', () => {
       .set('Authorization', `Bearer ${alice}`)
       .send({ plan: 'pro' })
       .expect(404);
-    expect(notFound.body).toEqual({ statusCode: 404, error: 'Not Found', message: `Account ${missing} not found` });
+    expect(notFound.body).toEqual({
+      statusCode: 404,
+      error: 'Not Found',
+      message: `Account ${missing} not found`,
+    });
 
     const invalid = await http()
       .post('/accounts')
@@ -165,7 +200,11 @@ describe('@Audited() on the demo accounts', () => {
 
   it('keeps tenants apart: another org neither sees the events nor leaks state into its own trail', async () => {
     const account = await createAccount({ name: 'Org A only' });
-    await http().patch(`/accounts/${account.id}`).set('Authorization', `Bearer ${bob}`).send({ plan: 'pro' }).expect(404);
+    await http()
+      .patch(`/accounts/${account.id}`)
+      .set('Authorization', `Bearer ${bob}`)
+      .send({ plan: 'pro' })
+      .expect(404);
 
     const seenByB = await events({}, auditorB);
     expect(seenByB.every((e) => e.organizationId === 'org-b')).toBe(true);
@@ -181,8 +220,13 @@ describe('@Audited() on the demo accounts', () => {
   });
 
   it('believes X-Forwarded-For only from trusted proxies', async () => {
-    const res = await http().get('/accounts').set('Authorization', `Bearer ${alice}`).set('X-Forwarded-For', '203.0.113.9');
-    const [event] = (await events({ action: 'list' })).filter((e) => e.requestId === res.headers['x-request-id']);
+    const res = await http()
+      .get('/accounts')
+      .set('Authorization', `Bearer ${alice}`)
+      .set('X-Forwarded-For', '203.0.113.9');
+    const [event] = (await events({ action: 'list' })).filter(
+      (e) => e.requestId === res.headers['x-request-id'],
+    );
     expect(event.ip).not.toBe('203.0.113.9');
   });
 
@@ -190,9 +234,17 @@ describe('@Audited() on the demo accounts', () => {
     await http().get('/audit/events').expect(401);
     await http().get('/audit/events').set('Authorization', 'Bearer not-a-jwt').expect(401);
     await http().get('/audit/events').set('Authorization', `Bearer ${alice}`).expect(403);
-    const bad = await http().get('/audit/events').query({ limit: 5000 }).set('Authorization', `Bearer ${auditorA}`).expect(400);
+    const bad = await http()
+      .get('/audit/events')
+      .query({ limit: 5000 })
+      .set('Authorization', `Bearer ${auditorA}`)
+      .expect(400);
     expect(bad.body.message.join(' ')).toMatch(/limit/);
-    const unknown = await http().get('/audit/events').query({ foo: 1 }).set('Authorization', `Bearer ${auditorA}`).expect(400);
+    const unknown = await http()
+      .get('/audit/events')
+      .query({ foo: 1 })
+      .set('Authorization', `Bearer ${auditorA}`)
+      .expect(400);
     expect(unknown.body.message.join(' ')).toMatch(/foo/);
   });
 
@@ -212,9 +264,16 @@ describe('@Audited() on the demo accounts', () => {
     } while (cursor);
     expect(seen).toEqual(all.map((e) => e.id));
 
-    const first = await http().get('/audit/events').query({ limit: 2 }).set('Authorization', `Bearer ${auditorA}`);
+    const first = await http()
+      .get('/audit/events')
+      .query({ limit: 2 })
+      .set('Authorization', `Bearer ${auditorA}`);
     const forged = `${first.body.nextCursor.split('.')[0]}.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA`;
-    await http().get('/audit/events').query({ cursor: forged }).set('Authorization', `Bearer ${auditorA}`).expect(400);
+    await http()
+      .get('/audit/events')
+      .query({ cursor: forged })
+      .set('Authorization', `Bearer ${auditorA}`)
+      .expect(400);
     // A valid cursor of org A is foreign to org B.
     await http()
       .get('/audit/events')
@@ -231,10 +290,14 @@ describe('@Audited() on the demo accounts', () => {
       .send({ password: `${PASSWORD}-new` })
       .expect(200);
     await flushAudit(app);
-    const dump = execFileSync('pg_dump', ['--data-only', db.url], { maxBuffer: 256 * 1024 * 1024 }).toString();
+    const dump = execFileSync('pg_dump', ['--data-only', db.url], {
+      maxBuffer: 256 * 1024 * 1024,
+    }).toString();
     expect(dump).toContain(account.id); // the dump does hold the audit data...
     expect(dump).not.toContain(PASSWORD); // ...but not the password, old or new
-    const { rows } = await db.sql.query(`SELECT count(*)::int AS n FROM audit_events WHERE before::text LIKE '%scrypt$%'`);
+    const { rows } = await db.sql.query(
+      `SELECT count(*)::int AS n FROM audit_events WHERE before::text LIKE '%scrypt$%'`,
+    );
     expect(rows[0].n).toBe(0); // nor the hash
   });
 });

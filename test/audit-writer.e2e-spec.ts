@@ -6,7 +6,8 @@ import { createTestDatabase, TestDatabase } from './support/test-db';
 import { startTestApp } from './support/test-app';
 
 const count = async (db: TestDatabase, where = 'true', params: unknown[] = []) =>
-  (await db.sql.query(`SELECT count(*)::int AS n FROM audit_events WHERE ${where}`, params)).rows[0].n as number;
+  (await db.sql.query(`SELECT count(*)::int AS n FROM audit_events WHERE ${where}`, params)).rows[0]
+    .n as number;
 
 const recordMany = (audit: AuditService, n: number, prefix: string, extra: Record<string, unknown> = {}) => {
   const ids: string[] = [];
@@ -84,9 +85,10 @@ describe('AuditService.record() and the COPY writer', () => {
         ip: 'not-an-ip',
       })!;
       await audit.flush();
-      const { rows } = await db.sql.query(`SELECT after, metadata, ip, event_type FROM audit_events WHERE id = $1`, [
-        event.id,
-      ]);
+      const { rows } = await db.sql.query(
+        `SELECT after, metadata, ip, event_type FROM audit_events WHERE id = $1`,
+        [event.id],
+      );
       expect(rows[0]).toEqual({
         event_type: 'login',
         ip: null,
@@ -130,7 +132,9 @@ describe('AuditService.record() and the COPY writer', () => {
     });
 
     it('sets aside only the poison event of a batch and writes the rest', async () => {
-      await db.sql.query(`ALTER TABLE audit_events ADD CONSTRAINT test_no_poison CHECK (event_type <> 'poison.event')`);
+      await db.sql.query(
+        `ALTER TABLE audit_events ADD CONSTRAINT test_no_poison CHECK (event_type <> 'poison.event')`,
+      );
       try {
         const poisonedBefore = audit.stats().poisoned;
         const good = recordMany(audit, 99, 'batch');
@@ -148,7 +152,9 @@ describe('AuditService.record() and the COPY writer', () => {
       const pool = new Pool({ connectionString: db.url, max: 2 });
       try {
         const repository = new AuditEventRepository(pool);
-        const batch = Array.from({ length: 20 }, (_, i) => audit.record({ action: 'probe', resourceId: `p${i}` })!);
+        const batch = Array.from({ length: 20 }, (_, i) =>
+          audit.record({ action: 'probe', resourceId: `p${i}` })!,
+        );
         await audit.flush(); // the writer has committed them once
         const inserted = await repository.copyIdempotent(batch); // a "retry" of the same batch
         expect(inserted).toBe(0);
@@ -192,7 +198,10 @@ describe('AuditService.record() and the COPY writer', () => {
       const db = await createTestDatabase();
       try {
         // Nothing would be flushed for a minute: only the shutdown drain can write these.
-        const app = await startTestApp(db.url, { AUDIT_FLUSH_INTERVAL_MS: '60000', AUDIT_BATCH_SIZE: '50000' });
+        const app = await startTestApp(db.url, {
+          AUDIT_FLUSH_INTERVAL_MS: '60000',
+          AUDIT_BATCH_SIZE: '50000',
+        });
         const ids = recordMany(app.get(AuditService), 3000, 'late');
         expect(await count(db)).toBe(0);
         await app.close();

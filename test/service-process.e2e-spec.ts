@@ -20,24 +20,36 @@ describe('the service process', () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'audit-embedded-'));
     const [port, pgPort] = [await freePort(), await freePort()];
     const service = startService({ PORT: String(port), DATA_DIR: dataDir, EMBEDDED_PG_PORT: String(pgPort) });
+    let exit: number | string | null;
     try {
       await waitForHttp(`http://127.0.0.1:${port}/health/ready`, service);
       expect(service.output()).toMatch(/embedded Postgres/i);
       expect(service.output()).toMatch(/DEVELOPMENT secret/);
-      const alice = await token({ sub: 'alice', org: 'org-a' }, 'dev-only-secret-change-me-dev-only-secret-change-me');
+      const alice = await token(
+        { sub: 'alice', org: 'org-a' },
+        'dev-only-secret-change-me-dev-only-secret-change-me',
+      );
       const res = await fetch(`http://127.0.0.1:${port}/accounts`, {
         method: 'POST',
         headers: { authorization: `Bearer ${alice}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ name: 'Ada', email: 'ada@example.com', plan: 'free', password: 'long-enough-1' }),
+        body: JSON.stringify({
+          name: 'Ada',
+          email: 'ada@example.com',
+          plan: 'free',
+          password: 'long-enough-1',
+        }),
       });
       expect(res.status).toBe(201);
     } finally {
       service.child.kill('SIGTERM');
       // Nest closes the app, then re-raises the signal: a clean exit "by SIGTERM", as Kubernetes expects.
-      const exit = await service.exited;
-      if (exit !== 'SIGTERM') throw new Error(`exited with ${exit}:\n${service.output()}`);
+      exit = await service.exited;
       rmSync(dataDir, { recursive: true, force: true });
     }
+    expect({ exit, output: exit === 'SIGTERM' ? '' : service.output() }).toEqual({
+      exit: 'SIGTERM',
+      output: '',
+    });
   }, 90_000);
 
   it('drains audit events on SIGTERM: every acknowledged request has its event', async () => {
@@ -56,14 +68,18 @@ describe('the service process', () => {
       const alice = await token({ sub: 'alice', org: 'org-a' });
       const statuses = await Promise.all(
         Array.from({ length: 200 }, () =>
-          fetch(`http://127.0.0.1:${port}/accounts`, { headers: { authorization: `Bearer ${alice}` } }).then((r) => r.status),
+          fetch(`http://127.0.0.1:${port}/accounts`, { headers: { authorization: `Bearer ${alice}` } }).then(
+            (r) => r.status,
+          ),
         ),
       );
       expect(statuses.every((s) => s === 200)).toBe(true);
       expect((await db.sql.query('SELECT count(*)::int AS n FROM audit_events')).rows[0].n).toBe(0);
       service.child.kill('SIGTERM');
       expect(await service.exited).toBe('SIGTERM');
-      const { rows } = await db.sql.query(`SELECT count(*)::int AS n FROM audit_events WHERE action = 'list'`);
+      const { rows } = await db.sql.query(
+        `SELECT count(*)::int AS n FROM audit_events WHERE action = 'list'`,
+      );
       expect(rows[0].n).toBe(200);
       expect(service.output()).toMatch(/Draining 200 audit events/);
     } finally {

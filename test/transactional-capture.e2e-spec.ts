@@ -1,4 +1,16 @@
-import { Body, CanActivate, Controller, Delete, ExecutionContext, INestApplication, Injectable, Module, Param, Patch, UseGuards } from '@nestjs/common';
+import {
+  Body,
+  CanActivate,
+  Controller,
+  Delete,
+  ExecutionContext,
+  INestApplication,
+  Injectable,
+  Module,
+  Param,
+  Patch,
+  UseGuards,
+} from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import request from 'supertest';
@@ -61,7 +73,10 @@ describe("@Audited({ consistency: 'transactional' })", () => {
   beforeAll(async () => {
     db = await createTestDatabase();
     @Module({
-      imports: [TypeOrmModule.forRoot(dataSourceOptions(db.url)), AuditModule.forRoot({ flushIntervalMs: 50 })],
+      imports: [
+        TypeOrmModule.forRoot(dataSourceOptions(db.url)),
+        AuditModule.forRoot({ flushIntervalMs: 50 }),
+      ],
       controllers: [TxAccountsController],
       providers: [HeaderAuth],
     })
@@ -79,7 +94,9 @@ describe("@Audited({ consistency: 'transactional' })", () => {
     const id = await insertAccount('v0');
     const names = Array.from({ length: 12 }, (_, i) => `v${i + 1}`);
     const responses = await Promise.all(
-      names.map((name) => request(app.getHttpServer()).patch(`/tx-accounts/${id}`).set('x-user', 'carol').send({ name })),
+      names.map((name) =>
+        request(app.getHttpServer()).patch(`/tx-accounts/${id}`).set('x-user', 'carol').send({ name }),
+      ),
     );
     expect(responses.map((r) => r.status)).toEqual(names.map(() => 200));
 
@@ -114,7 +131,12 @@ describe("@Audited({ consistency: 'transactional' })", () => {
       [id],
     );
     expect(rows).toEqual([
-      { status: 'failure', status_code: 500, error_message: 'Error: payment provider unavailable', after: null },
+      {
+        status: 'failure',
+        status_code: 500,
+        error_message: 'Error: payment provider unavailable',
+        after: null,
+      },
     ]);
     expect((await db.sql.query('SELECT name FROM accounts WHERE id = $1', [id])).rows[0].name).toBe('stable');
   });
@@ -122,7 +144,10 @@ describe("@Audited({ consistency: 'transactional' })", () => {
   it('records a removal with the locked before state', async () => {
     const id = await insertAccount('to-remove');
     await request(app.getHttpServer()).delete(`/tx-accounts/${id}`).set('x-user', 'erin').expect(200);
-    const { rows } = await db.sql.query(`SELECT action, before, after FROM audit_events WHERE resource_id = $1`, [id]);
+    const { rows } = await db.sql.query(
+      `SELECT action, before, after FROM audit_events WHERE resource_id = $1`,
+      [id],
+    );
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({ action: 'delete', after: null });
     expect(rows[0].before).toMatchObject({ id, name: 'to-remove', passwordHash: '[REDACTED]' });

@@ -32,7 +32,11 @@ export class AccountsService {
   }
 
   async list(organizationId: string, limit = 100): Promise<AccountView[]> {
-    const rows = await this.accounts.find({ where: { organizationId }, order: { createdAt: 'DESC' }, take: limit });
+    const rows = await this.accounts.find({
+      where: { organizationId },
+      order: { createdAt: 'DESC' },
+      take: limit,
+    });
     return rows.map(toAccountView);
   }
 

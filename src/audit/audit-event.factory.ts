@@ -69,7 +69,10 @@ export function buildAuditEvent(draft: EventDraft, maxStateBytes: number): Audit
     actorId: clip(draft.actor.id, 256),
     actorType: draft.actor.type,
     action: draft.action,
-    eventType: clip(draft.eventType ?? (draft.resourceType ? `${draft.resourceType}.${draft.action}` : draft.action), 256)!,
+    eventType: clip(
+      draft.eventType ?? (draft.resourceType ? `${draft.resourceType}.${draft.action}` : draft.action),
+      256,
+    )!,
     resourceType: clip(draft.resourceType, 256),
     resourceId: clip(draft.resourceId, 256),
     before: before.value as JsonValue,
@@ -84,7 +87,8 @@ export function buildAuditEvent(draft: EventDraft, maxStateBytes: number): Audit
     userAgent: clip(draft.userAgent, 512),
     route: clip(draft.route, 512),
     method: draft.method ?? null,
-    durationMs: draft.durationMs === null || draft.durationMs === undefined ? null : Math.round(draft.durationMs),
+    durationMs:
+      draft.durationMs === null || draft.durationMs === undefined ? null : Math.round(draft.durationMs),
     metadata: metadata as { [key: string]: JsonValue } | null,
   };
 }

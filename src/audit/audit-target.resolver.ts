@@ -92,7 +92,10 @@ export class AuditTargetResolver {
     }
     return async (id, organizationId) => {
       if (query.uuidKey && !UUID.test(id)) return undefined;
-      const rows: unknown[] = await this.dataSource.query(query.sql, query.tenantScoped ? [id, organizationId] : [id]);
+      const rows: unknown[] = await this.dataSource.query(
+        query.sql,
+        query.tenantScoped ? [id, organizationId] : [id],
+      );
       return rows[0];
     };
   }

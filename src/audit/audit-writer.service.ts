@@ -1,4 +1,11 @@
-import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import {
+  BeforeApplicationShutdown,
+  Inject,
+  Injectable,
+  Logger,
+  OnApplicationShutdown,
+  OnModuleInit,
+} from '@nestjs/common';
 import { Pool } from 'pg';
 import { AUDIT_OPTIONS, AUDIT_PG_POOL } from 'src/audit/audit.constants';
 import { AuditEventRepository } from 'src/audit/audit-event.repository';
@@ -124,7 +131,9 @@ export class AuditWriter implements OnModuleInit, BeforeApplicationShutdown, OnA
       }
       if (this.buffer.length === 0 || (!partial && this.buffer.length < this.options.batchSize)) break;
       const batch =
-        this.buffer.length <= this.options.batchSize ? this.buffer : this.buffer.slice(0, this.options.batchSize);
+        this.buffer.length <= this.options.batchSize
+          ? this.buffer
+          : this.buffer.slice(0, this.options.batchSize);
       this.buffer = batch === this.buffer ? [] : this.buffer.slice(this.options.batchSize);
       this.start(batch, false);
     }

@@ -1,4 +1,12 @@
-import { CallHandler, ExecutionContext, HttpException, Inject, Injectable, Logger, NestInterceptor } from '@nestjs/common';
+import {
+  CallHandler,
+  ExecutionContext,
+  HttpException,
+  Inject,
+  Injectable,
+  Logger,
+  NestInterceptor,
+} from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { Request, Response } from 'express';
 import { performance } from 'node:perf_hooks';
@@ -84,7 +92,12 @@ export class AuditInterceptor implements NestInterceptor {
       const statusCode = this.successStatus(handler, method, context);
       const capture = { target, base: () => ({ ...draft(), statusCode }), before: new Map(), captured: 0 };
       return new Observable((subscriber) =>
-        transactionalCapture.run(capture, () => next.handle().pipe(tap({ error: recordFailure })).subscribe(subscriber)),
+        transactionalCapture.run(capture, () =>
+          next
+            .handle()
+            .pipe(tap({ error: recordFailure }))
+            .subscribe(subscriber),
+        ),
       );
     }
 
@@ -97,7 +110,8 @@ export class AuditInterceptor implements NestInterceptor {
       switchMap((before) =>
         next.handle().pipe(
           tap({
-            next: (result) => this.capture(() => this.success(draft(), target, before, result, context, handler)),
+            next: (result) =>
+              this.capture(() => this.success(draft(), target, before, result, context, handler)),
             error: recordFailure,
           }),
         ),
@@ -126,7 +140,9 @@ export class AuditInterceptor implements NestInterceptor {
       case 'list': {
         const items = listItems(result);
         if (items) {
-          const ids = items.slice(0, this.options.maxListIds).map((item) => idOf(item, target.responseIdPath));
+          const ids = items
+            .slice(0, this.options.maxListIds)
+            .map((item) => idOf(item, target.responseIdPath));
           draft.metadata = { count: items.length, ids, idsTruncated: items.length > this.options.maxListIds };
         }
         return draft;
@@ -154,7 +170,11 @@ export class AuditInterceptor implements NestInterceptor {
     return method === 'POST' ? 201 : context.switchToHttp().getResponse<Response>().statusCode || 200;
   }
 
-  private failure(base: Omit<EventDraft, 'status' | 'severity'>, target: AuditTarget, error: unknown): EventDraft {
+  private failure(
+    base: Omit<EventDraft, 'status' | 'severity'>,
+    target: AuditTarget,
+    error: unknown,
+  ): EventDraft {
     const statusCode = error instanceof HttpException ? error.getStatus() : 500;
     return {
       ...base,
@@ -170,7 +190,9 @@ export class AuditInterceptor implements NestInterceptor {
     try {
       return await target.loadState!(id, organizationId);
     } catch (error) {
-      this.logger.warn(`Before state of ${target.resourceType} ${id} not loaded: ${(error as Error).message}`);
+      this.logger.warn(
+        `Before state of ${target.resourceType} ${id} not loaded: ${(error as Error).message}`,
+      );
       return undefined;
     }
   }
@@ -203,7 +225,9 @@ function idOf(value: unknown, path: string): string | null {
     if (!current || typeof current !== 'object') return null;
     current = (current as Record<string, unknown>)[key];
   }
-  return typeof current === 'string' || typeof current === 'number' || typeof current === 'bigint' ? String(current) : null;
+  return typeof current === 'string' || typeof current === 'number' || typeof current === 'bigint'
+    ? String(current)
+    : null;
 }
 
 function errorMessage(error: unknown): string {

@@ -15,7 +15,15 @@ import { AuditEntitySubscriber } from 'src/audit/transactional/audit-entity.subs
 
 /** The writer's pool uses the app's TypeORM connection settings, with its own small set of connections. */
 function writerPool(dataSource: DataSource, options: ResolvedAuditOptions): Pool {
-  const o = dataSource.options as { url?: string; host?: string; port?: number; username?: string; password?: string; database?: string; ssl?: unknown };
+  const o = dataSource.options as {
+    url?: string;
+    host?: string;
+    port?: number;
+    username?: string;
+    password?: string;
+    database?: string;
+    ssl?: unknown;
+  };
   const pool = new Pool({
     connectionString: o.url,
     host: o.host,

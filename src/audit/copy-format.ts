@@ -33,17 +33,21 @@ const SPECIAL = /[\\\t\n\r]/;
 /** Escapes a value for COPY's text format: backslash, tab, newline and carriage return. */
 export function escapeCopyText(value: string): string {
   if (!SPECIAL.test(value)) return value;
-  return value.replace(/[\\\t\n\r]/g, (ch) => (ch === '\\' ? '\\\\' : ch === '\t' ? '\\t' : ch === '\n' ? '\\n' : '\\r'));
+  return value.replace(/[\\\t\n\r]/g, (ch) =>
+    ch === '\\' ? '\\\\' : ch === '\t' ? '\\t' : ch === '\n' ? '\\n' : '\\r',
+  );
 }
 
 // Postgres text cannot hold NUL; states are already NUL-free, free-text fields are cleaned here.
 const text = (value: string | null): string =>
   value === null ? NULL : escapeCopyText(value.includes('\u0000') ? value.replaceAll('\u0000', '') : value);
-const json = (value: unknown): string => (value === null || value === undefined ? NULL : escapeCopyText(JSON.stringify(value)));
+const json = (value: unknown): string =>
+  value === null || value === undefined ? NULL : escapeCopyText(JSON.stringify(value));
 const int = (value: number | null): string => (value === null ? NULL : String(Math.trunc(value)));
 
 /** One event as one line of COPY text format (newline-terminated). */
 export function encodeEvent(event: AuditEvent): string {
+  // prettier-ignore
   return (
     event.id + '\t' +
     event.occurredAt.toISOString() + '\t' +

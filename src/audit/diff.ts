@@ -17,7 +17,10 @@ export function deepEqual(a: JsonValue | undefined, b: JsonValue | undefined): b
   const left = a as JsonObject;
   const right = b as JsonObject;
   const keys = Object.keys(left);
-  return keys.length === Object.keys(right).length && keys.every((key) => key in right && deepEqual(left[key], right[key]));
+  return (
+    keys.length === Object.keys(right).length &&
+    keys.every((key) => key in right && deepEqual(left[key], right[key]))
+  );
 }
 
 export interface DiffOptions {
@@ -36,9 +39,18 @@ export interface DiffOptions {
  * arrays and scalars are compared as a whole. Redacted fields are reported as changed (without values)
  * when their fingerprints differ.
  */
-export function diffStates(before: JsonValue | null, after: JsonValue | null, options: DiffOptions = {}): FieldChange[] {
+export function diffStates(
+  before: JsonValue | null,
+  after: JsonValue | null,
+  options: DiffOptions = {},
+): FieldChange[] {
   const changes: FieldChange[] = [];
-  const walk = (left: JsonValue | undefined, right: JsonValue | undefined, path: string, topLevel: boolean) => {
+  const walk = (
+    left: JsonValue | undefined,
+    right: JsonValue | undefined,
+    path: string,
+    topLevel: boolean,
+  ) => {
     if (isObject(left) && isObject(right)) {
       const keys = new Set(Object.keys(right));
       if (!(options.partialAfter && topLevel)) for (const key of Object.keys(left)) keys.add(key);
@@ -48,7 +60,8 @@ export function diffStates(before: JsonValue | null, after: JsonValue | null, op
     if (left === REDACTED || right === REDACTED) {
       const was = options.beforeFingerprints?.get(path);
       const is = options.afterFingerprints?.get(path);
-      if (left !== right || was !== is) changes.push({ path, before: REDACTED, after: REDACTED, redacted: true });
+      if (left !== right || was !== is)
+        changes.push({ path, before: REDACTED, after: REDACTED, redacted: true });
       return;
     }
     if (!deepEqual(left, right)) changes.push({ path, before: left, after: right });

@@ -16,12 +16,20 @@ const quote = (name: string) => `"${name.replace(/"/g, '""')}"`;
  * When the entity has a tenant column, the lookup is scoped to the actor's organization so another
  * tenant's row never lands in this tenant's trail. Null for composite keys.
  */
-export function entityStateQuery(metadata: EntityMetadata, options: { forUpdate?: boolean; scoped?: boolean } = {}): EntityStateQuery | null {
+export function entityStateQuery(
+  metadata: EntityMetadata,
+  options: { forUpdate?: boolean; scoped?: boolean } = {},
+): EntityStateQuery | null {
   if (metadata.primaryColumns.length !== 1) return null;
   const key = metadata.primaryColumns[0];
-  const tenant = options.scoped === false ? undefined : metadata.columns.find((c) => TENANT_PROPERTIES.includes(c.propertyName));
+  const tenant =
+    options.scoped === false
+      ? undefined
+      : metadata.columns.find((c) => TENANT_PROPERTIES.includes(c.propertyName));
   const table = metadata.tablePath.split('.').map(quote).join('.');
-  const columns = metadata.columns.map((c) => `${quote(c.databaseName)} AS ${quote(c.propertyName)}`).join(', ');
+  const columns = metadata.columns
+    .map((c) => `${quote(c.databaseName)} AS ${quote(c.propertyName)}`)
+    .join(', ');
   const sql =
     `SELECT ${columns} FROM ${table} WHERE ${quote(key.databaseName)} = $1` +
     (tenant ? ` AND ${quote(tenant.databaseName)} = $2` : '') +

@@ -51,7 +51,10 @@ export class RedactionRules {
     if (this.exact.has(normalized)) return true;
     for (const word of this.contained) if (normalized.includes(word)) return true;
     for (const pattern of this.paths) {
-      if (pattern.length === path.length && pattern.every((segment, i) => segment === '*' || segment === path[i])) {
+      if (
+        pattern.length === path.length &&
+        pattern.every((segment, i) => segment === '*' || segment === path[i])
+      ) {
         return true;
       }
     }
@@ -90,11 +93,17 @@ const FINGERPRINT_KEY = randomBytes(32);
 function fingerprint(value: unknown): string {
   let text: string;
   try {
-    text = typeof value === 'string' ? value : JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? String(v) : v));
+    text =
+      typeof value === 'string'
+        ? value
+        : JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? String(v) : v));
   } catch {
     text = String(value);
   }
-  return createHash('sha256').update(FINGERPRINT_KEY).update(text ?? '').digest('base64url');
+  return createHash('sha256')
+    .update(FINGERPRINT_KEY)
+    .update(text ?? '')
+    .digest('base64url');
 }
 
 /** Redact, serialize and size-cap one state. Nothing redacted survives in the returned value. */

@@ -12,7 +12,11 @@ export function actorFromUser(user: unknown): AuditActor {
   const id = u.sub ?? u.id ?? u.userId ?? null;
   const organizationId = u.org ?? u.organizationId ?? u.tenantId ?? null;
   const declared = u.actorType ?? u.typ;
-  const type = ACTOR_TYPES.includes(declared as ActorType) ? (declared as ActorType) : id === null ? 'anonymous' : 'user';
+  const type = ACTOR_TYPES.includes(declared as ActorType)
+    ? (declared as ActorType)
+    : id === null
+      ? 'anonymous'
+      : 'user';
   return {
     id: id === null ? null : String(id),
     type,
@@ -26,7 +30,10 @@ export function compileTrust(trustedProxies: readonly string[]): (addr: string, 
 }
 
 /** The client IP: the socket peer, or the first untrusted hop of X-Forwarded-For behind trusted proxies. */
-export function clientIp(request: IncomingMessage, trust: (addr: string, i: number) => boolean): string | null {
+export function clientIp(
+  request: IncomingMessage,
+  trust: (addr: string, i: number) => boolean,
+): string | null {
   if (!request.socket?.remoteAddress) return null;
   const address = proxyaddr(request, trust);
   return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;

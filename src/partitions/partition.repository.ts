@@ -12,7 +12,9 @@ export class PartitionRepository {
   /** Runs `work` holding a transaction-scoped advisory lock; returns null when another replica holds it. */
   async withMaintenanceLock<T>(work: (manager: EntityManager) => Promise<T>): Promise<T | null> {
     return this.dataSource.transaction(async (manager) => {
-      const [{ locked }] = await manager.query('SELECT pg_try_advisory_xact_lock($1) AS locked', [MAINTENANCE_LOCK_KEY]);
+      const [{ locked }] = await manager.query('SELECT pg_try_advisory_xact_lock($1) AS locked', [
+        MAINTENANCE_LOCK_KEY,
+      ]);
       return locked ? work(manager) : null;
     });
   }

@@ -26,14 +26,18 @@ export class PartitionService implements OnApplicationBootstrap {
 
   @Interval('partitions-ahead', HOUR_MS)
   async tick(): Promise<void> {
-    await this.ensureAhead().catch((error: Error) => this.logger.error(`Partition maintenance failed: ${error.message}`));
+    await this.ensureAhead().catch((error: Error) =>
+      this.logger.error(`Partition maintenance failed: ${error.message}`),
+    );
   }
 
   /** Creates missing partitions; returns their names (null when another replica is doing it). */
   async ensureAhead(now = new Date()): Promise<string[] | null> {
     return this.partitions.withMaintenanceLock(async (manager) => {
       const existing = await this.partitions.existing(manager);
-      const missing = partitionsAhead(now, this.config.audit.partitionPremake).filter((p) => !existing.has(p.name));
+      const missing = partitionsAhead(now, this.config.audit.partitionPremake).filter(
+        (p) => !existing.has(p.name),
+      );
       for (const range of missing) await this.partitions.create(manager, range);
       if (missing.length > 0) this.logger.log(`Created partitions ${missing.map((p) => p.name).join(', ')}`);
       return missing.map((p) => p.name);

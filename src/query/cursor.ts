@@ -34,6 +34,9 @@ export class CursorCodec {
   }
 
   private sign(body: string, scope: string): string {
-    return createHmac('sha256', this.secret).update(`cursor:v1:${scope}:${body}`).digest('base64url').slice(0, 32);
+    return createHmac('sha256', this.secret)
+      .update(`cursor:v1:${scope}:${body}`)
+      .digest('base64url')
+      .slice(0, 32);
   }
 }

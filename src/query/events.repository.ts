@@ -56,13 +56,18 @@ export class EventsRepository {
     const params: unknown[] = [];
     const bind = (value: unknown) => `$${params.push(value)}`;
     if (filters.organizationId !== undefined) {
-      where.push(filters.organizationId === null ? 'organization_id IS NULL' : `organization_id = ${bind(filters.organizationId)}`);
+      where.push(
+        filters.organizationId === null
+          ? 'organization_id IS NULL'
+          : `organization_id = ${bind(filters.organizationId)}`,
+      );
     }
     for (const [key, column] of Object.entries(FILTER_COLUMNS)) {
       const value = filters[key as keyof typeof FILTER_COLUMNS];
       if (value !== undefined) where.push(`${column} = ${bind(value)}`);
     }
-    if (after) where.push(`(occurred_at, id) < (${bind(after.occurredAt)}::timestamptz, ${bind(after.id)}::uuid)`);
+    if (after)
+      where.push(`(occurred_at, id) < (${bind(after.occurredAt)}::timestamptz, ${bind(after.id)}::uuid)`);
     const sql = `
       SELECT *, occurred_at::text AS occurred_at_text
       FROM audit_events

@@ -37,7 +37,8 @@ export class EventsService {
     // The cursor is bound to the filters it was issued for: reusing it elsewhere is a 400, not a leak.
     const scope = JSON.stringify(filters);
     const after = query.cursor ? this.cursors.decode(query.cursor, scope) : null;
-    if (query.cursor && !after) throw new BadRequestException(['cursor is invalid or does not belong to this query']);
+    if (query.cursor && !after)
+      throw new BadRequestException(['cursor is invalid or does not belong to this query']);
     const limit = query.limit ?? DEFAULT_LIMIT;
     const rows = await this.events.page(filters, after, limit + 1);
     const items = rows.slice(0, limit);
@@ -45,7 +46,9 @@ export class EventsService {
     return {
       items: items.map(toEventView),
       nextCursor:
-        rows.length > limit && last ? this.cursors.encode({ occurredAt: last.occurred_at_text, id: last.id }, scope) : null,
+        rows.length > limit && last
+          ? this.cursors.encode({ occurredAt: last.occurred_at_text, id: last.id }, scope)
+          : null,
     };
   }
 

@@ -9,7 +9,12 @@ export default async function globalSetup(): Promise<void> {
   try {
     await admin.connect();
   } catch (error) {
-    throw new Error(`Tests need Postgres at ${TEST_ADMIN_URL} (set TEST_DATABASE_URL): ${(error as Error).message}`);
+    throw new Error(
+      `Tests need Postgres at ${TEST_ADMIN_URL} (set TEST_DATABASE_URL): ${(error as Error).message}`,
+      {
+        cause: error,
+      },
+    );
   }
   const template = `${TEST_DB_PREFIX}${process.pid}_${Date.now()}_tpl`;
   try {

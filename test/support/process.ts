@@ -26,7 +26,10 @@ export interface ServiceProcess {
 export function startService(env: Record<string, string | undefined>): ServiceProcess {
   const clean = { ...process.env };
   delete clean.DATABASE_URL;
-  const child = spawn(process.execPath, [MAIN_JS], { env: { ...clean, LOG_LEVEL: 'log', ...env }, stdio: 'pipe' });
+  const child = spawn(process.execPath, [MAIN_JS], {
+    env: { ...clean, LOG_LEVEL: 'log', ...env },
+    stdio: 'pipe',
+  });
   let output = '';
   child.stdout!.on('data', (chunk) => (output += chunk));
   child.stderr!.on('data', (chunk) => (output += chunk));

@@ -6,7 +6,10 @@ import { loadConfig } from 'src/common/config/environment';
 import { TEST_JWT_SECRET } from './env';
 
 /** The real service (same bootstrap as main.ts) on a test database, not listening: supertest drives it. */
-export async function startTestApp(databaseUrl: string, env: Record<string, string> = {}): Promise<INestApplication> {
+export async function startTestApp(
+  databaseUrl: string,
+  env: Record<string, string> = {},
+): Promise<INestApplication> {
   const config = loadConfig({
     DATABASE_URL: databaseUrl,
     AUTH_JWT_SECRET: TEST_JWT_SECRET,
@@ -19,7 +22,10 @@ export async function startTestApp(databaseUrl: string, env: Record<string, stri
   return app;
 }
 
-export async function token(claims: { sub: string; org?: string; roles?: string[] }, secret = TEST_JWT_SECRET) {
+export async function token(
+  claims: { sub: string; org?: string; roles?: string[] },
+  secret = TEST_JWT_SECRET,
+) {
   return new SignJWT({ org: claims.org, roles: claims.roles ?? [] })
     .setProtectedHeader({ alg: 'HS256' })
     .setSubject(claims.sub)

@@ -62,7 +62,8 @@ export class AuditEntitySubscriber implements EntitySubscriberInterface, OnModul
 
   async afterRemove(event: RemoveEvent<ObjectLiteral>): Promise<void> {
     const capture = this.captureFor(event.metadata);
-    const id = (event.entityId as string | undefined)?.toString() ?? this.idOf(event.metadata, event.databaseEntity);
+    const id =
+      (event.entityId as string | undefined)?.toString() ?? this.idOf(event.metadata, event.databaseEntity);
     if (!capture || !id) return;
     await this.store(event.queryRunner, capture, 'delete', id, capture.before.get(id), undefined);
   }
@@ -101,7 +102,9 @@ export class AuditEntitySubscriber implements EntitySubscriberInterface, OnModul
   ): Promise<void> {
     const { options } = capture.target;
     if (!runner.isTransactionActive) {
-      this.logger.warn(`${capture.target.resourceType} ${action} outside a transaction: audit row is not atomic with it`);
+      this.logger.warn(
+        `${capture.target.resourceType} ${action} outside a transaction: audit row is not atomic with it`,
+      );
     }
     const event = buildAuditEvent(
       {

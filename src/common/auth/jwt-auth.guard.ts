@@ -29,7 +29,9 @@ export class JwtAuthGuard implements CanActivate {
   }
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
-    const request = context.switchToHttp().getRequest<{ headers: Record<string, string | undefined>; user?: AuthUser }>();
+    const request = context
+      .switchToHttp()
+      .getRequest<{ headers: Record<string, string | undefined>; user?: AuthUser }>();
     const [scheme, token] = (request.headers.authorization ?? '').split(' ');
     if (scheme !== 'Bearer' || !token) throw new UnauthorizedException('Missing Bearer token');
     let payload: Record<string, unknown>;
@@ -38,8 +40,11 @@ export class JwtAuthGuard implements CanActivate {
     } catch {
       throw new UnauthorizedException('Invalid or expired token');
     }
-    if (typeof payload.sub !== 'string' || payload.sub === '') throw new UnauthorizedException('Token has no subject');
-    const roles = Array.isArray(payload.roles) ? payload.roles.filter((r): r is string => typeof r === 'string') : [];
+    if (typeof payload.sub !== 'string' || payload.sub === '')
+      throw new UnauthorizedException('Token has no subject');
+    const roles = Array.isArray(payload.roles)
+      ? payload.roles.filter((r): r is string => typeof r === 'string')
+      : [];
     request.user = { sub: payload.sub, org: typeof payload.org === 'string' ? payload.org : null, roles };
 
     const required = this.reflector.getAllAndOverride<string[] | undefined>(ROLES_KEY, [

@@ -17,58 +17,105 @@ const toInt = ({ value }: { value: unknown }) =>
 
 /** Every environment variable the service reads. Defaults live in `loadConfig`. */
 export class EnvironmentVariables {
-  @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(65535)
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(65535)
   PORT?: number;
 
   @IsOptional()
   @Matches(/^postgres(ql)?:\/\/.+/, { message: 'DATABASE_URL must be a postgres:// connection URL' })
   DATABASE_URL?: string;
 
-  @IsOptional() @IsString()
+  @IsOptional()
+  @IsString()
   DATA_DIR?: string;
 
-  @IsOptional() @Transform(toInt) @IsInt() @Min(1024) @Max(65535)
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1024)
+  @Max(65535)
   EMBEDDED_PG_PORT?: number;
 
   @IsOptional()
-  @IsUrl({ protocols: ['redis', 'rediss'], require_tld: false }, { message: 'REDIS_URL must be a redis:// URL' })
+  @IsUrl(
+    { protocols: ['redis', 'rediss'], require_tld: false },
+    { message: 'REDIS_URL must be a redis:// URL' },
+  )
   REDIS_URL?: string;
 
-  @IsOptional() @IsString() @MinLength(32, { message: 'AUTH_JWT_SECRET must be at least 32 characters' })
+  @IsOptional()
+  @IsString()
+  @MinLength(32, { message: 'AUTH_JWT_SECRET must be at least 32 characters' })
   AUTH_JWT_SECRET?: string;
 
   @IsOptional()
-  @IsIn(['memory'], { message: 'AUDIT_DELIVERY must be "memory" (the "redis" mode is not available in this version)' })
+  @IsIn(['memory'], {
+    message: 'AUDIT_DELIVERY must be "memory" (the "redis" mode is not available in this version)',
+  })
   AUDIT_DELIVERY?: 'memory';
 
-  @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(50000)
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(50000)
   AUDIT_BATCH_SIZE?: number;
 
-  @IsOptional() @Transform(toInt) @IsInt() @Min(10) @Max(60000)
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(10)
+  @Max(60000)
   AUDIT_FLUSH_INTERVAL_MS?: number;
 
-  @IsOptional() @Transform(toInt) @IsInt() @Min(100) @Max(10000000)
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
+  @Max(10000000)
   AUDIT_MAX_BUFFER?: number;
 
-  @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(16)
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(16)
   AUDIT_FLUSH_CONCURRENCY?: number;
 
-  @IsOptional() @Transform(toInt) @IsInt() @Min(0) @Max(600000)
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(600000)
   AUDIT_DRAIN_TIMEOUT_MS?: number;
 
-  @IsOptional() @Transform(toInt) @IsInt() @Min(1024) @Max(16777216)
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1024)
+  @Max(16777216)
   AUDIT_MAX_STATE_BYTES?: number;
 
-  @IsOptional() @IsString()
+  @IsOptional()
+  @IsString()
   AUDIT_TRUSTED_PROXIES?: string;
 
-  @IsOptional() @Transform(toInt) @IsInt() @Min(0) @Max(36)
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(36)
   AUDIT_PARTITION_PREMAKE?: number;
 
-  @IsOptional() @IsIn(['true', 'false'], { message: 'AUDIT_DISABLED must be "true" or "false"' })
+  @IsOptional()
+  @IsIn(['true', 'false'], { message: 'AUDIT_DISABLED must be "true" or "false"' })
   AUDIT_DISABLED?: 'true' | 'false';
 
-  @IsOptional() @IsIn(['error', 'warn', 'log', 'debug', 'verbose'])
+  @IsOptional()
+  @IsIn(['error', 'warn', 'log', 'debug', 'verbose'])
   LOG_LEVEL?: 'error' | 'warn' | 'log' | 'debug' | 'verbose';
 }
 
@@ -110,7 +157,9 @@ export const DEV_JWT_SECRET = 'dev-only-secret-change-me-dev-only-secret-change-
 /** Validates the environment once at boot; throws a ConfigError listing every bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   // An empty variable means "unset", as in most deployment tools.
-  const raw = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''));
+  const raw = Object.fromEntries(
+    Object.entries(env).filter(([, value]) => value !== undefined && value !== ''),
+  );
   const vars = plainToInstance(EnvironmentVariables, raw);
   const errors = validateSync(vars, { whitelist: false });
   const problems = errors.flatMap((error) =>

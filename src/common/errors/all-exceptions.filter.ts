@@ -15,7 +15,9 @@ export class AllExceptionsFilter implements ExceptionFilter {
     if (response.headersSent) return;
     if (exception instanceof HttpException) {
       const body = exception.getResponse();
-      response.status(exception.getStatus()).json(typeof body === 'string' ? { statusCode: exception.getStatus(), message: body } : body);
+      response
+        .status(exception.getStatus())
+        .json(typeof body === 'string' ? { statusCode: exception.getStatus(), message: body } : body);
       return;
     }
     // body-parser errors (malformed JSON, too large) carry their own status.

@@ -111,7 +111,9 @@ export function safeSerialize(input: unknown, options: SafeSerializeOptions): Js
   const serializeBytes = (bytes: Uint8Array): JsonValue => {
     const length = bytes.byteLength;
     if (length > MAX_INLINE_BUFFER) return { $type: 'Buffer', length, omitted: true };
-    return spend(length * 1.4 + 40) ? { $type: 'Buffer', length, base64: Buffer.from(bytes).toString('base64') } : null;
+    return spend(length * 1.4 + 40)
+      ? { $type: 'Buffer', length, base64: Buffer.from(bytes).toString('base64') }
+      : null;
   };
 
   const result = visit(input, 0);

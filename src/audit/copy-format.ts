@@ -39,8 +39,9 @@ export function escapeCopyText(value: string): string {
 }
 
 // Postgres text cannot hold NUL; states are already NUL-free, free-text fields are cleaned here.
-const text = (value: string | null): string =>
-  value === null ? NULL : escapeCopyText(value.includes('\u0000') ? value.replaceAll('\u0000', '') : value);
+const clean = <T extends string | null>(value: T): T =>
+  (value !== null && value.includes('\u0000') ? value.replaceAll('\u0000', '') : value) as T;
+const text = (value: string | null): string => (value === null ? NULL : escapeCopyText(clean(value)));
 const json = (value: unknown): string =>
   value === null || value === undefined ? NULL : escapeCopyText(JSON.stringify(value));
 const int = (value: number | null): string => (value === null ? NULL : String(Math.trunc(value)));
@@ -82,25 +83,25 @@ export function eventValues(event: AuditEvent): unknown[] {
   return [
     event.id,
     event.occurredAt,
-    event.organizationId,
-    event.actorId,
+    clean(event.organizationId),
+    clean(event.actorId),
     event.actorType,
-    event.action,
-    event.eventType,
-    event.resourceType,
-    event.resourceId,
+    clean(event.action),
+    clean(event.eventType),
+    clean(event.resourceType),
+    clean(event.resourceId),
     jsonParam(event.before),
     jsonParam(event.after),
     jsonParam(event.changes),
     event.status,
     event.statusCode,
-    event.errorMessage,
+    clean(event.errorMessage),
     event.severity,
-    event.requestId,
+    clean(event.requestId),
     event.ip,
-    event.userAgent,
-    event.route,
-    event.method,
+    clean(event.userAgent),
+    clean(event.route),
+    clean(event.method),
     event.durationMs,
     jsonParam(event.metadata),
   ];

@@ -45,6 +45,17 @@ export function diffStates(
   options: DiffOptions = {},
 ): FieldChange[] {
   const changes: FieldChange[] = [];
+  const beforePrints = options.beforeFingerprints ?? new Map<string, string>();
+  const afterPrints = options.afterFingerprints ?? new Map<string, string>();
+  /** Whether the fingerprints of the redacted value at `path` (or, with `nested`, below it) differ. */
+  const secretsDiffer = (path: string, nested: boolean): boolean => {
+    if (!nested) return beforePrints.get(path) !== afterPrints.get(path);
+    const prefix = `${path}.`;
+    for (const [key, print] of beforePrints)
+      if (key.startsWith(prefix) && afterPrints.get(key) !== print) return true;
+    for (const key of afterPrints.keys()) if (key.startsWith(prefix) && !beforePrints.has(key)) return true;
+    return false;
+  };
   const walk = (
     left: JsonValue | undefined,
     right: JsonValue | undefined,
@@ -58,13 +69,21 @@ export function diffStates(
       return;
     }
     if (left === REDACTED || right === REDACTED) {
-      const was = options.beforeFingerprints?.get(path);
-      const is = options.afterFingerprints?.get(path);
-      if (left !== right || was !== is)
-        changes.push({ path, before: REDACTED, after: REDACTED, redacted: true });
+      if (left !== right || secretsDiffer(path, false)) {
+        changes.push({
+          path,
+          before: left === undefined ? undefined : REDACTED,
+          after: right === undefined ? undefined : REDACTED,
+          redacted: true,
+        });
+      }
       return;
     }
     if (!deepEqual(left, right)) changes.push({ path, before: left, after: right });
+    // Equal on the surface, but a redacted value inside (an array of objects with secrets) may have changed.
+    else if (Array.isArray(left) && secretsDiffer(path, true)) {
+      changes.push({ path, before: left, after: right, redacted: true });
+    }
   };
   walk(before ?? undefined, after ?? undefined, '', true);
   return changes;

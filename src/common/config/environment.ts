@@ -1,4 +1,5 @@
 import { plainToInstance, Transform } from 'class-transformer';
+import proxyaddr from 'proxy-addr';
 import {
   IsIn,
   IsInt,
@@ -175,7 +176,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     .map((entry) => entry.trim())
     .filter(Boolean);
   for (const entry of trustedProxies) {
-    if (!/^(loopback|linklocal|uniquelocal|[0-9a-fA-F:.]+(\/\d{1,3})?)$/.test(entry)) {
+    try {
+      proxyaddr.compile(entry); // the library that will use them decides what is valid
+    } catch {
       problems.push(`AUDIT_TRUSTED_PROXIES: "${entry}" is not an IP, CIDR or loopback/linklocal/uniquelocal`);
     }
   }

@@ -16,6 +16,22 @@ export const CIRCULAR = '[Circular]';
 const MAX_DEPTH = 32;
 const MAX_INLINE_BUFFER = 1024;
 
+const NEEDS_ESCAPE = /["\\\u0000-\u001f]/;
+
+const withoutNul = (value: string) => (value.includes('\u0000') ? value.replaceAll('\u0000', '') : value);
+
+/** Bytes of a string once written as JSON: UTF-8 length, escapes included, plus the quotes. */
+function jsonBytes(value: string): number {
+  return NEEDS_ESCAPE.test(value) ? Buffer.byteLength(JSON.stringify(value)) : Buffer.byteLength(value) + 2;
+}
+
+/** `out[key] = value`, except that `__proto__` is stored as data rather than changing the prototype. */
+function setField(out: Record<string, JsonValue>, key: string, value: JsonValue): void {
+  if (key === '__proto__')
+    Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
+  else out[key] = value;
+}
+
 export interface TruncatedState {
   $truncated: true;
   limitBytes: number;
@@ -42,8 +58,8 @@ export function safeSerialize(input: unknown, options: SafeSerializeOptions): Js
           options.onRedact?.(path.join('.'), value);
           return spend(REDACTED.length + 2) ? REDACTED : undefined;
         }
-        const clean = value.includes('\u0000') ? value.replaceAll('\u0000', '') : value;
-        return spend(clean.length + 2) ? clean : undefined;
+        const clean = withoutNul(value);
+        return spend(jsonBytes(clean)) ? clean : undefined;
       }
       case 'number':
         return spend(8) ? (Number.isFinite(value) ? value : String(value)) : undefined;
@@ -75,6 +91,7 @@ export function safeSerialize(input: unknown, options: SafeSerializeOptions): Js
           path.push(String(index++));
           const child = visit(item, depth + 1);
           path.pop();
+          // A list keeps only its complete items; the one being cut short is left out.
           if (truncated) break;
           out.push(child === undefined ? null : child);
         }
@@ -84,14 +101,19 @@ export function safeSerialize(input: unknown, options: SafeSerializeOptions): Js
         object instanceof Map ? object.entries() : Object.entries(object);
       const out: { [key: string]: JsonValue } = {};
       for (const [rawKey, child] of entries) {
-        const key = String(rawKey);
+        const key = withoutNul(String(rawKey));
         path.push(key);
         if (options.shouldRedact?.(key, path)) {
           if (child !== undefined && child !== null) options.onRedact?.(path.join('.'), child);
-          if (spend(key.length + 14)) out[key] = child === null || child === undefined ? null : REDACTED;
+          if (spend(jsonBytes(key) + 13))
+            setField(out, key, child === null || child === undefined ? null : REDACTED);
         } else {
+          // A field cut short by the budget is kept as far as it got (the root marker says it is partial).
           const serialized = visit(child, depth + 1);
-          if (serialized !== undefined && spend(key.length + 3)) out[key] = serialized;
+          if (serialized !== undefined) {
+            spend(jsonBytes(key) + 1);
+            setField(out, key, serialized);
+          }
         }
         path.pop();
         if (truncated) break;

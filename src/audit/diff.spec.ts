@@ -1,0 +1,180 @@
+import { deepEqual, diffStates } from 'src/audit/diff';
+import { JsonValue } from 'src/audit/audit.types';
+import { DEFAULT_REDACT_KEYS, RedactionRules, sanitizeState } from 'src/audit/redaction';
+import { REDACTED } from 'src/common/serialization/safe-serialize';
+
+const rules = RedactionRules.fromKeys(DEFAULT_REDACT_KEYS);
+
+/** Diffs two raw states the way the event factory does: sanitized, with their fingerprints. */
+function diffSanitized(beforeInput: unknown, afterInput: unknown) {
+  const before = sanitizeState(beforeInput, rules, 64 * 1024);
+  const after = sanitizeState(afterInput, rules, 64 * 1024);
+  // Small states are never truncated, so the values are plain JSON.
+  return diffStates(before.value as JsonValue, after.value as JsonValue, {
+    beforeFingerprints: before.fingerprints,
+    afterFingerprints: after.fingerprints,
+  });
+}
+
+describe('diffStates', () => {
+  it('reports a changed scalar with both values', () => {
+    expect(diffStates({ name: 'Ada', plan: 'free' }, { name: 'Ada', plan: 'pro' })).toEqual([
+      { path: 'plan', before: 'free', after: 'pro' },
+    ]);
+  });
+
+  it('reports a nested change by its dotted path', () => {
+    const before = { address: { city: 'Paris', zip: '75001' } };
+    const after = { address: { city: 'Lyon', zip: '75001' } };
+    expect(diffStates(before, after)).toEqual([{ path: 'address.city', before: 'Paris', after: 'Lyon' }]);
+  });
+
+  it('compares arrays as a whole', () => {
+    expect(
+      diffStates({ tags: ['a', 'b'], items: [{ id: 1 }] }, { tags: ['a', 'c'], items: [{ id: 1 }] }),
+    ).toEqual([{ path: 'tags', before: ['a', 'b'], after: ['a', 'c'] }]);
+  });
+
+  it('reports added and removed keys, nested ones included', () => {
+    const changes = diffStates(
+      { old: 1, address: { city: 'Paris' } },
+      { added: 2, address: { city: 'Paris', zip: '75001' } },
+    );
+    expect(changes).toHaveLength(3);
+    expect(changes).toEqual(
+      expect.arrayContaining([
+        { path: 'old', before: 1, after: undefined },
+        { path: 'added', before: undefined, after: 2 },
+        { path: 'address.zip', before: undefined, after: '75001' },
+      ]),
+    );
+  });
+
+  it('reports a change of type (object to scalar) at that path', () => {
+    expect(diffStates({ owner: { id: 1 } }, { owner: null })).toEqual([
+      { path: 'owner', before: { id: 1 }, after: null },
+    ]);
+  });
+
+  it('finds no change between deep-equal states whose keys are in another order', () => {
+    const before = { a: 1, b: { c: 2, d: [1, { e: 3, f: 4 }] } };
+    const after = { b: { d: [1, { f: 4, e: 3 }], c: 2 }, a: 1 };
+    expect(diffStates(before, after)).toEqual([]);
+  });
+
+  it('finds no change between two missing states', () => {
+    expect(diffStates(null, null)).toEqual([]);
+  });
+
+  describe('partialAfter', () => {
+    const before = { name: 'Ada', plan: 'free', address: { city: 'Paris', zip: '75001' } };
+
+    it('ignores top-level keys missing from the after state', () => {
+      expect(diffStates(before, { plan: 'pro' }, { partialAfter: true })).toEqual([
+        { path: 'plan', before: 'free', after: 'pro' },
+      ]);
+    });
+
+    it('still reports top-level keys missing from the after state without it', () => {
+      expect(diffStates(before, { plan: 'pro' })).toHaveLength(3);
+    });
+
+    it('still reports a key removed inside a returned object', () => {
+      expect(diffStates(before, { address: { city: 'Paris' } }, { partialAfter: true })).toEqual([
+        { path: 'address.zip', before: '75001', after: undefined },
+      ]);
+    });
+  });
+
+  describe('redacted fields', () => {
+    const redactedChange = (path: string) => ({ path, before: REDACTED, after: REDACTED, redacted: true });
+
+    it('reports a redacted field without values when its fingerprint differs', () => {
+      const changes = diffStates(
+        { password: REDACTED },
+        { password: REDACTED },
+        {
+          beforeFingerprints: new Map([['password', 'fp-1']]),
+          afterFingerprints: new Map([['password', 'fp-2']]),
+        },
+      );
+      expect(changes).toEqual([redactedChange('password')]);
+    });
+
+    it('reports nothing for a redacted field whose fingerprint is unchanged', () => {
+      const changes = diffStates(
+        { password: REDACTED, name: 'Ada' },
+        { password: REDACTED, name: 'Ada' },
+        {
+          beforeFingerprints: new Map([['password', 'fp-1']]),
+          afterFingerprints: new Map([['password', 'fp-1']]),
+        },
+      );
+      expect(changes).toEqual([]);
+    });
+
+    it('detects a changed secret in sanitized states, at its nested path', () => {
+      const changes = diffSanitized(
+        { name: 'Ada', credentials: { apiKey: 'old-key' } },
+        { name: 'Ada', credentials: { apiKey: 'new-key' } },
+      );
+      expect(changes).toEqual([redactedChange('credentials.apiKey')]);
+    });
+
+    it('reports nothing when the secret is unchanged in sanitized states', () => {
+      expect(diffSanitized({ credentials: { apiKey: 'same' } }, { credentials: { apiKey: 'same' } })).toEqual(
+        [],
+      );
+    });
+
+    it('reports a secret that appears or disappears as redacted, the absent side left out', () => {
+      expect(diffSanitized({ name: 'Ada' }, { name: 'Ada', password: 'p' })).toEqual([
+        { path: 'password', after: REDACTED, redacted: true },
+      ]);
+      expect(diffSanitized({ name: 'Ada', password: 'p' }, { name: 'Ada' })).toEqual([
+        { path: 'password', before: REDACTED, redacted: true },
+      ]);
+    });
+
+    it('detects a changed secret inside an array element', () => {
+      // A rotated webhook secret is a change worth auditing even though arrays are compared whole.
+      const changes = diffSanitized(
+        { webhooks: [{ url: 'https://example.com/hook', secret: 'old-secret' }] },
+        { webhooks: [{ url: 'https://example.com/hook', secret: 'new-secret' }] },
+      );
+      expect(changes).toHaveLength(1);
+      expect(changes[0].path).toMatch(/^webhooks/);
+      expect(JSON.stringify(changes)).not.toMatch(/old-secret|new-secret/);
+    });
+  });
+});
+
+describe('deepEqual', () => {
+  it('compares scalars by value', () => {
+    expect(deepEqual('a', 'a')).toBe(true);
+    expect(deepEqual(1, 1)).toBe(true);
+    expect(deepEqual(1, '1')).toBe(false);
+    expect(deepEqual(null, null)).toBe(true);
+    expect(deepEqual(null, undefined)).toBe(false);
+  });
+
+  it('compares arrays item by item, in order', () => {
+    expect(deepEqual([1, [2, 3]], [1, [2, 3]])).toBe(true);
+    expect(deepEqual([1, 2], [2, 1])).toBe(false);
+    expect(deepEqual([1, 2], [1, 2, 3])).toBe(false);
+  });
+
+  it('compares objects key by key, whatever the key order', () => {
+    expect(deepEqual({ a: 1, b: { c: [1] } }, { b: { c: [1] }, a: 1 })).toBe(true);
+    expect(deepEqual({ a: 1 }, { a: 1, b: 2 })).toBe(false);
+    expect(deepEqual({ a: null }, { b: null })).toBe(false);
+    expect(deepEqual({ a: { b: 1 } }, { a: { b: 2 } })).toBe(false);
+  });
+
+  it('tells objects, arrays and null apart', () => {
+    expect(deepEqual({}, [])).toBe(false);
+    expect(deepEqual([], {})).toBe(false);
+    expect(deepEqual({}, null)).toBe(false);
+    expect(deepEqual({ toString: 'x' }, { other: 'x' })).toBe(false);
+  });
+});

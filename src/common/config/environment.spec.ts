@@ -1,0 +1,125 @@
+import { ConfigError, DEV_JWT_SECRET, loadConfig } from 'src/common/config/environment';
+
+/** The ConfigError thrown for `env`, or a failure when none is thrown. */
+function configErrorOf(env: NodeJS.ProcessEnv): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error(`expected a ConfigError for ${JSON.stringify(env)}`);
+}
+
+describe('loadConfig', () => {
+  it('uses the defaults for an empty environment', () => {
+    expect(loadConfig({})).toEqual({
+      port: 3000,
+      databaseUrl: undefined,
+      dataDir: '.data',
+      embeddedPgPort: 54329,
+      redisUrl: undefined,
+      jwtSecret: DEV_JWT_SECRET,
+      jwtSecretIsDevDefault: true,
+      logLevel: 'log',
+      audit: {
+        enabled: true,
+        delivery: 'memory',
+        batchSize: 2000,
+        flushIntervalMs: 250,
+        maxBuffer: 100000,
+        flushConcurrency: 2,
+        drainTimeoutMs: 10000,
+        maxStateBytes: 65536,
+        trustedProxies: [],
+        partitionPremake: 3,
+      },
+    });
+  });
+
+  it('reads valid values, converting numbers and splitting the proxy list', () => {
+    const config = loadConfig({
+      PORT: '8080',
+      DATABASE_URL: 'postgresql://app@db:5432/audit',
+      AUTH_JWT_SECRET: 's'.repeat(32),
+      AUDIT_BATCH_SIZE: '500',
+      AUDIT_TRUSTED_PROXIES: 'loopback, 10.0.0.0/8 ,::1',
+      AUDIT_DISABLED: 'true',
+    });
+    expect(config.port).toBe(8080);
+    expect(config.databaseUrl).toBe('postgresql://app@db:5432/audit');
+    expect(config.jwtSecret).toBe('s'.repeat(32));
+    expect(config.jwtSecretIsDevDefault).toBe(false);
+    expect(config.audit.batchSize).toBe(500);
+    expect(config.audit.trustedProxies).toEqual(['loopback', '10.0.0.0/8', '::1']);
+    expect(config.audit.enabled).toBe(false);
+  });
+
+  it('treats empty strings as unset', () => {
+    const config = loadConfig({
+      PORT: '',
+      DATABASE_URL: '',
+      AUTH_JWT_SECRET: '',
+      AUDIT_DELIVERY: '',
+      AUDIT_TRUSTED_PROXIES: '',
+    });
+    expect(config.port).toBe(3000);
+    expect(config.databaseUrl).toBeUndefined();
+    expect(config.jwtSecretIsDevDefault).toBe(true);
+    expect(config.audit.delivery).toBe('memory');
+    expect(config.audit.trustedProxies).toEqual([]);
+  });
+
+  it.each([
+    ['PORT', 'abc'],
+    ['PORT', '70000'],
+    ['PORT', '0'],
+    ['DATABASE_URL', 'mysql://x'],
+    ['AUDIT_DELIVERY', 'redis'],
+    ['AUDIT_BATCH_SIZE', '0'],
+    ['AUDIT_BATCH_SIZE', '12.5'],
+    ['AUTH_JWT_SECRET', 'too-short'],
+    ['AUDIT_DISABLED', 'yes'],
+    ['AUDIT_TRUSTED_PROXIES', 'not-an-ip'],
+    ['AUDIT_TRUSTED_PROXIES', '10.0.0.1, localhost'],
+    ['AUDIT_TRUSTED_PROXIES', '300.1.1.1'],
+    ['AUDIT_TRUSTED_PROXIES', '10.0.0.0/64'],
+  ])('rejects %s=%j with a ConfigError naming the variable', (name, value) => {
+    const error = configErrorOf({ [name]: value });
+    expect(error.name).toBe('ConfigError');
+    expect(error.problems.length).toBeGreaterThan(0);
+    for (const problem of error.problems) expect(problem).toMatch(new RegExp(`^${name}\\b`));
+    expect(error.message).toContain(name);
+  });
+
+  it('lists every bad variable at once', () => {
+    const error = configErrorOf({
+      PORT: 'abc',
+      DATABASE_URL: 'mysql://x',
+      AUDIT_DELIVERY: 'redis',
+      AUTH_JWT_SECRET: 'short',
+      AUDIT_TRUSTED_PROXIES: 'not-an-ip',
+    });
+    const named = new Set(error.problems.map((problem) => problem.split(/[ :]/)[0]));
+    expect([...named].sort()).toEqual([
+      'AUDIT_DELIVERY',
+      'AUDIT_TRUSTED_PROXIES',
+      'AUTH_JWT_SECRET',
+      'DATABASE_URL',
+      'PORT',
+    ]);
+    for (const name of named) expect(error.message).toContain(name);
+  });
+
+  it('requires AUTH_JWT_SECRET in production with a real database', () => {
+    const error = configErrorOf({ NODE_ENV: 'production', DATABASE_URL: 'postgres://db/audit' });
+    expect(error.message).toContain('AUTH_JWT_SECRET');
+    expect(() =>
+      loadConfig({
+        NODE_ENV: 'production',
+        DATABASE_URL: 'postgres://db/audit',
+        AUTH_JWT_SECRET: 's'.repeat(32),
+      }),
+    ).not.toThrow();
+  });
+});

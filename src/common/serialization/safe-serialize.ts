@@ -16,6 +16,7 @@ export const CIRCULAR = '[Circular]';
 const MAX_DEPTH = 32;
 const MAX_INLINE_BUFFER = 1024;
 
+// eslint-disable-next-line no-control-regex -- JSON escapes exactly these control characters
 const NEEDS_ESCAPE = /["\\\u0000-\u001f]/;
 
 const withoutNul = (value: string) => (value.includes('\u0000') ? value.replaceAll('\u0000', '') : value);

@@ -1,6 +1,7 @@
 import { INestApplication, Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { AppModule } from 'src/app.module';
 import { AppConfig } from 'src/common/config/environment';
 import { EmbeddedDatabase, startEmbeddedPostgres } from 'src/common/database/embedded-postgres';
@@ -31,6 +32,7 @@ export async function createApp(config: AppConfig): Promise<INestApplication> {
     );
     app.disable('x-powered-by');
     app.enableShutdownHooks();
+    setupOpenApi(app);
     return app;
   } catch (error) {
     await embedded?.stop();
@@ -43,4 +45,18 @@ function levelsFrom(level: AppConfig['logLevel']) {
   return all.slice(0, all.indexOf(level) + 1) as unknown as (
     'error' | 'warn' | 'log' | 'debug' | 'verbose'
   )[];
+}
+
+/** OpenAPI at /docs (UI) and /docs-json. */
+function setupOpenApi(app: INestApplication): void {
+  const document = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder()
+      .setTitle('Audit trail')
+      .setDescription('Admin API of the audit trail: search, history, activity, stats, export.')
+      .setVersion('1')
+      .addBearerAuth()
+      .build(),
+  );
+  SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
 }

@@ -249,14 +249,15 @@ describe('@Audited() on the demo accounts', () => {
   });
 
   it('pages with an opaque keyset cursor: no gaps, no duplicates, forged cursors are a 400', async () => {
-    const all = await events({ limit: '1000' });
+    // Only the accounts' events: reading the trail adds access events of its own while we page.
+    const all = await events({ resourceType: 'account', limit: '1000' });
     expect(all.length).toBeGreaterThan(6);
     const seen: string[] = [];
     let cursor: string | null = null;
     do {
       const res: request.Response = await http()
         .get('/audit/events')
-        .query({ limit: 3, ...(cursor ? { cursor } : {}) })
+        .query({ resourceType: 'account', limit: 3, ...(cursor ? { cursor } : {}) })
         .set('Authorization', `Bearer ${auditorA}`)
         .expect(200);
       seen.push(...res.body.items.map((e: { id: string }) => e.id));

@@ -69,9 +69,11 @@ export function buildAuditEvent(draft: EventDraft, maxStateBytes: number): Audit
     if (changes.length === 0 && !draft.recordNoOps) return null;
   }
   const metadata = draft.metadata ? sanitizeState(draft.metadata, draft.rules, maxStateBytes).value : null;
+  const occurredAt = draft.occurredAt ?? new Date();
   return {
-    id: uuidv7(),
-    occurredAt: draft.occurredAt ?? new Date(),
+    // The id carries the event time (UUIDv7 milliseconds): a lookup by id alone can prune to one partition.
+    id: uuidv7({ msecs: occurredAt.getTime() }),
+    occurredAt,
     organizationId: clip(draft.actor.organizationId, 256),
     actorId: clip(draft.actor.id, 256),
     actorType: draft.actor.type,

@@ -46,6 +46,7 @@ export class AuditWriter implements OnModuleInit, BeforeApplicationShutdown, OnA
   private timer?: NodeJS.Timeout;
   private idle: Array<() => void> = [];
   private readonly counters = { captured: 0, flushed: 0, dropped: 0, poisoned: 0, failedBatches: 0 };
+  private readonly flushListeners: Array<(organizationIds: ReadonlySet<string | null>) => void> = [];
 
   constructor(
     @Inject(AUDIT_OPTIONS) private readonly options: ResolvedAuditOptions,
@@ -86,6 +87,11 @@ export class AuditWriter implements OnModuleInit, BeforeApplicationShutdown, OnA
       });
     }
     return true;
+  }
+
+  /** Called after each committed batch with the organizations it contained (cache invalidation...). */
+  onFlushed(listener: (organizationIds: ReadonlySet<string | null>) => void): void {
+    this.flushListeners.push(listener);
   }
 
   stats(): AuditWriterStats {
@@ -157,6 +163,7 @@ export class AuditWriter implements OnModuleInit, BeforeApplicationShutdown, OnA
       this.counters.flushed += batch.length;
       this.consecutiveFailures = 0;
       this.retryAt = 0;
+      this.notifyFlushed(batch);
     } catch (error) {
       this.counters.failedBatches++;
       const code = (error as { code?: string }).code ?? '';
@@ -168,6 +175,18 @@ export class AuditWriter implements OnModuleInit, BeforeApplicationShutdown, OnA
       this.logger.warn(
         `Audit batch of ${batch.length} events failed (${describe(error)}); retry #${this.consecutiveFailures} in ~${backoff} ms`,
       );
+    }
+  }
+
+  private notifyFlushed(batch: AuditEvent[]): void {
+    if (this.flushListeners.length === 0) return;
+    const organizations = new Set(batch.map((event) => event.organizationId));
+    for (const listener of this.flushListeners) {
+      try {
+        listener(organizations);
+      } catch (error) {
+        this.logger.warn(`A flush listener failed: ${describe(error)}`);
+      }
     }
   }
 

@@ -57,6 +57,14 @@ export class AuditService {
     return this.writer.flush(timeoutMs);
   }
 
+  /**
+   * Subscribes to committed batches: the listener gets the organization ids of each batch written
+   * (for example to invalidate caches). It runs on the writer's path: keep it quick, never throw.
+   */
+  onFlushed(listener: (organizationIds: ReadonlySet<string | null>) => void): void {
+    this.writer.onFlushed(listener);
+  }
+
   stats(): AuditWriterStats {
     return this.writer.stats();
   }

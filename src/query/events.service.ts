@@ -1,11 +1,14 @@
-import { BadRequestException, ForbiddenException, Inject, Injectable } from '@nestjs/common';
-import { AuthUser, ROLES } from 'src/common/auth/auth.types';
+import { BadRequestException, Inject, Injectable, NotFoundException } from '@nestjs/common';
+import { AuthUser } from 'src/common/auth/auth.types';
 import { APP_CONFIG } from 'src/common/config/app-config.module';
 import { AppConfig } from 'src/common/config/environment';
-import { CursorCodec } from 'src/query/cursor';
-import { ListEventsQuery } from 'src/query/dto/list-events.query';
+import { CursorCodec, CursorPosition } from 'src/query/cursor';
+import { ListEventsQuery, PageQuery } from 'src/query/dto/list-events.query';
+import { EventFilters, filtersKey, toEventFilters } from 'src/query/event-filters';
 import { EventView, toEventView } from 'src/query/event.view';
-import { EventFilters, EventsRepository } from 'src/query/events.repository';
+import { EventRow, EventsRepository } from 'src/query/events.repository';
+import { QueryCache } from 'src/query/query-cache.service';
+import { organizationScope } from 'src/query/tenant-scope';
 
 export interface EventPage {
   items: EventView[];
@@ -20,27 +23,61 @@ export class EventsService {
 
   constructor(
     private readonly events: EventsRepository,
+    private readonly cache: QueryCache,
     @Inject(APP_CONFIG) config: AppConfig,
   ) {
     this.cursors = new CursorCodec(config.jwtSecret);
   }
 
+  /** Newest first. First pages are cached per tenant (invalidated when that tenant's events are written). */
   async list(user: AuthUser, query: ListEventsQuery): Promise<EventPage> {
+    const filters = toEventFilters(query, organizationScope(user, query.organizationId));
+    const load = () => this.paged(filters, query, 'desc');
+    if (query.cursor) return load();
+    return this.cache.wrap(
+      filters.organizationId,
+      `events:${filtersKey(filters)}:${query.limit ?? DEFAULT_LIMIT}`,
+      load,
+    );
+  }
+
+  async get(user: AuthUser, id: string): Promise<EventView> {
+    // Another organization's event is "not found": its existence is not revealed.
+    const row = await this.events.findById(id, organizationScope(user, undefined));
+    if (!row) throw new NotFoundException(`Event ${id} not found`);
+    return toEventView(row);
+  }
+
+  /** A resource's history, oldest first, each step with its diff. */
+  history(user: AuthUser, resourceType: string, resourceId: string, query: PageQuery): Promise<EventPage> {
     const filters: EventFilters = {
-      organizationId: this.organizationScope(user, query.organizationId),
-      actorId: query.actorId,
-      resourceType: query.resourceType,
-      resourceId: query.resourceId,
-      action: query.action,
-      status: query.status,
+      organizationId: organizationScope(user, undefined),
+      resourceType,
+      resourceId,
     };
-    // The cursor is bound to the filters it was issued for: reusing it elsewhere is a 400, not a leak.
-    const scope = JSON.stringify(filters);
-    const after = query.cursor ? this.cursors.decode(query.cursor, scope) : null;
-    if (query.cursor && !after)
-      throw new BadRequestException(['cursor is invalid or does not belong to this query']);
-    const limit = query.limit ?? DEFAULT_LIMIT;
-    const rows = await this.events.page(filters, after, limit + 1);
+    return this.paged(filters, query, 'asc');
+  }
+
+  /** What one actor did, newest first, with the usual filters. */
+  activity(user: AuthUser, actorId: string, query: ListEventsQuery): Promise<EventPage> {
+    const filters = { ...toEventFilters(query, organizationScope(user, query.organizationId)), actorId };
+    return this.paged(filters, query, 'desc');
+  }
+
+  private async paged(filters: EventFilters, page: PageQuery, order: 'asc' | 'desc'): Promise<EventPage> {
+    // The cursor is bound to the filters (tenant included) and the order it was issued for: reusing it
+    // elsewhere is a 400, never a way to read another tenant's page.
+    const scope = `${order}:${filtersKey(filters)}`;
+    let after: CursorPosition | null = null;
+    if (page.cursor) {
+      after = this.cursors.decode(page.cursor, scope);
+      if (!after) throw new BadRequestException(['cursor is invalid or does not belong to this query']);
+    }
+    const limit = page.limit ?? DEFAULT_LIMIT;
+    const rows: EventRow[] =
+      order === 'desc'
+        ? await this.events.page(filters, after, limit + 1)
+        : await this.events.pageAscending(filters, after, limit + 1);
     const items = rows.slice(0, limit);
     const last = items[items.length - 1];
     return {
@@ -50,15 +87,5 @@ export class EventsService {
           ? this.cursors.encode({ occurredAt: last.occurred_at_text, id: last.id }, scope)
           : null,
     };
-  }
-
-  /** `audit:read` sees its own organization only; `audit:read:all` every one, or the one it asks for. */
-  private organizationScope(user: AuthUser, requested: string | undefined): string | null | undefined {
-    if (user.roles.includes(ROLES.readAll)) return requested;
-    if (!user.org) throw new ForbiddenException('Token has no organization (org claim)');
-    if (requested !== undefined && requested !== user.org) {
-      throw new ForbiddenException('organizationId filter requires the audit:read:all role');
-    }
-    return user.org;
   }
 }

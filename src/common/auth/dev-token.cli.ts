@@ -9,7 +9,9 @@ import { loadConfig } from 'src/common/config/environment';
 async function main(): Promise<void> {
   const [sub, org, roles = ''] = process.argv.slice(2);
   if (!sub || !org) {
-    console.error('usage: npm run token -- <sub> <org> [role,role...]   e.g. npm run token -- alice org-a audit:read');
+    console.error(
+      'usage: npm run token -- <sub> <org> [role,role...]   e.g. npm run token -- alice org-a audit:read',
+    );
     process.exit(2);
   }
   const { jwtSecret } = loadConfig();

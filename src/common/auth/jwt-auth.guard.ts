@@ -7,25 +7,36 @@ import {
   UnauthorizedException,
 } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { jwtVerify } from 'jose';
+import { createRemoteJWKSet, JWTHeaderParameters, jwtVerify, JWTVerifyGetKey } from 'jose';
 import { APP_CONFIG } from 'src/common/config/app-config.module';
 import { AppConfig } from 'src/common/config/environment';
 import { AuthUser } from 'src/common/auth/auth.types';
 import { ROLES_KEY } from 'src/common/auth/roles.decorator';
 
 /**
- * Bearer JWT (HS256 with AUTH_JWT_SECRET). Sets `request.user` to `{ sub, org, roles }`; with `@Roles()`
+ * Bearer JWT (HS256 with AUTH_JWT_SECRET; RS256/ES256/EdDSA from AUTH_JWKS_URL when set). Sets `request.user` to `{ sub, org, roles }`; with `@Roles()`
  * the token must carry one of them (403 otherwise). Missing or invalid token: 401.
  */
 @Injectable()
 export class JwtAuthGuard implements CanActivate {
-  private readonly key: Uint8Array;
+  private readonly key: Uint8Array | JWTVerifyGetKey;
+  private readonly algorithms: string[];
 
   constructor(
     @Inject(APP_CONFIG) config: AppConfig,
     private readonly reflector: Reflector,
   ) {
-    this.key = new TextEncoder().encode(config.jwtSecret);
+    const secret = new TextEncoder().encode(config.jwtSecret);
+    if (config.jwksUrl) {
+      // Asymmetric tokens from an identity provider (keys fetched and cached by jose), HS256 still accepted.
+      const jwks = createRemoteJWKSet(new URL(config.jwksUrl));
+      this.key = (header: JWTHeaderParameters, token) =>
+        header.alg === 'HS256' ? secret : jwks(header, token);
+      this.algorithms = ['HS256', 'RS256', 'PS256', 'ES256', 'EdDSA'];
+    } else {
+      this.key = secret;
+      this.algorithms = ['HS256'];
+    }
   }
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
@@ -36,7 +47,7 @@ export class JwtAuthGuard implements CanActivate {
     if (scheme !== 'Bearer' || !token) throw new UnauthorizedException('Missing Bearer token');
     let payload: Record<string, unknown>;
     try {
-      ({ payload } = await jwtVerify(token, this.key, { algorithms: ['HS256'] }));
+      ({ payload } = await jwtVerify(token, this.key as JWTVerifyGetKey, { algorithms: this.algorithms }));
     } catch {
       throw new UnauthorizedException('Invalid or expired token');
     }

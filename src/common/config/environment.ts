@@ -112,6 +112,31 @@ export class EnvironmentVariables {
   AUDIT_PARTITION_PREMAKE?: number;
 
   @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(3600)
+  AUDIT_CACHE_TTL_S?: number;
+
+  @IsOptional()
+  @Matches(/^[A-Za-z0-9:_.-]{1,64}$/, { message: 'AUDIT_CACHE_PREFIX must be 1-64 of A-Z a-z 0-9 : _ . -' })
+  AUDIT_CACHE_PREFIX?: string;
+
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1000)
+  @Max(86400000)
+  AUDIT_STATS_REFRESH_MS?: number;
+
+  @IsOptional()
+  @IsUrl(
+    { protocols: ['https', 'http'], require_tld: false },
+    { message: 'AUTH_JWKS_URL must be an http(s) URL' },
+  )
+  AUTH_JWKS_URL?: string;
+
+  @IsOptional()
   @IsIn(['true', 'false'], { message: 'AUDIT_DISABLED must be "true" or "false"' })
   AUDIT_DISABLED?: 'true' | 'false';
 
@@ -128,6 +153,8 @@ export interface AppConfig {
   embeddedPgPort: number;
   redisUrl?: string;
   jwtSecret: string;
+  /** Optional JWKS endpoint for asymmetric tokens (RS256/ES256/EdDSA); HS256 tokens use jwtSecret. */
+  jwksUrl?: string;
   /** True when AUTH_JWT_SECRET was not set and the development secret is in use. */
   jwtSecretIsDevDefault: boolean;
   logLevel: 'error' | 'warn' | 'log' | 'debug' | 'verbose';
@@ -143,6 +170,12 @@ export interface AppConfig {
     maxStateBytes: number;
     trustedProxies: string[];
     partitionPremake: number;
+  };
+  query: {
+    /** Redis cache TTL for stats and first pages; 0 disables the cache. */
+    cacheTtlSeconds: number;
+    cachePrefix: string;
+    statsRefreshMs: number;
   };
 }
 
@@ -191,6 +224,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     embeddedPgPort: vars.EMBEDDED_PG_PORT ?? 54329,
     redisUrl: vars.REDIS_URL,
     jwtSecret: vars.AUTH_JWT_SECRET ?? DEV_JWT_SECRET,
+    jwksUrl: vars.AUTH_JWKS_URL,
     jwtSecretIsDevDefault: !vars.AUTH_JWT_SECRET,
     logLevel: vars.LOG_LEVEL ?? 'log',
     audit: {
@@ -204,6 +238,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       maxStateBytes: vars.AUDIT_MAX_STATE_BYTES ?? 65536,
       trustedProxies,
       partitionPremake: vars.AUDIT_PARTITION_PREMAKE ?? 3,
+    },
+    query: {
+      cacheTtlSeconds: vars.AUDIT_CACHE_TTL_S ?? 15,
+      cachePrefix: vars.AUDIT_CACHE_PREFIX ?? 'audit:cache:',
+      statsRefreshMs: vars.AUDIT_STATS_REFRESH_MS ?? 5 * 60 * 1000,
     },
   };
 }

@@ -1,45 +1,25 @@
+import { ApiPropertyOptional, IntersectionType } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsIn, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
+import { IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
+import { EventFiltersQuery } from 'src/query/dto/event-filters.query';
 
-/** Filters of `GET /audit/events` (the minimal set; the full query API extends it). */
-export class ListEventsQuery {
-  @IsOptional()
-  @IsString()
-  @MaxLength(256)
-  organizationId?: string;
+export const MAX_LIMIT = 1000;
 
-  @IsOptional()
-  @IsString()
-  @MaxLength(256)
-  actorId?: string;
-
-  @IsOptional()
-  @IsString()
-  @MaxLength(256)
-  resourceType?: string;
-
-  @IsOptional()
-  @IsString()
-  @MaxLength(256)
-  resourceId?: string;
-
-  @IsOptional()
-  @Matches(/^[a-z][a-z0-9_.:-]{0,63}$/, { message: 'action must be a lowercase action name' })
-  action?: string;
-
-  @IsOptional()
-  @IsIn(['success', 'failure'])
-  status?: 'success' | 'failure';
-
+/** Keyset pagination: `limit` and the opaque `cursor` of the previous page's `nextCursor`. */
+export class PageQuery {
+  @ApiPropertyOptional({ minimum: 1, maximum: MAX_LIMIT, default: 50 })
   @IsOptional()
   @Type(() => Number)
-  @IsInt()
+  @IsInt({ message: 'limit must be an integer' })
   @Min(1)
-  @Max(1000)
+  @Max(MAX_LIMIT)
   limit?: number;
 
+  @ApiPropertyOptional({ description: 'nextCursor of the previous page' })
   @IsOptional()
   @IsString()
   @MaxLength(512)
   cursor?: string;
 }
+
+export class ListEventsQuery extends IntersectionType(EventFiltersQuery, PageQuery) {}

@@ -1,0 +1,32 @@
+import { Pool } from 'pg';
+import { DataSource } from 'typeorm';
+
+/**
+ * A separate pg Pool on the app's TypeORM connection settings, for work that must not compete with the
+ * app's own connections (COPY batches, long exports).
+ */
+export function poolFromDataSource(dataSource: DataSource, max: number, applicationName: string): Pool {
+  const o = dataSource.options as {
+    url?: string;
+    host?: string;
+    port?: number;
+    username?: string;
+    password?: string;
+    database?: string;
+    ssl?: unknown;
+  };
+  const pool = new Pool({
+    connectionString: o.url,
+    host: o.host,
+    port: o.port,
+    user: o.username,
+    password: o.password,
+    database: o.database,
+    ssl: o.ssl as never,
+    max,
+    application_name: applicationName,
+  });
+  // An idle client that dies (Postgres restart) must not crash the process; the next user reconnects.
+  pool.on('error', () => undefined);
+  return pool;
+}

@@ -1,0 +1,12 @@
+import { ApiPropertyOptional } from '@nestjs/swagger';
+import { IsIn, IsOptional } from 'class-validator';
+import { EventFiltersQuery } from 'src/query/dto/event-filters.query';
+
+export const EXPORT_FORMATS = ['ndjson', 'csv'] as const;
+
+export class ExportQuery extends EventFiltersQuery {
+  @ApiPropertyOptional({ enum: EXPORT_FORMATS, default: 'ndjson' })
+  @IsOptional()
+  @IsIn(EXPORT_FORMATS)
+  format?: (typeof EXPORT_FORMATS)[number];
+}

@@ -1,0 +1,84 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+
+/** OpenAPI shapes of the responses (the runtime objects are built in event.view.ts and the services). */
+export class FieldChangeDto {
+  @ApiProperty({ example: 'plan' }) path!: string;
+  @ApiPropertyOptional({ example: 'free' }) before?: unknown;
+  @ApiPropertyOptional({ example: 'pro' }) after?: unknown;
+  @ApiPropertyOptional({ description: 'The field is redacted: it changed, values not stored' })
+  redacted?: boolean;
+}
+
+export class AuditEventDto {
+  @ApiProperty({ format: 'uuid', description: 'UUIDv7 (time-ordered)' }) id!: string;
+  @ApiProperty({ format: 'date-time' }) occurredAt!: string;
+  @ApiProperty({ nullable: true, type: String }) organizationId!: string | null;
+  @ApiProperty({ nullable: true, type: String }) actorId!: string | null;
+  @ApiProperty({ enum: ['user', 'service', 'system', 'anonymous'] }) actorType!: string;
+  @ApiProperty({ example: 'update', description: 'create | read | list | update | delete | custom' })
+  action!: string;
+  @ApiProperty({ example: 'account.update' }) eventType!: string;
+  @ApiProperty({ nullable: true, type: String, example: 'account' }) resourceType!: string | null;
+  @ApiProperty({ nullable: true, type: String }) resourceId!: string | null;
+  @ApiProperty({ nullable: true, type: Object, description: 'State before the change (redacted)' })
+  before!: unknown;
+  @ApiProperty({ nullable: true, type: Object, description: 'State after the change (redacted)' })
+  after!: unknown;
+  @ApiProperty({ nullable: true, type: [FieldChangeDto] }) changes!: FieldChangeDto[] | null;
+  @ApiProperty({ enum: ['success', 'failure'] }) status!: string;
+  @ApiProperty({ nullable: true, type: Number }) statusCode!: number | null;
+  @ApiProperty({ nullable: true, type: String }) errorMessage!: string | null;
+  @ApiProperty({ enum: ['info', 'notice', 'warning', 'critical'] }) severity!: string;
+  @ApiProperty({ nullable: true, type: String }) requestId!: string | null;
+  @ApiProperty({ nullable: true, type: String }) ip!: string | null;
+  @ApiProperty({ nullable: true, type: String }) userAgent!: string | null;
+  @ApiProperty({ nullable: true, type: String, example: '/accounts/:id' }) route!: string | null;
+  @ApiProperty({ nullable: true, type: String }) method!: string | null;
+  @ApiProperty({ nullable: true, type: Number }) durationMs!: number | null;
+  @ApiProperty({ nullable: true, type: Object }) metadata!: unknown;
+}
+
+export class EventPageDto {
+  @ApiProperty({ type: [AuditEventDto] }) items!: AuditEventDto[];
+  @ApiProperty({
+    nullable: true,
+    type: String,
+    description: 'Pass as `cursor` for the next page; null on the last',
+  })
+  nextCursor!: string | null;
+}
+
+export class StatsRowDto {
+  @ApiProperty({
+    example: '2026-11-22',
+    description: 'The group: a day, action, resource type or organization',
+  })
+  key!: string;
+  @ApiProperty() events!: number;
+  @ApiProperty() failures!: number;
+  @ApiPropertyOptional({ description: 'Only with groupBy=day' }) distinctActors?: number;
+}
+
+export class StatsResponseDto {
+  @ApiProperty({ enum: ['day', 'action', 'resourceType', 'organization'] }) groupBy!: string;
+  @ApiProperty({ type: [StatsRowDto] }) items!: StatsRowDto[];
+  @ApiProperty({
+    nullable: true,
+    type: String,
+    format: 'date-time',
+    description: 'Figures are as of this time',
+  })
+  refreshedAt!: string | null;
+  @ApiProperty({ nullable: true, type: Number }) stalenessSeconds!: number | null;
+}
+
+export class ErrorDto {
+  @ApiProperty({ example: 400 }) statusCode!: number;
+  @ApiProperty({
+    example: ['limit must not be greater than 1000'],
+    oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }],
+  })
+  message!: string | string[];
+  @ApiPropertyOptional() error?: string;
+  @ApiPropertyOptional() requestId?: string;
+}

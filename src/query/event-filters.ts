@@ -1,0 +1,43 @@
+import { BadRequestException } from '@nestjs/common';
+import { EventFiltersQuery } from 'src/query/dto/event-filters.query';
+
+/** Validated, tenant-scoped filters as the repository takes them. */
+export interface EventFilters {
+  /** undefined: every organization (audit:read:all without a filter). */
+  organizationId?: string;
+  actorId?: string;
+  resourceType?: string;
+  resourceId?: string;
+  action?: string;
+  eventType?: string;
+  status?: string;
+  severity?: string;
+  from?: Date;
+  to?: Date;
+  q?: string;
+}
+
+/** Query DTO + the caller's organization scope -> filters; `from` after `to` is a 400 naming the fields. */
+export function toEventFilters(query: EventFiltersQuery, organizationId: string | undefined): EventFilters {
+  const from = query.from ? new Date(query.from) : undefined;
+  const to = query.to ? new Date(query.to) : undefined;
+  if (from && to && from > to) throw new BadRequestException(['from must be before to']);
+  return {
+    organizationId,
+    actorId: query.actorId,
+    resourceType: query.resourceType,
+    resourceId: query.resourceId,
+    action: query.action,
+    eventType: query.eventType,
+    status: query.status,
+    severity: query.severity,
+    from,
+    to,
+    q: query.q,
+  };
+}
+
+/** A stable text of the filters, to bind cursors and cache keys to them. */
+export function filtersKey(filters: EventFilters): string {
+  return JSON.stringify(filters, (_key, value) => (value instanceof Date ? value.toISOString() : value));
+}

@@ -1,0 +1,55 @@
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { SchedulerRegistry } from '@nestjs/schedule';
+import { APP_CONFIG } from 'src/common/config/app-config.module';
+import { AppConfig } from 'src/common/config/environment';
+import { QueryCache } from 'src/query/query-cache.service';
+import { StatsRepository } from 'src/query/stats.repository';
+
+const JOB = 'audit-stats-refresh';
+
+/**
+ * Refreshes the stats views every AUDIT_STATS_REFRESH_MS (and once at boot). The tick is trivial; the
+ * work takes an advisory lock so only one replica refreshes; failures are logged, never thrown.
+ */
+@Injectable()
+export class StatsRefreshJob implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly logger = new Logger(StatsRefreshJob.name);
+  private running?: Promise<void>;
+
+  constructor(
+    private readonly stats: StatsRepository,
+    private readonly cache: QueryCache,
+    private readonly scheduler: SchedulerRegistry,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    const timer = setInterval(() => void this.run(), this.config.query.statsRefreshMs);
+    timer.unref();
+    this.scheduler.addInterval(JOB, timer);
+    void this.run();
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    if (this.scheduler.doesExist('interval', JOB)) this.scheduler.deleteInterval(JOB);
+    await this.running;
+  }
+
+  /** One refresh (skipped if one is already running here, or another replica holds the lock). */
+  run(): Promise<void> {
+    this.running ??= this.refresh().finally(() => (this.running = undefined));
+    return this.running;
+  }
+
+  private async refresh(): Promise<void> {
+    const started = Date.now();
+    try {
+      if (await this.stats.refreshAll()) {
+        this.cache.statsRefreshed();
+        this.logger.debug(`Stats views refreshed in ${Date.now() - started} ms`);
+      }
+    } catch (error) {
+      this.logger.error(`Stats refresh failed: ${(error as Error).message}`);
+    }
+  }
+}

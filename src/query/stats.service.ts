@@ -1,0 +1,44 @@
+import { Injectable } from '@nestjs/common';
+import { AuthUser } from 'src/common/auth/auth.types';
+import { StatsQuery } from 'src/query/dto/stats.query';
+import { QueryCache } from 'src/query/query-cache.service';
+import { StatsRepository, StatsRow } from 'src/query/stats.repository';
+import { organizationScope } from 'src/query/tenant-scope';
+import { BadRequestException } from '@nestjs/common';
+
+export interface StatsResponse {
+  groupBy: string;
+  items: StatsRow[];
+  /** When the underlying views were last refreshed; the figures are as of then. */
+  refreshedAt: string | null;
+  stalenessSeconds: number | null;
+}
+
+@Injectable()
+export class StatsService {
+  constructor(
+    private readonly stats: StatsRepository,
+    private readonly cache: QueryCache,
+  ) {}
+
+  async get(user: AuthUser, query: StatsQuery): Promise<StatsResponse> {
+    const organizationId = organizationScope(user, query.organizationId);
+    const from = query.from ? new Date(query.from) : undefined;
+    const to = query.to ? new Date(query.to) : undefined;
+    if (from && to && from > to) throw new BadRequestException(['from must be before to']);
+    const groupBy = query.groupBy ?? 'day';
+    const key = JSON.stringify([groupBy, from, to]);
+    const { items, refreshedAt } = await this.cache.wrapStats(organizationId, key, async () => ({
+      items: await this.stats.grouped(groupBy, organizationId, from, to),
+      refreshedAt: (await this.stats.refreshedAt())?.toISOString() ?? null,
+    }));
+    return {
+      groupBy,
+      items,
+      refreshedAt,
+      stalenessSeconds: refreshedAt
+        ? Math.max(0, Math.round((Date.now() - Date.parse(refreshedAt)) / 1000))
+        : null,
+    };
+  }
+}

@@ -59,9 +59,31 @@ export class ExportService implements OnApplicationShutdown {
   async export(user: AuthUser, query: ExportQuery, response: Response, requestId?: string): Promise<void> {
     const filters = toEventFilters(query, organizationScope(user, query.organizationId));
     const format = query.format ?? 'ndjson';
-    const client = await this.pool.connect();
+    const recordExport = (rows: number, error?: Error) =>
+      this.audit.record({
+        action: 'export',
+        resourceType: 'audit-event',
+        actor: { id: user.sub, organizationId: user.org, type: 'user' },
+        requestId,
+        status: error ? 'failure' : 'success',
+        errorMessage: error ? `export did not complete: ${error.message}` : undefined,
+        metadata: { format, rows, filters: { ...query, format: undefined } },
+      });
     let rows = 0;
-    let outcome: 'complete' | 'aborted' = 'aborted';
+    const count = new Transform({
+      objectMode: true,
+      transform(row: EventRow, _encoding, done) {
+        rows++;
+        done(null, toEventView(row));
+      },
+      // Every row has been read: record the export before the client sees the end of the body.
+      flush(done) {
+        recordExport(rows);
+        done();
+      },
+    });
+
+    const client = await this.pool.connect();
     let failure: Error | undefined;
     try {
       response.status(200);
@@ -70,35 +92,18 @@ export class ExportService implements OnApplicationShutdown {
         format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson',
       );
       response.setHeader('Content-Disposition', `attachment; filename="audit-events.${format}"`);
-      const count = new Transform({
-        objectMode: true,
-        transform(row: EventRow, _encoding, done) {
-          rows++;
-          done(null, toEventView(row));
-        },
-      });
       await pipeline(this.events.stream(client, filters), count, serializer(format), response);
-      outcome = 'complete';
     } catch (error) {
       failure = error as Error;
-      // Headers are gone already; the client sees a truncated body (no final newline / row count mismatch).
+      recordExport(rows, failure);
       if ((error as NodeJS.ErrnoException).code !== 'ERR_STREAM_PREMATURE_CLOSE') {
         this.logger.error(`Export failed after ${rows} rows: ${failure.message}`);
       }
-      if (!response.headersSent) throw error;
+      // Headers are gone already: the client sees a truncated body and the connection closed.
       response.destroy();
     } finally {
+      // A client interrupted mid-cursor is not reusable: hand back an error so the pool discards it.
       client.release(failure);
-      this.audit.record({
-        action: 'export',
-        resourceType: 'audit-event',
-        actor: { id: user.sub, organizationId: user.org, type: 'user' },
-        requestId,
-        status: outcome === 'complete' ? 'success' : 'failure',
-        errorMessage:
-          outcome === 'complete' ? undefined : 'export did not complete (client disconnected or error)',
-        metadata: { format, rows, filters: { ...query, format: undefined } },
-      });
     }
   }
 

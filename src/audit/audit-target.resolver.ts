@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger, Type } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
+import { createHash } from 'node:crypto';
 import pluralize from 'pluralize';
 import { DataSource, EntityMetadata } from 'typeorm';
 import { AUDIT_OPTIONS } from 'src/audit/audit.constants';

@@ -25,6 +25,7 @@ export const DEFAULT_REDACT_KEYS = [
   'ssn',
 ];
 
+const MAX_MEMOIZED_KEYS = 10_000;
 const normalize = (key: string) => key.toLowerCase().replace(/[^a-z0-9]/g, '');
 
 export class RedactionRules {
@@ -46,10 +47,17 @@ export class RedactionRules {
     return new RedactionRules(this.exact, this.contained, [...this.paths, ...paths.map((p) => p.split('.'))]);
   }
 
+  /** Key-name verdicts, memoized: states repeat the same few keys millions of times. */
+  private readonly keyVerdicts = new Map<string, boolean>();
+
   readonly isRedactedKey = (key: string, path: readonly string[]): boolean => {
-    const normalized = normalize(key);
-    if (this.exact.has(normalized)) return true;
-    for (const word of this.contained) if (normalized.includes(word)) return true;
+    let byName = this.keyVerdicts.get(key);
+    if (byName === undefined) {
+      const normalized = normalize(key);
+      byName = this.exact.has(normalized) || this.contained.some((word) => normalized.includes(word));
+      if (this.keyVerdicts.size < MAX_MEMOIZED_KEYS) this.keyVerdicts.set(key, byName);
+    }
+    if (byName) return true;
     for (const pattern of this.paths) {
       if (
         pattern.length === path.length &&

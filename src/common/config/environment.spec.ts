@@ -34,6 +34,7 @@ describe('loadConfig', () => {
         trustedProxies: [],
         partitionPremake: 3,
       },
+      query: { cacheTtlSeconds: 15, cachePrefix: 'audit:cache:', statsRefreshMs: 300000 },
     });
   });
 

@@ -74,7 +74,7 @@ describe('export of 100k events', () => {
       const counted = await new Promise<{ lines: number; bytes: number; status: number }>(
         (resolve, reject) => {
           get(
-            `http://127.0.0.1:${port}/audit/events/export?resourceType=bulk`,
+            `http://127.0.0.1:${port}/audit/export?resourceType=bulk`,
             { headers: { authorization: `Bearer ${bearer}` } },
             (res) => {
               let lines = 0;

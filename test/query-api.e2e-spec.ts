@@ -202,7 +202,7 @@ describe('admin query API', () => {
   describe('auth and validation', () => {
     it.each([
       ['/audit/events'],
-      ['/audit/events/export'],
+      ['/audit/export'],
       ['/audit/stats'],
       ['/audit/resources/invoice/inv-1/history'],
       ['/audit/actors/u1/activity'],
@@ -243,7 +243,7 @@ describe('admin query API', () => {
       ).toContain('groupBy');
       expect(
         (
-          await http().get('/audit/events/export').query({ format: 'xml' }).set(as('a')).expect(400)
+          await http().get('/audit/export').query({ format: 'xml' }).set(as('a')).expect(400)
         ).body.message.join(' '),
       ).toContain('format');
     });
@@ -261,7 +261,7 @@ describe('admin query API', () => {
         expect.arrayContaining([
           '/audit/events',
           '/audit/events/{id}',
-          '/audit/events/export',
+          '/audit/export',
           '/audit/resources/{type}/{id}/history',
           '/audit/actors/{id}/activity',
           '/audit/stats',
@@ -305,7 +305,7 @@ describe('admin query API', () => {
     const download = (query: string, who = 'a') =>
       new Promise<{ status: number; body: string; type: string }>((resolve, reject) => {
         const { port } = (app.getHttpServer().address() as AddressInfo) ?? {};
-        get(`http://127.0.0.1:${port}/audit/events/export?${query}`, { headers: as(who) }, (res) => {
+        get(`http://127.0.0.1:${port}/audit/export?${query}`, { headers: as(who) }, (res) => {
           let body = '';
           res.setEncoding('utf8').on('data', (chunk) => (body += chunk));
           res.on('end', () =>

@@ -6,21 +6,18 @@ import {
   ParseUUIDPipe,
   Query,
   Req,
-  Res,
   UseGuards,
 } from '@nestjs/common';
-import { ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiProduces } from '@nestjs/swagger';
-import type { Request, Response } from 'express';
-import { Audited, NoAudit } from 'src/audit';
+import { ApiNotFoundResponse, ApiOkResponse, ApiOperation } from '@nestjs/swagger';
+import type { Request } from 'express';
+import { Audited } from 'src/audit';
 import { AuthUser, ROLES } from 'src/common/auth/auth.types';
 import { JwtAuthGuard } from 'src/common/auth/jwt-auth.guard';
 import { Roles } from 'src/common/auth/roles.decorator';
 import { AdminApi } from 'src/query/api-docs.decorator';
-import { ExportQuery } from 'src/query/dto/export.query';
 import { ListEventsQuery } from 'src/query/dto/list-events.query';
 import { AuditEventDto, ErrorDto, EventPageDto } from 'src/query/dto/responses';
 import { EventPage, EventsService } from 'src/query/events.service';
-import { ExportService } from 'src/query/export.service';
 
 type AuthedRequest = Request & { user: AuthUser; requestId?: string };
 
@@ -31,25 +28,13 @@ type AuthedRequest = Request & { user: AuthUser; requestId?: string };
 @Audited({ resourceType: 'audit-event' })
 @AdminApi('events')
 export class EventsController {
-  constructor(
-    private readonly events: EventsService,
-    private readonly exports: ExportService,
-  ) {}
+  constructor(private readonly events: EventsService) {}
 
   @Get()
   @ApiOperation({ summary: 'Search events, newest first (keyset pagination)' })
   @ApiOkResponse({ type: EventPageDto })
   list(@Req() req: AuthedRequest, @Query() query: ListEventsQuery): Promise<EventPage> {
     return this.events.list(req.user, query);
-  }
-
-  @Get('export')
-  @NoAudit() // recorded by ExportService with the row count once the stream ends
-  @ApiOperation({ summary: 'Stream every matching event as NDJSON or CSV (constant memory)' })
-  @ApiProduces('application/x-ndjson', 'text/csv')
-  @ApiOkResponse({ description: 'NDJSON (one event per line) or CSV with a header row' })
-  export(@Req() req: AuthedRequest, @Query() query: ExportQuery, @Res() res: Response): Promise<void> {
-    return this.exports.export(req.user, query, res, req.requestId);
   }
 
   @Get(':id')

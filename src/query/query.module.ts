@@ -5,6 +5,7 @@ import { ActorsController } from 'src/query/actors.controller';
 import { EventsController } from 'src/query/events.controller';
 import { EventsRepository } from 'src/query/events.repository';
 import { EventsService } from 'src/query/events.service';
+import { ExportController } from 'src/query/export.controller';
 import { EXPORT_POOL, ExportService } from 'src/query/export.service';
 import { QueryCache } from 'src/query/query-cache.service';
 import { ResourcesController } from 'src/query/resources.controller';
@@ -15,7 +16,7 @@ import { StatsService } from 'src/query/stats.service';
 
 /** The admin read API: search, by id, history, activity, stats, export. */
 @Module({
-  controllers: [EventsController, ResourcesController, ActorsController, StatsController],
+  controllers: [EventsController, ResourcesController, ActorsController, StatsController, ExportController],
   providers: [
     EventsService,
     EventsRepository,

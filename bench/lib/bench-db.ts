@@ -1,0 +1,91 @@
+import { randomBytes } from 'node:crypto';
+import { Logger } from '@nestjs/common';
+import { Client } from 'pg';
+import { runMigrations } from 'src/common/database/migrate';
+
+/** An admin connection: benchmarks create and drop their own databases. */
+export const BENCH_ADMIN_URL =
+  process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+/** Every database a benchmark creates starts with this, so leftovers of a killed run are easy to find. */
+export const BENCH_DB_PREFIX = 'audit_bench_';
+
+export interface BenchDatabase {
+  name: string;
+  url: string;
+  /** The migrations applied (recorded with results: the schema, e.g. its indexes, drives write throughput). */
+  migrations: string[];
+  /** One plain connection on the database, for resets, counts and raw COPY. */
+  sql: Client;
+  drop(): Promise<void>;
+}
+
+/** A throwaway database with every migration applied. */
+export async function createBenchDatabase(): Promise<BenchDatabase> {
+  const name = `${BENCH_DB_PREFIX}${process.pid}_${randomBytes(3).toString('hex')}`;
+  await withAdmin((admin) => admin.query(`CREATE DATABASE "${name}"`));
+  const url = databaseUrl(name);
+  let migrations: string[];
+  try {
+    Logger.overrideLogger(['error', 'warn']);
+    migrations = await runMigrations(url);
+  } catch (error) {
+    await dropDatabase(name);
+    throw error;
+  }
+  const sql = new Client({ connectionString: url, application_name: 'audit-bench' });
+  await sql.connect();
+  return {
+    name,
+    url,
+    migrations,
+    sql,
+    drop: async () => {
+      await sql.end().catch(() => undefined);
+      await dropDatabase(name);
+    },
+  };
+}
+
+/** Runs `work` on a fresh database and drops it afterwards, also on failure or Ctrl-C. */
+export async function withBenchDatabase<T>(work: (db: BenchDatabase) => Promise<T>): Promise<T> {
+  const db = await createBenchDatabase();
+  const onSignal = () => void db.drop().finally(() => process.exit(130));
+  process.once('SIGINT', onSignal);
+  try {
+    return await work(db);
+  } finally {
+    process.off('SIGINT', onSignal);
+    await db.drop();
+  }
+}
+
+/** Empties the audit table and checkpoints, so each run starts from the same state (no dirty pages owed). */
+export async function resetAuditEvents(sql: Client): Promise<void> {
+  await sql.query('TRUNCATE audit_events');
+  await sql.query('CHECKPOINT');
+}
+
+export async function countAuditEvents(sql: Client): Promise<number> {
+  const { rows } = await sql.query<{ count: string }>('SELECT count(*) FROM audit_events');
+  return Number(rows[0].count);
+}
+
+function databaseUrl(name: string): string {
+  const url = new URL(BENCH_ADMIN_URL);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+async function dropDatabase(name: string): Promise<void> {
+  await withAdmin((admin) => admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`));
+}
+
+async function withAdmin<T>(work: (admin: Client) => Promise<T>): Promise<T> {
+  const admin = new Client({ connectionString: BENCH_ADMIN_URL });
+  await admin.connect();
+  try {
+    return await work(admin);
+  } finally {
+    await admin.end();
+  }
+}

@@ -1,0 +1,64 @@
+import autocannon from 'autocannon';
+import { PLANS } from 'src/accounts/dto/account.dto';
+
+export interface LoadOptions {
+  baseUrl: string;
+  token: string;
+  connections: number;
+  durationSeconds: number;
+}
+
+export interface LoadResult {
+  requestsPerSec: number;
+  p50Ms: number;
+  p99Ms: number;
+  requests: number;
+  non2xx: number;
+  errors: number;
+}
+
+/** One autocannon run of a request sequence against a running service. */
+export async function runLoad(options: LoadOptions, request: autocannon.Request): Promise<LoadResult> {
+  const result = await autocannon({
+    url: options.baseUrl,
+    connections: options.connections,
+    duration: options.durationSeconds,
+    headers: { authorization: `Bearer ${options.token}` },
+    requests: [request],
+  });
+  return {
+    requestsPerSec: result.requests.average,
+    p50Ms: result.latency.p50,
+    p99Ms: result.latency.p99,
+    requests: result.requests.total,
+    non2xx: result.non2xx,
+    errors: result.errors + result.timeouts,
+  };
+}
+
+/** GET /accounts/:id, round-robin over the seeded accounts. */
+export function getAccountRequest(ids: readonly string[]): autocannon.Request {
+  let next = 0;
+  return {
+    method: 'GET',
+    setupRequest: (request) => ({ ...request, path: `/accounts/${ids[next++ % ids.length]}` }),
+  };
+}
+
+/**
+ * PATCH /accounts/:id, round-robin over the seeded accounts; each pass over them sets the next plan, so
+ * every PATCH really changes the account (a no-op update would not be audited). The counter lives in the
+ * returned object: reuse it for every run, audited or not, as both services share the accounts.
+ */
+export function patchAccountRequest(ids: readonly string[]): autocannon.Request {
+  let next = 0;
+  return {
+    method: 'PATCH',
+    headers: { 'content-type': 'application/json' },
+    setupRequest: (request) => {
+      const n = next++;
+      const plan = PLANS[(Math.floor(n / ids.length) + 1) % PLANS.length];
+      return { ...request, path: `/accounts/${ids[n % ids.length]}`, body: JSON.stringify({ plan }) };
+    },
+  };
+}

@@ -1,0 +1,223 @@
+import 'reflect-metadata';
+import autocannon from 'autocannon';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { benchToken, ServiceProcess, startServiceProcess } from '../lib/app';
+import { BenchDatabase, countAuditEvents, resetAuditEvents, withBenchDatabase } from '../lib/bench-db';
+import { parseFlags, withPreset } from '../lib/flags';
+import { writeResults } from '../lib/results';
+import { median } from '../lib/stats';
+import { formatNumber, formatRatio, printTable } from '../lib/table';
+import { getAccountRequest, LoadOptions, LoadResult, patchAccountRequest, runLoad } from './http-load';
+import { seedAccounts } from './seed';
+
+const ORG = 'org_bench';
+const TARGETS: Record<string, number> = { 'GET /accounts/:id': 0.95, 'PATCH /accounts/:id': 0.85 };
+const DRAIN_TIMEOUT_MS = 30_000;
+
+const VARIANTS = ['audited', 'unaudited'] as const;
+type Variant = (typeof VARIANTS)[number];
+
+interface Scenario {
+  name: string;
+  request: autocannon.Request;
+}
+
+interface Run extends LoadResult {
+  scenario: string;
+  variant: Variant;
+  rep: number;
+}
+
+function readFlags() {
+  const flags = parseFlags({
+    duration: 10,
+    warmup: 3,
+    reps: 3,
+    connections: 20,
+    accounts: 1000,
+    quick: false,
+  });
+  return flags.quick ? withPreset(flags, { duration: 3, warmup: 1, reps: 2, accounts: 100 }) : flags;
+}
+type Flags = ReturnType<typeof readFlags>;
+
+async function main(): Promise<void> {
+  const flags = readFlags();
+  const { runs, migrations } = await withBenchDatabase(async (db) => {
+    // Both services share the database: same accounts, same cache; only the switch differs.
+    const services = {
+      audited: await startServiceProcess(db.url, { AUDIT_DISABLED: 'false' }),
+      unaudited: await startServiceProcess(db.url, { AUDIT_DISABLED: 'true' }),
+    };
+    try {
+      return { runs: await benchServices(db, services, flags), migrations: db.migrations };
+    } finally {
+      await Promise.all(Object.values(services).map((service) => service.stop()));
+    }
+  });
+  report(runs, flags, migrations);
+}
+
+async function benchServices(db: BenchDatabase, services: Record<Variant, ServiceProcess>, flags: Flags) {
+  const token = await benchToken({ sub: 'bench-user', org: ORG });
+  console.error(`Seeding ${flags.accounts} accounts...`);
+  const ids = await seedAccounts(services.unaudited.baseUrl, token, flags.accounts);
+  await expectSwitchHonoured(db);
+  const scenarios: Scenario[] = [
+    { name: 'GET /accounts/:id', request: getAccountRequest(ids) },
+    { name: 'PATCH /accounts/:id', request: patchAccountRequest(ids) },
+  ];
+  const loadOn = (variant: Variant, durationSeconds = flags.duration): LoadOptions => ({
+    baseUrl: services[variant].baseUrl,
+    token,
+    connections: flags.connections,
+    durationSeconds,
+  });
+  await prime(scenarios, (variant) => loadOn(variant, Math.max(3, flags.warmup)));
+  const runs: Run[] = [];
+  for (let rep = 1; rep <= flags.reps; rep++) {
+    for (const scenario of scenarios) {
+      for (const variant of variantOrder(rep)) {
+        await settle(db, services.audited);
+        await runLoad(loadOn(variant, flags.warmup), scenario.request);
+        const result = await runLoad(loadOn(variant), scenario.request);
+        runs.push({ scenario: scenario.name, variant, rep, ...result });
+        logRun(runs[runs.length - 1], flags);
+      }
+    }
+  }
+  return runs;
+}
+
+/** Once before the measured reps: JIT, connection pools and Postgres caches warm on both services. */
+async function prime(scenarios: Scenario[], load: (variant: Variant) => LoadOptions): Promise<void> {
+  console.error('Priming both services...');
+  for (const scenario of scenarios) {
+    for (const variant of VARIANTS) await runLoad(load(variant), scenario.request);
+  }
+}
+
+/** Alternates which variant goes first, so a drift of the machine does not favour one of them. */
+const variantOrder = (rep: number): Variant[] => (rep % 2 === 1 ? [...VARIANTS] : [...VARIANTS].reverse());
+
+/** The seeding went through the unaudited service: if anything was recorded, the switch does not work. */
+async function expectSwitchHonoured(db: BenchDatabase): Promise<void> {
+  await sleep(500);
+  const recorded = await countAuditEvents(db.sql);
+  if (recorded > 0)
+    throw new Error(`AUDIT_DISABLED=true is not honoured: seeding recorded ${recorded} events`);
+}
+
+/** Lets the audited service write what it captured, then empties the table, so every run starts alike. */
+async function settle(db: BenchDatabase, audited: ServiceProcess): Promise<void> {
+  const deadline = Date.now() + DRAIN_TIMEOUT_MS;
+  while ((await pendingAuditEvents(audited)) > 0) {
+    if (Date.now() > deadline) throw new Error('The audited service did not drain its buffer');
+    await sleep(100);
+  }
+  await resetAuditEvents(db.sql);
+}
+
+async function pendingAuditEvents(service: ServiceProcess): Promise<number> {
+  const response = await fetch(`${service.baseUrl}/health/ready`);
+  const body = (await response.json()) as { info?: { auditBuffer?: { pending?: number } } };
+  return body.info?.auditBuffer?.pending ?? 0;
+}
+
+function logRun(run: Run, flags: Flags): void {
+  const failures = run.non2xx + run.errors;
+  console.error(
+    `  rep ${run.rep}/${flags.reps} ${run.scenario} ${run.variant}: ${formatNumber(run.requestsPerSec)} req/s, ` +
+      `p50 ${run.p50Ms} ms, p99 ${run.p99Ms} ms${failures ? `, ${failures} FAILED requests` : ''}`,
+  );
+}
+
+interface Summary {
+  scenario: string;
+  variant: Variant;
+  requestsPerSec: number;
+  p50Ms: number;
+  p99Ms: number;
+  failures: number;
+}
+
+function summarize(runs: Run[]): Summary[] {
+  const keys = [...new Set(runs.map((r) => `${r.scenario}|${r.variant}`))];
+  return keys.map((key) => {
+    const group = runs.filter((r) => `${r.scenario}|${r.variant}` === key);
+    return {
+      scenario: group[0].scenario,
+      variant: group[0].variant,
+      requestsPerSec: median(group.map((r) => r.requestsPerSec)),
+      p50Ms: median(group.map((r) => r.p50Ms)),
+      p99Ms: median(group.map((r) => r.p99Ms)),
+      failures: group.reduce((sum, r) => sum + r.non2xx + r.errors, 0),
+    };
+  });
+}
+
+interface Ratio {
+  scenario: string;
+  target: number;
+  /** Median req/s audited over median req/s unaudited. */
+  ratio: number;
+  /** The same within each rep (the two runs were adjacent in time): shows how much noise there is. */
+  perRep: number[];
+  p50Ms: Record<Variant, number>;
+  p99Ms: Record<Variant, number>;
+}
+
+function ratiosOf(summaries: Summary[], runs: Run[]): Ratio[] {
+  return Object.entries(TARGETS).map(([scenario, target]) => {
+    const of = (variant: Variant) => summaries.find((s) => s.scenario === scenario && s.variant === variant)!;
+    const rps = (variant: Variant, rep: number) =>
+      runs.find((r) => r.scenario === scenario && r.variant === variant && r.rep === rep)!.requestsPerSec;
+    const reps = [...new Set(runs.map((r) => r.rep))];
+    return {
+      scenario,
+      target,
+      ratio: of('audited').requestsPerSec / of('unaudited').requestsPerSec,
+      perRep: reps.map((rep) => Number((rps('audited', rep) / rps('unaudited', rep)).toFixed(3))),
+      p50Ms: { audited: of('audited').p50Ms, unaudited: of('unaudited').p50Ms },
+      p99Ms: { audited: of('audited').p99Ms, unaudited: of('unaudited').p99Ms },
+    };
+  });
+}
+
+function report(runs: Run[], flags: Flags, migrations: string[]): void {
+  const summaries = summarize(runs);
+  const ratios = ratiosOf(summaries, runs);
+  printTable(
+    `HTTP overhead: ${flags.connections} connections, ${flags.duration} s (+${flags.warmup} s warm-up) ` +
+      `x ${flags.reps} reps, ${flags.accounts} accounts (medians)`,
+    ['endpoint', 'variant', 'req/s', 'p50 ms', 'p99 ms', 'failed'],
+    summaries.map((s) => [s.scenario, s.variant, s.requestsPerSec, s.p50Ms, s.p99Ms, s.failures]),
+  );
+  printTable(
+    'Audited / unaudited',
+    ['endpoint', 'req/s ratio', 'target', 'result', 'per rep', 'median per rep', 'p50 ms a/u', 'p99 ms a/u'],
+    ratios.map((r) => [
+      r.scenario,
+      formatRatio(r.ratio),
+      `>= ${formatRatio(r.target)}`,
+      r.ratio >= r.target ? 'PASS' : 'FAIL',
+      r.perRep.map((x) => x.toFixed(2)).join(' '),
+      formatRatio(median(r.perRep)),
+      `${r.p50Ms.audited} / ${r.p50Ms.unaudited}`,
+      `${r.p99Ms.audited} / ${r.p99Ms.unaudited}`,
+    ]),
+  );
+  const file = writeResults(flags.quick ? 'overhead-quick' : 'overhead', {
+    params: flags,
+    migrations,
+    summary: summaries,
+    ratios: ratios.map((r) => ({ ...r, ratio: Number(r.ratio.toFixed(3)) })),
+    runs,
+  });
+  console.log(`\nResults: ${file}`);
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

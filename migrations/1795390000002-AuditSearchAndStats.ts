@@ -2,7 +2,12 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
 
 /**
  * Full-text search over event type, resource and the string values of the states, and the materialized
- * views behind the dashboard stats. Each view has a unique index so it can be refreshed CONCURRENTLY
+ * views behind the dashboard stats.
+ *
+ * The search index is deliberately NOT declared on the parent table: a GIN index over the states made each
+ * ingested row ~3.5x more expensive for Postgres (35 -> 125 us CPU per row, bench/ingest). The partition
+ * job builds it on each partition once its month is over (and on DEFAULT), so the month being written
+ * ingests at full speed and searches of the current month scan it with the other filters. Each view has a unique index so it can be refreshed CONCURRENTLY
  * (readers are never blocked); organization and resource type are coalesced to '' for that index.
  */
 export class AuditSearchAndStats1795390000002 implements MigrationInterface {
@@ -18,9 +23,6 @@ export class AuditSearchAndStats1795390000002 implements MigrationInterface {
             || jsonb_to_tsvector('simple'::regconfig, coalesce(before, 'null'::jsonb), '["string"]')
             || jsonb_to_tsvector('simple'::regconfig, coalesce(after, 'null'::jsonb), '["string"]')
       $$`);
-    await queryRunner.query(`
-      CREATE INDEX audit_events_search_idx ON audit_events
-        USING gin (audit_search_vector(event_type, resource_type, resource_id, before, after))`);
 
     await queryRunner.query(`
       CREATE MATERIALIZED VIEW audit_stats_daily AS
@@ -58,7 +60,16 @@ export class AuditSearchAndStats1795390000002 implements MigrationInterface {
     await queryRunner.query(`DROP TABLE audit_stats_refreshes`);
     await queryRunner.query(`DROP MATERIALIZED VIEW audit_stats_actors_daily`);
     await queryRunner.query(`DROP MATERIALIZED VIEW audit_stats_daily`);
-    await queryRunner.query(`DROP INDEX audit_events_search_idx`);
+    // Per-partition search indexes depend on the function: drop them first.
+    await queryRunner.query(`
+      DO $$
+      DECLARE idx record;
+      BEGIN
+        FOR idx IN SELECT indexrelid::regclass AS name FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+                    WHERE c.relname LIKE 'audit_events%_search_idx' LOOP
+          EXECUTE format('DROP INDEX %s', idx.name);
+        END LOOP;
+      END $$`);
     await queryRunner.query(`DROP FUNCTION audit_search_vector(text, text, text, jsonb, jsonb)`);
   }
 }

@@ -46,7 +46,7 @@ export class AuditWriter implements OnModuleInit, BeforeApplicationShutdown, OnA
   private timer?: NodeJS.Timeout;
   private idle: Array<() => void> = [];
   private readonly counters = { captured: 0, flushed: 0, dropped: 0, poisoned: 0, failedBatches: 0 };
-  private readonly flushListeners: Array<(organizationIds: ReadonlySet<string | null>) => void> = [];
+  private readonly flushListeners: Array<(events: readonly AuditEvent[]) => void> = [];
 
   constructor(
     @Inject(AUDIT_OPTIONS) private readonly options: ResolvedAuditOptions,
@@ -89,8 +89,8 @@ export class AuditWriter implements OnModuleInit, BeforeApplicationShutdown, OnA
     return true;
   }
 
-  /** Called after each committed batch with the organizations it contained (cache invalidation...). */
-  onFlushed(listener: (organizationIds: ReadonlySet<string | null>) => void): void {
+  /** Called after each committed batch with its events (cache invalidation...). */
+  onFlushed(listener: (events: readonly AuditEvent[]) => void): void {
     this.flushListeners.push(listener);
   }
 
@@ -179,11 +179,9 @@ export class AuditWriter implements OnModuleInit, BeforeApplicationShutdown, OnA
   }
 
   private notifyFlushed(batch: AuditEvent[]): void {
-    if (this.flushListeners.length === 0) return;
-    const organizations = new Set(batch.map((event) => event.organizationId));
     for (const listener of this.flushListeners) {
       try {
-        listener(organizations);
+        listener(batch);
       } catch (error) {
         this.logger.warn(`A flush listener failed: ${describe(error)}`);
       }

@@ -58,10 +58,10 @@ export class AuditService {
   }
 
   /**
-   * Subscribes to committed batches: the listener gets the organization ids of each batch written
-   * (for example to invalidate caches). It runs on the writer's path: keep it quick, never throw.
+   * Subscribes to committed batches: the listener gets the events of each batch written (for example to
+   * invalidate caches). It runs on the writer's path: keep it quick, never throw, never keep the events.
    */
-  onFlushed(listener: (organizationIds: ReadonlySet<string | null>) => void): void {
+  onFlushed(listener: (events: readonly AuditEvent[]) => void): void {
     this.writer.onFlushed(listener);
   }
 

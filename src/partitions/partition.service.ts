@@ -8,8 +8,9 @@ import { PartitionRepository } from 'src/partitions/partition.repository';
 const HOUR_MS = 60 * 60 * 1000;
 
 /**
- * Keeps the partition of the current month and `AUDIT_PARTITION_PREMAKE` ahead in place: at boot and
- * hourly, on one replica at a time. (The full lifecycle, DEFAULT clean-up and archival are separate jobs.)
+ * Keeps the partition of the current month and `AUDIT_PARTITION_PREMAKE` ahead in place, and builds the
+ * full-text index of closed months: at boot and hourly, on one replica at a time. (The full lifecycle,
+ * DEFAULT clean-up and archival are separate jobs.)
  */
 @Injectable()
 export class PartitionService implements OnApplicationBootstrap {
@@ -22,12 +23,38 @@ export class PartitionService implements OnApplicationBootstrap {
 
   async onApplicationBootstrap(): Promise<void> {
     await this.ensureAhead();
+    // Index building can take a while on a large backlog: not on the start-up path.
+    setImmediate(() => void this.indexInBackground());
   }
 
   @Interval('partitions-ahead', HOUR_MS)
   async tick(): Promise<void> {
     await this.ensureAhead().catch((error: Error) =>
       this.logger.error(`Partition maintenance failed: ${error.message}`),
+    );
+    await this.indexInBackground();
+  }
+
+  /**
+   * Builds the full-text index of every partition whose month is over (and of DEFAULT), which no longer
+   * takes the bulk of the writes. Returns the partitions indexed.
+   */
+  async indexClosedPartitions(now = new Date()): Promise<string[]> {
+    const done: string[] = [];
+    for (const partition of await this.partitions.partitions()) {
+      const closed = partition.to === null || partition.to <= now;
+      if (!closed || partition.hasSearchIndex) continue;
+      const started = Date.now();
+      if (!(await this.partitions.createSearchIndex(partition.name))) break; // another replica is on it
+      this.logger.log(`Search index of ${partition.name} built in ${Date.now() - started} ms`);
+      done.push(partition.name);
+    }
+    return done;
+  }
+
+  private async indexInBackground(): Promise<void> {
+    await this.indexClosedPartitions().catch((error: Error) =>
+      this.logger.error(`Search indexing failed: ${error.message}`),
     );
   }
 

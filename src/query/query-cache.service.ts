@@ -7,6 +7,8 @@ import { AppConfig } from 'src/common/config/environment';
 
 const ALL = '*';
 const STATS = '~stats';
+/** Resource types of the access events recorded when the trail itself is read (audit-event, audit-history...). */
+const ACCESS_PREFIX = 'audit-';
 
 /**
  * A short-lived Redis cache for stats and first pages of hot queries, keyed per tenant. Each tenant has a
@@ -44,9 +46,14 @@ export class QueryCache implements OnModuleInit, OnApplicationShutdown {
     await this.redis
       .connect()
       .catch((error: Error) => this.logger.warn(`Query cache off for now: ${error.message}`));
-    this.audit.onFlushed((organizations) => {
-      const keys = [...organizations].map((org) => this.versionKey(org ?? ''));
-      this.bump([...keys, this.versionKey(ALL)]);
+    this.audit.onFlushed((events) => {
+      // Reading the trail records access events; letting those invalidate the reader's own cache would
+      // empty it on every read. They show up at the latest after the TTL.
+      const organizations = new Set(
+        events.filter((e) => !e.resourceType?.startsWith(ACCESS_PREFIX)).map((e) => e.organizationId ?? ''),
+      );
+      if (organizations.size > 0)
+        this.bump([...organizations].map((org) => this.versionKey(org)).concat(this.versionKey(ALL)));
     });
   }
 

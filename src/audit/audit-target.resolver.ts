@@ -9,6 +9,10 @@ import { RedactionRules } from 'src/audit/redaction';
 import { AuditedOptions, AuditStateLoader } from 'src/audit/audit.types';
 import { entityStateQuery, UUID } from 'src/audit/entity-state.sql';
 
+type PreparedQueryable = {
+  query(config: { name: string; text: string; values: unknown[] }): Promise<{ rows: unknown[] }>;
+};
+
 type LoadState = (resourceId: string, organizationId: string | null) => Promise<unknown>;
 
 /** Everything the interceptor needs about one audited handler, resolved once and cached. */
@@ -90,12 +94,15 @@ export class AuditTargetResolver {
       this.logger.warn(`${metadata.name}: composite primary key, before state not loaded (use a loader)`);
       return undefined;
     }
+    // A named (prepared) statement on the driver's pg pool: parsed and planned once per connection, and
+    // none of TypeORM's per-query machinery on the request path. Falls back to DataSource.query.
+    const pool = (this.dataSource.driver as { master?: PreparedQueryable }).master;
+    const name = `audit_before_${createHash('sha1').update(query.sql).digest('hex').slice(0, 16)}`;
     return async (id, organizationId) => {
       if (query.uuidKey && !UUID.test(id)) return undefined;
-      const rows: unknown[] = await this.dataSource.query(
-        query.sql,
-        query.tenantScoped ? [id, organizationId] : [id],
-      );
+      const values = query.tenantScoped ? [id, organizationId] : [id];
+      if (typeof pool?.query === 'function') return (await pool.query({ name, text: query.sql, values })).rows[0];
+      const rows: unknown[] = await this.dataSource.query(query.sql, values);
       return rows[0];
     };
   }

@@ -2,6 +2,7 @@ import { INestApplication } from '@nestjs/common';
 import { Pool } from 'pg';
 import { AuditService } from 'src/audit';
 import { AuditEventRepository } from 'src/audit/audit-event.repository';
+import { encodeEvent } from 'src/audit/copy-format';
 import { createTestDatabase, TestDatabase } from './support/test-db';
 import { startTestApp } from './support/test-app';
 
@@ -156,7 +157,7 @@ describe('AuditService.record() and the COPY writer', () => {
           audit.record({ action: 'probe', resourceId: `p${i}` })!,
         );
         await audit.flush(); // the writer has committed them once
-        const inserted = await repository.copyIdempotent(batch); // a "retry" of the same batch
+        const inserted = await repository.copyIdempotent(batch.map(encodeEvent)); // a "retry" of the same batch
         expect(inserted).toBe(0);
         expect(await count(db, 'id = ANY($1::uuid[])', [batch.map((e) => e.id)])).toBe(20);
       } finally {

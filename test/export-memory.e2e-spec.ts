@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { get } from 'node:http';
 import { Pool } from 'pg';
 import { AuditEventRepository } from 'src/audit/audit-event.repository';
+import { encodeEvent } from 'src/audit/copy-format';
 import { AuditEvent } from 'src/audit';
 import { TEST_JWT_SECRET } from './support/env';
 import { freePort, startService, waitForHttp } from './support/process';
@@ -51,7 +52,7 @@ describe('export of 100k events', () => {
     const pool = new Pool({ connectionString: db.url, max: 1 });
     const repository = new AuditEventRepository(pool);
     for (let start = 0; start < ROWS; start += 20_000) {
-      await repository.copy(Array.from({ length: 20_000 }, (_, i) => bulkEvent(start + i)));
+      await repository.copy(Array.from({ length: 20_000 }, (_, i) => encodeEvent(bulkEvent(start + i))));
     }
     await pool.end();
   }, 120_000);

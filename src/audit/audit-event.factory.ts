@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
-import { v7 as uuidv7 } from 'uuid';
 import { diffStates } from 'src/audit/diff';
+import { eventId } from 'src/audit/event-id';
 import { RedactionRules, sanitizeState } from 'src/audit/redaction';
 import {
   AuditAction,
@@ -72,7 +72,7 @@ export function buildAuditEvent(draft: EventDraft, maxStateBytes: number): Audit
   const occurredAt = draft.occurredAt ?? new Date();
   return {
     // The id carries the event time (UUIDv7 milliseconds): a lookup by id alone can prune to one partition.
-    id: uuidv7({ msecs: occurredAt.getTime() }),
+    id: eventId(occurredAt),
     occurredAt,
     organizationId: clip(draft.actor.organizationId, 256),
     actorId: clip(draft.actor.id, 256),

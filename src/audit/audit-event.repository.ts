@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import { Pool, PoolClient } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { QueryRunner } from 'typeorm';
-import { AUDIT_EVENT_COLUMNS, encodeEvent, eventValues } from 'src/audit/copy-format';
+import { AUDIT_EVENT_COLUMNS, eventValues } from 'src/audit/copy-format';
 import { AuditEvent } from 'src/audit/audit.types';
 
 const COLUMN_LIST = AUDIT_EVENT_COLUMNS.join(', ');
@@ -11,11 +11,11 @@ const INSERT_ONE = `INSERT INTO audit_events (${COLUMN_LIST}) VALUES (${AUDIT_EV
 /** ~256 KiB chunks: few enough writes to the socket, small enough to keep memory flat. */
 const CHUNK_BYTES = 256 * 1024;
 
-/** Chunks of COPY text, encoded lazily so a batch is never held twice in memory as one big string. */
-function* encodeChunks(events: readonly AuditEvent[]): Generator<string> {
+/** Lines of COPY text grouped into chunks, so a batch is never held twice in memory as one big string. */
+function* chunks(lines: readonly string[]): Generator<string> {
   let chunk = '';
-  for (const event of events) {
-    chunk += encodeEvent(event);
+  for (const line of lines) {
+    chunk += line;
     if (chunk.length >= CHUNK_BYTES) {
       yield chunk;
       chunk = '';
@@ -33,12 +33,12 @@ export class AuditEventRepository {
     await runner.query(INSERT_ONE, eventValues(event));
   }
 
-  /** COPY a batch in one transaction: all rows or none. */
-  async copy(events: readonly AuditEvent[]): Promise<void> {
+  /** COPY a batch of encoded lines (`encodeEvent`) in one transaction: all rows or none. */
+  async copy(lines: readonly string[]): Promise<void> {
     await this.withClient(async (client) => {
       await client.query('BEGIN');
       try {
-        await this.copyInto(client, 'audit_events', events);
+        await this.copyInto(client, 'audit_events', lines);
         await client.query('COMMIT');
       } catch (error) {
         await client.query('ROLLBACK').catch(() => undefined);
@@ -51,14 +51,14 @@ export class AuditEventRepository {
    * Idempotent variant, for a retry after a failure that may have happened after COMMIT (connection lost
    * while waiting for the answer): COPY into a temporary table, then insert only the ids not yet stored.
    */
-  async copyIdempotent(events: readonly AuditEvent[]): Promise<number> {
+  async copyIdempotent(lines: readonly string[]): Promise<number> {
     return this.withClient(async (client) => {
       await client.query('BEGIN');
       try {
         await client.query(
           `CREATE TEMP TABLE audit_events_staging (LIKE audit_events INCLUDING DEFAULTS) ON COMMIT DROP`,
         );
-        await this.copyInto(client, 'audit_events_staging', events);
+        await this.copyInto(client, 'audit_events_staging', lines);
         const result = await client.query(
           `INSERT INTO audit_events SELECT * FROM audit_events_staging ON CONFLICT (occurred_at, id) DO NOTHING`,
         );
@@ -71,9 +71,9 @@ export class AuditEventRepository {
     });
   }
 
-  private async copyInto(client: PoolClient, table: string, events: readonly AuditEvent[]): Promise<void> {
+  private async copyInto(client: PoolClient, table: string, lines: readonly string[]): Promise<void> {
     const stream = client.query(copyFrom(`COPY ${table} (${COLUMN_LIST}) FROM STDIN`));
-    await pipeline(Readable.from(encodeChunks(events)), stream);
+    await pipeline(Readable.from(chunks(lines)), stream);
   }
 
   private async withClient<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {

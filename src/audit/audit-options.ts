@@ -8,7 +8,7 @@ export function resolveAuditOptions(options: AuditModuleOptions = {}): ResolvedA
     enabled: options.enabled ?? true,
     batchSize: options.batchSize ?? 2000,
     flushIntervalMs: options.flushIntervalMs ?? 250,
-    maxBuffer: options.maxBuffer ?? 100_000,
+    maxBuffer: options.maxBuffer ?? 50_000,
     flushConcurrency: options.flushConcurrency ?? 2,
     drainTimeoutMs: options.drainTimeoutMs ?? 10_000,
     maxStateBytes: options.maxStateBytes ?? 64 * 1024,

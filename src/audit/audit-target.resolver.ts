@@ -101,7 +101,8 @@ export class AuditTargetResolver {
     return async (id, organizationId) => {
       if (query.uuidKey && !UUID.test(id)) return undefined;
       const values = query.tenantScoped ? [id, organizationId] : [id];
-      if (typeof pool?.query === 'function') return (await pool.query({ name, text: query.sql, values })).rows[0];
+      if (typeof pool?.query === 'function')
+        return (await pool.query({ name, text: query.sql, values })).rows[0];
       const rows: unknown[] = await this.dataSource.query(query.sql, values);
       return rows[0];
     };

@@ -11,6 +11,20 @@ import { AUDIT_OPTIONS, AUDIT_PG_POOL } from 'src/audit/audit.constants';
 import { AuditEventRepository } from 'src/audit/audit-event.repository';
 import { ResolvedAuditOptions } from 'src/audit/audit-options';
 import { AuditEvent } from 'src/audit/audit.types';
+import { encodeEvent } from 'src/audit/copy-format';
+
+/**
+ * An event as the buffer holds it: already encoded to its COPY line (one flat string instead of an object
+ * tree: a third of the memory and nothing for the GC to walk), plus what the writer and listeners need.
+ */
+export interface QueuedEvent {
+  id: string;
+  occurredAt: Date;
+  organizationId: string | null;
+  resourceType: string | null;
+  action: string;
+  line: string;
+}
 
 export interface AuditWriterStats {
   captured: number;
@@ -37,16 +51,16 @@ const DATA_ERROR = /^(22|23)/;
 export class AuditWriter implements OnModuleInit, BeforeApplicationShutdown, OnApplicationShutdown {
   private readonly logger = new Logger(AuditWriter.name);
   private readonly repository: AuditEventRepository;
-  private buffer: AuditEvent[] = [];
+  private buffer: QueuedEvent[] = [];
   /** Batches whose write failed: retried first, with the idempotent path. */
-  private readonly retries: AuditEvent[][] = [];
+  private readonly retries: QueuedEvent[][] = [];
   private inFlight = 0;
   private consecutiveFailures = 0;
   private retryAt = 0;
   private timer?: NodeJS.Timeout;
   private idle: Array<() => void> = [];
   private readonly counters = { captured: 0, flushed: 0, dropped: 0, poisoned: 0, failedBatches: 0 };
-  private readonly flushListeners: Array<(events: readonly AuditEvent[]) => void> = [];
+  private readonly flushListeners: Array<(events: readonly QueuedEvent[]) => void> = [];
 
   constructor(
     @Inject(AUDIT_OPTIONS) private readonly options: ResolvedAuditOptions,
@@ -69,7 +83,14 @@ export class AuditWriter implements OnModuleInit, BeforeApplicationShutdown, OnA
       this.counters.dropped++;
       return false;
     }
-    this.buffer.push(event);
+    this.buffer.push({
+      id: event.id,
+      occurredAt: event.occurredAt,
+      organizationId: event.organizationId,
+      resourceType: event.resourceType,
+      action: event.action,
+      line: encodeEvent(event),
+    });
     this.counters.captured++;
     if (this.buffer.length >= this.options.batchSize) this.pump(false);
     return true;
@@ -90,7 +111,7 @@ export class AuditWriter implements OnModuleInit, BeforeApplicationShutdown, OnA
   }
 
   /** Called after each committed batch with its events (cache invalidation...). */
-  onFlushed(listener: (events: readonly AuditEvent[]) => void): void {
+  onFlushed(listener: (events: readonly QueuedEvent[]) => void): void {
     this.flushListeners.push(listener);
   }
 
@@ -145,7 +166,7 @@ export class AuditWriter implements OnModuleInit, BeforeApplicationShutdown, OnA
     }
   }
 
-  private start(batch: AuditEvent[], isRetry: boolean): void {
+  private start(batch: QueuedEvent[], isRetry: boolean): void {
     this.inFlight++;
     this.write(batch, isRetry)
       .catch((error: unknown) => this.logger.error(`Unexpected writer error: ${describe(error)}`))
@@ -156,10 +177,11 @@ export class AuditWriter implements OnModuleInit, BeforeApplicationShutdown, OnA
       });
   }
 
-  private async write(batch: AuditEvent[], isRetry: boolean): Promise<void> {
+  private async write(batch: QueuedEvent[], isRetry: boolean): Promise<void> {
+    const lines = batch.map((event) => event.line);
     try {
-      if (isRetry) await this.repository.copyIdempotent(batch);
-      else await this.repository.copy(batch);
+      if (isRetry) await this.repository.copyIdempotent(lines);
+      else await this.repository.copy(lines);
       this.counters.flushed += batch.length;
       this.consecutiveFailures = 0;
       this.retryAt = 0;
@@ -178,7 +200,7 @@ export class AuditWriter implements OnModuleInit, BeforeApplicationShutdown, OnA
     }
   }
 
-  private notifyFlushed(batch: AuditEvent[]): void {
+  private notifyFlushed(batch: QueuedEvent[]): void {
     for (const listener of this.flushListeners) {
       try {
         listener(batch);
@@ -189,7 +211,7 @@ export class AuditWriter implements OnModuleInit, BeforeApplicationShutdown, OnA
   }
 
   /** Splits a batch that has bad data until the bad event is alone; the others are written. */
-  private async isolatePoison(batch: AuditEvent[], error: unknown): Promise<void> {
+  private async isolatePoison(batch: QueuedEvent[], error: unknown): Promise<void> {
     if (batch.length === 1) {
       this.counters.poisoned++;
       this.logger.error(`Audit event ${batch[0].id} cannot be stored and was set aside: ${describe(error)}`);

@@ -9,9 +9,9 @@ import {
 } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { Request, Response } from 'express';
+import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { from, Observable, switchMap, tap } from 'rxjs';
-import { v7 as uuidv7 } from 'uuid';
 import { AUDIT_OPTIONS, AUDITED_KEY } from 'src/audit/audit.constants';
 import { buildAuditEvent, EventDraft } from 'src/audit/audit-event.factory';
 import { ResolvedAuditOptions } from 'src/audit/audit-options';
@@ -69,7 +69,7 @@ export class AuditInterceptor implements NestInterceptor {
     const resourceId = Array.isArray(param) ? param.join('/') : param;
     const action = target.options.action ?? (isRead ? (resourceId ? 'read' : 'list') : ACTIONS[method]!);
     const actor = actorFromUser(request.user);
-    request.requestId ??= uuidv7();
+    request.requestId ??= randomUUID();
     const draft = (): Omit<EventDraft, 'status' | 'severity'> => ({
       action,
       eventType: target.options.eventType,

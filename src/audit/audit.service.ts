@@ -3,7 +3,7 @@ import { AUDIT_OPTIONS } from 'src/audit/audit.constants';
 import { buildAuditEvent } from 'src/audit/audit-event.factory';
 import { ResolvedAuditOptions } from 'src/audit/audit-options';
 import { AuditTargetResolver } from 'src/audit/audit-target.resolver';
-import { AuditWriter, AuditWriterStats } from 'src/audit/audit-writer.service';
+import { AuditWriter, AuditWriterStats, QueuedEvent } from 'src/audit/audit-writer.service';
 import { AuditEvent, RecordAuditEventInput } from 'src/audit/audit.types';
 
 /** The programmatic API: events that are not HTTP requests (jobs, logins, system actions). */
@@ -61,7 +61,7 @@ export class AuditService {
    * Subscribes to committed batches: the listener gets the events of each batch written (for example to
    * invalidate caches). It runs on the writer's path: keep it quick, never throw, never keep the events.
    */
-  onFlushed(listener: (events: readonly AuditEvent[]) => void): void {
+  onFlushed(listener: (events: readonly QueuedEvent[]) => void): void {
     this.writer.onFlushed(listener);
   }
 

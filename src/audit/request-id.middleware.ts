@@ -1,6 +1,6 @@
 import { Injectable, NestMiddleware } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { v7 as uuidv7 } from 'uuid';
 import { REQUEST_ID_HEADER } from 'src/audit/audit.constants';
 import { acceptRequestId } from 'src/audit/request-context';
 
@@ -10,7 +10,7 @@ export type RequestWithId = IncomingMessage & { requestId?: string };
 @Injectable()
 export class RequestIdMiddleware implements NestMiddleware {
   use(request: RequestWithId, response: ServerResponse, next: () => void): void {
-    const id = acceptRequestId(request.headers[REQUEST_ID_HEADER]) ?? uuidv7();
+    const id = acceptRequestId(request.headers[REQUEST_ID_HEADER]) ?? randomUUID();
     request.requestId = id;
     response.setHeader('X-Request-Id', id);
     next();

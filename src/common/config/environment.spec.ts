@@ -27,7 +27,7 @@ describe('loadConfig', () => {
         delivery: 'memory',
         batchSize: 2000,
         flushIntervalMs: 250,
-        maxBuffer: 100000,
+        maxBuffer: 50000,
         flushConcurrency: 2,
         drainTimeoutMs: 10000,
         maxStateBytes: 65536,

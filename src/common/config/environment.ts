@@ -232,7 +232,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       delivery: vars.AUDIT_DELIVERY ?? 'memory',
       batchSize: vars.AUDIT_BATCH_SIZE ?? 2000,
       flushIntervalMs: vars.AUDIT_FLUSH_INTERVAL_MS ?? 250,
-      maxBuffer: vars.AUDIT_MAX_BUFFER ?? 100000,
+      maxBuffer: vars.AUDIT_MAX_BUFFER ?? 50000,
       flushConcurrency: vars.AUDIT_FLUSH_CONCURRENCY ?? 2,
       drainTimeoutMs: vars.AUDIT_DRAIN_TIMEOUT_MS ?? 10000,
       maxStateBytes: vars.AUDIT_MAX_STATE_BYTES ?? 65536,

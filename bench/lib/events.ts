@@ -40,7 +40,7 @@ const USER_AGENTS = [
 ];
 
 /** mulberry32: a tiny seeded PRNG, so every run generates the same events. */
-function prng(seed: number): () => number {
+export function prng(seed: number): () => number {
   let state = seed >>> 0;
   return () => {
     state = (state + 0x6d2b79f5) >>> 0;
@@ -51,15 +51,15 @@ function prng(seed: number): () => number {
   };
 }
 
-type Random = ReturnType<typeof prng>;
-const pick = <T>(random: Random, items: readonly T[]): T => items[Math.floor(random() * items.length)];
-const hex = (random: Random, length: number): string =>
+export type Random = ReturnType<typeof prng>;
+export const pick = <T>(random: Random, items: readonly T[]): T => items[Math.floor(random() * items.length)];
+export const hex = (random: Random, length: number): string =>
   Array.from({ length }, () => Math.floor(random() * 16).toString(16)).join('');
-const uuid = (random: Random): string =>
+export const uuid = (random: Random): string =>
   `${hex(random, 8)}-${hex(random, 4)}-4${hex(random, 3)}-a${hex(random, 3)}-${hex(random, 12)}`;
 
 /** An account as a service would hold it: the before state of an update. */
-function accountState(random: Random) {
+export function accountState(random: Random) {
   const first = pick(random, FIRST_NAMES);
   const last = pick(random, LAST_NAMES);
   return {
@@ -74,7 +74,7 @@ function accountState(random: Random) {
 }
 
 /** The same account after a typical update: plan and seat count change. */
-function updatedState(random: Random, before: ReturnType<typeof accountState>) {
+export function updatedState(random: Random, before: ReturnType<typeof accountState>) {
   return {
     ...before,
     plan: PLANS[(PLANS.indexOf(before.plan) + 1) % PLANS.length],

@@ -95,6 +95,28 @@ describe('export of 100k events', () => {
       expect(counted).toMatchObject({ status: 200, lines: ROWS });
       expect(counted.bytes).toBeGreaterThan(100 * 1024 * 1024);
       expect(peakRssKb).toBeLessThan(300 * 1024); // a 100+ MB body never sits in memory
+
+      // A client that goes away mid-export stops the query: the export connection goes idle again.
+      await new Promise<void>((resolve, reject) => {
+        const req = get(
+          `http://127.0.0.1:${port}/audit/export?resourceType=bulk`,
+          { headers: { authorization: `Bearer ${bearer}` } },
+          (res) => res.once('data', () => (req.destroy(), resolve())),
+        );
+        req.on('error', (error) =>
+          (error as NodeJS.ErrnoException).code === 'ECONNRESET' ? resolve() : reject(error),
+        );
+      });
+      let active = -1;
+      for (let i = 0; i < 50 && active !== 0; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        const { rows } = await db.sql.query(
+          `SELECT count(*)::int AS n FROM pg_stat_activity
+            WHERE application_name = 'nest-audit-trail:export' AND state <> 'idle'`,
+        );
+        active = rows[0].n;
+      }
+      expect(active).toBe(0);
     } finally {
       service.child.kill('SIGTERM');
       await service.exited;

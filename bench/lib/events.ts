@@ -53,8 +53,12 @@ export function prng(seed: number): () => number {
 
 export type Random = ReturnType<typeof prng>;
 export const pick = <T>(random: Random, items: readonly T[]): T => items[Math.floor(random() * items.length)];
-export const hex = (random: Random, length: number): string =>
-  Array.from({ length }, () => Math.floor(random() * 16).toString(16)).join('');
+const HEX_DIGITS = '0123456789abcdef';
+export const hex = (random: Random, length: number): string => {
+  let text = '';
+  for (let i = 0; i < length; i++) text += HEX_DIGITS[Math.floor(random() * 16)];
+  return text;
+};
 export const uuid = (random: Random): string =>
   `${hex(random, 8)}-${hex(random, 4)}-4${hex(random, 3)}-a${hex(random, 3)}-${hex(random, 12)}`;
 

@@ -1,10 +1,12 @@
 import { CreateAuditEvents1795390000000 } from './1795390000000-CreateAuditEvents';
 import { CreateAccounts1795390000001 } from './1795390000001-CreateAccounts';
 import { AuditSearchAndStats1795390000002 } from './1795390000002-AuditSearchAndStats';
+import { TenantFirstReadIndexes1795390000003 } from './1795390000003-TenantFirstReadIndexes';
 
 /** Listed explicitly (not globbed) so the same list works from ts (tests) and the built js. */
 export const MIGRATIONS = [
   CreateAuditEvents1795390000000,
   CreateAccounts1795390000001,
   AuditSearchAndStats1795390000002,
+  TenantFirstReadIndexes1795390000003,
 ];

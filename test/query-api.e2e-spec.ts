@@ -6,6 +6,7 @@ import Redis from 'ioredis';
 import request from 'supertest';
 import { AuditService, RecordAuditEventInput } from 'src/audit';
 import { StatsRefreshJob } from 'src/query/stats-refresh.job';
+import { parseCsv } from './support/csv';
 import { createTestDatabase, TestDatabase } from './support/test-db';
 import { startTestApp, token } from './support/test-app';
 
@@ -340,17 +341,33 @@ describe('admin query API', () => {
     });
 
     it('streams CSV with a header row and correct quoting', async () => {
+      const after = { text: 'a "quoted", multi\nline text' };
+      record('org-a', { resourceType: 'note', resourceId: 'n-1', after });
       record('org-a', {
         resourceType: 'note',
-        resourceId: 'n-1',
-        after: { text: 'a "quoted", multi\nline text' },
+        resourceId: 'n-2',
+        status: 'failure',
+        errorMessage: 'line one, "two"\nline three',
       });
       await audit.flush();
       const res = await download('format=csv&resourceType=note');
       expect(res.type).toContain('text/csv');
-      const [header, ...rest] = res.body.split('\n');
-      expect(header.split(',').slice(0, 3)).toEqual(['id', 'occurredAt', 'organizationId']);
-      expect(rest.join('\n')).toContain('"{""text"":""a \\""quoted\\"", multi\\nline text""}"');
+      const [header, ...rows] = parseCsv(res.body);
+      expect(header.slice(0, 3)).toEqual(['id', 'occurredAt', 'organizationId']);
+      const byId = Object.fromEntries(
+        rows.map((cells) => [
+          cells[header.indexOf('resourceId')],
+          Object.fromEntries(header.map((h, i) => [h, cells[i]])),
+        ]),
+      );
+      expect(rows).toHaveLength(2);
+      expect(JSON.parse(byId['n-1'].after)).toEqual(after);
+      expect(byId['n-1'].before).toBe(''); // NULL
+      expect(byId['n-2'].errorMessage).toBe('line one, "two"\nline three');
+      expect(new Date(byId['n-2'].occurredAt).toISOString()).toBe(byId['n-2'].occurredAt);
+      await audit.flush();
+      const [exported] = (await list({ action: 'export' })).items;
+      expect(exported.metadata).toMatchObject({ format: 'csv', rows: 2 });
     });
   });
 

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { PoolClient } from 'pg';
-import QueryStream from 'pg-query-stream';
+import { escapeLiteral, PoolClient } from 'pg';
+import { CopyToStreamQuery, to as copyTo } from 'pg-copy-streams';
 import { DataSource } from 'typeorm';
 import { CursorPosition } from 'src/query/cursor';
 import { EventFilters } from 'src/query/event-filters';
@@ -45,14 +45,42 @@ const EQUALS: Array<[keyof EventFilters, string]> = [
 const COLUMNS = `id, occurred_at, occurred_at::text AS occurred_at_text, organization_id, actor_id, actor_type, action,
   event_type, resource_type, resource_id, before, after, changes, status, status_code, error_message, severity,
   request_id, host(ip) AS ip, user_agent, route, method, duration_ms, metadata`;
-export const SEARCH_VECTOR = 'audit_search_vector(event_type, resource_type, resource_id, before, after)';
+const searchVector = (t = '') =>
+  `audit_search_vector(${t}event_type, ${t}resource_type, ${t}resource_id, ${t}before, ${t}after)`;
+export const SEARCH_VECTOR = searchVector();
 
-/** Collects WHERE clauses and their parameters ($1, $2...) together. */
+/**
+ * The public event shape (camelCase, DESIGN.md), computed by Postgres for exports: the rows leave the
+ * database already serialized and Node only moves bytes. Same order as the CSV columns.
+ */
+const EXPORT_COLUMNS = `e.id,
+  to_char(e.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "occurredAt",
+  e.organization_id AS "organizationId", e.actor_id AS "actorId", e.actor_type AS "actorType", e.action,
+  e.event_type AS "eventType", e.resource_type AS "resourceType", e.resource_id AS "resourceId", e.status,
+  e.status_code AS "statusCode", e.error_message AS "errorMessage", e.severity, e.request_id AS "requestId",
+  host(e.ip) AS ip, e.user_agent AS "userAgent", e.route, e.method, e.duration_ms AS "durationMs",
+  e.before, e.after, e.changes, e.metadata`;
+
+/**
+ * COPY options for NDJSON: CSV format with a delimiter and a quote character that JSON text never contains
+ * raw (Postgres escapes control characters in JSON strings), so each JSON document is written verbatim,
+ * one per line. Text format would double every backslash.
+ */
+const VERBATIM_LINES = `(FORMAT csv, DELIMITER E'\\x02', QUOTE E'\\x01')`;
+
+export type ExportFormat = 'ndjson' | 'csv';
+
+/**
+ * Collects WHERE clauses with their values: as parameters ($1, $2...), or, for COPY, which takes no
+ * parameters, as escaped literals.
+ */
 class Where {
   readonly clauses: string[] = [];
   readonly params: unknown[] = [];
-  bind(value: unknown): string {
-    return `$${this.params.push(value)}`;
+  constructor(private readonly inline = false) {}
+  bind(value: string | number | Date): string {
+    if (!this.inline) return `$${this.params.push(value)}`;
+    return escapeLiteral(value instanceof Date ? value.toISOString() : String(value));
   }
   add(clause: string): this {
     this.clauses.push(clause);
@@ -63,16 +91,17 @@ class Where {
   }
 }
 
-function whereFor(filters: EventFilters): Where {
-  const where = new Where();
+/** `alias` qualifies the columns (`e.`) where the statement has other columns of the same names. */
+function whereFor(filters: EventFilters, where = new Where(), alias = ''): Where {
   for (const [key, column] of EQUALS) {
     const value = filters[key];
-    if (value !== undefined) where.add(`${column} = ${where.bind(value)}`);
+    if (value !== undefined) where.add(`${alias}${column} = ${where.bind(value)}`);
   }
   // Plain comparisons on the partition key: the planner prunes partitions outside [from, to).
-  if (filters.from) where.add(`occurred_at >= ${where.bind(filters.from)}`);
-  if (filters.to) where.add(`occurred_at < ${where.bind(filters.to)}`);
-  if (filters.q) where.add(`${SEARCH_VECTOR} @@ websearch_to_tsquery('simple', ${where.bind(filters.q)})`);
+  if (filters.from) where.add(`${alias}occurred_at >= ${where.bind(filters.from)}::timestamptz`);
+  if (filters.to) where.add(`${alias}occurred_at < ${where.bind(filters.to)}::timestamptz`);
+  if (filters.q)
+    where.add(`${searchVector(alias)} @@ websearch_to_tsquery('simple', ${where.bind(filters.q)})`);
   return where;
 }
 
@@ -130,16 +159,21 @@ export class EventsRepository {
   }
 
   /**
-   * A server-side cursor over every matching event, newest first, read in chunks as the consumer asks
-   * (backpressure): memory stays flat whatever the size. The caller owns `client` and releases it.
+   * The export as `COPY ... TO STDOUT`: Postgres builds each line (NDJSON: `row_to_json`; CSV: its own
+   * RFC 4180 writer with a header row) and streams it; the COPY stream pauses the connection when the
+   * consumer is slow (backpressure), so memory stays flat whatever the size. The caller owns `client`.
    */
-  stream(client: PoolClient, filters: EventFilters): QueryStream {
-    const where = whereFor(filters);
-    const query = new QueryStream(
-      `SELECT ${COLUMNS} FROM audit_events ${where} ORDER BY occurred_at DESC, id DESC`,
-      where.params,
-      { batchSize: 500, highWaterMark: 1000 },
-    );
-    return client.query(query);
+  copyExport(client: PoolClient, filters: EventFilters, format: ExportFormat): CopyToStreamQuery {
+    const options = format === 'csv' ? '(FORMAT csv, HEADER)' : VERBATIM_LINES;
+    return client.query(copyTo(`COPY (${this.exportSelect(filters, format)}) TO STDOUT WITH ${options}`));
+  }
+
+  /** The SELECT behind `copyExport`, values inlined as literals (COPY takes no parameters). */
+  exportSelect(filters: EventFilters, format: ExportFormat): string {
+    const where = whereFor(filters, new Where(true), 'e.');
+    const order = 'ORDER BY e.occurred_at DESC, e.id DESC';
+    return format === 'csv'
+      ? `SELECT ${EXPORT_COLUMNS} FROM audit_events e ${where} ${order}`
+      : `SELECT row_to_json(v) FROM audit_events e CROSS JOIN LATERAL (SELECT ${EXPORT_COLUMNS}) v ${where} ${order}`;
   }
 }

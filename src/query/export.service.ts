@@ -1,50 +1,27 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
-import { stringify } from 'csv-stringify';
 import type { Response } from 'express';
-import { Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { Pool } from 'pg';
 import { AuditService } from 'src/audit';
 import { AuthUser } from 'src/common/auth/auth.types';
 import { ExportQuery } from 'src/query/dto/export.query';
 import { toEventFilters } from 'src/query/event-filters';
-import { EventView, toEventView } from 'src/query/event.view';
-import { EventRow, EventsRepository } from 'src/query/events.repository';
+import { EventsRepository, ExportFormat } from 'src/query/events.repository';
+import { RowCounter, streamExport } from 'src/query/export-stream';
 import { organizationScope } from 'src/query/tenant-scope';
 
 export const EXPORT_POOL = Symbol('EXPORT_POOL');
 
-const CSV_COLUMNS: Array<keyof EventView> = [
-  'id',
-  'occurredAt',
-  'organizationId',
-  'actorId',
-  'actorType',
-  'action',
-  'eventType',
-  'resourceType',
-  'resourceId',
-  'status',
-  'statusCode',
-  'errorMessage',
-  'severity',
-  'requestId',
-  'ip',
-  'userAgent',
-  'route',
-  'method',
-  'durationMs',
-  'before',
-  'after',
-  'changes',
-  'metadata',
-];
+const CONTENT_TYPES: Record<ExportFormat, string> = {
+  ndjson: 'application/x-ndjson',
+  csv: 'text/csv; charset=utf-8',
+};
 
 /**
- * Streams every matching event as NDJSON or CSV from a server-side cursor. Node streams carry the
- * backpressure end to end (socket -> serializer -> cursor), so memory stays flat whatever the size; a client
- * that disconnects destroys the pipeline, which closes the cursor and frees the connection. The export is
- * itself audited (action `export`, with the filters and the row count).
+ * Streams every matching event as NDJSON or CSV. Postgres serializes the rows (`COPY ... TO STDOUT`) and
+ * Node pipes the bytes to the socket: backpressure runs end to end (socket -> COPY stream -> connection),
+ * so memory stays flat whatever the size, and a client that disconnects destroys the pipeline, which
+ * drops the connection and with it the query. The export is itself audited (action `export`, with the
+ * filters and the row count).
  */
 @Injectable()
 export class ExportService implements OnApplicationShutdown {
@@ -69,64 +46,26 @@ export class ExportService implements OnApplicationShutdown {
         errorMessage: error ? `export did not complete: ${error.message}` : undefined,
         metadata: { format, rows, filters: { ...query, format: undefined } },
       });
-    let rows = 0;
-    const count = new Transform({
-      objectMode: true,
-      transform(row: EventRow, _encoding, done) {
-        rows++;
-        done(null, toEventView(row));
-      },
-      // Every row has been read: record the export before the client sees the end of the body.
-      flush(done) {
-        recordExport(rows);
-        done();
-      },
-    });
 
-    const client = await this.pool.connect();
-    let failure: Error | undefined;
+    response.status(200);
+    response.setHeader('Content-Type', CONTENT_TYPES[format]);
+    response.setHeader('Content-Disposition', `attachment; filename="audit-events.${format}"`);
+    // Every row has been read: record the export before the client sees the end of the body.
+    const counter = new RowCounter(format, (rows) => recordExport(rows));
     try {
-      response.status(200);
-      response.setHeader(
-        'Content-Type',
-        format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson',
-      );
-      response.setHeader('Content-Disposition', `attachment; filename="audit-events.${format}"`);
-      await pipeline(this.events.stream(client, filters), count, serializer(format), response);
+      await streamExport(this.pool, this.events, filters, format, response, counter);
     } catch (error) {
-      failure = error as Error;
-      recordExport(rows, failure);
+      const failure = error as Error;
+      recordExport(counter.rows, failure);
       if ((error as NodeJS.ErrnoException).code !== 'ERR_STREAM_PREMATURE_CLOSE') {
-        this.logger.error(`Export failed after ${rows} rows: ${failure.message}`);
+        this.logger.error(`Export failed after ${counter.rows} rows: ${failure.message}`);
       }
       // Headers are gone already: the client sees a truncated body and the connection closed.
       response.destroy();
-    } finally {
-      // A client interrupted mid-cursor is not reusable: hand back an error so the pool discards it.
-      client.release(failure);
     }
   }
 
   async onApplicationShutdown(): Promise<void> {
     await this.pool.end();
   }
-}
-
-function serializer(format: 'ndjson' | 'csv') {
-  if (format === 'csv') {
-    return stringify({
-      header: true,
-      columns: CSV_COLUMNS as string[],
-      cast: {
-        object: (value) => JSON.stringify(value),
-        boolean: (value) => String(value),
-      },
-    });
-  }
-  return new Transform({
-    writableObjectMode: true,
-    transform(event: EventView, _encoding, done) {
-      done(null, `${JSON.stringify(event)}\n`);
-    },
-  });
 }

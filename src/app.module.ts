@@ -9,6 +9,7 @@ import { AppConfig } from 'src/common/config/environment';
 import { dataSourceOptions } from 'src/common/database/data-source-options';
 import { AllExceptionsFilter } from 'src/common/errors/all-exceptions.filter';
 import { strictValidationPipe } from 'src/common/errors/validation.pipe';
+import { MetricsModule } from 'src/common/metrics/metrics.module';
 import { HealthModule } from 'src/health/health.module';
 import { PartitionsModule } from 'src/partitions/partitions.module';
 import { QueryModule } from 'src/query/query.module';
@@ -31,6 +32,7 @@ export class AppModule {
         AppConfigModule.forRoot(config),
         TypeOrmModule.forRoot(dataSourceOptions(databaseUrl)),
         ScheduleModule.forRoot(),
+        MetricsModule,
         AuditModule.forRoot({
           enabled: config.audit.enabled,
           batchSize: config.audit.batchSize,

@@ -6,6 +6,7 @@ import {
   OnApplicationShutdown,
   OnModuleInit,
 } from '@nestjs/common';
+import { performance } from 'node:perf_hooks';
 import { Pool } from 'pg';
 import { AUDIT_OPTIONS, AUDIT_PG_POOL } from 'src/audit/audit.constants';
 import { AuditEventRepository } from 'src/audit/audit-event.repository';
@@ -24,6 +25,8 @@ export interface QueuedEvent {
   resourceType: string | null;
   action: string;
   line: string;
+  /** When the writer accepted it (epoch ms): the age of what waits, whatever `occurredAt` says. */
+  enqueuedAt: number;
 }
 
 export interface AuditWriterStats {
@@ -32,8 +35,22 @@ export interface AuditWriterStats {
   dropped: number;
   poisoned: number;
   failedBatches: number;
+  /** Events waiting for a COPY (buffer and failed batches); this is what the high-water mark bounds. */
   pending: number;
+  /** Events in a COPY that has not committed yet. */
+  inFlight: number;
+  /** How long the oldest event not yet committed (waiting or in flight) has been held; null when none. */
   oldestPendingMs: number | null;
+}
+
+/** One COPY attempt (a batch, a retry or a piece of a split batch), as reported to `onWriteAttempt`. */
+export interface WriteAttempt {
+  events: number;
+  durationMs: number;
+  /** True on the idempotent path (retry after a failure, or a split to isolate a bad event). */
+  retry: boolean;
+  /** Null when the batch committed; else the Postgres SQLSTATE (or Node error code), '' when none. */
+  errorCode: string | null;
 }
 
 const MAX_BACKOFF_MS = 30_000;
@@ -57,10 +74,13 @@ export class AuditWriter implements OnModuleInit, BeforeApplicationShutdown, OnA
   private inFlight = 0;
   private consecutiveFailures = 0;
   private retryAt = 0;
+  /** Batches handed to a COPY that has not finished: still held, so still counted in stats(). */
+  private readonly writing = new Set<QueuedEvent[]>();
   private timer?: NodeJS.Timeout;
   private idle: Array<() => void> = [];
   private readonly counters = { captured: 0, flushed: 0, dropped: 0, poisoned: 0, failedBatches: 0 };
   private readonly flushListeners: Array<(events: readonly QueuedEvent[]) => void> = [];
+  private readonly attemptListeners: Array<(attempt: WriteAttempt) => void> = [];
 
   constructor(
     @Inject(AUDIT_OPTIONS) private readonly options: ResolvedAuditOptions,
@@ -90,6 +110,7 @@ export class AuditWriter implements OnModuleInit, BeforeApplicationShutdown, OnA
       resourceType: event.resourceType,
       action: event.action,
       line: encodeEvent(event),
+      enqueuedAt: Date.now(),
     });
     this.counters.captured++;
     if (this.buffer.length >= this.options.batchSize) this.pump(false);
@@ -115,12 +136,27 @@ export class AuditWriter implements OnModuleInit, BeforeApplicationShutdown, OnA
     this.flushListeners.push(listener);
   }
 
+  /** Called after each COPY attempt, committed or failed (metrics). Same rules as `onFlushed`. */
+  onWriteAttempt(listener: (attempt: WriteAttempt) => void): void {
+    this.attemptListeners.push(listener);
+  }
+
   stats(): AuditWriterStats {
-    const oldest = this.retries[0]?.[0] ?? this.buffer[0];
+    // Each queue is in arrival order, so its head is its oldest event.
+    let oldest = Math.min(
+      this.retries[0]?.[0]?.enqueuedAt ?? Infinity,
+      this.buffer[0]?.enqueuedAt ?? Infinity,
+    );
+    let inFlight = 0;
+    for (const batch of this.writing) {
+      inFlight += batch.length;
+      oldest = Math.min(oldest, batch[0]?.enqueuedAt ?? Infinity);
+    }
     return {
       ...this.counters,
       pending: this.pending(),
-      oldestPendingMs: oldest ? Date.now() - oldest.occurredAt.getTime() : null,
+      inFlight,
+      oldestPendingMs: oldest === Infinity ? null : Date.now() - oldest,
     };
   }
 
@@ -168,10 +204,12 @@ export class AuditWriter implements OnModuleInit, BeforeApplicationShutdown, OnA
 
   private start(batch: QueuedEvent[], isRetry: boolean): void {
     this.inFlight++;
+    this.writing.add(batch);
     this.write(batch, isRetry)
       .catch((error: unknown) => this.logger.error(`Unexpected writer error: ${describe(error)}`))
       .finally(() => {
         this.inFlight--;
+        this.writing.delete(batch);
         if (this.inFlight === 0 && this.pending() === 0) this.idle.splice(0).forEach((resolve) => resolve());
         this.pump(false);
       });
@@ -179,16 +217,19 @@ export class AuditWriter implements OnModuleInit, BeforeApplicationShutdown, OnA
 
   private async write(batch: QueuedEvent[], isRetry: boolean): Promise<void> {
     const lines = batch.map((event) => event.line);
+    const started = performance.now();
     try {
       if (isRetry) await this.repository.copyIdempotent(lines);
       else await this.repository.copy(lines);
       this.counters.flushed += batch.length;
       this.consecutiveFailures = 0;
       this.retryAt = 0;
-      this.notifyFlushed(batch);
+      this.notify(this.attemptListeners, this.attempt(batch, started, isRetry, null));
+      this.notify(this.flushListeners, batch);
     } catch (error) {
       this.counters.failedBatches++;
       const code = (error as { code?: string }).code ?? '';
+      this.notify(this.attemptListeners, this.attempt(batch, started, isRetry, code));
       if (DATA_ERROR.test(code) && code !== '23505') return this.isolatePoison(batch, error);
       this.consecutiveFailures++;
       const backoff = Math.min(MAX_BACKOFF_MS, 100 * 2 ** (this.consecutiveFailures - 1));
@@ -200,12 +241,22 @@ export class AuditWriter implements OnModuleInit, BeforeApplicationShutdown, OnA
     }
   }
 
-  private notifyFlushed(batch: QueuedEvent[]): void {
-    for (const listener of this.flushListeners) {
+  private attempt(
+    batch: QueuedEvent[],
+    started: number,
+    retry: boolean,
+    errorCode: string | null,
+  ): WriteAttempt {
+    return { events: batch.length, durationMs: performance.now() - started, retry, errorCode };
+  }
+
+  /** Listeners run on the writer's path: one that throws is logged and never stops the writer. */
+  private notify<T>(listeners: ReadonlyArray<(value: T) => void>, value: T): void {
+    for (const listener of listeners) {
       try {
-        listener(batch);
+        listener(value);
       } catch (error) {
-        this.logger.warn(`A flush listener failed: ${describe(error)}`);
+        this.logger.warn(`A writer listener failed: ${describe(error)}`);
       }
     }
   }

@@ -3,7 +3,7 @@ import { AUDIT_OPTIONS } from 'src/audit/audit.constants';
 import { buildAuditEvent } from 'src/audit/audit-event.factory';
 import { ResolvedAuditOptions } from 'src/audit/audit-options';
 import { AuditTargetResolver } from 'src/audit/audit-target.resolver';
-import { AuditWriter, AuditWriterStats, QueuedEvent } from 'src/audit/audit-writer.service';
+import { AuditWriter, AuditWriterStats, QueuedEvent, WriteAttempt } from 'src/audit/audit-writer.service';
 import { AuditEvent, RecordAuditEventInput } from 'src/audit/audit.types';
 
 /** The programmatic API: events that are not HTTP requests (jobs, logins, system actions). */
@@ -65,6 +65,15 @@ export class AuditService {
     this.writer.onFlushed(listener);
   }
 
+  /**
+   * Subscribes to every COPY attempt (size, duration, error code when it failed), for metrics. Runs on the
+   * writer's path like `onFlushed`: keep it quick.
+   */
+  onWriteAttempt(listener: (attempt: WriteAttempt) => void): void {
+    this.writer.onWriteAttempt(listener);
+  }
+
+  /** Counters since start (captured, flushed, dropped, poisoned...) and what is held now: cheap, no I/O. */
   stats(): AuditWriterStats {
     return this.writer.stats();
   }

@@ -2,7 +2,7 @@
 export { AuditModule } from 'src/audit/audit.module';
 export { Audited, NoAudit } from 'src/audit/audited.decorator';
 export { AuditService } from 'src/audit/audit.service';
-export type { AuditWriterStats, QueuedEvent } from 'src/audit/audit-writer.service';
+export type { AuditWriterStats, QueuedEvent, WriteAttempt } from 'src/audit/audit-writer.service';
 export { DEFAULT_REDACT_KEYS } from 'src/audit/redaction';
 export { REDACTED } from 'src/common/serialization/safe-serialize';
 export type {

@@ -6,12 +6,16 @@ import {
   TypeOrmHealthIndicator,
 } from '@nestjs/terminus';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { AuditService } from 'src/audit';
+import { AuditBufferHealthIndicator } from 'src/health/audit-buffer.health';
+import { PartitionsHealthIndicator } from 'src/health/partitions.health';
 
 const CHECK_TIMEOUT_MS = 1500;
 const MAX_EVENT_LOOP_DELAY_MS = 2000;
 
-/** Kubernetes probes: liveness says the process works, readiness that it can take traffic. */
+/**
+ * Kubernetes probes: liveness says the process works, readiness that it can take traffic (database, audit
+ * buffer under its high-water mark and not lagging, partitions in place). Each check has a timeout.
+ */
 @Controller('health')
 export class HealthController {
   private readonly loopDelay = monitorEventLoopDelay({ resolution: 20 });
@@ -20,7 +24,8 @@ export class HealthController {
     private readonly health: HealthCheckService,
     private readonly indicator: HealthIndicatorService,
     private readonly database: TypeOrmHealthIndicator,
-    private readonly audit: AuditService,
+    private readonly auditBuffer: AuditBufferHealthIndicator,
+    private readonly partitions: PartitionsHealthIndicator,
   ) {
     this.loopDelay.enable();
   }
@@ -43,10 +48,9 @@ export class HealthController {
   ready() {
     return this.health.check([
       () => this.database.pingCheck('database', { timeout: CHECK_TIMEOUT_MS }),
-      () => {
-        const { pending, oldestPendingMs, dropped } = this.audit.stats();
-        return this.indicator.check('auditBuffer').up({ pending, oldestPendingMs, dropped });
-      },
+      () => this.auditBuffer.depth('auditBuffer', CHECK_TIMEOUT_MS),
+      () => this.auditBuffer.lag('auditLag', CHECK_TIMEOUT_MS),
+      () => this.partitions.present('partitions', CHECK_TIMEOUT_MS),
     ]);
   }
 }

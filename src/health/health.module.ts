@@ -1,9 +1,18 @@
 import { Module } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
+import { AuditBufferHealthIndicator } from 'src/health/audit-buffer.health';
+import { AuditPipelineMetrics } from 'src/health/audit-pipeline.metrics';
 import { HealthController } from 'src/health/health.controller';
+import { PartitionsHealthIndicator } from 'src/health/partitions.health';
+import { PartitionsModule } from 'src/partitions/partitions.module';
 
+/**
+ * What an operator watches: the Kubernetes probes, and the audit pipeline's metrics (served at /metrics by
+ * the global MetricsModule, which knows nothing of the pipeline).
+ */
 @Module({
-  imports: [TerminusModule],
+  imports: [TerminusModule, PartitionsModule],
   controllers: [HealthController],
+  providers: [AuditBufferHealthIndicator, PartitionsHealthIndicator, AuditPipelineMetrics],
 })
 export class HealthModule {}

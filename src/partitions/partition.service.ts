@@ -1,11 +1,14 @@
-import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationBootstrap, Optional } from '@nestjs/common';
 import { Interval } from '@nestjs/schedule';
 import { APP_CONFIG } from 'src/common/config/app-config.module';
 import { AppConfig } from 'src/common/config/environment';
+import { JobMetrics } from 'src/common/metrics/job-metrics.service';
 import { partitionsAhead } from 'src/partitions/partition-naming';
 import { PartitionRepository } from 'src/partitions/partition.repository';
 
 const HOUR_MS = 60 * 60 * 1000;
+const MAINTENANCE_JOB = 'partition-maintenance';
+const INDEXING_JOB = 'partition-search-index';
 
 /**
  * Keeps the partition of the current month and `AUDIT_PARTITION_PREMAKE` ahead in place, and builds the
@@ -19,17 +22,19 @@ export class PartitionService implements OnApplicationBootstrap {
   constructor(
     private readonly partitions: PartitionRepository,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    // Optional: the query benchmark builds this service by hand, without metrics.
+    @Optional() private readonly jobs?: JobMetrics,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    await this.ensureAhead();
+    await this.track(MAINTENANCE_JOB, () => this.ensureAhead());
     // Index building can take a while on a large backlog: not on the start-up path.
     setImmediate(() => void this.indexInBackground());
   }
 
   @Interval('partitions-ahead', HOUR_MS)
   async tick(): Promise<void> {
-    await this.ensureAhead().catch((error: Error) =>
+    await this.track(MAINTENANCE_JOB, () => this.ensureAhead()).catch((error: Error) =>
       this.logger.error(`Partition maintenance failed: ${error.message}`),
     );
     await this.indexInBackground();
@@ -53,9 +58,24 @@ export class PartitionService implements OnApplicationBootstrap {
   }
 
   private async indexInBackground(): Promise<void> {
-    await this.indexClosedPartitions().catch((error: Error) =>
+    await this.track(INDEXING_JOB, () => this.indexClosedPartitions()).catch((error: Error) =>
       this.logger.error(`Search indexing failed: ${error.message}`),
     );
+  }
+
+  /**
+   * Partitions that should exist and do not: the current month's and the following `ahead` (readiness).
+   * Later months are the job's slack, so their absence alone is no reason to stop taking traffic.
+   */
+  async missing(now = new Date(), ahead = 1): Promise<string[]> {
+    const existing = new Set((await this.partitions.partitions()).map((p) => p.name));
+    return partitionsAhead(now, ahead)
+      .map((p) => p.name)
+      .filter((name) => !existing.has(name));
+  }
+
+  private track<T>(job: string, work: () => Promise<T>): Promise<T> {
+    return this.jobs ? this.jobs.track(job, work) : work();
   }
 
   /** Creates missing partitions; returns their names (null when another replica is doing it). */

@@ -1,7 +1,15 @@
-import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  OnApplicationBootstrap,
+  OnModuleDestroy,
+  Optional,
+} from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
 import { APP_CONFIG } from 'src/common/config/app-config.module';
 import { AppConfig } from 'src/common/config/environment';
+import { JobMetrics } from 'src/common/metrics/job-metrics.service';
 import { QueryCache } from 'src/query/query-cache.service';
 import { StatsRepository } from 'src/query/stats.repository';
 
@@ -21,6 +29,7 @@ export class StatsRefreshJob implements OnApplicationBootstrap, OnModuleDestroy 
     private readonly cache: QueryCache,
     private readonly scheduler: SchedulerRegistry,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Optional() private readonly jobs?: JobMetrics,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -43,11 +52,14 @@ export class StatsRefreshJob implements OnApplicationBootstrap, OnModuleDestroy 
 
   private async refresh(): Promise<void> {
     const started = Date.now();
-    try {
+    const work = async () => {
       if (await this.stats.refreshAll()) {
         this.cache.statsRefreshed();
         this.logger.debug(`Stats views refreshed in ${Date.now() - started} ms`);
       }
+    };
+    try {
+      await (this.jobs ? this.jobs.track('stats-refresh', work) : work());
     } catch (error) {
       this.logger.error(`Stats refresh failed: ${(error as Error).message}`);
     }

@@ -33,6 +33,7 @@ describe('loadConfig', () => {
         maxStateBytes: 65536,
         trustedProxies: [],
         partitionPremake: 3,
+        readyMaxLagMs: 60000,
       },
       query: { cacheTtlSeconds: 15, cachePrefix: 'audit:cache:', statsRefreshMs: 300000 },
     });
@@ -44,6 +45,7 @@ describe('loadConfig', () => {
       DATABASE_URL: 'postgresql://app@db:5432/audit',
       AUTH_JWT_SECRET: 's'.repeat(32),
       AUDIT_BATCH_SIZE: '500',
+      AUDIT_READY_MAX_LAG_MS: '5000',
       AUDIT_TRUSTED_PROXIES: 'loopback, 10.0.0.0/8 ,::1',
       AUDIT_DISABLED: 'true',
     });
@@ -52,6 +54,7 @@ describe('loadConfig', () => {
     expect(config.jwtSecret).toBe('s'.repeat(32));
     expect(config.jwtSecretIsDevDefault).toBe(false);
     expect(config.audit.batchSize).toBe(500);
+    expect(config.audit.readyMaxLagMs).toBe(5000);
     expect(config.audit.trustedProxies).toEqual(['loopback', '10.0.0.0/8', '::1']);
     expect(config.audit.enabled).toBe(false);
   });
@@ -81,6 +84,8 @@ describe('loadConfig', () => {
     ['AUDIT_BATCH_SIZE', '12.5'],
     ['AUTH_JWT_SECRET', 'too-short'],
     ['AUDIT_DISABLED', 'yes'],
+    ['AUDIT_READY_MAX_LAG_MS', '999'],
+    ['AUDIT_READY_MAX_LAG_MS', '1m'],
     ['AUDIT_TRUSTED_PROXIES', 'not-an-ip'],
     ['AUDIT_TRUSTED_PROXIES', '10.0.0.1, localhost'],
     ['AUDIT_TRUSTED_PROXIES', '300.1.1.1'],

@@ -114,6 +114,13 @@ export class EnvironmentVariables {
   @IsOptional()
   @Transform(toInt)
   @IsInt()
+  @Min(1000)
+  @Max(86400000)
+  AUDIT_READY_MAX_LAG_MS?: number;
+
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
   @Min(0)
   @Max(3600)
   AUDIT_CACHE_TTL_S?: number;
@@ -170,6 +177,8 @@ export interface AppConfig {
     maxStateBytes: number;
     trustedProxies: string[];
     partitionPremake: number;
+    /** Readiness fails when the oldest event not yet committed has waited longer than this. */
+    readyMaxLagMs: number;
   };
   query: {
     /** Redis cache TTL for stats and first pages; 0 disables the cache. */
@@ -238,6 +247,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       maxStateBytes: vars.AUDIT_MAX_STATE_BYTES ?? 65536,
       trustedProxies,
       partitionPremake: vars.AUDIT_PARTITION_PREMAKE ?? 3,
+      readyMaxLagMs: vars.AUDIT_READY_MAX_LAG_MS ?? 60000,
     },
     query: {
       cacheTtlSeconds: vars.AUDIT_CACHE_TTL_S ?? 15,

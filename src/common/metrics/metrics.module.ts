@@ -1,0 +1,16 @@
+import { Global, Module } from '@nestjs/common';
+import { JobMetrics } from 'src/common/metrics/job-metrics.service';
+import { MetricsController } from 'src/common/metrics/metrics.controller';
+import { MetricsService } from 'src/common/metrics/metrics.service';
+
+/**
+ * `GET /metrics` and the app's registry. Global: features inject `MetricsService` to declare their metrics
+ * (or `JobMetrics` to time their jobs) without this folder knowing about them.
+ */
+@Global()
+@Module({
+  controllers: [MetricsController],
+  providers: [MetricsService, JobMetrics],
+  exports: [MetricsService, JobMetrics],
+})
+export class MetricsModule {}

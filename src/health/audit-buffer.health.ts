@@ -1,0 +1,43 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { HealthIndicatorService } from '@nestjs/terminus';
+import { AuditService } from 'src/audit';
+import { APP_CONFIG } from 'src/common/config/app-config.module';
+import { AppConfig } from 'src/common/config/environment';
+import { bufferProblem, lagProblem } from 'src/health/audit-readiness';
+
+/** Readiness of the audit pipeline, read from the writer's counters (no I/O). */
+@Injectable()
+export class AuditBufferHealthIndicator {
+  constructor(
+    private readonly indicator: HealthIndicatorService,
+    private readonly audit: AuditService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  /** Events held below the high-water mark (AUDIT_MAX_BUFFER). */
+  depth<K extends string>(key: K, timeoutMs: number) {
+    return this.indicator
+      .check(key)
+      .attempt(() => {
+        const { pending, inFlight, dropped } = this.audit.stats();
+        const problem = bufferProblem({ pending, inFlight }, this.config.audit.maxBuffer);
+        if (problem) throw new Error(problem);
+        // `pending` keeps its name: the benchmarks poll it to know when the buffer is empty.
+        return { pending, inFlight, highWaterMark: this.config.audit.maxBuffer, dropped };
+      })
+      .withTimeout(timeoutMs);
+  }
+
+  /** The oldest event not yet committed is younger than AUDIT_READY_MAX_LAG_MS: flushing keeps up. */
+  lag<K extends string>(key: K, timeoutMs: number) {
+    return this.indicator
+      .check(key)
+      .attempt(() => {
+        const { oldestPendingMs } = this.audit.stats();
+        const problem = lagProblem({ oldestPendingMs }, this.config.audit.readyMaxLagMs);
+        if (problem) throw new Error(problem);
+        return { oldestPendingMs, maxLagMs: this.config.audit.readyMaxLagMs };
+      })
+      .withTimeout(timeoutMs);
+  }
+}

@@ -1,0 +1,131 @@
+import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
+import { Counter } from 'prom-client';
+import { AuditService, AuditWriterStats, WriteAttempt } from 'src/audit';
+import { APP_CONFIG } from 'src/common/config/app-config.module';
+import { AppConfig } from 'src/common/config/environment';
+import { MetricsService } from 'src/common/metrics/metrics.service';
+
+/** Committed COPY sizes: from a lone event up to the largest AUDIT_BATCH_SIZE allowed. */
+const BATCH_SIZE_BUCKETS = [1, 10, 50, 100, 250, 500, 1000, 2000, 5000, 10000, 50000];
+const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+/** A counter that mirrors a running total kept elsewhere: set at scrape time, never touched per event. */
+function mirror(counter: Counter<string>, total: number, labels: Record<string, string> = {}): void {
+  counter.reset();
+  counter.inc(labels, total);
+}
+
+/**
+ * The audit pipeline's Prometheus metrics. Per-event numbers (captured, flushed, dropped, poisoned) and the
+ * buffer gauges are read from `AuditService.stats()` when Prometheus scrapes, so capture pays nothing for
+ * them; per-batch numbers (sizes, durations, COPY errors) come from the writer's `onWriteAttempt`.
+ */
+@Injectable()
+export class AuditPipelineMetrics implements OnModuleInit {
+  constructor(
+    private readonly metrics: MetricsService,
+    private readonly audit: AuditService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  onModuleInit(): void {
+    this.totals();
+    this.buffer();
+    this.writes();
+  }
+
+  private totals(): void {
+    const stats = (): AuditWriterStats => this.audit.stats();
+    this.metrics.counter({
+      name: 'audit_events_captured_total',
+      help: 'Audit events accepted into the buffer',
+      collect() {
+        mirror(this, stats().captured);
+      },
+    });
+    this.metrics.counter({
+      name: 'audit_events_flushed_total',
+      help: 'Audit events committed to Postgres',
+      collect() {
+        mirror(this, stats().flushed);
+      },
+    });
+    this.metrics.counter({
+      name: 'audit_events_dropped_total',
+      help: 'Audit events not recorded, by reason (buffer_full: past the high-water mark, non-critical)',
+      labelNames: ['reason'],
+      collect() {
+        mirror(this, stats().dropped, { reason: 'buffer_full' });
+      },
+    });
+    this.metrics.counter({
+      name: 'audit_events_poisoned_total',
+      help: 'Audit events Postgres rejected for their data, set aside (dead-lettered) and logged by id',
+      collect() {
+        mirror(this, stats().poisoned);
+      },
+    });
+  }
+
+  private buffer(): void {
+    const stats = (): AuditWriterStats => this.audit.stats();
+    const highWaterMark = this.config.audit.maxBuffer;
+    this.metrics.gauge({
+      name: 'audit_buffer_depth',
+      help: 'Audit events waiting for a COPY (buffer and failed batches)',
+      collect() {
+        this.set(stats().pending);
+      },
+    });
+    this.metrics.gauge({
+      name: 'audit_buffer_in_flight',
+      help: 'Audit events in a COPY not committed yet',
+      collect() {
+        this.set(stats().inFlight);
+      },
+    });
+    this.metrics.gauge({
+      name: 'audit_buffer_high_water_mark',
+      help: 'AUDIT_MAX_BUFFER: past it, non-critical events are dropped',
+      collect() {
+        this.set(highWaterMark);
+      },
+    });
+    this.metrics.gauge({
+      name: 'audit_buffer_oldest_pending_age_seconds',
+      help: 'How long the oldest audit event not yet committed has been held (0 when none)',
+      collect() {
+        this.set((stats().oldestPendingMs ?? 0) / 1000);
+      },
+    });
+  }
+
+  private writes(): void {
+    const batchSize = this.metrics.histogram({
+      name: 'audit_flush_batch_size',
+      help: 'Audit events per committed COPY',
+      buckets: BATCH_SIZE_BUCKETS,
+    });
+    const duration = this.metrics.histogram({
+      name: 'audit_flush_duration_seconds',
+      help: 'Duration of COPY attempts, by outcome (committed or failed)',
+      labelNames: ['outcome'],
+      buckets: DURATION_BUCKETS,
+    });
+    const copyErrors = this.metrics.counter({
+      name: 'audit_copy_errors_total',
+      help: 'Failed COPY attempts, by Postgres SQLSTATE (or Node error code; "unknown" when none)',
+      labelNames: ['code'],
+    });
+    this.audit.onWriteAttempt((attempt: WriteAttempt) => {
+      const seconds = attempt.durationMs / 1000;
+      if (attempt.errorCode === null) {
+        batchSize.observe(attempt.events);
+        duration.observe({ outcome: 'committed' }, seconds);
+      } else {
+        duration.observe({ outcome: 'failed' }, seconds);
+        copyErrors.inc({ code: attempt.errorCode || 'unknown' });
+      }
+    });
+  }
+}

@@ -28,6 +28,8 @@ export async function startInProcessApp(
 
 export interface ServiceProcess {
   baseUrl: string;
+  /** Of the child process, to read its CPU time. */
+  pid: number;
   /** Everything the process printed, for error messages. */
   output(): string;
   /** SIGTERM, then waits for the exit (the app drains its audit buffer first). */
@@ -48,6 +50,7 @@ export async function startServiceProcess(
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const service: ServiceProcess = {
     baseUrl: `http://127.0.0.1:${port}`,
+    pid: child.pid!,
     output: () => output,
     stop: async () => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');

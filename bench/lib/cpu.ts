@@ -50,6 +50,12 @@ export class CpuMeter {
   }
 }
 
+/** CPU seconds (user + system) a local process has used so far; null when it is gone. */
+export function processCpuSeconds(pid: number): number | null {
+  const ticks = processTicks(pid);
+  return ticks === null ? null : ticks / CLOCK_TICKS_PER_SECOND;
+}
+
 /** utime + stime of a process, from /proc/<pid>/stat (fields 14 and 15, after the parenthesised name). */
 function processTicks(pid: number): number | null {
   try {

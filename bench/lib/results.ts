@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
-import { dirname, join, relative } from 'node:path';
+import { dirname, join } from 'node:path';
 
 export interface MachineInfo {
   date: string;
@@ -28,23 +28,47 @@ export function machineInfo(): MachineInfo {
   };
 }
 
-/**
- * Writes `bench/results/<name>-<timestamp>.json` (timestamp in ISO 8601 basic format, safe in file names)
- * with the machine info first, and returns the path relative to the repository.
- */
-export function writeResults(name: string, payload: object): string {
-  const root = repositoryRoot();
-  const stamp = new Date()
+/** Now in ISO 8601 basic format (20261123T014529Z), safe in file names and sorting like time. */
+export function resultStamp(date = new Date()): string {
+  return date
     .toISOString()
     .replace(/[-:]/g, '')
     .replace(/\.\d+Z$/, 'Z');
-  const file = join(root, 'bench', 'results', `${name}-${stamp}.json`);
-  mkdirSync(dirname(file), { recursive: true });
-  writeFileSync(
-    file,
+}
+
+/**
+ * Writes `bench/results/<name>-<stamp>.json` with the machine info first, and returns the path relative to
+ * the repository. Pass the stamp to name other files of the same run alike (a chart).
+ */
+export function writeResults(name: string, payload: object, stamp = resultStamp()): string {
+  return writeBenchFile(
+    join('bench', 'results', `${name}-${stamp}.json`),
     `${JSON.stringify({ benchmark: name, machine: machineInfo(), ...payload }, null, 2)}\n`,
   );
-  return relative(root, file);
+}
+
+/** Writes a file at a path relative to the repository (creating folders) and returns that path. */
+export function writeBenchFile(path: string, content: string): string {
+  const file = join(repositoryRoot(), path);
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, content);
+  return path;
+}
+
+/** The newest `bench/results/<name>-<stamp>.json` written at or after `since`, parsed; null if none. */
+export function newestResults(name: string, since: Date): { file: string; data: unknown } | null {
+  const folder = join(repositoryRoot(), 'bench', 'results');
+  const pattern = new RegExp(`^${name}-(\\d{8}T\\d{6}Z)\\.json$`);
+  const oldest = resultStamp(since);
+  const newest = (existsSync(folder) ? readdirSync(folder) : [])
+    .filter((file) => (pattern.exec(file)?.[1] ?? '') >= oldest)
+    .sort()
+    .pop();
+  if (!newest) return null;
+  return {
+    file: join('bench', 'results', newest),
+    data: JSON.parse(readFileSync(join(folder, newest), 'utf8')),
+  };
 }
 
 /** The nearest folder above this file holding package.json (works from bench/ and from dist/bench/). */

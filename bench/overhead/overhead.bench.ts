@@ -2,17 +2,18 @@ import 'reflect-metadata';
 import autocannon from 'autocannon';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { benchToken, ServiceProcess, startServiceProcess } from '../lib/app';
+import { waitForEmptyBuffer } from '../lib/audit-drain';
 import { BenchDatabase, countAuditEvents, resetAuditEvents, withBenchDatabase } from '../lib/bench-db';
 import { parseFlags, withPreset } from '../lib/flags';
+import { getAccountRequest, LoadOptions, LoadResult, patchAccountRequest, runLoad } from '../lib/http-load';
+import { rotated } from '../lib/interleave';
 import { writeResults } from '../lib/results';
 import { median } from '../lib/stats';
+import { seedAccounts } from '../lib/seed';
 import { formatNumber, formatRatio, printTable } from '../lib/table';
-import { getAccountRequest, LoadOptions, LoadResult, patchAccountRequest, runLoad } from './http-load';
-import { seedAccounts } from './seed';
 
 const ORG = 'org_bench';
 const TARGETS: Record<string, number> = { 'GET /accounts/:id': 0.95, 'PATCH /accounts/:id': 0.85 };
-const DRAIN_TIMEOUT_MS = 30_000;
 
 const VARIANTS = ['audited', 'unaudited'] as const;
 type Variant = (typeof VARIANTS)[number];
@@ -77,7 +78,7 @@ async function benchServices(db: BenchDatabase, services: Record<Variant, Servic
   const runs: Run[] = [];
   for (let rep = 1; rep <= flags.reps; rep++) {
     for (const scenario of scenarios) {
-      for (const variant of variantOrder(rep)) {
+      for (const variant of rotated(VARIANTS, rep)) {
         await settle(db, services.audited);
         await runLoad(loadOn(variant, flags.warmup), scenario.request);
         const result = await runLoad(loadOn(variant), scenario.request);
@@ -97,9 +98,6 @@ async function prime(scenarios: Scenario[], load: (variant: Variant) => LoadOpti
   }
 }
 
-/** Alternates which variant goes first, so a drift of the machine does not favour one of them. */
-const variantOrder = (rep: number): Variant[] => (rep % 2 === 1 ? [...VARIANTS] : [...VARIANTS].reverse());
-
 /** The seeding went through the unaudited service: if anything was recorded, the switch does not work. */
 async function expectSwitchHonoured(db: BenchDatabase): Promise<void> {
   await sleep(500);
@@ -110,18 +108,8 @@ async function expectSwitchHonoured(db: BenchDatabase): Promise<void> {
 
 /** Lets the audited service write what it captured, then empties the table, so every run starts alike. */
 async function settle(db: BenchDatabase, audited: ServiceProcess): Promise<void> {
-  const deadline = Date.now() + DRAIN_TIMEOUT_MS;
-  while ((await pendingAuditEvents(audited)) > 0) {
-    if (Date.now() > deadline) throw new Error('The audited service did not drain its buffer');
-    await sleep(100);
-  }
+  await waitForEmptyBuffer(audited);
   await resetAuditEvents(db.sql);
-}
-
-async function pendingAuditEvents(service: ServiceProcess): Promise<number> {
-  const response = await fetch(`${service.baseUrl}/health/ready`);
-  const body = (await response.json()) as { info?: { auditBuffer?: { pending?: number } } };
-  return body.info?.auditBuffer?.pending ?? 0;
 }
 
 function logRun(run: Run, flags: Flags): void {

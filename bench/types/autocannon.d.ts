@@ -8,6 +8,8 @@ declare module 'autocannon' {
       body?: string | Buffer;
       /** Called before each request is sent; returns the request to send. */
       setupRequest?: (request: Request, context: Record<string, unknown>) => Request;
+      /** Called with each response, and the context its setupRequest saw (one request in flight per connection). */
+      onResponse?: (status: number, body: string, context: Record<string, unknown>) => void;
     }
 
     interface Options {

@@ -45,20 +45,28 @@ export function getAccountRequest(ids: readonly string[]): autocannon.Request {
   };
 }
 
-/**
- * PATCH /accounts/:id, round-robin over the seeded accounts; each pass over them sets the next plan, so
- * every PATCH really changes the account (a no-op update would not be audited). The counter lives in the
- * returned object: reuse it for every run, audited or not, as both services share the accounts.
- */
+/** PATCH /accounts/:id, round-robin over the seeded accounts (see planUpdates). */
 export function patchAccountRequest(ids: readonly string[]): autocannon.Request {
-  let next = 0;
+  const next = planUpdates(ids);
   return {
     method: 'PATCH',
-    headers: { 'content-type': 'application/json' },
-    setupRequest: (request) => {
-      const n = next++;
-      const plan = PLANS[(Math.floor(n / ids.length) + 1) % PLANS.length];
-      return { ...request, path: `/accounts/${ids[n % ids.length]}`, body: JSON.stringify({ plan }) };
-    },
+    headers: JSON_HEADERS,
+    setupRequest: (request) => ({ ...request, ...next() }),
+  };
+}
+
+export const JSON_HEADERS = { 'content-type': 'application/json' };
+
+/**
+ * Path and body of PATCH /accounts/:id, round-robin over the accounts; each pass over them sets the next plan,
+ * so every PATCH really changes the account (a no-op update would not be audited). The counter lives in the
+ * returned function: reuse it for every run, audited or not, as the services share the accounts.
+ */
+export function planUpdates(ids: readonly string[]): () => { path: string; body: string } {
+  let next = 0;
+  return () => {
+    const n = next++;
+    const plan = PLANS[(Math.floor(n / ids.length) + 1) % PLANS.length];
+    return { path: `/accounts/${ids[n % ids.length]}`, body: JSON.stringify({ plan }) };
   };
 }

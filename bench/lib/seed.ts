@@ -17,16 +17,21 @@ export async function seedAccounts(
   return ids;
 }
 
+/** The body of POST /accounts for the n-th account a benchmark creates. */
+export function newAccountBody(n: number): string {
+  return JSON.stringify({
+    name: `Bench Account ${n}`,
+    email: `bench.account.${n}@example.com`,
+    plan: 'free',
+    password: `bench-password-${n}`,
+  });
+}
+
 async function createAccount(baseUrl: string, token: string, n: number): Promise<string> {
   const response = await fetch(`${baseUrl}/accounts`, {
     method: 'POST',
     headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: JSON.stringify({
-      name: `Bench Account ${n}`,
-      email: `bench.account.${n}@example.com`,
-      plan: 'free',
-      password: `bench-password-${n}`,
-    }),
+    body: newAccountBody(n),
   });
   if (response.status !== 201)
     throw new Error(`POST /accounts answered ${response.status}: ${await response.text()}`);

@@ -1,0 +1,73 @@
+import { resultStamp, writeBenchFile, writeResults } from '../lib/results';
+import { formatRatio, printTable } from '../lib/table';
+import { compareChart } from './compare-chart';
+import { Outcome, summarize, targetsOf } from './summary';
+import { WORKLOADS } from './workloads';
+
+/**
+ * Prints the comparison and writes bench/results/<name>-<stamp>.json and .svg, plus a copy of the chart at a
+ * stable path for the README (bench/charts/compare.svg; quick runs write compare-quick.svg, never that one).
+ */
+export function report(outcome: Outcome): void {
+  const summaries = summarize(outcome);
+  const targets = targetsOf(summaries);
+  const { flags } = outcome;
+  printTable(
+    `Audit approaches compared: ${flags.connections} connections, ${flags.duration} s (+${flags.warmup} s ` +
+      `warm-up) x ${flags.reps} reps, ${flags.accounts} accounts (medians)`,
+    [
+      'workload',
+      'variant',
+      'req/s',
+      'vs (a)',
+      'per rep',
+      'p50 ms',
+      'p99 ms',
+      'PG us/req',
+      'app us/req',
+      'audit rows / expected',
+      'rows ok',
+      'failed',
+    ],
+    summaries.map((s) => [
+      s.workload,
+      s.label,
+      s.requestsPerSec,
+      formatRatio(s.ratio),
+      s.perRepRatios.map((r) => r.toFixed(2)).join(' '),
+      s.p50Ms,
+      s.p99Ms,
+      s.postgresCpuUsPerRequest ?? 'n/a',
+      s.serviceCpuUsPerRequest ?? 'n/a',
+      s.auditRowsPerRun.map((rows, i) => `${rows}/${s.expectedRowsPerRun[i]}`).join(' '),
+      s.rowsOk ? 'yes' : 'NO',
+      s.failures,
+    ]),
+  );
+  for (const v of outcome.unavailable) console.log(`${v.label}: not available (${v.reason})`);
+  printTable(
+    'Targets',
+    ['check', 'value', 'target', 'result'],
+    targets.map((t) => [t.check, t.value, t.target, t.pass ? 'PASS' : 'FAIL']),
+  );
+
+  const name = flags.quick ? 'compare-quick' : 'compare';
+  const stamp = resultStamp();
+  const svg = compareChart(summaries, outcome);
+  const file = writeResults(
+    name,
+    {
+      params: flags,
+      migrations: outcome.migrations,
+      unavailable: outcome.unavailable,
+      workloads: WORKLOADS,
+      summary: summaries,
+      targets,
+      runs: outcome.runs,
+    },
+    stamp,
+  );
+  const chart = writeBenchFile(`bench/results/${name}-${stamp}.svg`, svg);
+  const stable = writeBenchFile(`bench/charts/${name}.svg`, svg);
+  console.log(`\nResults: ${file}\nChart: ${chart} (copy: ${stable})`);
+}

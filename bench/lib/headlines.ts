@@ -1,0 +1,64 @@
+import { Cell, formatNumber, formatRatio } from './table';
+
+/** One line of the `npm run bench` summary: a headline figure of one benchmark's results file. */
+export type Headline = [measure: string, value: Cell, target: string, result: string];
+
+const verdict = (pass: boolean) => (pass ? 'PASS' : 'FAIL');
+
+// The parts of each results file the summary reads (see the benchmark that writes it for the full shape).
+interface IngestResults {
+  configs: Array<{ medianPipelineEventsPerSec: number; medianRawEventsPerSec: number; ratio: number }>;
+}
+interface OverheadResults {
+  ratios: Array<{ scenario: string; ratio: number; target: number }>;
+}
+interface QueryResults {
+  load: { eventsPerSec: number; events: number };
+  queries: Array<{ name: string; p95Ms: number }>;
+  export: { runs: Array<{ rowsPerSec: number }> };
+}
+interface CompareResults {
+  summary: Array<{ workload: string; label: string; requestsPerSec: number; ratio: number; p99Ms: number }>;
+  targets: Array<{ check: string; value: string; target: string; pass: boolean }>;
+  unavailable: Array<{ label: string }>;
+}
+
+export function ingestHeadlines({ configs: [config] }: IngestResults): Headline[] {
+  return [
+    ['record() -> committed, events/s', config.medianPipelineEventsPerSec, '-', '-'],
+    // Target as in ingest.bench.ts (TARGET_RATIO).
+    ['pipeline / raw COPY', formatRatio(config.ratio), '>= 1.10x', verdict(config.ratio >= 1.1)],
+  ];
+}
+
+export function overheadHeadlines({ ratios }: OverheadResults): Headline[] {
+  return ratios.map((r) => [
+    `${r.scenario} audited / unaudited req/s`,
+    formatRatio(r.ratio),
+    `>= ${formatRatio(r.target)}`,
+    verdict(r.ratio >= r.target),
+  ]);
+}
+
+export function queryHeadlines(results: QueryResults): Headline[] {
+  const slowest = results.queries.reduce((a, b) => (b.p95Ms > a.p95Ms ? b : a));
+  const exportRate = Math.max(...results.export.runs.map((r) => r.rowsPerSec));
+  return [
+    [`load of ${formatNumber(results.load.events)} events, events/s`, results.load.eventsPerSec, '-', '-'],
+    [`slowest of ${results.queries.length} queries (p95 ms): ${slowest.name}`, slowest.p95Ms, '-', '-'],
+    ['export, rows/s (best run)', exportRate, '-', '-'],
+  ];
+}
+
+export function compareHeadlines(results: CompareResults): Headline[] {
+  return [
+    ...results.summary.map((s): Headline => [
+      `${s.workload} ${s.label}: req/s (p99 ${s.p99Ms} ms)`,
+      s.requestsPerSec,
+      formatRatio(s.ratio),
+      '-',
+    ]),
+    ...results.unavailable.map((v): Headline => [v.label, 'not available', '-', '-']),
+    ...results.targets.map((t): Headline => [t.check, t.value, t.target, verdict(t.pass)]),
+  ];
+}

@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { benchToken, ServiceProcess, startServiceProcess } from '../lib/app';
 import { BenchDatabase, withBenchDatabase } from '../lib/bench-db';
 import { parseFlags, withPreset } from '../lib/flags';
-import { runLoad } from '../lib/http-load';
+import { HTTP_LOAD_FLAGS, runLoad } from '../lib/http-load';
 import { rotated } from '../lib/interleave';
 import { seedAccounts } from '../lib/seed';
 import { formatNumber } from '../lib/table';
@@ -16,11 +16,7 @@ const ORG = 'org_bench';
 
 function readFlags() {
   const flags = parseFlags({
-    duration: 10,
-    warmup: 3,
-    reps: 3,
-    connections: 20,
-    accounts: 1000,
+    ...HTTP_LOAD_FLAGS,
     /** Extra accounts that creates and deletes cycle through (reads and updates never touch them). */
     churn: 200,
     quick: false,

@@ -1,6 +1,15 @@
 import autocannon from 'autocannon';
 import { PLANS } from 'src/accounts/dto/account.dto';
 
+/** Flag defaults shared by the HTTP benchmarks (overhead, compare). */
+export const HTTP_LOAD_FLAGS = {
+  duration: 10,
+  warmup: 3,
+  reps: 3,
+  connections: 20,
+  accounts: 1000,
+};
+
 export interface LoadOptions {
   baseUrl: string;
   token: string;

@@ -5,7 +5,14 @@ import { benchToken, ServiceProcess, startServiceProcess } from '../lib/app';
 import { waitForEmptyBuffer } from '../lib/audit-drain';
 import { BenchDatabase, countAuditEvents, resetAuditEvents, withBenchDatabase } from '../lib/bench-db';
 import { parseFlags, withPreset } from '../lib/flags';
-import { getAccountRequest, LoadOptions, LoadResult, patchAccountRequest, runLoad } from '../lib/http-load';
+import {
+  getAccountRequest,
+  HTTP_LOAD_FLAGS,
+  LoadOptions,
+  LoadResult,
+  patchAccountRequest,
+  runLoad,
+} from '../lib/http-load';
 import { rotated } from '../lib/interleave';
 import { writeResults } from '../lib/results';
 import { median } from '../lib/stats';
@@ -31,11 +38,7 @@ interface Run extends LoadResult {
 
 function readFlags() {
   const flags = parseFlags({
-    duration: 10,
-    warmup: 3,
-    reps: 3,
-    connections: 20,
-    accounts: 1000,
+    ...HTTP_LOAD_FLAGS,
     quick: false,
   });
   return flags.quick ? withPreset(flags, { duration: 3, warmup: 1, reps: 2, accounts: 100 }) : flags;

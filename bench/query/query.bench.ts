@@ -70,15 +70,15 @@ async function main(): Promise<void> {
   const from = monthlyPartition(
     new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - flags.months + 1, 1)),
   ).from;
-  const history = new AuditHistory({
+  const shape = {
     events: flags.events,
     organizations: flags.organizations,
     actors: flags.actors,
     resources: flags.resources,
     from,
     to: now,
-    seed: flags.seed,
-  });
+  };
+  const history = new AuditHistory({ ...shape, seed: flags.seed });
   const phases: Phase[] = [];
   const timed = async <T>(name: string, work: () => Promise<T>, detail: (result: T) => string = () => '') => {
     const t0 = performance.now();
@@ -233,14 +233,7 @@ async function main(): Promise<void> {
   const { load, ...rest } = outcome;
   const file = writeResults(flags.quick ? 'query-quick' : 'query', {
     flags,
-    shape: {
-      events: flags.events,
-      organizations: flags.organizations,
-      actors: flags.actors,
-      resources: flags.resources,
-      from,
-      to: now,
-    },
+    shape,
     totalSeconds,
     phases,
     load: { ...load, sample: undefined },

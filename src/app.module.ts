@@ -42,6 +42,23 @@ export class AppModule {
           drainTimeoutMs: config.audit.drainTimeoutMs,
           maxStateBytes: config.audit.maxStateBytes,
           trustedProxies: config.audit.trustedProxies,
+          delivery: config.audit.delivery,
+          redis:
+            config.audit.delivery === 'redis' && config.redisUrl
+              ? {
+                  url: config.redisUrl,
+                  streamKey: config.audit.stream.key,
+                  consumers: config.audit.stream.consumers,
+                  maxStreamLength: config.audit.stream.maxLength,
+                  claimIdleMs: config.audit.stream.claimIdleMs,
+                }
+              : undefined,
+          spool: config.audit.spool,
+          overflow: config.audit.overflow,
+          overflowBlockMs: config.audit.overflowBlockMs,
+          criticalActions: config.audit.criticalActions,
+          criticalEventTypes: config.audit.criticalEventTypes,
+          criticalSeverities: config.audit.criticalSeverities,
         }),
         PartitionsModule,
         QueryModule,

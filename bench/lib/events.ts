@@ -1,5 +1,6 @@
 import { AuditService } from 'src/audit/audit.service';
 import { resolveAuditOptions } from 'src/audit/audit-options';
+import type { AuditDelivery } from 'src/audit/audit-delivery.service';
 import { AuditTargetResolver } from 'src/audit/audit-target.resolver';
 import { AuditWriter } from 'src/audit/audit-writer.service';
 import { AuditEvent, RecordAuditEventInput } from 'src/audit/audit.types';
@@ -129,9 +130,10 @@ export function makeRecordInputs(count: number, seed = 1): RecordAuditEventInput
  */
 export function createEventBuilder(): (input: RecordAuditEventInput) => AuditEvent {
   const options = resolveAuditOptions();
-  const writer = { enqueue: () => true } as unknown as AuditWriter;
+  const writer = {} as unknown as AuditWriter;
+  const delivery = { submit: () => true } as unknown as AuditDelivery;
   const targets = { rules: RedactionRules.fromKeys(options.redactKeys) } as unknown as AuditTargetResolver;
-  const service = new AuditService(writer, targets, options);
+  const service = new AuditService(writer, delivery, targets, options);
   return (input) => service.record(input)!;
 }
 

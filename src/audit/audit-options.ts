@@ -1,7 +1,18 @@
+import { join } from 'node:path';
 import { DEFAULT_REDACT_KEYS } from 'src/audit/redaction';
-import { AuditModuleOptions } from 'src/audit/audit.types';
+import { AuditModuleOptions, AuditRedisOptions, AuditSeverity } from 'src/audit/audit.types';
+import type { SpoolOptions } from 'src/audit/delivery/disk-spool';
 
-export type ResolvedAuditOptions = Required<Omit<AuditModuleOptions, 'extraRedactKeys'>>;
+export interface ResolvedRedisOptions extends Required<AuditRedisOptions> {
+  deadLetterKey: string;
+}
+
+export type ResolvedAuditOptions = Required<
+  Omit<AuditModuleOptions, 'extraRedactKeys' | 'spool' | 'redis'>
+> & {
+  spool: SpoolOptions | null;
+  redis: ResolvedRedisOptions | null;
+};
 
 export function resolveAuditOptions(options: AuditModuleOptions = {}): ResolvedAuditOptions {
   const resolved: ResolvedAuditOptions = {
@@ -16,6 +27,30 @@ export function resolveAuditOptions(options: AuditModuleOptions = {}): ResolvedA
     trustedProxies: options.trustedProxies ?? [],
     maxListIds: options.maxListIds ?? 100,
     criticalActions: options.criticalActions ?? ['delete', 'export'],
+    criticalEventTypes: options.criticalEventTypes ?? [],
+    criticalSeverities: options.criticalSeverities ?? ['critical'],
+    overflow: options.overflow ?? 'drop',
+    overflowBlockMs: options.overflowBlockMs ?? 100,
+    spool:
+      options.spool === false
+        ? null
+        : {
+            directory: options.spool?.directory ?? join('.data', 'spool'),
+            maxBytes: options.spool?.maxBytes ?? 1024 * 1024 * 1024,
+            fsync: options.spool?.fsync ?? 'always',
+          },
+    delivery: options.delivery ?? 'memory',
+    redis: options.redis
+      ? {
+          url: options.redis.url,
+          streamKey: options.redis.streamKey ?? 'audit:events',
+          group: options.redis.group ?? 'audit-writers',
+          consumers: options.redis.consumers ?? 2,
+          claimIdleMs: options.redis.claimIdleMs ?? 30_000,
+          maxStreamLength: options.redis.maxStreamLength ?? 1_000_000,
+          deadLetterKey: `${options.redis.streamKey ?? 'audit:events'}:dead`,
+        }
+      : null,
   };
   const problems: string[] = [];
   if (!(resolved.batchSize >= 1)) problems.push('batchSize must be >= 1');
@@ -23,6 +58,24 @@ export function resolveAuditOptions(options: AuditModuleOptions = {}): ResolvedA
   if (!(resolved.flushConcurrency >= 1)) problems.push('flushConcurrency must be >= 1');
   if (!(resolved.flushIntervalMs >= 1)) problems.push('flushIntervalMs must be >= 1');
   if (!(resolved.maxStateBytes >= 256)) problems.push('maxStateBytes must be >= 256');
+  if (!['drop', 'block'].includes(resolved.overflow)) problems.push('overflow must be "drop" or "block"');
+  if (!['memory', 'redis'].includes(resolved.delivery)) problems.push('delivery must be "memory" or "redis"');
+  if (resolved.delivery === 'redis' && !resolved.redis?.url) {
+    problems.push('delivery "redis" needs redis.url (REDIS_URL)');
+  }
+  if (resolved.redis && !(resolved.redis.consumers >= 0)) problems.push('redis.consumers must be >= 0');
   if (problems.length > 0) throw new Error(`Invalid AuditModule options: ${problems.join('; ')}`);
   return resolved;
+}
+
+/** Critical events are never dropped: they take the durable or synchronous path whatever the load. */
+export function isCritical(
+  options: Pick<ResolvedAuditOptions, 'criticalActions' | 'criticalEventTypes' | 'criticalSeverities'>,
+  event: { action: string; severity: string; eventType?: string },
+): boolean {
+  return (
+    options.criticalSeverities.includes(event.severity as AuditSeverity) ||
+    options.criticalActions.includes(event.action) ||
+    (event.eventType !== undefined && options.criticalEventTypes.includes(event.eventType))
+  );
 }

@@ -6,13 +6,15 @@ import {
   OnApplicationShutdown,
   OnModuleInit,
 } from '@nestjs/common';
-import { performance } from 'node:perf_hooks';
 import { Pool } from 'pg';
 import { AUDIT_OPTIONS, AUDIT_PG_POOL } from 'src/audit/audit.constants';
 import { AuditEventRepository } from 'src/audit/audit-event.repository';
-import { ResolvedAuditOptions } from 'src/audit/audit-options';
+import { isCritical, ResolvedAuditOptions } from 'src/audit/audit-options';
 import { AuditEvent } from 'src/audit/audit.types';
 import { encodeEvent } from 'src/audit/copy-format';
+import { adaptiveBatchSize, maxAdaptiveBatch } from 'src/audit/delivery/adaptive-batch';
+import { BatchOutcome, copyBatch, describeError, PoisonedEvent } from 'src/audit/delivery/batch-copy';
+import { DiskSpool } from 'src/audit/delivery/disk-spool';
 
 /**
  * An event as the buffer holds it: already encoded to its COPY line (one flat string instead of an object
@@ -24,22 +26,28 @@ export interface QueuedEvent {
   organizationId: string | null;
   resourceType: string | null;
   action: string;
+  eventType: string;
+  severity: string;
   line: string;
-  /** When the writer accepted it (epoch ms): the age of what waits, whatever `occurredAt` says. */
+  /** When the pipeline accepted it (epoch ms): the age of what waits, whatever `occurredAt` says. */
   enqueuedAt: number;
 }
 
 export interface AuditWriterStats {
   captured: number;
   flushed: number;
+  /** Events not recorded: past the high-water mark (non-critical), or refused by a full spool. */
   dropped: number;
   poisoned: number;
   failedBatches: number;
-  /** Events waiting for a COPY (buffer and failed batches); this is what the high-water mark bounds. */
+  /** Events waiting for a COPY in memory (buffer and failed batches); this is what the high-water mark bounds. */
   pending: number;
-  /** Events in a COPY that has not committed yet. */
+  /** Events in a COPY (or a spool write) that has not finished yet. */
   inFlight: number;
-  /** How long the oldest event not yet committed (waiting or in flight) has been held; null when none. */
+  /** Events waiting on disk in the spool (Postgres was unavailable). */
+  spooled: number;
+  spoolBytes: number;
+  /** How long the oldest event not yet committed (anywhere) has been held; null when none. */
   oldestPendingMs: number | null;
 }
 
@@ -47,80 +55,140 @@ export interface AuditWriterStats {
 export interface WriteAttempt {
   events: number;
   durationMs: number;
-  /** True on the idempotent path (retry after a failure, or a split to isolate a bad event). */
+  /** True on the idempotent path (replay of a batch that may be stored, or a split to isolate a bad event). */
   retry: boolean;
   /** Null when the batch committed; else the Postgres SQLSTATE (or Node error code), '' when none. */
   errorCode: string | null;
 }
 
 const MAX_BACKOFF_MS = 30_000;
-// Postgres error classes that mean "this data can never be written" (bad value, constraint), as opposed to
-// "try again later" (connection, lock, admin shutdown, missing table being recreated...).
-const DATA_ERROR = /^(22|23)/;
+
+/** An event as the writer holds it, from the event built by capture. */
+export function toQueued(event: AuditEvent): QueuedEvent {
+  return {
+    id: event.id,
+    occurredAt: event.occurredAt,
+    organizationId: event.organizationId,
+    resourceType: event.resourceType,
+    action: event.action,
+    eventType: event.eventType,
+    severity: event.severity,
+    line: encodeEvent(event),
+    enqueuedAt: Date.now(),
+  };
+}
 
 /**
  * The bounded buffer between capture and Postgres. Events are appended in memory (no I/O on the request
  * path) and written in batches with COPY when a batch is full or the flush interval passes, with up to
- * `flushConcurrency` COPY streams at once. A failed batch is kept and retried with exponential backoff,
- * idempotently (the first attempt may have committed before the connection dropped).
+ * `flushConcurrency` COPY streams at once; under load, batches grow (adaptive size).
+ *
+ * When Postgres cannot take a batch, the batch goes to the local disk spool, and so does every batch after
+ * it until the spool has been replayed (oldest first, idempotently where a batch may already be stored):
+ * events wait on disk, not in memory, and reach Postgres in order once it is back. Without a spool (or when
+ * the disk refuses), failed batches are kept in memory and retried with exponential backoff.
  */
 @Injectable()
 export class AuditWriter implements OnModuleInit, BeforeApplicationShutdown, OnApplicationShutdown {
   private readonly logger = new Logger(AuditWriter.name);
   private readonly repository: AuditEventRepository;
+  readonly spool: DiskSpool | null;
   private buffer: QueuedEvent[] = [];
-  /** Batches whose write failed: retried first, with the idempotent path. */
+  /** Batches whose write failed and that the spool could not take: retried first, idempotently. */
   private readonly retries: QueuedEvent[][] = [];
   private inFlight = 0;
   private consecutiveFailures = 0;
   private retryAt = 0;
-  /** Batches handed to a COPY that has not finished: still held, so still counted in stats(). */
+  /** Batches handed to a COPY or spool write that has not finished: still held, so counted in stats(). */
   private readonly writing = new Set<QueuedEvent[]>();
+  private draining = false;
   private timer?: NodeJS.Timeout;
   private idle: Array<() => void> = [];
   private readonly counters = { captured: 0, flushed: 0, dropped: 0, poisoned: 0, failedBatches: 0 };
   private readonly flushListeners: Array<(events: readonly QueuedEvent[]) => void> = [];
   private readonly attemptListeners: Array<(attempt: WriteAttempt) => void> = [];
+  private readonly maxBatch: number;
 
   constructor(
     @Inject(AUDIT_OPTIONS) private readonly options: ResolvedAuditOptions,
     @Inject(AUDIT_PG_POOL) private readonly pool: Pool,
   ) {
     this.repository = new AuditEventRepository(pool);
+    this.spool = options.spool ? new DiskSpool(options.spool) : null;
+    this.maxBatch = maxAdaptiveBatch(options.batchSize);
   }
 
   onModuleInit(): void {
+    if (this.spool && !this.spool.isEmpty()) {
+      const { events, segments } = this.spool.stats();
+      this.logger.warn(
+        `Replaying ${events} spooled audit events (${segments} segments) left by an earlier run`,
+      );
+    }
     this.timer = setInterval(() => this.pump(true), this.options.flushIntervalMs);
     this.timer.unref();
   }
 
   /**
    * Accepts an event for writing. Returns false when the buffer is at its bound and the event was dropped
-   * (counted); events of critical actions are always accepted.
+   * (counted); critical events are always accepted.
    */
   enqueue(event: AuditEvent): boolean {
-    if (this.pending() >= this.options.maxBuffer && !this.isCritical(event)) {
+    return this.enqueueQueued(toQueued(event));
+  }
+
+  enqueueQueued(event: QueuedEvent): boolean {
+    if (!this.hasRoom() && !isCritical(this.options, event)) {
       this.counters.dropped++;
       return false;
     }
-    this.buffer.push({
-      id: event.id,
-      occurredAt: event.occurredAt,
-      organizationId: event.organizationId,
-      resourceType: event.resourceType,
-      action: event.action,
-      line: encodeEvent(event),
-      enqueuedAt: Date.now(),
-    });
+    this.buffer.push(event);
     this.counters.captured++;
     if (this.buffer.length >= this.options.batchSize) this.pump(false);
     return true;
   }
 
-  /** Writes everything pending now; resolves when the buffer is empty and no write is in flight. */
+  /** True while the buffer is below its high-water mark. */
+  hasRoom(): boolean {
+    return this.pending() < this.options.maxBuffer;
+  }
+
+  /**
+   * The synchronous path: the events are committed (or, Postgres being unavailable, spooled to disk) before
+   * this resolves. Returns false only when neither could take them (counted as dropped).
+   */
+  async writeNow(events: QueuedEvent[]): Promise<boolean> {
+    this.counters.captured += events.length;
+    let idempotent = false;
+    if (!this.spool || this.spool.isEmpty()) {
+      try {
+        this.settle(await copyBatch(this.repository, events, false, (a) => this.reportAttempt(a)));
+        return true;
+      } catch (error) {
+        this.counters.failedBatches++;
+        this.logger.warn(`Synchronous audit write failed (${describeError(error)}): spooling`);
+        idempotent = true;
+      }
+    }
+    const dropped = await this.toSpool(events, idempotent);
+    if (dropped === null) this.retries.push(events); // kept in memory: not durable, but not lost either
+    return dropped === 0;
+  }
+
+  /**
+   * Makes events durable on the local disk (the Redis fallback): resolves true once they are on disk; false
+   * when there is no spool, or it is full (non-critical events, counted as dropped), or the disk refused.
+   */
+  async spoolNow(events: QueuedEvent[]): Promise<boolean> {
+    this.counters.captured += events.length;
+    const dropped = await this.toSpool(events, false);
+    return dropped === 0;
+  }
+
+  /** Writes everything pending now; resolves when nothing is waiting (buffer, spool) or in flight. */
   async flush(timeoutMs = this.options.drainTimeoutMs): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;
-    while (this.pending() > 0 || this.inFlight > 0) {
+    while (this.held() > 0 || this.inFlight > 0) {
       if (Date.now() >= deadline) return false;
       this.pump(true);
       await new Promise<void>((resolve) => {
@@ -141,32 +209,62 @@ export class AuditWriter implements OnModuleInit, BeforeApplicationShutdown, OnA
     this.attemptListeners.push(listener);
   }
 
+  /** For other writers of the same table (the Redis stream consumer): same listeners, same counters. */
+  reportAttempt(attempt: WriteAttempt): void {
+    this.notify(this.attemptListeners, attempt);
+  }
+
+  reportFlushed(events: readonly QueuedEvent[]): void {
+    this.counters.flushed += events.length;
+    this.notify(this.flushListeners, events);
+  }
+
+  reportCaptured(count: number): void {
+    this.counters.captured += count;
+  }
+
+  reportPoisoned(count: number): void {
+    this.counters.poisoned += count;
+  }
+
+  reportDropped(count: number): void {
+    this.counters.dropped += count;
+  }
+
   stats(): AuditWriterStats {
     // Each queue is in arrival order, so its head is its oldest event.
     let oldest = Math.min(
       this.retries[0]?.[0]?.enqueuedAt ?? Infinity,
       this.buffer[0]?.enqueuedAt ?? Infinity,
+      this.spool?.stats().oldestEnqueuedAt ?? Infinity,
     );
     let inFlight = 0;
     for (const batch of this.writing) {
       inFlight += batch.length;
       oldest = Math.min(oldest, batch[0]?.enqueuedAt ?? Infinity);
     }
+    const spool = this.spool?.stats();
     return {
       ...this.counters,
       pending: this.pending(),
       inFlight,
+      spooled: spool?.events ?? 0,
+      spoolBytes: spool?.bytes ?? 0,
       oldestPendingMs: oldest === Infinity ? null : Date.now() - oldest,
     };
   }
 
   async beforeApplicationShutdown(): Promise<void> {
     clearInterval(this.timer);
-    const pending = this.pending();
-    if (pending === 0 && this.inFlight === 0) return;
-    this.logger.log(`Draining ${pending} audit events (deadline ${this.options.drainTimeoutMs} ms)`);
-    if (!(await this.flush())) {
-      this.logger.error(`Shutdown deadline passed with ${this.pending()} audit events not written`);
+    if (this.held() === 0 && this.inFlight === 0) return;
+    this.logger.log(`Draining ${this.held()} audit events (deadline ${this.options.drainTimeoutMs} ms)`);
+    if (await this.flush()) return;
+    // Out of time (Postgres slow or away): what is still in memory goes to disk, where the next start finds it.
+    const left = [...this.retries.splice(0).flat(), ...this.buffer.splice(0)];
+    if (left.length > 0 && this.spool && (await this.spool.append(left, true, true).catch(() => false))) {
+      this.logger.warn(`Shutdown deadline passed: ${left.length} audit events spooled for the next start`);
+    } else if (left.length > 0) {
+      this.logger.error(`Shutdown deadline passed with ${left.length} audit events not written`);
     }
   }
 
@@ -174,80 +272,158 @@ export class AuditWriter implements OnModuleInit, BeforeApplicationShutdown, OnA
     await this.pool.end();
   }
 
+  /** Events held in memory, waiting for a write. */
   private pending(): number {
     let count = this.buffer.length;
     for (const batch of this.retries) count += batch.length;
     return count;
   }
 
-  private isCritical(event: AuditEvent): boolean {
-    return event.severity === 'critical' || this.options.criticalActions.includes(event.action);
+  /** Everything not yet committed: memory and spool. */
+  private held(): number {
+    return this.pending() + (this.spool?.stats().events ?? 0);
   }
 
-  /** Starts as many writes as allowed: full batches always, a partial one when `partial` (timer, drain). */
+  /**
+   * Starts as many writes as allowed: full batches always, a partial one when `partial` (timer, drain).
+   * While the spool holds anything, it is replayed (one segment at a time) and new batches join it.
+   */
   private pump(partial: boolean): void {
-    while (this.inFlight < this.options.flushConcurrency && Date.now() >= this.retryAt) {
-      const retry = this.retries.shift();
-      if (retry) {
-        this.start(retry, true);
+    while (this.inFlight < this.options.flushConcurrency) {
+      const spooling = this.spool !== null && !this.spool.isEmpty();
+      if (spooling && !this.draining && Date.now() >= this.retryAt) {
+        this.run([], () => this.drainSpool());
         continue;
       }
+      if (!spooling && Date.now() >= this.retryAt) {
+        const retry = this.retries.shift();
+        if (retry) {
+          this.run(retry, () => this.write(retry, true));
+          continue;
+        }
+      }
       if (this.buffer.length === 0 || (!partial && this.buffer.length < this.options.batchSize)) break;
-      const batch =
-        this.buffer.length <= this.options.batchSize
-          ? this.buffer
-          : this.buffer.slice(0, this.options.batchSize);
-      this.buffer = batch === this.buffer ? [] : this.buffer.slice(this.options.batchSize);
-      this.start(batch, false);
+      if (!spooling && Date.now() < this.retryAt) break;
+      const size = adaptiveBatchSize(
+        this.buffer.length,
+        this.options.batchSize,
+        this.maxBatch,
+        this.options.flushConcurrency,
+      );
+      const batch = this.buffer.length <= size ? this.buffer : this.buffer.slice(0, size);
+      this.buffer = batch === this.buffer ? [] : this.buffer.slice(size);
+      this.run(batch, () => (spooling ? this.spoolBatch(batch) : this.write(batch, false)));
     }
   }
 
-  private start(batch: QueuedEvent[], isRetry: boolean): void {
+  private run(batch: QueuedEvent[], work: () => Promise<void>): void {
     this.inFlight++;
     this.writing.add(batch);
-    this.write(batch, isRetry)
-      .catch((error: unknown) => this.logger.error(`Unexpected writer error: ${describe(error)}`))
+    work()
+      .catch((error: unknown) => this.logger.error(`Unexpected writer error: ${describeError(error)}`))
       .finally(() => {
         this.inFlight--;
         this.writing.delete(batch);
-        if (this.inFlight === 0 && this.pending() === 0) this.idle.splice(0).forEach((resolve) => resolve());
+        if (this.inFlight === 0 && this.held() === 0) this.idle.splice(0).forEach((resolve) => resolve());
         this.pump(false);
       });
   }
 
-  private async write(batch: QueuedEvent[], isRetry: boolean): Promise<void> {
-    const lines = batch.map((event) => event.line);
-    const started = performance.now();
+  private async write(batch: QueuedEvent[], idempotent: boolean): Promise<void> {
     try {
-      if (isRetry) await this.repository.copyIdempotent(lines);
-      else await this.repository.copy(lines);
-      this.counters.flushed += batch.length;
-      this.consecutiveFailures = 0;
-      this.retryAt = 0;
-      this.notify(this.attemptListeners, this.attempt(batch, started, isRetry, null));
-      this.notify(this.flushListeners, batch);
+      this.settle(await copyBatch(this.repository, batch, idempotent, (a) => this.reportAttempt(a)));
+      this.succeeded();
     } catch (error) {
-      this.counters.failedBatches++;
-      const code = (error as { code?: string }).code ?? '';
-      this.notify(this.attemptListeners, this.attempt(batch, started, isRetry, code));
-      if (DATA_ERROR.test(code) && code !== '23505') return this.isolatePoison(batch, error);
-      this.consecutiveFailures++;
-      const backoff = Math.min(MAX_BACKOFF_MS, 100 * 2 ** (this.consecutiveFailures - 1));
-      this.retryAt = Date.now() + backoff * (0.5 + Math.random() / 2);
-      this.retries.push(batch);
-      this.logger.warn(
-        `Audit batch of ${batch.length} events failed (${describe(error)}); retry #${this.consecutiveFailures} in ~${backoff} ms`,
-      );
+      this.failed(error, batch.length);
+      // The first attempt may have committed before the connection dropped: replayed idempotently.
+      if ((await this.toSpool(batch, true)) === null) this.retries.push(batch);
     }
   }
 
-  private attempt(
-    batch: QueuedEvent[],
-    started: number,
-    retry: boolean,
-    errorCode: string | null,
-  ): WriteAttempt {
-    return { events: batch.length, durationMs: performance.now() - started, retry, errorCode };
+  /** A batch taken from the buffer while the spool is being replayed: it queues behind the spool. */
+  private async spoolBatch(batch: QueuedEvent[]): Promise<void> {
+    if ((await this.toSpool(batch, false)) === null) this.retries.push(batch);
+  }
+
+  /** Replays the oldest spool segment; on failure it stays, and the next try waits (backoff). */
+  private async drainSpool(): Promise<void> {
+    const spool = this.spool!;
+    this.draining = true;
+    try {
+      const segment = await spool.oldest();
+      if (!segment) return;
+      if (segment.unreadable.length > 0) {
+        this.logger.error(
+          `${segment.unreadable.length} unreadable lines in spool segment ${segment.name}: set aside`,
+        );
+        await spool.setAside(segment.unreadable.map((line) => ({ line, error: 'unreadable spool line' })));
+      }
+      try {
+        const outcome = await copyBatch(this.repository, segment.events, segment.idempotent, (a) =>
+          this.reportAttempt(a),
+        );
+        await spool.remove(segment.name);
+        this.settle(outcome);
+        this.succeeded();
+      } catch (error) {
+        this.failed(error, segment.events.length);
+      }
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  /**
+   * Writes a batch to the spool: all of it while the spool has room, only its critical events once it is
+   * full (the others are counted as dropped). Returns how many were dropped, or null when there is no spool
+   * or the disk refused the write (the caller keeps the batch in memory).
+   */
+  private async toSpool(batch: QueuedEvent[], idempotent: boolean): Promise<number | null> {
+    if (!this.spool) return null;
+    const kept = this.spool.hasRoom() ? batch : batch.filter((event) => isCritical(this.options, event));
+    try {
+      await this.spool.append(kept, idempotent, true);
+    } catch (error) {
+      this.logger.error(`Audit spool write failed (${describeError(error)}): keeping the batch in memory`);
+      return null;
+    }
+    const dropped = batch.length - kept.length;
+    if (dropped > 0) {
+      this.counters.dropped += dropped;
+      this.logger.error(`Audit spool full: ${dropped} non-critical events dropped`);
+    }
+    return dropped;
+  }
+
+  private settle(outcome: BatchOutcome): void {
+    if (outcome.written.length > 0) this.reportFlushed(outcome.written);
+    if (outcome.poisoned.length > 0) this.setAside(outcome.poisoned);
+  }
+
+  private succeeded(): void {
+    this.consecutiveFailures = 0;
+    this.retryAt = 0;
+  }
+
+  private failed(error: unknown, events: number): void {
+    this.counters.failedBatches++;
+    this.consecutiveFailures++;
+    const backoff = Math.min(MAX_BACKOFF_MS, 100 * 2 ** (this.consecutiveFailures - 1));
+    this.retryAt = Date.now() + backoff * (0.5 + Math.random() / 2);
+    this.logger.warn(
+      `Audit batch of ${events} events failed (${describeError(error)}); retry #${this.consecutiveFailures} in ~${backoff} ms`,
+    );
+  }
+
+  /** Events Postgres refuses for their data: counted, logged by id, and kept in the spool's dead-letter file. */
+  private setAside(poisoned: PoisonedEvent[]): void {
+    this.counters.poisoned += poisoned.length;
+    for (const { event, error } of poisoned) {
+      this.logger.error(`Audit event ${event.id} cannot be stored and was set aside: ${error}`);
+    }
+    void this.spool
+      ?.setAside(poisoned.map(({ event, error }) => ({ line: event.line, error })))
+      .catch((error: unknown) => this.logger.error(`Dead-letter write failed: ${describeError(error)}`));
   }
 
   /** Listeners run on the writer's path: one that throws is logged and never stops the writer. */
@@ -256,27 +432,8 @@ export class AuditWriter implements OnModuleInit, BeforeApplicationShutdown, OnA
       try {
         listener(value);
       } catch (error) {
-        this.logger.warn(`A writer listener failed: ${describe(error)}`);
+        this.logger.warn(`A writer listener failed: ${describeError(error)}`);
       }
     }
   }
-
-  /** Splits a batch that has bad data until the bad event is alone; the others are written. */
-  private async isolatePoison(batch: QueuedEvent[], error: unknown): Promise<void> {
-    if (batch.length === 1) {
-      this.counters.poisoned++;
-      this.logger.error(`Audit event ${batch[0].id} cannot be stored and was set aside: ${describe(error)}`);
-      return;
-    }
-    const middle = Math.ceil(batch.length / 2);
-    await this.write(batch.slice(0, middle), true);
-    await this.write(batch.slice(middle), true);
-  }
-}
-
-/** Error code and message only: never the data (which could carry what redaction missed). */
-function describe(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
-  const code = (error as { code?: string }).code;
-  return code ? `${code} ${error.message}` : error.message;
 }

@@ -6,17 +6,18 @@ import {
   Injectable,
   Logger,
   NestInterceptor,
+  ServiceUnavailableException,
 } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { Request, Response } from 'express';
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { from, Observable, switchMap, tap } from 'rxjs';
+import { catchError, concatMap, from, Observable, of, switchMap, throwError } from 'rxjs';
 import { AUDIT_OPTIONS, AUDITED_KEY } from 'src/audit/audit.constants';
 import { buildAuditEvent, EventDraft } from 'src/audit/audit-event.factory';
 import { ResolvedAuditOptions } from 'src/audit/audit-options';
 import { AuditTarget, AuditTargetResolver } from 'src/audit/audit-target.resolver';
-import { AuditWriter } from 'src/audit/audit-writer.service';
+import { AuditDelivery } from 'src/audit/audit-delivery.service';
 import { actorFromUser, clientIp, compileTrust } from 'src/audit/request-context';
 import { AuditAction, AuditedOptions } from 'src/audit/audit.types';
 import { transactionalCapture } from 'src/audit/transactional/audit-context';
@@ -34,7 +35,8 @@ const HTTP_CODE_METADATA = '__httpCode__';
 /**
  * The global interceptor behind `@Audited()`. For a mutation it loads the before state first (the only
  * database work on the request path), lets the handler run, then builds the event and hands it to the
- * in-memory writer. Errors are recorded and re-thrown unchanged.
+ * delivery: in memory mode the buffer takes it at once; in redis mode (and for critical events) the
+ * response waits until the event is durable. Errors are recorded and re-thrown unchanged.
  */
 @Injectable()
 export class AuditInterceptor implements NestInterceptor {
@@ -44,7 +46,7 @@ export class AuditInterceptor implements NestInterceptor {
   constructor(
     private readonly reflector: Reflector,
     private readonly targets: AuditTargetResolver,
-    private readonly writer: AuditWriter,
+    private readonly delivery: AuditDelivery,
     @Inject(AUDIT_OPTIONS) private readonly options: ResolvedAuditOptions,
   ) {
     this.trust = compileTrust(options.trustedProxies);
@@ -85,7 +87,17 @@ export class AuditInterceptor implements NestInterceptor {
       rules: target.rules,
     });
 
-    const recordFailure = (error: unknown) => this.capture(() => this.failure(draft(), target, error));
+    const failOnLoss = target.options.onUndelivered === 'fail';
+    if (failOnLoss && !this.delivery.hasRoom()) {
+      // Checked before the handler: a change that could not be audited is not made at all.
+      throw new ServiceUnavailableException('Audit trail unavailable, try again later');
+    }
+    const recordFailure = (error: unknown): Observable<never> =>
+      this.after(
+        this.capture(() => this.failure(draft(), target, error)),
+        failOnLoss,
+        () => throwError(() => error),
+      );
 
     if (target.options.consistency === 'transactional' && !isRead) {
       // Successful writes are recorded by AuditEntitySubscriber inside their transaction; failures here.
@@ -93,10 +105,7 @@ export class AuditInterceptor implements NestInterceptor {
       const capture = { target, base: () => ({ ...draft(), statusCode }), before: new Map(), captured: 0 };
       return new Observable((subscriber) =>
         transactionalCapture.run(capture, () =>
-          next
-            .handle()
-            .pipe(tap({ error: recordFailure }))
-            .subscribe(subscriber),
+          next.handle().pipe(catchError(recordFailure)).subscribe(subscriber),
         ),
       );
     }
@@ -104,19 +113,39 @@ export class AuditInterceptor implements NestInterceptor {
     const needsBefore = (action === 'update' || action === 'delete') && resourceId && target.loadState;
     const before$ = needsBefore
       ? from(this.loadBefore(target, resourceId, actor.organizationId))
-      : from([undefined]);
+      : of(undefined);
 
     return before$.pipe(
       switchMap((before) =>
         next.handle().pipe(
-          tap({
-            next: (result) =>
+          concatMap((result) =>
+            this.after(
               this.capture(() => this.success(draft(), target, before, result, context, handler)),
-            error: recordFailure,
-          }),
+              failOnLoss,
+              () => of(result),
+            ),
+          ),
+          catchError(recordFailure),
         ),
       ),
     );
+  }
+
+  /**
+   * Continues with `then` once the event is accepted: at once when the delivery answered synchronously (the
+   * memory buffer), after the promise when it makes the event durable first. A lost event fails the request
+   * with 503 when the route asks for it.
+   */
+  private after<T>(
+    accepted: boolean | Promise<boolean>,
+    failOnLoss: boolean,
+    then: () => Observable<T>,
+  ): Observable<T> {
+    const decide = (ok: boolean): Observable<T> =>
+      !ok && failOnLoss
+        ? throwError(() => new ServiceUnavailableException('Audit trail unavailable, try again later'))
+        : then();
+    return typeof accepted === 'boolean' ? decide(accepted) : from(accepted).pipe(concatMap(decide));
   }
 
   private success(
@@ -197,14 +226,24 @@ export class AuditInterceptor implements NestInterceptor {
     }
   }
 
-  /** Capture must never break the request: any bug here is logged, never thrown at the client. */
-  private capture(build: () => EventDraft): void {
+  /**
+   * Capture must never break the request: a bug here is logged, never thrown at the client. Returns
+   * whether the delivery accepted the event (a promise when it makes it durable first).
+   */
+  private capture(build: () => EventDraft): boolean | Promise<boolean> {
     try {
       const event = buildAuditEvent(build(), this.options.maxStateBytes);
-      if (event) this.writer.enqueue(event);
+      if (!event) return true; // nothing to record (a no-op update)
+      const accepted = this.delivery.submit(event);
+      return typeof accepted === 'boolean' ? accepted : accepted.catch(() => this.captureFailed());
     } catch (error) {
-      this.logger.error(`Audit capture failed: ${(error as Error).message}`);
+      return this.captureFailed(error);
     }
+  }
+
+  private captureFailed(error?: unknown): boolean {
+    this.logger.error(`Audit capture failed: ${(error as Error | undefined)?.message ?? 'unknown error'}`);
+    return false;
   }
 }
 

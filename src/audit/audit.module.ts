@@ -6,6 +6,7 @@ import { AUDIT_OPTIONS, AUDIT_PG_POOL } from 'src/audit/audit.constants';
 import { AUDIT_MODULE_OPTIONS, ConfigurableAuditModule } from 'src/audit/audit.module-definition';
 import { resolveAuditOptions, ResolvedAuditOptions } from 'src/audit/audit-options';
 import { AuditTargetResolver } from 'src/audit/audit-target.resolver';
+import { AuditDelivery } from 'src/audit/audit-delivery.service';
 import { AuditWriter } from 'src/audit/audit-writer.service';
 import { AuditInterceptor } from 'src/audit/audit.interceptor';
 import { AuditService } from 'src/audit/audit.service';
@@ -27,10 +28,15 @@ import { AuditEntitySubscriber } from 'src/audit/transactional/audit-entity.subs
     {
       provide: AUDIT_PG_POOL,
       useFactory: (dataSource: DataSource, options: ResolvedAuditOptions) =>
-        poolFromDataSource(dataSource, options.flushConcurrency + 1, 'nest-audit-trail:writer'),
+        poolFromDataSource(
+          dataSource,
+          options.flushConcurrency + (options.redis?.consumers ?? 0) + 2,
+          'nest-audit-trail:writer',
+        ),
       inject: [DataSource, AUDIT_OPTIONS],
     },
     AuditWriter,
+    AuditDelivery,
     AuditTargetResolver,
     AuditService,
     AuditEntitySubscriber,

@@ -3,7 +3,8 @@ import { AUDIT_OPTIONS } from 'src/audit/audit.constants';
 import { buildAuditEvent } from 'src/audit/audit-event.factory';
 import { ResolvedAuditOptions } from 'src/audit/audit-options';
 import { AuditTargetResolver } from 'src/audit/audit-target.resolver';
-import { AuditWriter, AuditWriterStats, QueuedEvent, WriteAttempt } from 'src/audit/audit-writer.service';
+import { AuditDelivery, AuditPipelineStats } from 'src/audit/audit-delivery.service';
+import { AuditWriter, QueuedEvent, WriteAttempt } from 'src/audit/audit-writer.service';
 import { AuditEvent, RecordAuditEventInput } from 'src/audit/audit.types';
 
 /** The programmatic API: events that are not HTTP requests (jobs, logins, system actions). */
@@ -11,16 +12,37 @@ import { AuditEvent, RecordAuditEventInput } from 'src/audit/audit.types';
 export class AuditService {
   constructor(
     private readonly writer: AuditWriter,
+    private readonly delivery: AuditDelivery,
     private readonly targets: AuditTargetResolver,
     @Inject(AUDIT_OPTIONS) private readonly options: ResolvedAuditOptions,
   ) {}
 
   /**
-   * Records one event through the same pipeline as `@Audited()` (redaction, size cap, buffer, COPY).
-   * Returns the stored event, or null when the buffer was full and the event was dropped (counted).
-   * Does not wait for the database: call `flush()` when you must know it is written.
+   * Records one event through the same pipeline as `@Audited()` (redaction, size cap, delivery, COPY).
+   * Returns the event, or null when it was dropped (past the high-water mark; counted). Does not wait: in
+   * `redis` mode, or for a critical event, use `recordDurable()` to know the event is safe; `flush()` to
+   * know it is in Postgres.
    */
   record(input: RecordAuditEventInput): AuditEvent | null {
+    const event = this.build(input);
+    if (!event) return null;
+    const accepted = this.delivery.submit(event);
+    if (accepted === false) return null;
+    if (accepted !== true) void accepted.catch(() => undefined); // counted by the pipeline
+    return event;
+  }
+
+  /**
+   * Like `record()`, but resolves once the event is durable (in the Redis stream, committed, or spooled to
+   * local disk) or known to be dropped (null).
+   */
+  async recordDurable(input: RecordAuditEventInput): Promise<AuditEvent | null> {
+    const event = this.build(input);
+    if (!event) return null;
+    return (await this.delivery.submit(event)) ? event : null;
+  }
+
+  private build(input: RecordAuditEventInput): AuditEvent | null {
     const hasBoth = input.before !== undefined && input.after !== undefined;
     const event = buildAuditEvent(
       {
@@ -49,7 +71,7 @@ export class AuditService {
       },
       this.options.maxStateBytes,
     );
-    return event && this.writer.enqueue(event) ? event : null;
+    return event;
   }
 
   /** Waits until every event recorded so far is committed (or the timeout passes; then false). */
@@ -73,8 +95,20 @@ export class AuditService {
     this.writer.onWriteAttempt(listener);
   }
 
-  /** Counters since start (captured, flushed, dropped, poisoned...) and what is held now: cheap, no I/O. */
-  stats(): AuditWriterStats {
-    return this.writer.stats();
+  /**
+   * Counters since start (captured, flushed, dropped, poisoned...), what is held now (memory, spool) and,
+   * in `redis` mode, the stream (polled in the background): cheap, no I/O.
+   */
+  stats(): AuditPipelineStats {
+    return this.delivery.stats();
+  }
+
+  /** Redis PING (redis mode; resolves at once otherwise), for readiness. */
+  async pingDelivery(timeoutMs: number): Promise<void> {
+    await this.delivery.stream?.ping(timeoutMs);
+  }
+
+  get deliveryMode(): 'memory' | 'redis' {
+    return this.delivery.stream ? 'redis' : 'memory';
   }
 }

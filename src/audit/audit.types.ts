@@ -118,6 +118,12 @@ export interface AuditedOptions {
    * committed before/after, atomic with the change. Only writes made with TypeORM `save`/`remove` are seen.
    */
   consistency?: 'request' | 'transactional';
+  /**
+   * When this route's event cannot be accepted (buffer or stream past its high-water mark, Redis and the
+   * spool both unavailable): `accept` (default) answers normally and counts the loss; `fail` answers 503.
+   * With `fail`, a full pipeline is also checked before the handler runs, so no change is made unaudited.
+   */
+  onUndelivered?: UndeliveredPolicy;
 }
 
 /** Options of `AuditModule.forRoot()` / `forRootAsync()`. */
@@ -144,6 +150,48 @@ export interface AuditModuleOptions {
   trustedProxies?: string[];
   /** Cap on the ids recorded for a list read. Default 100. */
   maxListIds?: number;
-  /** Actions whose events are never dropped when the buffer is full. Default delete + export. */
+  /** Actions whose events are critical: never dropped (durable or synchronous path). Default delete + export. */
   criticalActions?: string[];
+  /** Event types (e.g. `account.delete`) whose events are critical. Default none. */
+  criticalEventTypes?: string[];
+  /** Severities whose events are critical. Default `critical`. */
+  criticalSeverities?: AuditSeverity[];
+  /**
+   * Past the high-water mark, a non-critical event is dropped at once (`drop`, counted), or the request
+   * waits up to `overflowBlockMs` for room first (`block`). Default `drop`.
+   */
+  overflow?: 'drop' | 'block';
+  /** How long `overflow: 'block'` waits for room before dropping. Default 100 ms. */
+  overflowBlockMs?: number;
+  /**
+   * Where events wait while Postgres (or Redis) is unavailable: a local spool of append-only segment files.
+   * `false` turns it off (failed batches then wait in memory, bounded by `maxBuffer`). Default: on, under
+   * `.data/spool`.
+   */
+  spool?: false | { directory?: string; maxBytes?: number; fsync?: 'always' | 'never' };
+  /**
+   * `memory` (default): events are buffered in the process and flushed by it; a crash loses what is
+   * unflushed (counted). `redis`: each event is appended to a Redis stream before the response is sent,
+   * and consumer-group workers flush the stream to Postgres; nothing acknowledged is lost.
+   */
+  delivery?: 'memory' | 'redis';
+  /** Redis Streams delivery settings (required for `delivery: 'redis'`). */
+  redis?: AuditRedisOptions;
 }
+
+export interface AuditRedisOptions {
+  url: string;
+  /** Stream key; the dead-letter stream is `${streamKey}:dead`. Default `audit:events`. */
+  streamKey?: string;
+  /** Consumer group name. Default `audit-writers`. */
+  group?: string;
+  /** Consumers (flush workers) in this process; 0 makes it a producer only (workers run as `npm run worker`). Default 2. */
+  consumers?: number;
+  /** Entries held by a consumer for this long without acknowledgment are reclaimed by another. Default 30 s. */
+  claimIdleMs?: number;
+  /** High-water mark of the stream: past it, non-critical events follow the `overflow` policy. Default 1 000 000. */
+  maxStreamLength?: number;
+}
+
+/** Per-route delivery policy of `@Audited({ onUndelivered })`. */
+export type UndeliveredPolicy = 'accept' | 'fail';

@@ -3,6 +3,8 @@ export { AuditModule } from 'src/audit/audit.module';
 export { Audited, NoAudit } from 'src/audit/audited.decorator';
 export { AuditService } from 'src/audit/audit.service';
 export type { AuditWriterStats, QueuedEvent, WriteAttempt } from 'src/audit/audit-writer.service';
+export type { AuditPipelineStats } from 'src/audit/audit-delivery.service';
+export type { StreamStats } from 'src/audit/delivery/redis-stream.delivery';
 export { DEFAULT_REDACT_KEYS } from 'src/audit/redaction';
 export { REDACTED } from 'src/common/serialization/safe-serialize';
 export type {
@@ -12,10 +14,12 @@ export type {
   AuditedOptions,
   AuditEvent,
   AuditModuleOptions,
+  AuditRedisOptions,
   AuditSeverity,
   AuditStateLoader,
   AuditStatus,
   FieldChange,
   JsonValue,
   RecordAuditEventInput,
+  UndeliveredPolicy,
 } from 'src/audit/audit.types';

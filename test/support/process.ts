@@ -1,5 +1,7 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 export const MAIN_JS = join(__dirname, '..', '..', 'dist', 'src', 'main.js');
@@ -26,8 +28,10 @@ export interface ServiceProcess {
 export function startService(env: Record<string, string | undefined>): ServiceProcess {
   const clean = { ...process.env };
   delete clean.DATABASE_URL;
+  // A spool of its own unless the test chooses one (a kill-and-restart test reuses it on purpose).
+  const spool = env.AUDIT_SPOOL_DIR ?? mkdtempSync(join(tmpdir(), 'audit-spool-'));
   const child = spawn(process.execPath, [MAIN_JS], {
-    env: { ...clean, LOG_LEVEL: 'log', ...env },
+    env: { ...clean, LOG_LEVEL: 'log', AUDIT_SPOOL_DIR: spool, ...env },
     stdio: 'pipe',
   });
   let output = '';

@@ -1,3 +1,6 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { INestApplication } from '@nestjs/common';
 import { SignJWT } from 'jose';
 import { AuditService } from 'src/audit';
@@ -15,6 +18,8 @@ export async function startTestApp(
     AUTH_JWT_SECRET: TEST_JWT_SECRET,
     LOG_LEVEL: 'error',
     AUDIT_FLUSH_INTERVAL_MS: '50',
+    // Each app its own spool: one test's outage backlog must never be replayed into another's database.
+    AUDIT_SPOOL_DIR: mkdtempSync(join(tmpdir(), 'audit-spool-')),
     ...env,
   });
   const app = await createApp(config);

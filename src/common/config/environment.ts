@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { plainToInstance, Transform } from 'class-transformer';
 import proxyaddr from 'proxy-addr';
 import {
@@ -53,10 +54,79 @@ export class EnvironmentVariables {
   AUTH_JWT_SECRET?: string;
 
   @IsOptional()
-  @IsIn(['memory'], {
-    message: 'AUDIT_DELIVERY must be "memory" (the "redis" mode is not available in this version)',
+  @IsIn(['memory', 'redis'], { message: 'AUDIT_DELIVERY must be "memory" or "redis"' })
+  AUDIT_DELIVERY?: 'memory' | 'redis';
+
+  @IsOptional()
+  @Matches(/^[A-Za-z0-9:_.{}-]{1,128}$/, {
+    message: 'AUDIT_STREAM_KEY must be 1-128 of A-Z a-z 0-9 : _ . - { }',
   })
-  AUDIT_DELIVERY?: 'memory';
+  AUDIT_STREAM_KEY?: string;
+
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(32)
+  AUDIT_STREAM_CONSUMERS?: number;
+
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1000)
+  @Max(100000000)
+  AUDIT_STREAM_MAX_LENGTH?: number;
+
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(500)
+  @Max(3600000)
+  AUDIT_CLAIM_IDLE_MS?: number;
+
+  @IsOptional()
+  @IsString()
+  AUDIT_SPOOL_DIR?: string;
+
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(1048576)
+  AUDIT_SPOOL_MAX_MB?: number;
+
+  @IsOptional()
+  @IsIn(['always', 'never'], { message: 'AUDIT_SPOOL_FSYNC must be "always" or "never"' })
+  AUDIT_SPOOL_FSYNC?: 'always' | 'never';
+
+  @IsOptional()
+  @IsIn(['drop', 'block'], { message: 'AUDIT_OVERFLOW must be "drop" or "block"' })
+  AUDIT_OVERFLOW?: 'drop' | 'block';
+
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(10000)
+  AUDIT_OVERFLOW_BLOCK_MS?: number;
+
+  @IsOptional()
+  @Matches(/^[A-Za-z0-9_.:-]+(,[A-Za-z0-9_.:-]+)*$/, {
+    message: 'AUDIT_CRITICAL_ACTIONS must be a comma-separated list of actions',
+  })
+  AUDIT_CRITICAL_ACTIONS?: string;
+
+  @IsOptional()
+  @Matches(/^[A-Za-z0-9_.:-]+(,[A-Za-z0-9_.:-]+)*$/, {
+    message: 'AUDIT_CRITICAL_EVENT_TYPES must be a comma-separated list of event types',
+  })
+  AUDIT_CRITICAL_EVENT_TYPES?: string;
+
+  @IsOptional()
+  @Matches(/^(info|notice|warning|critical)(,(info|notice|warning|critical))*$/, {
+    message: 'AUDIT_CRITICAL_SEVERITIES must be a comma-separated list of info, notice, warning, critical',
+  })
+  AUDIT_CRITICAL_SEVERITIES?: string;
 
   @IsOptional()
   @Transform(toInt)
@@ -168,7 +238,15 @@ export interface AppConfig {
   audit: {
     /** False only when AUDIT_DISABLED=true (benchmarks, local experiments): nothing is captured. */
     enabled: boolean;
-    delivery: 'memory';
+    delivery: 'memory' | 'redis';
+    /** Redis Streams delivery (AUDIT_DELIVERY=redis). */
+    stream: { key: string; consumers: number; maxLength: number; claimIdleMs: number };
+    spool: { directory: string; maxBytes: number; fsync: 'always' | 'never' };
+    overflow: 'drop' | 'block';
+    overflowBlockMs: number;
+    criticalActions: string[];
+    criticalEventTypes: string[];
+    criticalSeverities: Array<'info' | 'notice' | 'warning' | 'critical'>;
     batchSize: number;
     flushIntervalMs: number;
     maxBuffer: number;
@@ -224,12 +302,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       problems.push(`AUDIT_TRUSTED_PROXIES: "${entry}" is not an IP, CIDR or loopback/linklocal/uniquelocal`);
     }
   }
+  if (vars.AUDIT_DELIVERY === 'redis' && !vars.REDIS_URL) {
+    problems.push('AUDIT_DELIVERY=redis needs REDIS_URL');
+  }
   if (problems.length > 0) throw new ConfigError(problems);
+  const list = (value: string | undefined) => value?.split(',').filter(Boolean);
+  const dataDir = vars.DATA_DIR ?? '.data';
 
   return {
     port: vars.PORT ?? 3000,
     databaseUrl: vars.DATABASE_URL,
-    dataDir: vars.DATA_DIR ?? '.data',
+    dataDir,
     embeddedPgPort: vars.EMBEDDED_PG_PORT ?? 54329,
     redisUrl: vars.REDIS_URL,
     jwtSecret: vars.AUTH_JWT_SECRET ?? DEV_JWT_SECRET,
@@ -239,6 +322,24 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     audit: {
       enabled: vars.AUDIT_DISABLED !== 'true',
       delivery: vars.AUDIT_DELIVERY ?? 'memory',
+      stream: {
+        key: vars.AUDIT_STREAM_KEY ?? 'audit:events',
+        consumers: vars.AUDIT_STREAM_CONSUMERS ?? 2,
+        maxLength: vars.AUDIT_STREAM_MAX_LENGTH ?? 1_000_000,
+        claimIdleMs: vars.AUDIT_CLAIM_IDLE_MS ?? 30_000,
+      },
+      spool: {
+        directory: vars.AUDIT_SPOOL_DIR ?? join(dataDir, 'spool'),
+        maxBytes: (vars.AUDIT_SPOOL_MAX_MB ?? 1024) * 1024 * 1024,
+        fsync: vars.AUDIT_SPOOL_FSYNC ?? 'always',
+      },
+      overflow: vars.AUDIT_OVERFLOW ?? 'drop',
+      overflowBlockMs: vars.AUDIT_OVERFLOW_BLOCK_MS ?? 100,
+      criticalActions: list(vars.AUDIT_CRITICAL_ACTIONS) ?? ['delete', 'export'],
+      criticalEventTypes: list(vars.AUDIT_CRITICAL_EVENT_TYPES) ?? [],
+      criticalSeverities: (list(vars.AUDIT_CRITICAL_SEVERITIES) ?? [
+        'critical',
+      ]) as AppConfig['audit']['criticalSeverities'],
       batchSize: vars.AUDIT_BATCH_SIZE ?? 2000,
       flushIntervalMs: vars.AUDIT_FLUSH_INTERVAL_MS ?? 250,
       maxBuffer: vars.AUDIT_MAX_BUFFER ?? 50000,

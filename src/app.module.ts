@@ -22,10 +22,20 @@ class ExternalResources implements OnApplicationShutdown {
   }
 }
 
+export type AppRole = 'api' | 'worker';
+
 @Module({})
 export class AppModule {
-  /** `databaseUrl` is the configured DATABASE_URL or the embedded Postgres started by main.ts. */
-  static forRoot(config: AppConfig, databaseUrl: string, onShutdown?: () => Promise<void>): DynamicModule {
+  /**
+   * `databaseUrl` is the configured DATABASE_URL or the embedded Postgres started by main.ts. `worker`: the
+   * stream flush worker of `npm run worker` (consumers, jobs, health and metrics; no API, no demo routes).
+   */
+  static forRoot(
+    config: AppConfig,
+    databaseUrl: string,
+    onShutdown?: () => Promise<void>,
+    role: AppRole = 'api',
+  ): DynamicModule {
     return {
       module: AppModule,
       imports: [
@@ -61,9 +71,8 @@ export class AppModule {
           criticalSeverities: config.audit.criticalSeverities,
         }),
         PartitionsModule,
-        QueryModule,
         HealthModule,
-        AccountsModule,
+        ...(role === 'api' ? [QueryModule, AccountsModule] : []),
       ],
       providers: [
         { provide: APP_PIPE, useFactory: strictValidationPipe },

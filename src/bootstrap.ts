@@ -2,7 +2,7 @@ import { INestApplication, Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import { AppModule } from 'src/app.module';
+import { AppModule, AppRole } from 'src/app.module';
 import { AppConfig } from 'src/common/config/environment';
 import { EmbeddedDatabase, startEmbeddedPostgres } from 'src/common/database/embedded-postgres';
 import { runMigrations } from 'src/common/database/migrate';
@@ -11,7 +11,7 @@ import { runMigrations } from 'src/common/database/migrate';
  * Builds the whole service: the database (DATABASE_URL, or an embedded Postgres under DATA_DIR), the
  * migrations (under an advisory lock), then the Nest app with shutdown hooks. Used by main.ts and the tests.
  */
-export async function createApp(config: AppConfig): Promise<INestApplication> {
+export async function createApp(config: AppConfig, role: AppRole = 'api'): Promise<INestApplication> {
   const logger = new Logger('Bootstrap');
   let embedded: EmbeddedDatabase | undefined;
   if (!config.databaseUrl) {
@@ -27,12 +27,12 @@ export async function createApp(config: AppConfig): Promise<INestApplication> {
       );
     }
     const app = await NestFactory.create<NestExpressApplication>(
-      AppModule.forRoot(config, databaseUrl, embedded?.stop),
+      AppModule.forRoot(config, databaseUrl, embedded?.stop, role),
       { logger: levelsFrom(config.logLevel) },
     );
     app.disable('x-powered-by');
     app.enableShutdownHooks();
-    setupOpenApi(app);
+    if (role === 'api') setupOpenApi(app);
     return app;
   } catch (error) {
     await embedded?.stop();

@@ -63,7 +63,7 @@ describe('GET /metrics', () => {
 
     expect(delta(before, after, 'audit_events_captured_total')).toBe(7);
     expect(delta(before, after, 'audit_events_flushed_total')).toBe(7);
-    expect(delta(before, after, 'audit_events_dropped_total', { reason: 'buffer_full' })).toBe(0);
+    expect(delta(before, after, 'audit_events_dropped_total', { reason: 'high_water' })).toBe(0);
     // Committed batch sizes add up to exactly the events written, whatever the batching.
     expect(delta(before, after, 'audit_flush_batch_size_sum')).toBe(7);
     const batches = delta(before, after, 'audit_flush_batch_size_count');

@@ -125,8 +125,8 @@ describe('GET /health/ready', () => {
         expect(accepted).toBeLessThanOrEqual(50);
         const after = await scrape(app);
         expect(
-          after.value('audit_events_dropped_total', { reason: 'buffer_full' })! -
-            before.value('audit_events_dropped_total', { reason: 'buffer_full' })!,
+          after.value('audit_events_dropped_total', { reason: 'high_water' })! -
+            before.value('audit_events_dropped_total', { reason: 'high_water' })!,
         ).toBe(500 - accepted);
         expect(after.value('audit_copy_errors_total', { code: '42703' })).toBeGreaterThanOrEqual(1);
       } finally {

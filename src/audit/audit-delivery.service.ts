@@ -69,6 +69,13 @@ export class AuditDelivery implements OnModuleInit, BeforeApplicationShutdown {
     );
   }
 
+  /** Waits until everything accepted so far is committed: the writer (buffer, spool) and the stream. */
+  async flush(timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    if (!(await this.writer.flush(timeoutMs))) return false;
+    return this.stream ? this.stream.drained(Math.max(1, deadline - Date.now())) : true;
+  }
+
   /** True while a non-critical event would be accepted now (the pre-check of `onUndelivered: 'fail'`). */
   hasRoom(): boolean {
     return this.stream ? this.stream.hasRoom() : this.writer.hasRoom();
@@ -92,12 +99,12 @@ export class AuditDelivery implements OnModuleInit, BeforeApplicationShutdown {
     accept: () => boolean | Promise<boolean>,
   ): boolean | Promise<boolean> {
     if (this.options.overflow === 'drop') {
-      this.writer.reportDropped(1);
+      this.writer.reportDropped(1, 'high_water');
       return false;
     }
     return this.waitForRoom(hasRoom, this.options.overflowBlockMs).then((room) => {
       if (room) return accept();
-      this.writer.reportDropped(1);
+      this.writer.reportDropped(1, 'high_water');
       return false;
     });
   }

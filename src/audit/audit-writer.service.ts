@@ -38,6 +38,8 @@ export interface AuditWriterStats {
   flushed: number;
   /** Events not recorded: past the high-water mark (non-critical), or refused by a full spool. */
   dropped: number;
+  /** `dropped` by reason: `high_water` (buffer or stream full), `spool_full`, `undeliverable` (no path took it). */
+  droppedByReason: Record<DropReason, number>;
   poisoned: number;
   failedBatches: number;
   /** Events waiting for a COPY in memory (buffer and failed batches); this is what the high-water mark bounds. */
@@ -60,6 +62,8 @@ export interface WriteAttempt {
   /** Null when the batch committed; else the Postgres SQLSTATE (or Node error code), '' when none. */
   errorCode: string | null;
 }
+
+export type DropReason = 'high_water' | 'spool_full' | 'undeliverable';
 
 const MAX_BACKOFF_MS = 30_000;
 
@@ -105,6 +109,7 @@ export class AuditWriter implements OnModuleInit, BeforeApplicationShutdown, OnA
   private timer?: NodeJS.Timeout;
   private idle: Array<() => void> = [];
   private readonly counters = { captured: 0, flushed: 0, dropped: 0, poisoned: 0, failedBatches: 0 };
+  private readonly dropped: Record<DropReason, number> = { high_water: 0, spool_full: 0, undeliverable: 0 };
   private readonly flushListeners: Array<(events: readonly QueuedEvent[]) => void> = [];
   private readonly attemptListeners: Array<(attempt: WriteAttempt) => void> = [];
   private readonly maxBatch: number;
@@ -139,7 +144,7 @@ export class AuditWriter implements OnModuleInit, BeforeApplicationShutdown, OnA
 
   enqueueQueued(event: QueuedEvent): boolean {
     if (!this.hasRoom() && !isCritical(this.options, event)) {
-      this.counters.dropped++;
+      this.reportDropped(1, 'high_water');
       return false;
     }
     this.buffer.push(event);
@@ -182,6 +187,7 @@ export class AuditWriter implements OnModuleInit, BeforeApplicationShutdown, OnA
   async spoolNow(events: QueuedEvent[]): Promise<boolean> {
     this.counters.captured += events.length;
     const dropped = await this.toSpool(events, false);
+    if (dropped === null) this.reportDropped(events.length, 'undeliverable');
     return dropped === 0;
   }
 
@@ -227,8 +233,9 @@ export class AuditWriter implements OnModuleInit, BeforeApplicationShutdown, OnA
     this.counters.poisoned += count;
   }
 
-  reportDropped(count: number): void {
+  reportDropped(count: number, reason: DropReason): void {
     this.counters.dropped += count;
+    this.dropped[reason] += count;
   }
 
   stats(): AuditWriterStats {
@@ -246,6 +253,7 @@ export class AuditWriter implements OnModuleInit, BeforeApplicationShutdown, OnA
     const spool = this.spool?.stats();
     return {
       ...this.counters,
+      droppedByReason: { ...this.dropped },
       pending: this.pending(),
       inFlight,
       spooled: spool?.events ?? 0,
@@ -389,7 +397,7 @@ export class AuditWriter implements OnModuleInit, BeforeApplicationShutdown, OnA
     }
     const dropped = batch.length - kept.length;
     if (dropped > 0) {
-      this.counters.dropped += dropped;
+      this.reportDropped(dropped, 'spool_full');
       this.logger.error(`Audit spool full: ${dropped} non-critical events dropped`);
     }
     return dropped;

@@ -75,8 +75,8 @@ export class AuditService {
   }
 
   /** Waits until every event recorded so far is committed (or the timeout passes; then false). */
-  flush(timeoutMs?: number): Promise<boolean> {
-    return this.writer.flush(timeoutMs);
+  flush(timeoutMs = this.options.drainTimeoutMs): Promise<boolean> {
+    return this.delivery.flush(timeoutMs);
   }
 
   /**

@@ -28,6 +28,18 @@ export class AuditBufferHealthIndicator {
       .withTimeout(timeoutMs);
   }
 
+  /** Redis answers PING (redis delivery mode only): else events fall back to the local spool. */
+  redis<K extends string>(key: K, timeoutMs: number) {
+    return this.indicator
+      .check(key)
+      .attempt(async () => {
+        await this.audit.pingDelivery(timeoutMs);
+        const stream = this.audit.stats().stream;
+        return { streamLength: stream?.length ?? 0, pending: stream?.pending ?? 0, lag: stream?.lag ?? 0 };
+      })
+      .withTimeout(timeoutMs);
+  }
+
   /** The oldest event not yet committed is younger than AUDIT_READY_MAX_LAG_MS: flushing keeps up. */
   lag<K extends string>(key: K, timeoutMs: number) {
     return this.indicator

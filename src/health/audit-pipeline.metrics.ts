@@ -1,6 +1,6 @@
 import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
 import { Counter } from 'prom-client';
-import { AuditService, AuditWriterStats, WriteAttempt } from 'src/audit';
+import { AuditPipelineStats, AuditService, WriteAttempt } from 'src/audit';
 import { APP_CONFIG } from 'src/common/config/app-config.module';
 import { AppConfig } from 'src/common/config/environment';
 import { MetricsService } from 'src/common/metrics/metrics.service';
@@ -31,11 +31,82 @@ export class AuditPipelineMetrics implements OnModuleInit {
   onModuleInit(): void {
     this.totals();
     this.buffer();
+    this.spoolAndStream();
     this.writes();
   }
 
+  /** The outage paths: the local spool, and in redis mode the stream and its dead-letter stream. */
+  private spoolAndStream(): void {
+    const stats = (): AuditPipelineStats => this.audit.stats();
+    this.metrics.gauge({
+      name: 'audit_spool_events',
+      help: 'Audit events waiting in the local disk spool (Postgres or Redis was unavailable)',
+      collect() {
+        this.set(stats().spooled);
+      },
+    });
+    this.metrics.gauge({
+      name: 'audit_spool_bytes',
+      help: 'Size of the local disk spool',
+      collect() {
+        this.set(stats().spoolBytes);
+      },
+    });
+    if (this.audit.deliveryMode !== 'redis') return;
+    const stream = () => stats().stream;
+    this.metrics.gauge({
+      name: 'audit_stream_length',
+      help: 'Entries in the Redis stream not yet committed to Postgres (delivered or not)',
+      collect() {
+        this.set(stream()?.length ?? 0);
+      },
+    });
+    this.metrics.gauge({
+      name: 'audit_stream_pending',
+      help: 'Stream entries delivered to a consumer and not yet acknowledged',
+      collect() {
+        this.set(stream()?.pending ?? 0);
+      },
+    });
+    this.metrics.gauge({
+      name: 'audit_stream_lag',
+      help: 'Stream entries not yet delivered to any consumer',
+      collect() {
+        this.set(stream()?.lag ?? 0);
+      },
+    });
+    this.metrics.gauge({
+      name: 'audit_stream_oldest_age_seconds',
+      help: 'Age of the oldest stream entry not yet committed (0 when none)',
+      collect() {
+        this.set((stream()?.oldestAgeMs ?? 0) / 1000);
+      },
+    });
+    this.metrics.gauge({
+      name: 'audit_stream_connected',
+      help: '1 while Redis answers, 0 while events fall back to the spool',
+      collect() {
+        this.set(stream()?.connected ? 1 : 0);
+      },
+    });
+    this.metrics.gauge({
+      name: 'audit_dead_letter_events',
+      help: 'Entries in the dead-letter stream (events Postgres refused, with the error)',
+      collect() {
+        this.set(stream()?.deadLetters ?? 0);
+      },
+    });
+    this.metrics.counter({
+      name: 'audit_stream_fallback_total',
+      help: 'Events that went to the local spool because Redis did not take them',
+      collect() {
+        mirror(this, stream()?.fellBack ?? 0);
+      },
+    });
+  }
+
   private totals(): void {
-    const stats = (): AuditWriterStats => this.audit.stats();
+    const stats = (): AuditPipelineStats => this.audit.stats();
     this.metrics.counter({
       name: 'audit_events_captured_total',
       help: 'Audit events accepted into the buffer',
@@ -52,10 +123,11 @@ export class AuditPipelineMetrics implements OnModuleInit {
     });
     this.metrics.counter({
       name: 'audit_events_dropped_total',
-      help: 'Audit events not recorded, by reason (buffer_full: past the high-water mark, non-critical)',
+      help: 'Audit events not recorded (non-critical), by reason: high_water (buffer or stream full), spool_full, undeliverable',
       labelNames: ['reason'],
       collect() {
-        mirror(this, stats().dropped, { reason: 'buffer_full' });
+        this.reset();
+        for (const [reason, total] of Object.entries(stats().droppedByReason)) this.inc({ reason }, total);
       },
     });
     this.metrics.counter({
@@ -68,7 +140,7 @@ export class AuditPipelineMetrics implements OnModuleInit {
   }
 
   private buffer(): void {
-    const stats = (): AuditWriterStats => this.audit.stats();
+    const stats = (): AuditPipelineStats => this.audit.stats();
     const highWaterMark = this.config.audit.maxBuffer;
     this.metrics.gauge({
       name: 'audit_buffer_depth',

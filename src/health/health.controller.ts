@@ -6,6 +6,7 @@ import {
   TypeOrmHealthIndicator,
 } from '@nestjs/terminus';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { AuditService } from 'src/audit';
 import { AuditBufferHealthIndicator } from 'src/health/audit-buffer.health';
 import { PartitionsHealthIndicator } from 'src/health/partitions.health';
 
@@ -13,8 +14,9 @@ const CHECK_TIMEOUT_MS = 1500;
 const MAX_EVENT_LOOP_DELAY_MS = 2000;
 
 /**
- * Kubernetes probes: liveness says the process works, readiness that it can take traffic (database, audit
- * buffer under its high-water mark and not lagging, partitions in place). Each check has a timeout.
+ * Kubernetes probes: liveness says the process works, readiness that it can take traffic (database, Redis
+ * in redis delivery mode, audit buffer under its high-water mark and not lagging, partitions in place).
+ * Each check has a timeout.
  */
 @Controller('health')
 export class HealthController {
@@ -26,6 +28,7 @@ export class HealthController {
     private readonly database: TypeOrmHealthIndicator,
     private readonly auditBuffer: AuditBufferHealthIndicator,
     private readonly partitions: PartitionsHealthIndicator,
+    private readonly audit: AuditService,
   ) {
     this.loopDelay.enable();
   }
@@ -48,6 +51,9 @@ export class HealthController {
   ready() {
     return this.health.check([
       () => this.database.pingCheck('database', { timeout: CHECK_TIMEOUT_MS }),
+      ...(this.audit.deliveryMode === 'redis'
+        ? [() => this.auditBuffer.redis('redis', CHECK_TIMEOUT_MS)]
+        : []),
       () => this.auditBuffer.depth('auditBuffer', CHECK_TIMEOUT_MS),
       () => this.auditBuffer.lag('auditLag', CHECK_TIMEOUT_MS),
       () => this.partitions.present('partitions', CHECK_TIMEOUT_MS),

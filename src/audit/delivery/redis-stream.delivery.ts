@@ -159,6 +159,17 @@ export class RedisStreamDelivery {
     return this.writer.spoolNow([event]);
   }
 
+  /** Resolves true once the stream is empty (everything committed), false after `timeoutMs`. */
+  async drained(timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const length = await this.control.xlen(this.options.streamKey).catch(() => -1);
+      if (length === 0) return true;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    return false;
+  }
+
   stats(): StreamStats {
     return { ...this.latest };
   }

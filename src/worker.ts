@@ -1,0 +1,38 @@
+import 'reflect-metadata';
+import { Logger } from '@nestjs/common';
+import { createApp } from 'src/bootstrap';
+import { ConfigError, loadConfig } from 'src/common/config/environment';
+
+/**
+ * `npm run worker`: a flush worker for Redis Streams delivery, as its own process (its own Deployment in
+ * Kubernetes). It runs AUDIT_STREAM_CONSUMERS consumers of the group, the scheduled jobs, and serves only
+ * /health and /metrics on PORT. The API processes can then run with AUDIT_STREAM_CONSUMERS=0.
+ */
+async function worker(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+    if (config.audit.delivery !== 'redis') {
+      throw new ConfigError(['npm run worker needs AUDIT_DELIVERY=redis (and REDIS_URL)']);
+    }
+    if (config.audit.stream.consumers < 1) {
+      throw new ConfigError(['AUDIT_STREAM_CONSUMERS must be at least 1 for a worker']);
+    }
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(error.message);
+      process.exit(1);
+    }
+    throw error;
+  }
+  const app = await createApp(config, 'worker');
+  await app.listen(config.port);
+  new Logger('Worker').log(
+    `Flushing stream ${config.audit.stream.key} with ${config.audit.stream.consumers} consumers; health and metrics on :${config.port}`,
+  );
+}
+
+worker().catch((error: unknown) => {
+  new Logger('Worker').error(error instanceof Error ? error.message : String(error));
+  process.exit(1);
+});

@@ -1,0 +1,164 @@
+import { execFile, execFileSync, spawn } from 'node:child_process';
+import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { Client } from 'pg';
+import Redis from 'ioredis';
+import { freePort } from './process';
+
+/**
+ * Postgres and Redis instances of a test's own, on spare ports, for fault tests that stop and start them:
+ * the shared services on the standard ports stay up for everyone else.
+ */
+const run = promisify(execFile);
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function postgresBin(name: string): string {
+  const root = '/usr/lib/postgresql';
+  const version = existsSync(root) ? readdirSync(root).sort().pop() : undefined;
+  const path = version ? join(root, version, 'bin', name) : name;
+  return existsSync(path) ? path : name;
+}
+
+/** Runs a Postgres tool as the `postgres` user when we are root (initdb and postgres refuse root). */
+async function asPostgres(command: string, args: string[]): Promise<void> {
+  const isRoot = process.getuid?.() === 0;
+  if (isRoot) await run('runuser', ['-u', 'postgres', '--', command, ...args]);
+  else await run(command, args);
+}
+
+export interface OwnPostgres {
+  port: number;
+  /** Admin URL (database `postgres`). */
+  url: string;
+  databaseUrl(name: string): string;
+  stop(): Promise<void>;
+  start(): Promise<void>;
+  destroy(): Promise<void>;
+}
+
+export async function startOwnPostgres(): Promise<OwnPostgres> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'audit-own-pg-'));
+  const data = join(dir, 'data');
+  if (process.getuid?.() === 0) chownSync(dir, ...postgresIds());
+  await asPostgres(postgresBin('initdb'), ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8']);
+  const start = async () => {
+    await asPostgres(postgresBin('pg_ctl'), [
+      '-D',
+      data,
+      '-l',
+      join(dir, 'log'),
+      '-o',
+      `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`,
+      '-w',
+      'start',
+    ]);
+  };
+  const stop = async () => {
+    await asPostgres(postgresBin('pg_ctl'), ['-D', data, '-m', 'fast', '-w', 'stop']);
+  };
+  await start();
+  const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
+  return {
+    port,
+    url,
+    databaseUrl: (name) => `postgres://postgres@127.0.0.1:${port}/${name}`,
+    start,
+    stop,
+    destroy: async () => {
+      await stop().catch(() => undefined);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+function postgresIds(): [number, number] {
+  // The `postgres` user of the distribution package.
+  const uid = Number(execFileSync('id', ['-u', 'postgres']).toString().trim());
+  const gid = Number(execFileSync('id', ['-g', 'postgres']).toString().trim());
+  return [uid, gid];
+}
+
+/** A database on an own Postgres. */
+export async function createOwnDatabase(pg: OwnPostgres, name: string): Promise<string> {
+  const client = new Client({ connectionString: pg.url });
+  await client.connect();
+  try {
+    await client.query(`CREATE DATABASE "${name}"`);
+  } finally {
+    await client.end();
+  }
+  return pg.databaseUrl(name);
+}
+
+export interface OwnRedis {
+  port: number;
+  url: string;
+  /** SHUTDOWN: the append-only file is synced, so a restart brings the streams back. */
+  stop(): Promise<void>;
+  start(): Promise<void>;
+  destroy(): Promise<void>;
+}
+
+/** A Redis with AOF (appendfsync always), as redis delivery mode should be deployed. */
+export async function startOwnRedis(): Promise<OwnRedis> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'audit-own-redis-'));
+  const url = `redis://127.0.0.1:${port}`;
+  const start = async () => {
+    const child = spawn(
+      'redis-server',
+      [
+        ...['--port', String(port), '--bind', '127.0.0.1', '--dir', dir],
+        ...['--appendonly', 'yes', '--appendfsync', 'always', '--save', ''],
+      ],
+      { stdio: 'ignore', detached: true },
+    );
+    child.unref();
+    await waitForRedis(url);
+  };
+  const stop = async () => {
+    const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0 });
+    await client.connect().catch(() => undefined);
+    await client.call('SHUTDOWN').catch(() => undefined); // the connection closes: that is the answer
+    client.disconnect();
+    for (let i = 0; i < 100; i++) {
+      if (!(await pingOnce(url))) return;
+      await sleep(50);
+    }
+  };
+  await start();
+  return {
+    port,
+    url,
+    start,
+    stop,
+    destroy: async () => {
+      await stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function pingOnce(url: string): Promise<boolean> {
+  const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    return (await client.ping()) === 'PONG';
+  } catch {
+    return false;
+  } finally {
+    client.disconnect();
+  }
+}
+
+async function waitForRedis(url: string): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    if (await pingOnce(url)) return;
+    await sleep(50);
+  }
+  throw new Error(`redis-server at ${url} did not come up`);
+}

@@ -79,12 +79,17 @@ export class AuditEventRepository {
   private async withClient<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
     let broken: Error | undefined;
+    // A connection that dies while checked out (Postgres restart) emits 'error' on the client: without a
+    // listener that would crash the process. The failing query rejects too, and that is what we act on.
+    const onError = (error: Error) => (broken = error);
+    client.on('error', onError);
     try {
       return await work(client);
     } catch (error) {
       broken = error instanceof Error ? error : new Error(String(error));
       throw error;
     } finally {
+      client.off('error', onError);
       // A client whose COPY failed mid-stream may be in an unknown state: do not return it to the pool.
       client.release(broken);
     }

@@ -65,7 +65,7 @@ export interface WriteAttempt {
 
 export type DropReason = 'high_water' | 'spool_full' | 'undeliverable';
 
-const MAX_BACKOFF_MS = 30_000;
+const MAX_BACKOFF_MS = 5_000;
 
 /** An event as the writer holds it, from the event built by capture. */
 export function toQueued(event: AuditEvent): QueuedEvent {

@@ -206,7 +206,8 @@ export class StreamConsumer {
     if (this.failures === 1 || this.failures % 10 === 0) {
       this.logger.warn(`${message}; retry #${this.failures} in ~${Math.round(delay)} ms`);
     }
-    await new Promise((resolve) => setTimeout(resolve, delay));
+    // Unref'd: a consumer waiting out an outage never keeps a stopping process alive.
+    await new Promise((resolve) => setTimeout(resolve, delay).unref());
   }
 }
 

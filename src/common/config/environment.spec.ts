@@ -25,6 +25,13 @@ describe('loadConfig', () => {
       audit: {
         enabled: true,
         delivery: 'memory',
+        stream: { key: 'audit:events', consumers: 2, maxLength: 1_000_000, claimIdleMs: 30_000 },
+        spool: { directory: '.data/spool', maxBytes: 1024 * 1024 * 1024, fsync: 'always' },
+        overflow: 'drop',
+        overflowBlockMs: 100,
+        criticalActions: ['delete', 'export'],
+        criticalEventTypes: [],
+        criticalSeverities: ['critical'],
         batchSize: 2000,
         flushIntervalMs: 250,
         maxBuffer: 50000,
@@ -115,6 +122,33 @@ describe('loadConfig', () => {
       'PORT',
     ]);
     for (const name of named) expect(error.message).toContain(name);
+  });
+
+  it('reads the delivery settings: redis mode, stream, spool, overflow and critical events', () => {
+    const config = loadConfig({
+      AUDIT_DELIVERY: 'redis',
+      REDIS_URL: 'redis://cache:6379/2',
+      AUDIT_STREAM_KEY: 'svc:audit',
+      AUDIT_STREAM_CONSUMERS: '0',
+      AUDIT_SPOOL_DIR: '/var/spool/audit',
+      AUDIT_SPOOL_MAX_MB: '16',
+      AUDIT_SPOOL_FSYNC: 'never',
+      AUDIT_OVERFLOW: 'block',
+      AUDIT_CRITICAL_ACTIONS: 'delete,login',
+      AUDIT_CRITICAL_SEVERITIES: 'warning,critical',
+    });
+    expect(config.audit).toMatchObject({
+      delivery: 'redis',
+      stream: { key: 'svc:audit', consumers: 0 },
+      spool: { directory: '/var/spool/audit', maxBytes: 16 * 1024 * 1024, fsync: 'never' },
+      overflow: 'block',
+      criticalActions: ['delete', 'login'],
+      criticalSeverities: ['warning', 'critical'],
+    });
+    expect(configErrorOf({ AUDIT_CRITICAL_SEVERITIES: 'urgent' }).message).toContain(
+      'AUDIT_CRITICAL_SEVERITIES',
+    );
+    expect(configErrorOf({ AUDIT_SPOOL_FSYNC: 'sometimes' }).message).toContain('AUDIT_SPOOL_FSYNC');
   });
 
   it('requires AUTH_JWT_SECRET in production with a real database', () => {

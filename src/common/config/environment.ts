@@ -303,7 +303,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     }
   }
   if (vars.AUDIT_DELIVERY === 'redis' && !vars.REDIS_URL) {
-    problems.push('AUDIT_DELIVERY=redis needs REDIS_URL');
+    problems.push('AUDIT_DELIVERY: "redis" needs REDIS_URL');
   }
   if (problems.length > 0) throw new ConfigError(problems);
   const list = (value: string | undefined) => value?.split(',').filter(Boolean);

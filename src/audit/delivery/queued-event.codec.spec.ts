@@ -1,0 +1,35 @@
+import type { QueuedEvent } from 'src/audit/audit-writer.service';
+import { deserializeQueued, serializeQueued } from 'src/audit/delivery/queued-event.codec';
+
+const event: QueuedEvent = {
+  id: '01a20d1f-d94f-735f-869f-39e45a1e1fc7',
+  occurredAt: new Date('2026-11-24T10:00:00.123Z'),
+  organizationId: 'org-1',
+  resourceType: null,
+  action: 'update',
+  eventType: 'account.update',
+  severity: 'info',
+  enqueuedAt: 1795000000000,
+  line: 'a\\tb\t\\N\t{"quote":"\\"x\\""}\n',
+};
+
+describe('queued event codec', () => {
+  it('round-trips every field, the COPY line byte for byte', () => {
+    const text = serializeQueued(event);
+    expect(text).not.toContain('\n'); // one line per event in a spool segment
+    expect(deserializeQueued(text)).toEqual(event);
+  });
+
+  it.each([
+    ['not JSON', '{'],
+    ['an object', '{"id":"x"}'],
+    ['a short array', '["id", 1]'],
+    [
+      'a line without its newline',
+      JSON.stringify(['id', 1, null, null, 'update', 'x.update', 'info', 1, 'no newline']),
+    ],
+    ['a wrong type', JSON.stringify([1, 1, null, null, 'update', 'x.update', 'info', 1, 'line\n'])],
+  ])('refuses %s (a corrupt entry is set aside, never written)', (_, text) => {
+    expect(() => deserializeQueued(text)).toThrow();
+  });
+});

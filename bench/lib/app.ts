@@ -1,5 +1,7 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { INestApplication } from '@nestjs/common';
@@ -13,7 +15,14 @@ const MAIN_JS = join(__dirname, '..', '..', 'src', 'main.js');
 
 /** The environment of a benchmarked app: quiet logs, the bench secret, plus per-run settings. */
 export function appEnv(databaseUrl: string, extra: Record<string, string> = {}): Record<string, string> {
-  return { DATABASE_URL: databaseUrl, AUTH_JWT_SECRET: BENCH_JWT_SECRET, LOG_LEVEL: 'error', ...extra };
+  return {
+    DATABASE_URL: databaseUrl,
+    AUTH_JWT_SECRET: BENCH_JWT_SECRET,
+    LOG_LEVEL: 'error',
+    // Every benchmarked app its own spool directory (one process per spool).
+    AUDIT_SPOOL_DIR: mkdtempSync(join(tmpdir(), 'audit-bench-spool-')),
+    ...extra,
+  };
 }
 
 /** The real app (same bootstrap as main.ts) inside this process, initialized but not listening. */

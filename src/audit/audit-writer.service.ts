@@ -277,6 +277,7 @@ export class AuditWriter implements OnModuleInit, BeforeApplicationShutdown, OnA
   }
 
   async onApplicationShutdown(): Promise<void> {
+    this.spool?.close();
     await this.pool.end();
   }
 

@@ -39,10 +39,19 @@ describe('DiskSpool', () => {
     expect(spool.stats()).toMatchObject({ segments: 0, events: 0, bytes: 0, oldestEnqueuedAt: null });
   });
 
+  it('belongs to one process at a time', () => {
+    const dir = directory();
+    writeFileSync(join(dir, 'spool.lock'), String(process.ppid)); // a live process holds it
+    expect(() => new DiskSpool({ directory: dir, maxBytes: 1 << 20, fsync: 'never' })).toThrow(
+      /in use by process .*own AUDIT_SPOOL_DIR/,
+    );
+  });
+
   it('is found again by the next process, which replays every segment idempotently', async () => {
     const dir = directory();
     const before = new DiskSpool({ directory: dir, maxBytes: 1 << 20, fsync: 'never' });
     await before.append(events(4), false);
+    writeFileSync(join(dir, 'spool.lock'), '999999999'); // the process that wrote it is gone (kill -9)
     writeFileSync(join(dir, '000000000009-1-1-p.spool.tmp'), 'torn'); // a write cut by the crash
 
     const after = new DiskSpool({ directory: dir, maxBytes: 1 << 20, fsync: 'never' });

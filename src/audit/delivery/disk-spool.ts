@@ -1,4 +1,4 @@
-import { mkdirSync, readdirSync, statSync, unlinkSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { appendFile, open, readFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { QueuedEvent } from 'src/audit/audit-writer.service';
@@ -50,6 +50,7 @@ export class DiskSpool {
 
   constructor(private readonly options: SpoolOptions) {
     mkdirSync(options.directory, { recursive: true, mode: 0o700 });
+    this.lock();
     for (const name of readdirSync(options.directory).sort()) {
       // A segment still under its temporary name was never acknowledged to anyone: a torn write.
       if (name.endsWith('.spool.tmp')) unlinkSync(join(options.directory, name));
@@ -62,6 +63,41 @@ export class DiskSpool {
       this.events += info.events;
       this.sequence = Math.max(this.sequence, Number(match[1]));
       this.recovered.add(name);
+    }
+  }
+
+  /** Releases the directory for the next process (at shutdown). Segments stay for it to replay. */
+  close(): void {
+    try {
+      if (readFileSync(this.lockPath, 'utf8').trim() === String(process.pid)) unlinkSync(this.lockPath);
+    } catch {
+      // already gone
+    }
+  }
+
+  private get lockPath(): string {
+    return join(this.options.directory, 'spool.lock');
+  }
+
+  /**
+   * One process per spool directory: two would replay each other's segments. A lock left by a process that
+   * no longer exists (a crash) is taken over.
+   */
+  private lock(): void {
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        writeFileSync(this.lockPath, String(process.pid), { flag: 'wx', mode: 0o600 });
+        return;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      }
+      const owner = Number(readFileSync(this.lockPath, 'utf8').trim());
+      if (owner && owner !== process.pid && isAlive(owner)) {
+        throw new Error(
+          `The audit spool directory ${this.options.directory} is in use by process ${owner}: give each process its own AUDIT_SPOOL_DIR`,
+        );
+      }
+      unlinkSync(this.lockPath);
     }
   }
 
@@ -167,5 +203,14 @@ export class DiskSpool {
     } finally {
       await directory.close();
     }
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

@@ -52,7 +52,7 @@ export class AuditPipelineMetrics implements OnModuleInit {
         this.set(stats().spoolBytes);
       },
     });
-    if (this.audit.deliveryMode !== 'redis') return;
+    // Registered in both modes (0 in memory mode), so one dashboard serves both.
     const stream = () => stats().stream;
     this.metrics.gauge({
       name: 'audit_stream_length',
@@ -84,7 +84,7 @@ export class AuditPipelineMetrics implements OnModuleInit {
     });
     this.metrics.gauge({
       name: 'audit_stream_connected',
-      help: '1 while Redis answers, 0 while events fall back to the spool',
+      help: '1 while Redis answers (redis delivery mode), 0 while events fall back to the spool or in memory mode',
       collect() {
         this.set(stream()?.connected ? 1 : 0);
       },

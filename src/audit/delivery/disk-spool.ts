@@ -38,11 +38,11 @@ const SEGMENT = /^(\d{12})-(\d+)-(\d+)-([ip])\.spool$/;
  * Each batch is one segment file, written once and never modified, then deleted once the batch is
  * committed; segments are replayed oldest first, so events reach Postgres in the order they were spooled.
  * A crash between commit and delete replays a segment: segments that may already be stored are replayed
- * idempotently (by event id), and on start-up every segment found is.
+ * idempotently (by event id).
  */
 export class DiskSpool {
   private readonly segments: SegmentInfo[] = [];
-  /** Segments left by an earlier process, which may have committed them before it died. */
+  /** The segment an earlier process may have committed before it died (see the constructor). */
   private readonly recovered = new Set<string>();
   private sequence = 0;
   private bytes = 0;
@@ -62,8 +62,12 @@ export class DiskSpool {
       this.bytes += bytes;
       this.events += info.events;
       this.sequence = Math.max(this.sequence, Number(match[1]));
-      this.recovered.add(name);
     }
+    // Segments are replayed one at a time, oldest first, and deleted right after their commit: of those an
+    // earlier process left, only the oldest can have been committed already (it died between commit and
+    // delete). That one is replayed idempotently; the others were never attempted (or are marked `i`).
+    if (this.segments[0]) this.recovered.add(this.segments[0].name);
+    this.recoveredSegments = this.segments.length;
   }
 
   /** Releases the directory for the next process (at shutdown). Segments stay for it to replay. */
@@ -101,10 +105,8 @@ export class DiskSpool {
     }
   }
 
-  /** How many segments were left by an earlier process (replayed idempotently). */
-  get recoveredSegments(): number {
-    return this.recovered.size;
-  }
+  /** How many segments were left by an earlier process. */
+  readonly recoveredSegments: number;
 
   get directory(): string {
     return this.options.directory;

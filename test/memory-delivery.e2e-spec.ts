@@ -28,9 +28,19 @@ describe('memory delivery: critical events and overflow', () => {
     await locker.end();
   };
 
-  /** A tight buffer: one COPY of 10 at a time, 20 more waiting, then the high-water mark. */
+  /**
+   * A tight buffer: one COPY of 10 at a time, 20 more waiting, then the high-water mark. Only full batches
+   * are written (no timer flush in the test's time), so what is where does not depend on timing.
+   */
   const tight = (extra: AuditModuleOptions = {}) =>
-    startNotesApp(db.url, { batchSize: 10, maxBuffer: 20, flushConcurrency: 1, spool: false, ...extra });
+    startNotesApp(db.url, {
+      batchSize: 10,
+      maxBuffer: 20,
+      flushConcurrency: 1,
+      flushIntervalMs: 60_000,
+      spool: false,
+      ...extra,
+    });
 
   beforeEach(async () => {
     db = await createTestDatabase();

@@ -101,6 +101,8 @@ export class AuditWriter implements OnModuleInit, BeforeApplicationShutdown, OnA
   /** Batches whose write failed and that the spool could not take: retried first, idempotently. */
   private readonly retries: QueuedEvent[][] = [];
   private inFlight = 0;
+  /** Synchronous writes (critical events) under way. */
+  private syncWrites = 0;
   private consecutiveFailures = 0;
   private retryAt = 0;
   /** Batches handed to a COPY or spool write that has not finished: still held, so counted in stats(). */
@@ -164,20 +166,28 @@ export class AuditWriter implements OnModuleInit, BeforeApplicationShutdown, OnA
    */
   async writeNow(events: QueuedEvent[]): Promise<boolean> {
     this.counters.captured += events.length;
-    let idempotent = false;
-    if (!this.spool || this.spool.isEmpty()) {
-      try {
-        this.settle(await copyBatch(this.repository, events, false, (a) => this.reportAttempt(a)));
-        return true;
-      } catch (error) {
-        this.counters.failedBatches++;
-        this.logger.warn(`Synchronous audit write failed (${describeError(error)}): spooling`);
-        idempotent = true;
+    // Counted in flight (stats, flush) while it runs, outside the COPY slots of the buffer's batches.
+    this.syncWrites++;
+    this.writing.add(events);
+    try {
+      let idempotent = false;
+      if (!this.spool || this.spool.isEmpty()) {
+        try {
+          this.settle(await copyBatch(this.repository, events, false, (a) => this.reportAttempt(a)));
+          return true;
+        } catch (error) {
+          this.counters.failedBatches++;
+          this.logger.warn(`Synchronous audit write failed (${describeError(error)}): spooling`);
+          idempotent = true;
+        }
       }
+      const dropped = await this.toSpool(events, idempotent);
+      if (dropped === null) this.retries.push(events); // kept in memory: not durable, but not lost either
+      return dropped === 0;
+    } finally {
+      this.syncWrites--;
+      this.writing.delete(events);
     }
-    const dropped = await this.toSpool(events, idempotent);
-    if (dropped === null) this.retries.push(events); // kept in memory: not durable, but not lost either
-    return dropped === 0;
   }
 
   /**
@@ -194,7 +204,7 @@ export class AuditWriter implements OnModuleInit, BeforeApplicationShutdown, OnA
   /** Writes everything pending now; resolves when nothing is waiting (buffer, spool) or in flight. */
   async flush(timeoutMs = this.options.drainTimeoutMs): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;
-    while (this.held() > 0 || this.inFlight > 0) {
+    while (this.held() > 0 || this.inFlight > 0 || this.syncWrites > 0) {
       if (Date.now() >= deadline) return false;
       this.pump(true);
       await new Promise<void>((resolve) => {

@@ -19,6 +19,8 @@ import { startTestApp } from './support/test-app';
  */
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const OUTAGE_MS = Number(process.env.TEST_OUTAGE_MS ?? 30_000);
+// An outage of OUTAGE_MS, the load around it and the backlog drain after it.
+jest.setTimeout(OUTAGE_MS + 150_000);
 
 /** Records events as fast as the pipeline acknowledges them, until stopped; returns the acknowledged ids. */
 function load(audit: AuditService, label: string) {

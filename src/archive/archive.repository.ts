@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { Pool, PoolClient } from 'pg';
+import { escapeIdentifier, Pool, PoolClient } from 'pg';
 import { CopyStreamQuery, CopyToStreamQuery, from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { DataSource } from 'typeorm';
 import { ManifestColumn } from 'src/archive/archive-manifest';
@@ -316,12 +316,8 @@ export class ArchiveRepository {
   }
 
   /** Every row of `table` as one JSON document per line (all its columns, whatever they are). */
-  async copyOut(client: PoolClient, table: string): Promise<CopyToStreamQuery> {
-    const { rows } = await client.query(
-      `SELECT format('COPY (SELECT row_to_json(t) FROM %I t) TO STDOUT WITH ${VERBATIM_LINES}', $1::text) AS sql`,
-      [table],
-    );
-    return client.query(copyTo(rows[0].sql));
+  copyOut(client: PoolClient, table: string): CopyToStreamQuery {
+    return client.query(copyTo(`COPY (SELECT row_to_json(t) FROM ${escapeIdentifier(table)} t) TO STDOUT WITH ${VERBATIM_LINES}`));
   }
 
   /**

@@ -200,7 +200,7 @@ export class ArchiveService {
     const client = await this.archives.connect();
     let failure: Error | undefined;
     try {
-      const copy = await this.archives.copyOut(client, archive.partitionName);
+      const copy = this.archives.copyOut(client, archive.partitionName);
       await pipeline(copy as Readable, lines, createGzip({ level: 6 }), sha, upload.stream);
       await upload.done;
     } catch (error) {

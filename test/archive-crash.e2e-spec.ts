@@ -6,7 +6,7 @@ import { INestApplication } from '@nestjs/common';
 import { ArchiveCheckpoint, ArchiveService } from 'src/archive/archive.service';
 import { RestoreService } from 'src/archive/restore.service';
 import { PartitionService } from 'src/partitions/partition.service';
-import { childrenOf, monthStart, partitionName, recordMonths } from './support/lifecycle';
+import { childrenOf, maintainNow, monthStart, partitionName, recordMonths } from './support/lifecycle';
 import { waitForMaintenanceIdle } from './support/maintenance';
 import { startTestApp } from './support/test-app';
 import { createTestDatabase, TestDatabase } from './support/test-db';
@@ -43,7 +43,7 @@ describe('archive runs: crash safety and concurrent instances', () => {
     other = await startTestApp(db.url, env); // a second replica on the same database and archive
     await waitForMaintenanceIdle(db);
     await recordMonths(app, -18, -13, 25);
-    await app.get(PartitionService).maintain();
+    await maintainNow(app);
   });
   afterEach(() => jest.restoreAllMocks());
   afterAll(async () => {
@@ -80,7 +80,7 @@ describe('archive runs: crash safety and concurrent instances', () => {
 
   it('a crash after the data upload, before the manifest: the next run exports again under the same keys', async () => {
     await recordMonths(app, -30, -30, 7);
-    await app.get(PartitionService).maintain();
+    await maintainNow(app);
     const partition = partitionName(monthStart(-30));
     crashAt(app, 'uploaded');
     await expect(app.get(ArchiveService).run()).rejects.toThrow('simulated crash at uploaded');
@@ -97,7 +97,7 @@ describe('archive runs: crash safety and concurrent instances', () => {
 
   it('a stored copy that does not verify is never followed by a drop', async () => {
     await recordMonths(app, -40, -40, 5);
-    await app.get(PartitionService).maintain();
+    await maintainNow(app);
     const partition = partitionName(monthStart(-40));
     // The file is damaged between upload and read-back (a faulty store): verification must catch it.
     jest.spyOn(app.get(ArchiveService), 'checkpoint').mockImplementation(async (step) => {

@@ -8,7 +8,7 @@ import request from 'supertest';
 import { ArchiveService } from 'src/archive/archive.service';
 import { Clock } from 'src/common/clock/clock';
 import { PartitionService } from 'src/partitions/partition.service';
-import { childrenOf, idsIn, monthStart, partitionName, recordMonths } from './support/lifecycle';
+import { childrenOf, idsIn, maintainNow, monthStart, partitionName, recordMonths } from './support/lifecycle';
 import { waitForMaintenanceIdle } from './support/maintenance';
 import { startTestApp, token } from './support/test-app';
 import { createTestDatabase, TestDatabase } from './support/test-db';
@@ -60,6 +60,7 @@ describe('partition lifecycle: hot -> warm -> cold -> expired, restore', () => {
       Number((await db.sql.query('SELECT count(*) AS n FROM audit_events_default')).rows[0].n);
     expect(await inDefault()).toBe(16 * PER_MONTH + 1);
 
+    await maintainNow(app, true); // waits out the boot-time indexing, which holds the same lock
     const dry = await request(app.getHttpServer())
       .post('/audit/partitions/maintenance?dryRun=true')
       .set('Authorization', `Bearer ${admin}`)
@@ -70,7 +71,7 @@ describe('partition lifecycle: hot -> warm -> cold -> expired, restore', () => {
     expect(await inDefault()).toBe(16 * PER_MONTH + 1); // nothing changed
     expect(await childrenOf(db, 'audit_events')).not.toContain(partitionName(monthStart(-16)));
 
-    const report = (await app.get(PartitionService).maintain())!;
+    const report = await maintainNow(app);
     expect(report.moved.map((m) => m.partition)).toEqual(
       Array.from({ length: 16 }, (_, i) => partitionName(monthStart(i - 16))),
     );
@@ -86,11 +87,11 @@ describe('partition lifecycle: hot -> warm -> cold -> expired, restore', () => {
 
     // Every run is recorded, the dry one too.
     const { rows } = await db.sql.query(
-      `SELECT dry_run, outcome FROM audit_lifecycle_runs WHERE job = 'partition-maintenance' ORDER BY id DESC LIMIT 2`,
+      `SELECT dry_run, outcome, actions FROM audit_lifecycle_runs WHERE job = 'partition-maintenance' ORDER BY id DESC LIMIT 2`,
     );
     expect(rows).toEqual([
-      { dry_run: false, outcome: 'success' },
-      { dry_run: true, outcome: 'success' },
+      { dry_run: false, outcome: 'success', actions: expect.objectContaining({ beyondHorizon: 1 }) },
+      { dry_run: true, outcome: 'success', actions: expect.objectContaining({ dryRun: true }) },
     ]);
   });
 

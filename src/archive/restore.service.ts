@@ -8,7 +8,7 @@ import { LineMeter, Sha256Meter } from 'src/archive/archive-stream';
 import { ArchiveError, ArchiveErrorCode } from 'src/archive/archive.errors';
 import { ArchiveService } from 'src/archive/archive.service';
 import { ARCHIVE_STORAGE } from 'src/archive/archive.tokens';
-import { ArchiveStorage, getText } from 'src/archive/storage/archive-storage';
+import { ArchiveObjectNotFound, ArchiveStorage, getText } from 'src/archive/storage/archive-storage';
 import { LifecycleRunRepository } from 'src/partitions/lifecycle-run.repository';
 
 export const RESTORE_JOB = 'restore';
@@ -46,7 +46,7 @@ export class RestoreService {
       throw new ArchiveError(ArchiveErrorCode.NotRestorable, `archive ${id} is ${archive.state}, not restorable`);
     const result = await this.runs.recorded(RESTORE_JOB, false, async () => {
       const manifest = await this.checkedManifest(archive);
-      const stored = await this.archiveService.measure(archive.dataKey);
+      const stored = await this.measure(archive);
       if (stored.sha256 !== archive.sha256 || stored.bytes !== archive.byteSize || stored.rows !== archive.rowCount)
         throw new ArchiveError(ArchiveErrorCode.Tampered, `archive ${id}: the stored file does not match its checksum; refused`);
       const table = restoredTableName(archive);
@@ -56,6 +56,18 @@ export class RestoreService {
       return { archiveId: id, partition: archive.partitionName, table, rows, sha256: stored.sha256 };
     });
     return result!;
+  }
+
+  /** The stored file's checksum; a missing or undecodable file is refused like a mismatching one. */
+  private async measure(archive: ArchiveRecord) {
+    try {
+      return await this.archiveService.measure(archive.dataKey);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code ?? '';
+      if (error instanceof ArchiveObjectNotFound || code.startsWith('Z_'))
+        throw new ArchiveError(ArchiveErrorCode.Tampered, `archive ${archive.id}: the stored file is missing or corrupt (its checksum cannot match); refused`);
+      throw error;
+    }
   }
 
   private async checkedManifest(archive: ArchiveRecord): Promise<ArchiveManifest> {

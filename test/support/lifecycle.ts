@@ -1,4 +1,5 @@
 import { INestApplication } from '@nestjs/common';
+import { MaintenanceReport, PartitionService } from 'src/partitions/partition.service';
 import { AuditService } from 'src/audit';
 import { TestDatabase } from './test-db';
 
@@ -53,4 +54,17 @@ export async function childrenOf(db: TestDatabase, parent: string): Promise<stri
 export async function idsIn(db: TestDatabase, relation: string): Promise<string[]> {
   const { rows } = await db.sql.query(`SELECT id::text FROM "${relation}"`);
   return rows.map((r) => r.id as string);
+}
+
+/**
+ * One maintenance run that does the work: retried while another holder of the maintenance lock (the
+ * boot-time search indexing) makes it back off.
+ */
+export async function maintainNow(app: INestApplication, dryRun = false): Promise<MaintenanceReport> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const report = await app.get(PartitionService).maintain(dryRun);
+    if (report) return report;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error('partition maintenance lock stayed busy');
 }

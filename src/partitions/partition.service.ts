@@ -54,6 +54,7 @@ export class PartitionService implements OnApplicationBootstrap {
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
+    if (!this.scheduler) return; // the CLI: runs on demand only, never the service's jobs
     await this.track(MAINTENANCE_JOB, () => this.maintain()).catch((error: Error) =>
       this.logger.error(`Partition maintenance failed: ${error.message}`),
     );
@@ -61,7 +62,7 @@ export class PartitionService implements OnApplicationBootstrap {
     setImmediate(() => void this.indexInBackground());
     const timer = setInterval(() => void this.tick(), this.config.audit.partitionIntervalMs);
     timer.unref();
-    this.scheduler?.addInterval('partition-maintenance', timer);
+    this.scheduler.addInterval(MAINTENANCE_JOB, timer);
   }
 
   async tick(): Promise<void> {

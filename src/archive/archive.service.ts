@@ -37,7 +37,7 @@ export interface ArchiveReport {
 }
 
 /** Where the run is between steps; tests stop a run at one of these to play a crash. */
-export type ArchiveCheckpoint = 'uploaded' | 'exported' | 'verified';
+export type ArchiveCheckpoint = 'export-started' | 'uploaded' | 'exported' | 'verified';
 
 /**
  * The lifecycle of closed partitions, on one replica at a time (session advisory lock):
@@ -192,6 +192,7 @@ export class ArchiveService {
    * hashes), then writes the manifest. Constant memory at any size.
    */
   private async export(archive: ArchiveRecord): Promise<ArchiveRecord> {
+    await this.checkpoint('export-started');
     const columns = await this.archives.columns(archive.partitionName);
     const tableBytes = await this.archives.totalBytes(archive.partitionName);
     const lines = new LineMeter();

@@ -32,6 +32,7 @@ export class PartitionLifecycle1795390000010 implements MigrationInterface {
         "storage_url"     text        NOT NULL,
         "data_key"        text        NOT NULL,
         "manifest_key"    text        NOT NULL,
+        "compression"     text        NOT NULL,
         "row_count"       bigint,
         "byte_size"       bigint,
         "sha256"          text,
@@ -41,7 +42,8 @@ export class PartitionLifecycle1795390000010 implements MigrationInterface {
         "dropped_at"      timestamptz,
         "expired_at"      timestamptz,
         CONSTRAINT "audit_archives_pkey" PRIMARY KEY ("id"),
-        CONSTRAINT "audit_archives_state_check" CHECK ("state" IN ('exporting', 'exported', 'cold', 'expired'))
+        CONSTRAINT "audit_archives_state_check" CHECK ("state" IN ('exporting', 'exported', 'cold', 'expired')),
+        CONSTRAINT "audit_archives_compression_check" CHECK ("compression" IN ('gzip', 'brotli'))
       )`);
     // At most one unfinished archive per partition: two runs can never export the same table twice. A
     // month archived earlier may get a second archive later (back-dated events moved out of DEFAULT).

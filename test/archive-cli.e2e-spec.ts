@@ -20,7 +20,7 @@ describe('npm run audit -- <command>', () => {
   let dir: string;
   const cli = (...args: string[]) =>
     run(process.execPath, [CLI, ...args], {
-      env: { ...process.env, DATABASE_URL: db.url, ARCHIVE_URL: pathToFileURL(dir).href, LOG_LEVEL: 'error' },
+      env: { ...process.env, DATABASE_URL: db.url, ARCHIVE_URL: pathToFileURL(dir).href, ARCHIVE_COMPRESSION: 'brotli', LOG_LEVEL: 'error' },
     });
 
   beforeAll(async () => {
@@ -37,7 +37,7 @@ describe('npm run audit -- <command>', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('lists partitions, archives (dry run first) and restores', async () => {
+  it('lists partitions, archives (dry run first, brotli) and restores', async () => {
     const partitions = JSON.parse((await cli('partitions', '--json', '--exact')).stdout);
     expect(partitions.find((p: { tier: string }) => p.tier === 'default')).toMatchObject({ rows: 0 });
     expect(partitions.filter((p: { rows: number }) => p.rows === 10)).toHaveLength(2);
@@ -50,7 +50,7 @@ describe('npm run audit -- <command>', () => {
     const report = JSON.parse((await cli('archive')).stdout.replace(/^[^{]*/, ''));
     expect(report.archived).toHaveLength(2);
     const [archive] = JSON.parse((await cli('archives')).stdout);
-    expect(archive.state).toBe('cold');
+    expect(archive).toMatchObject({ state: 'cold', compression: 'brotli', dataKey: expect.stringMatching(/\.ndjson\.br$/) });
 
     const restored = JSON.parse((await cli('restore', archive.id)).stdout.replace(/^[^{]*/, ''));
     expect(restored).toMatchObject({ archiveId: archive.id, rows: 10 });

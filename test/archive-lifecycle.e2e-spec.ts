@@ -16,13 +16,16 @@ import { createTestDatabase, TestDatabase } from './support/test-db';
 const DAY_MS = 86_400_000;
 const PER_MONTH = 12;
 
-/** Ids of an archive file on disk (one JSON row per line). */
-const archivedIds = (file: string) =>
-  gunzipSync(readFileSync(file))
+/** Ids in an archive on disk: one JSON array per line, values in the manifest's column order. */
+function archivedIds(dataFile: string, manifestFile: string): string[] {
+  const columns = (JSON.parse(readFileSync(manifestFile, 'utf8')) as { columns: Array<{ name: string }> }).columns;
+  const at = columns.findIndex((c) => c.name === 'id');
+  return gunzipSync(readFileSync(dataFile))
     .toString('utf8')
     .split('\n')
     .filter(Boolean)
-    .map((line) => (JSON.parse(line) as { id: string }).id);
+    .map((line) => (JSON.parse(line) as string[])[at]);
+}
 
 describe('partition lifecycle: hot -> warm -> cold -> expired, restore', () => {
   let db: TestDatabase;
@@ -173,15 +176,16 @@ describe('partition lifecycle: hot -> warm -> cold -> expired, restore', () => {
       const manifest = JSON.parse(readFileSync(archiveFile(archive.manifestKey), 'utf8'));
       expect(manifest).toMatchObject({
         schemaVersion: 1,
+        rowEncoding: 'json-array',
         archiveId: archive.id,
         rowCount: PER_MONTH,
         source: { partition: archive.partition, from: archive.from, to: archive.to },
-        files: [{ key: archive.dataKey, sha256: archive.sha256, bytes: archive.bytes, rows: PER_MONTH }],
+        files: [{ key: archive.dataKey, compression: 'gzip', sha256: archive.sha256, bytes: archive.bytes, rows: PER_MONTH }],
       });
       expect(manifest.columns.map((c: { name: string }) => c.name)).toEqual(
         expect.arrayContaining(['id', 'occurred_at', 'before', 'after', 'metadata']),
       );
-      archivedOnDisk.push(...archivedIds(archiveFile(archive.dataKey)));
+      archivedOnDisk.push(...archivedIds(archiveFile(archive.dataKey), archiveFile(archive.manifestKey)));
     }
 
     // Every event is in exactly one place: the hot/warm tables (through the admin view) or an archive.
@@ -226,7 +230,9 @@ describe('partition lifecycle: hot -> warm -> cold -> expired, restore', () => {
       `SELECT id::text, occurred_at, after, actor_type FROM "${restored.body.table}" ORDER BY occurred_at`,
     );
     expect(rows).toHaveLength(PER_MONTH);
-    expect(new Set(rows.map((r) => r.id))).toEqual(new Set(archivedIds(archiveFile(first.dataKey))));
+    expect(new Set(rows.map((r) => r.id))).toEqual(
+      new Set(archivedIds(archiveFile(first.dataKey), archiveFile(first.manifestKey))),
+    );
     expect(rows[0].occurred_at).toBeInstanceOf(Date);
     expect(rows[0].after).toMatchObject({ note: 'line\nbreak "quoted" \\ back' });
     // Restoring again replaces the table (same rows, never doubled).

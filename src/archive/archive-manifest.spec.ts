@@ -15,7 +15,13 @@ const input = {
     { name: 'id', type: 'uuid' },
     { name: 'occurred_at', type: 'timestamp with time zone' },
   ],
-  file: { key: 'audit_events_p2025_01/x/data.ndjson.gz', rows: 42, bytes: 1234, sha256: 'a'.repeat(64) },
+  file: {
+    key: 'audit_events_p2025_01/x/data.ndjson.gz',
+    compression: 'gzip' as const,
+    rows: 42,
+    bytes: 1234,
+    sha256: 'a'.repeat(64),
+  },
   tableBytes: 99999,
   createdAt: new Date('2026-03-01T00:00:00Z'),
 };
@@ -43,6 +49,7 @@ describe('archive manifest', () => {
     ['another schema version', { schemaVersion: 99 }, 'schemaVersion 99'],
     ['a malformed checksum', { files: [{ ...input.file, sha256: 'xyz' }] }, 'sha256'],
     ['a row count differing from its file', { rowCount: 41 }, 'rowCount'],
+    ['an unknown compression', { files: [{ ...input.file, compression: 'zstd' }] }, 'compression'],
   ])('refuses %s', (_label, change, message) => {
     const text =
       typeof change === 'string' ? change : JSON.stringify({ ...buildManifest(input), ...change });

@@ -2,6 +2,8 @@
  * The manifest written next to each cold archive: everything needed to check and restore it without the
  * database that produced it. Versioned: readers refuse a schema version they do not know.
  */
+import { ArchiveCompression } from 'src/archive/archive-codec';
+
 export const MANIFEST_SCHEMA_VERSION = 1;
 export const MANIFEST_KIND = 'nest-audit-trail/archive';
 
@@ -13,9 +15,9 @@ export interface ManifestColumn {
 
 export interface ManifestFile {
   key: string;
-  /** One JSON object per line (the row as `row_to_json` of the table's own columns), gzip-compressed. */
+  /** One JSON document per line: see `rowEncoding`. */
   format: 'ndjson';
-  compression: 'gzip';
+  compression: ArchiveCompression;
   rows: number;
   /** Size of the stored (compressed) object, and the SHA-256 of exactly those bytes (hex). */
   bytes: number;
@@ -28,6 +30,12 @@ export interface ArchiveManifest {
   archiveId: string;
   source: { parent: string; partition: string; from: string; to: string };
   rowCount: number;
+  /**
+   * `json-array`: each line is a JSON array of one row's values, in `columns` order (Postgres' own JSON
+   * rendering: timestamps ISO 8601, jsonb as JSON, bytea as "\\x..." hex). Names are not repeated on
+   * every line: a third less to serialize and compress.
+   */
+  rowEncoding: 'json-array';
   /** The table's columns when it was archived: restore recreates exactly these (whatever the schema today). */
   columns: ManifestColumn[];
   files: ManifestFile[];
@@ -48,7 +56,7 @@ export interface ManifestInput {
   from: Date;
   to: Date;
   columns: ManifestColumn[];
-  file: Omit<ManifestFile, 'format' | 'compression'>;
+  file: Omit<ManifestFile, 'format'>;
   tableBytes: number;
   createdAt: Date;
   integrity?: Record<string, unknown>;
@@ -67,8 +75,9 @@ export function buildManifest(input: ManifestInput): ArchiveManifest {
       to: input.to.toISOString(),
     },
     rowCount: input.file.rows,
+    rowEncoding: 'json-array',
     columns: input.columns,
-    files: [{ ...input.file, format: 'ndjson', compression: 'gzip' }],
+    files: [{ ...input.file, format: 'ndjson' }],
     tableBytes: input.tableBytes,
     createdAt: input.createdAt.toISOString(),
     ...(input.integrity ? { integrity: input.integrity } : {}),
@@ -98,8 +107,11 @@ export function parseManifest(text: string): ArchiveManifest {
   for (const column of value.columns)
     if (typeof column?.name !== 'string' || typeof column?.type !== 'string')
       throw new InvalidManifest('columns');
+  if (value.rowEncoding !== 'json-array') throw new InvalidManifest('rowEncoding');
   if (!Array.isArray(value.files) || value.files.length !== 1) throw new InvalidManifest('files');
   const [file] = value.files;
+  if (file?.compression !== 'gzip' && file?.compression !== 'brotli')
+    throw new InvalidManifest('files[0].compression');
   if (!/^[0-9a-f]{64}$/.test(file?.sha256 ?? '')) throw new InvalidManifest('files[0].sha256');
   if (!Number.isInteger(file.rows) || !Number.isInteger(file.bytes)) throw new InvalidManifest('files[0]');
   if (value.rowCount !== file.rows) throw new InvalidManifest('rowCount');

@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { escapeIdentifier, Pool, PoolClient } from 'pg';
 import { CopyStreamQuery, CopyToStreamQuery, from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { DataSource } from 'typeorm';
+import { ArchiveCompression } from 'src/archive/archive-codec';
 import { ManifestColumn } from 'src/archive/archive-manifest';
 import { MAINTENANCE_LOCK_KEY, WARM_PARENT } from 'src/partitions/partition.repository';
 
@@ -18,6 +19,7 @@ export interface ArchiveRecord {
   storageUrl: string;
   dataKey: string;
   manifestKey: string;
+  compression: ArchiveCompression;
   rowCount: number | null;
   byteSize: number | null;
   sha256: string | null;
@@ -48,6 +50,7 @@ function toRecord(r: Record<string, unknown>): ArchiveRecord {
     storageUrl: r.storage_url as string,
     dataKey: r.data_key as string,
     manifestKey: r.manifest_key as string,
+    compression: r.compression as ArchiveCompression,
     rowCount: num(r.row_count),
     byteSize: num(r.byte_size),
     sha256: r.sha256 as string | null,
@@ -120,8 +123,8 @@ export class ArchiveRepository {
   /** Registers an archive about to be exported, or returns the unfinished one of the partition. */
   async begin(archive: Omit<ArchiveRecord, 'state' | 'createdAt' | 'exportedAt' | 'droppedAt' | 'expiredAt' | 'rowCount' | 'byteSize' | 'sha256' | 'tableBytes'>): Promise<ArchiveRecord> {
     const inserted = await this.dataSource.query(
-      `INSERT INTO audit_archives (id, partition_name, range_from, range_to, state, storage_url, data_key, manifest_key)
-       VALUES ($1, $2, $3, $4, 'exporting', $5, $6, $7)
+      `INSERT INTO audit_archives (id, partition_name, range_from, range_to, state, storage_url, data_key, manifest_key, compression)
+       VALUES ($1, $2, $3, $4, 'exporting', $5, $6, $7, $8)
        ON CONFLICT (partition_name) WHERE state IN ('exporting', 'exported') DO NOTHING RETURNING *`,
       [
         archive.id,
@@ -131,6 +134,7 @@ export class ArchiveRepository {
         archive.storageUrl,
         archive.dataKey,
         archive.manifestKey,
+        archive.compression,
       ],
     );
     if (inserted[0]) return toRecord(inserted[0]);
@@ -315,9 +319,22 @@ export class ArchiveRepository {
     return this.pool.connect();
   }
 
-  /** Every row of `table` as one JSON document per line (all its columns, whatever they are). */
-  copyOut(client: PoolClient, table: string): CopyToStreamQuery {
-    return client.query(copyTo(`COPY (SELECT row_to_json(t) FROM ${escapeIdentifier(table)} t) TO STDOUT WITH ${VERBATIM_LINES}`));
+  /**
+   * Every row of `table` as one JSON array per line, values in `columns` order (read from the catalog, so
+   * whatever columns the table has). json_build_array takes at most 100 arguments: wider rows are
+   * concatenated from 100-column pieces.
+   */
+  copyOut(client: PoolClient, table: string, columns: ManifestColumn[]): CopyToStreamQuery {
+    const names = columns.map((c) => `t.${escapeIdentifier(c.name)}`);
+    const pieces: string[] = [];
+    for (let i = 0; i < names.length; i += 100) pieces.push(names.slice(i, i + 100).join(', '));
+    const row =
+      pieces.length === 1
+        ? `json_build_array(${pieces[0]})`
+        : pieces.map((piece) => `jsonb_build_array(${piece})`).join(' || ');
+    return client.query(
+      copyTo(`COPY (SELECT ${row} FROM ${escapeIdentifier(table)} t) TO STDOUT WITH ${VERBATIM_LINES}`),
+    );
   }
 
   /**
@@ -335,14 +352,18 @@ export class ArchiveRepository {
     return client.query(copyFrom(`COPY restore_lines (doc) FROM STDIN WITH ${VERBATIM_LINES}`));
   }
 
-  /** Turns the staged documents into rows of `table` (each key to its column) and indexes them. */
-  async finishRestore(client: PoolClient, table: string): Promise<number> {
+  /**
+   * Turns the staged arrays into rows of `table`: each value is named after its column and converted by
+   * jsonb_populate_record (Postgres' own JSON-to-type rules: timestamps, jsonb, arrays, bytea...).
+   */
+  async finishRestore(client: PoolClient, table: string, columns: ManifestColumn[]): Promise<number> {
     const { rows } = await client.query(
-      `SELECT format('INSERT INTO %1$I SELECT r.* FROM restore_lines s CROSS JOIN LATERAL jsonb_populate_record(NULL::%1$I, s.doc) r', $1::text) AS insert,
+      `SELECT format('INSERT INTO %1$I SELECT r.* FROM restore_lines s CROSS JOIN LATERAL jsonb_populate_record(NULL::%1$I,
+                       (SELECT jsonb_object_agg(c.name, s.doc -> (c.position::int - 1)) FROM unnest($1::text[]) WITH ORDINALITY AS c(name, position))) r', $1::text) AS insert,
               format('CREATE INDEX %I ON %I (occurred_at, id)', $1::text || '_time_idx', $1::text) AS idx`,
       [table],
     );
-    const inserted = await client.query(rows[0].insert);
+    const inserted = await client.query(rows[0].insert, [columns.map((c) => c.name)]);
     await client.query(rows[0].idx);
     return inserted.rowCount ?? 0;
   }

@@ -1,11 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { Readable, Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { createGunzip, createGzip } from 'node:zlib';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { buildManifest, parseManifest } from 'src/archive/archive-manifest';
 import { ArchiveRecord, ArchiveRepository } from 'src/archive/archive.repository';
-import { LineMeter, Sha256Meter } from 'src/archive/archive-stream';
+import { extensionOf } from 'src/archive/archive-codec';
+import { exportTable, measureStored, StoredFile } from 'src/archive/archive-export';
 import { ARCHIVE_STORAGE } from 'src/archive/archive.tokens';
 import { ArchiveStorage, getText, putText } from 'src/archive/storage/archive-storage';
 import { Clock } from 'src/common/clock/clock';
@@ -141,6 +139,7 @@ export class ArchiveService {
 
   private newArchive(partition: PartitionInfo) {
     const id = randomUUID();
+    const { compression } = this.config.archive;
     const folder = `${partition.name}/${id}`;
     return {
       id,
@@ -148,8 +147,9 @@ export class ArchiveService {
       rangeFrom: partition.from!,
       rangeTo: partition.to!,
       storageUrl: this.storage.url,
-      dataKey: `${folder}/data.ndjson.gz`,
+      dataKey: `${folder}/data.ndjson.${extensionOf(compression)}`,
       manifestKey: `${folder}/manifest.json`,
+      compression,
     };
   }
 
@@ -187,33 +187,26 @@ export class ArchiveService {
     return { partition: archive.partitionName, archiveId: archive.id, rows: archive.rowCount, bytes: archive.byteSize, resumed };
   }
 
-  /**
-   * Streams the table out as gzip NDJSON (COPY TO STDOUT; Postgres serializes, Node only compresses and
-   * hashes), then writes the manifest. Constant memory at any size.
-   */
+  /** Streams the table out (see exportTable), then writes the manifest. Constant memory at any size. */
   private async export(archive: ArchiveRecord): Promise<ArchiveRecord> {
     await this.checkpoint('export-started');
     const columns = await this.archives.columns(archive.partitionName);
     const tableBytes = await this.archives.totalBytes(archive.partitionName);
-    const lines = new LineMeter();
-    const sha = new Sha256Meter();
-    const upload = this.storage.upload(archive.dataKey);
     const client = await this.archives.connect();
     let failure: Error | undefined;
+    let stored: StoredFile;
     try {
-      const copy = this.archives.copyOut(client, archive.partitionName);
-      await pipeline(copy as Readable, lines, createGzip({ level: 6 }), sha, upload.stream);
-      await upload.done;
+      const upload = this.storage.upload(archive.dataKey);
+      stored = await exportTable(this.archives, client, archive.partitionName, columns, upload, archive.compression);
     } catch (error) {
       failure = error as Error;
-      upload.stream.destroy();
-      await upload.done.catch(() => undefined);
       throw error;
     } finally {
+      // A connection interrupted mid-COPY is not reusable: hand back an error so the pool discards it.
       client.release(failure);
     }
     await this.checkpoint('uploaded');
-    const file = { key: archive.dataKey, rows: lines.lines, bytes: sha.bytes, sha256: sha.sha256 };
+    const file = { key: archive.dataKey, compression: archive.compression, ...stored };
     const manifest = buildManifest({
       archiveId: archive.id,
       parent: WARM_PARENT,
@@ -226,8 +219,8 @@ export class ArchiveService {
       createdAt: new Date(),
     });
     await putText(this.storage, archive.manifestKey, `${JSON.stringify(manifest, null, 2)}\n`);
-    await this.archives.markExported(archive.id, { ...file, tableBytes });
-    return { ...archive, state: 'exported', rowCount: file.rows, byteSize: file.bytes, sha256: file.sha256, tableBytes };
+    await this.archives.markExported(archive.id, { ...stored, tableBytes });
+    return { ...archive, state: 'exported', rowCount: stored.rows, byteSize: stored.bytes, sha256: stored.sha256, tableBytes };
   }
 
   /**
@@ -240,7 +233,7 @@ export class ArchiveService {
       const [file] = manifest.files;
       if (file.sha256 !== archive.sha256 || file.rows !== archive.rowCount || file.bytes !== archive.byteSize)
         return false;
-      const stored = await this.measure(archive.dataKey);
+      const stored = await this.measure(archive);
       return stored.sha256 === archive.sha256 && stored.bytes === archive.byteSize && stored.rows === archive.rowCount;
     } catch (error) {
       this.logger.warn(`Verification of archive ${archive.id} failed: ${(error as Error).message}`);
@@ -248,13 +241,9 @@ export class ArchiveService {
     }
   }
 
-  /** SHA-256 and size of a stored object, and the rows it holds once decompressed. */
-  async measure(key: string): Promise<{ sha256: string; bytes: number; rows: number }> {
-    const sha = new Sha256Meter();
-    const lines = new LineMeter();
-    const sink = new Writable({ write: (_chunk, _encoding, done) => done() });
-    await pipeline(await this.storage.download(key), sha, createGunzip(), lines, sink);
-    return { sha256: sha.sha256, bytes: sha.bytes, rows: lines.lines };
+  /** SHA-256, size and rows of an archive's stored data file. */
+  measure(archive: ArchiveRecord): Promise<StoredFile> {
+    return measureStored(this.storage, archive.dataKey, archive.compression);
   }
 
   /** A point between two steps. Does nothing; a test makes it throw to play a crash there. */

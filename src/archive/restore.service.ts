@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGunzip } from 'node:zlib';
 import { Inject, Injectable, Logger } from '@nestjs/common';
+import { decompressor } from 'src/archive/archive-codec';
 import { ArchiveManifest, parseManifest } from 'src/archive/archive-manifest';
 import { ArchiveRecord, ArchiveRepository } from 'src/archive/archive.repository';
 import { LineMeter, Sha256Meter } from 'src/archive/archive-stream';
@@ -61,7 +61,7 @@ export class RestoreService {
   /** The stored file's checksum; a missing or undecodable file is refused like a mismatching one. */
   private async measure(archive: ArchiveRecord) {
     try {
-      return await this.archiveService.measure(archive.dataKey);
+      return await this.archiveService.measure(archive);
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code ?? '';
       if (error instanceof ArchiveObjectNotFound || code.startsWith('Z_'))
@@ -99,14 +99,20 @@ export class RestoreService {
       const lines = new LineMeter();
       const timer = onProgress && setInterval(() => onProgress(lines.lines, archive.rowCount ?? 0), 200);
       try {
-        await pipeline(await this.storage.download(archive.dataKey) as Readable, sha, createGunzip(), lines, copy);
+        await pipeline(
+          (await this.storage.download(archive.dataKey)) as Readable,
+          sha,
+          decompressor(archive.compression),
+          lines,
+          copy,
+        );
       } finally {
         if (timer) clearInterval(timer);
       }
       if (sha.sha256 !== archive.sha256) {
         throw new ArchiveError(ArchiveErrorCode.Tampered, `archive ${archive.id}: the file changed while it was restored; refused`);
       }
-      const rows = await this.archives.finishRestore(client, table);
+      const rows = await this.archives.finishRestore(client, table, manifest.columns);
       if (rows !== archive.rowCount) throw new Error(`restored ${rows} rows, the archive holds ${archive.rowCount}`);
       await client.query('COMMIT');
       onProgress?.(rows, rows);

@@ -49,6 +49,7 @@ describe('loadConfig', () => {
         warmDays: 365,
         retentionDays: 2557,
         intervalMs: 3600000,
+        compression: 'gzip',
         warmTablespace: undefined,
       },
       query: { cacheTtlSeconds: 15, cachePrefix: 'audit:cache:', statsRefreshMs: 300000 },
@@ -113,6 +114,7 @@ describe('loadConfig', () => {
     ['ARCHIVE_S3_ENDPOINT', 'not a url'],
     ['ARCHIVE_S3_FORCE_PATH_STYLE', 'yes'],
     ['ARCHIVE_HOT_DAYS', '0'],
+    ['ARCHIVE_COMPRESSION', 'zip'],
     ['ARCHIVE_WARM_TABLESPACE', 'bad name;'],
   ])('rejects %s=%j with a ConfigError naming the variable', (name, value) => {
     const error = configErrorOf({ [name]: value });

@@ -215,6 +215,10 @@ export class EnvironmentVariables {
   ARCHIVE_INTERVAL_MS?: number;
 
   @IsOptional()
+  @IsIn(['gzip', 'brotli'], { message: 'ARCHIVE_COMPRESSION must be "gzip" or "brotli"' })
+  ARCHIVE_COMPRESSION?: 'gzip' | 'brotli';
+
+  @IsOptional()
   @Matches(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, { message: 'ARCHIVE_WARM_TABLESPACE must be a tablespace name' })
   ARCHIVE_WARM_TABLESPACE?: string;
 
@@ -276,6 +280,8 @@ export interface AppConfig {
     /** ... and their archives deleted (cold -> expired). */
     retentionDays: number;
     intervalMs: number;
+    /** Compression of the archive files (the manifest says which). */
+    compression: 'gzip' | 'brotli';
     /** Warm partitions are moved to this tablespace when set. */
     warmTablespace?: string;
   };
@@ -369,6 +375,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       warmDays,
       retentionDays,
       intervalMs: vars.ARCHIVE_INTERVAL_MS ?? 60 * 60 * 1000,
+      compression: vars.ARCHIVE_COMPRESSION ?? 'gzip',
       warmTablespace: vars.ARCHIVE_WARM_TABLESPACE,
     },
     query: {

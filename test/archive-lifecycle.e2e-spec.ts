@@ -7,7 +7,7 @@ import { INestApplication } from '@nestjs/common';
 import request from 'supertest';
 import { ArchiveService } from 'src/archive/archive.service';
 import { Clock } from 'src/common/clock/clock';
-import { PartitionService } from 'src/partitions/partition.service';
+import { StatsRefreshJob } from 'src/query/stats-refresh.job';
 import { childrenOf, idsIn, maintainNow, monthStart, partitionName, recordMonths } from './support/lifecycle';
 import { waitForMaintenanceIdle } from './support/maintenance';
 import { startTestApp, token } from './support/test-app';
@@ -216,6 +216,14 @@ describe('partition lifecycle: hot -> warm -> cold -> expired, restore', () => {
       .set('Authorization', `Bearer ${admin}`)
       .expect(200);
     expect(history.body.items.map((e: { id: string }) => e.id)).toContain(one.id);
+
+    // The stats views count warm months too.
+    await app.get(StatsRefreshJob).run();
+    const stats = await request(app.getHttpServer())
+      .get(`/audit/stats?from=${from}&to=${to}&groupBy=organization&organizationId=org-life`)
+      .set('Authorization', `Bearer ${admin}`)
+      .expect(200);
+    expect(stats.body.items).toEqual([expect.objectContaining({ key: 'org-life', events: PER_MONTH })]);
   });
 
   it('restores a cold archive into a queryable table after checking it, and refuses a tampered one', async () => {

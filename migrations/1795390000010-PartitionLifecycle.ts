@@ -18,7 +18,9 @@ export class PartitionLifecycle1795390000010 implements MigrationInterface {
   name = 'PartitionLifecycle1795390000010';
 
   async up(queryRunner: QueryRunner): Promise<void> {
-    await queryRunner.query(`CREATE TABLE "audit_events_warm" (LIKE "audit_events") PARTITION BY RANGE ("occurred_at")`);
+    await queryRunner.query(
+      `CREATE TABLE "audit_events_warm" (LIKE "audit_events") PARTITION BY RANGE ("occurred_at")`,
+    );
     await queryRunner.query(
       `CREATE VIEW "audit_events_all" AS SELECT * FROM "audit_events" UNION ALL SELECT * FROM "audit_events_warm"`,
     );
@@ -50,7 +52,9 @@ export class PartitionLifecycle1795390000010 implements MigrationInterface {
     await queryRunner.query(
       `CREATE UNIQUE INDEX "audit_archives_open_partition_key" ON "audit_archives" ("partition_name") WHERE "state" IN ('exporting', 'exported')`,
     );
-    await queryRunner.query(`CREATE INDEX "audit_archives_range_idx" ON "audit_archives" ("range_to", "state")`);
+    await queryRunner.query(
+      `CREATE INDEX "audit_archives_range_idx" ON "audit_archives" ("range_to", "state")`,
+    );
     await queryRunner.query(`
       CREATE TABLE "audit_lifecycle_runs" (
         "id"          bigint      GENERATED ALWAYS AS IDENTITY,

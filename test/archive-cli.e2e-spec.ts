@@ -20,7 +20,13 @@ describe('npm run audit -- <command>', () => {
   let dir: string;
   const cli = (...args: string[]) =>
     run(process.execPath, [CLI, ...args], {
-      env: { ...process.env, DATABASE_URL: db.url, ARCHIVE_URL: pathToFileURL(dir).href, ARCHIVE_COMPRESSION: 'brotli', LOG_LEVEL: 'error' },
+      env: {
+        ...process.env,
+        DATABASE_URL: db.url,
+        ARCHIVE_URL: pathToFileURL(dir).href,
+        ARCHIVE_COMPRESSION: 'brotli',
+        LOG_LEVEL: 'error',
+      },
     });
 
   beforeAll(async () => {
@@ -50,7 +56,11 @@ describe('npm run audit -- <command>', () => {
     const report = JSON.parse((await cli('archive')).stdout.replace(/^[^{]*/, ''));
     expect(report.archived).toHaveLength(2);
     const [archive] = JSON.parse((await cli('archives')).stdout);
-    expect(archive).toMatchObject({ state: 'cold', compression: 'brotli', dataKey: expect.stringMatching(/\.ndjson\.br$/) });
+    expect(archive).toMatchObject({
+      state: 'cold',
+      compression: 'brotli',
+      dataKey: expect.stringMatching(/\.ndjson\.br$/),
+    });
 
     const restored = JSON.parse((await cli('restore', archive.id)).stdout.replace(/^[^{]*/, ''));
     expect(restored).toMatchObject({ archiveId: archive.id, rows: 10 });

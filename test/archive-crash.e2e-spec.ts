@@ -22,9 +22,10 @@ function crashAt(app: INestApplication, step: ArchiveCheckpoint) {
 
 const archivesOf = async (db: TestDatabase, partition: string) =>
   (
-    await db.sql.query(`SELECT id, state, row_count::int AS rows FROM audit_archives WHERE partition_name = $1 ORDER BY created_at`, [
-      partition,
-    ])
+    await db.sql.query(
+      `SELECT id, state, row_count::int AS rows FROM audit_archives WHERE partition_name = $1 ORDER BY created_at`,
+      [partition],
+    )
   ).rows;
 
 describe('archive runs: crash safety and concurrent instances', () => {
@@ -58,7 +59,9 @@ describe('archive runs: crash safety and concurrent instances', () => {
     crashAt(app, 'exported');
     await expect(app.get(ArchiveService).run()).rejects.toThrow('simulated crash at exported');
     // Exported, not dropped: the table is intact and still readable.
-    expect(await archivesOf(db, partition)).toEqual([expect.objectContaining({ state: 'exported', rows: 25 })]);
+    expect(await archivesOf(db, partition)).toEqual([
+      expect.objectContaining({ state: 'exported', rows: 25 }),
+    ]);
     expect(await tableExists(partition)).toBe(true);
     expect((await db.sql.query(`SELECT count(*)::int AS n FROM "${partition}"`)).rows[0].n).toBe(25);
     const { rows: runs } = await db.sql.query(
@@ -84,14 +87,19 @@ describe('archive runs: crash safety and concurrent instances', () => {
     const partition = partitionName(monthStart(-30));
     crashAt(app, 'uploaded');
     await expect(app.get(ArchiveService).run()).rejects.toThrow('simulated crash at uploaded');
-    expect(await archivesOf(db, partition)).toEqual([expect.objectContaining({ state: 'exporting', rows: null })]);
+    expect(await archivesOf(db, partition)).toEqual([
+      expect.objectContaining({ state: 'exporting', rows: null }),
+    ]);
     expect(await tableExists(partition)).toBe(true);
 
     jest.restoreAllMocks();
     await app.get(ArchiveService).run();
     const archives = await archivesOf(db, partition);
     expect(archives).toEqual([expect.objectContaining({ state: 'cold', rows: 7 })]);
-    expect(readdirSync(join(dir, partition, archives[0].id)).sort()).toEqual(['data.ndjson.gz', 'manifest.json']);
+    expect(readdirSync(join(dir, partition, archives[0].id)).sort()).toEqual([
+      'data.ndjson.gz',
+      'manifest.json',
+    ]);
     expect((await app.get(RestoreService).restore(archives[0].id)).rows).toBe(7);
   });
 
@@ -118,7 +126,10 @@ describe('archive runs: crash safety and concurrent instances', () => {
   it('two instances running archival and maintenance at once: one works, none fails, nothing doubles', async () => {
     await recordMonths(app, -17, -14, 0); // nothing new; months -17..-13 exist already
     await recordMonths(other, -50, -48, 9);
-    const maintenance = await Promise.all([app.get(PartitionService).maintain(), other.get(PartitionService).maintain()]);
+    const maintenance = await Promise.all([
+      app.get(PartitionService).maintain(),
+      other.get(PartitionService).maintain(),
+    ]);
     expect(maintenance.filter((r) => r !== null)).toHaveLength(1);
     expect(maintenance.find((r) => r !== null)!.moved).toHaveLength(3);
 
@@ -133,7 +144,9 @@ describe('archive runs: crash safety and concurrent instances', () => {
     );
     for (const row of rows) expect(row).toMatchObject({ n: 1, state: 'cold' });
     expect(rows.map((r) => r.partition_name)).toEqual(
-      expect.arrayContaining([-50, -49, -48, -17, -16, -15, -14, -13].map((m) => partitionName(monthStart(m)))),
+      expect.arrayContaining(
+        [-50, -49, -48, -17, -16, -15, -14, -13].map((m) => partitionName(monthStart(m))),
+      ),
     );
     expect(await childrenOf(db, 'audit_events_warm')).toEqual([]);
     expect(

@@ -18,7 +18,8 @@ const PER_MONTH = 12;
 
 /** Ids in an archive on disk: one JSON array per line, values in the manifest's column order. */
 function archivedIds(dataFile: string, manifestFile: string): string[] {
-  const columns = (JSON.parse(readFileSync(manifestFile, 'utf8')) as { columns: Array<{ name: string }> }).columns;
+  const columns = (JSON.parse(readFileSync(manifestFile, 'utf8')) as { columns: Array<{ name: string }> })
+    .columns;
   const at = columns.findIndex((c) => c.name === 'id');
   return gunzipSync(readFileSync(dataFile))
     .toString('utf8')
@@ -84,7 +85,9 @@ describe('partition lifecycle: hot -> warm -> cold -> expired, restore', () => {
     const hot = await childrenOf(db, 'audit_events');
     expect(hot).toContain(partitionName(monthStart(-16)));
     // No partition anywhere near the far-future row: the horizon held.
-    expect(hot.filter((name) => name >= partitionName(monthStart(13)) && name !== 'audit_events_default')).toEqual([]);
+    expect(
+      hot.filter((name) => name >= partitionName(monthStart(13)) && name !== 'audit_events_default'),
+    ).toEqual([]);
     const metrics = await request(app.getHttpServer()).get('/metrics').expect(200);
     expect(metrics.text).toMatch(/^audit_partition_beyond_horizon_rows 1$/m);
 
@@ -104,7 +107,12 @@ describe('partition lifecycle: hot -> warm -> cold -> expired, restore', () => {
       .set('Authorization', `Bearer ${admin}`)
       .expect(200);
     const byName = new Map(body.map((p: { name: string }) => [p.name, p]));
-    expect(byName.get('audit_events_default')).toMatchObject({ tier: 'default', rows: 1, beyondHorizon: 1, from: null });
+    expect(byName.get('audit_events_default')).toMatchObject({
+      tier: 'default',
+      rows: 1,
+      beyondHorizon: 1,
+      from: null,
+    });
     expect(byName.get(partitionName(monthStart(-3)))).toMatchObject({
       tier: 'hot',
       rows: PER_MONTH,
@@ -115,8 +123,14 @@ describe('partition lifecycle: hot -> warm -> cold -> expired, restore', () => {
     expect((byName.get(partitionName(monthStart(0))) as { bytes: number }).bytes).toBeGreaterThan(0);
 
     const reader = await token({ sub: 'r', org: 'org-life', roles: ['audit:read'] });
-    await request(app.getHttpServer()).get('/audit/partitions').set('Authorization', `Bearer ${reader}`).expect(403);
-    await request(app.getHttpServer()).post('/audit/archives/run').set('Authorization', `Bearer ${reader}`).expect(403);
+    await request(app.getHttpServer())
+      .get('/audit/partitions')
+      .set('Authorization', `Bearer ${reader}`)
+      .expect(403);
+    await request(app.getHttpServer())
+      .post('/audit/archives/run')
+      .set('Authorization', `Bearer ${reader}`)
+      .expect(403);
     const bad = await request(app.getHttpServer())
       .post('/audit/archives/run?dryRun=maybe')
       .set('Authorization', `Bearer ${admin}`)
@@ -133,7 +147,9 @@ describe('partition lifecycle: hot -> warm -> cold -> expired, restore', () => {
     const warmCutoff = new Date(now.getTime() - 90 * DAY_MS);
     const coldCutoff = new Date(now.getTime() - 365 * DAY_MS);
     const months = Array.from({ length: 17 }, (_, i) => i - 16);
-    const expectWarm = months.filter((m) => monthStart(m + 1) <= warmCutoff && monthStart(m + 1) > coldCutoff);
+    const expectWarm = months.filter(
+      (m) => monthStart(m + 1) <= warmCutoff && monthStart(m + 1) > coldCutoff,
+    );
     const expectCold = months.filter((m) => monthStart(m + 1) <= coldCutoff);
     expect(expectCold.length).toBeGreaterThanOrEqual(3);
 
@@ -141,7 +157,9 @@ describe('partition lifecycle: hot -> warm -> cold -> expired, restore', () => {
       .post('/audit/archives/run?dryRun=true')
       .set('Authorization', `Bearer ${admin}`)
       .expect(200);
-    expect(dry.body.warmed.sort()).toEqual([...expectWarm, ...expectCold].map((m) => partitionName(monthStart(m))).sort());
+    expect(dry.body.warmed.sort()).toEqual(
+      [...expectWarm, ...expectCold].map((m) => partitionName(monthStart(m))).sort(),
+    );
     expect(dry.body.archived.map((a: { partition: string }) => a.partition).sort()).toEqual(
       expectCold.map((m) => partitionName(monthStart(m))).sort(),
     );
@@ -180,7 +198,15 @@ describe('partition lifecycle: hot -> warm -> cold -> expired, restore', () => {
         archiveId: archive.id,
         rowCount: PER_MONTH,
         source: { partition: archive.partition, from: archive.from, to: archive.to },
-        files: [{ key: archive.dataKey, compression: 'gzip', sha256: archive.sha256, bytes: archive.bytes, rows: PER_MONTH }],
+        files: [
+          {
+            key: archive.dataKey,
+            compression: 'gzip',
+            sha256: archive.sha256,
+            bytes: archive.bytes,
+            rows: PER_MONTH,
+          },
+        ],
       });
       expect(manifest.columns.map((c: { name: string }) => c.name)).toEqual(
         expect.arrayContaining(['id', 'occurred_at', 'before', 'after', 'metadata']),
@@ -248,7 +274,9 @@ describe('partition lifecycle: hot -> warm -> cold -> expired, restore', () => {
       .post(`/audit/archives/${first.id}/restore`)
       .set('Authorization', `Bearer ${admin}`)
       .expect(200);
-    expect((await db.sql.query(`SELECT count(*)::int AS n FROM "${restored.body.table}"`)).rows[0].n).toBe(PER_MONTH);
+    expect((await db.sql.query(`SELECT count(*)::int AS n FROM "${restored.body.table}"`)).rows[0].n).toBe(
+      PER_MONTH,
+    );
 
     // One event edited inside a well-formed gzip file: the checksum no longer matches.
     const path = archiveFile(second.dataKey);
@@ -260,10 +288,9 @@ describe('partition lifecycle: hot -> warm -> cold -> expired, restore', () => {
       .expect(422);
     expect(refused.body).toMatchObject({ code: 'ARCHIVE_TAMPERED' });
     expect(refused.body.message).toContain('checksum');
-    const { rows: tables } = await db.sql.query(
-      `SELECT relname FROM pg_class WHERE relname LIKE $1`,
-      [`audit_restored_%_${second.id.slice(0, 8)}`],
-    );
+    const { rows: tables } = await db.sql.query(`SELECT relname FROM pg_class WHERE relname LIKE $1`, [
+      `audit_restored_%_${second.id.slice(0, 8)}`,
+    ]);
     expect(tables).toEqual([]);
     await request(app.getHttpServer())
       .post('/audit/archives/not-a-uuid/restore')

@@ -27,7 +27,13 @@ describe('archives on S3 (s3rver)', () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 's3rver-'));
     const port = await freePort();
-    server = new S3rver({ port, address: '127.0.0.1', directory: dir, silent: true, configureBuckets: [{ name: BUCKET }] });
+    server = new S3rver({
+      port,
+      address: '127.0.0.1',
+      directory: dir,
+      silent: true,
+      configureBuckets: [{ name: BUCKET }],
+    });
     await server.run();
     endpoint = `http://127.0.0.1:${port}`;
     // s3rver's fixed credentials, through the standard variables the SDK reads.
@@ -71,10 +77,14 @@ describe('archives on S3 (s3rver)', () => {
     const [archive] = await app.get(ArchiveService).list();
     expect(archive).toMatchObject({ state: 'cold', rowCount: 1000, storageUrl: `s3://${BUCKET}/trail/prod` });
 
-    const object = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: `trail/prod/${archive.dataKey}` }));
+    const object = await s3.send(
+      new GetObjectCommand({ Bucket: BUCKET, Key: `trail/prod/${archive.dataKey}` }),
+    );
     expect(Number(object.ContentLength)).toBe(archive.byteSize);
     await object.Body!.transformToByteArray();
-    const manifest = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: `trail/prod/${archive.manifestKey}` }));
+    const manifest = await s3.send(
+      new GetObjectCommand({ Bucket: BUCKET, Key: `trail/prod/${archive.manifestKey}` }),
+    );
     expect(JSON.parse(await manifest.Body!.transformToString())).toMatchObject({
       archiveId: archive.id,
       files: [{ sha256: archive.sha256, rows: 1000 }],
@@ -86,10 +96,16 @@ describe('archives on S3 (s3rver)', () => {
       .set('Authorization', `Bearer ${admin}`)
       .expect(200);
     expect(restored.body.rows).toBe(1000);
-    expect((await db.sql.query(`SELECT count(DISTINCT id)::int AS n FROM "${restored.body.table}"`)).rows[0].n).toBe(1000);
+    expect(
+      (await db.sql.query(`SELECT count(DISTINCT id)::int AS n FROM "${restored.body.table}"`)).rows[0].n,
+    ).toBe(1000);
 
     await s3.send(
-      new PutObjectCommand({ Bucket: BUCKET, Key: `trail/prod/${archive.dataKey}`, Body: Buffer.from('not the archive') }),
+      new PutObjectCommand({
+        Bucket: BUCKET,
+        Key: `trail/prod/${archive.dataKey}`,
+        Body: Buffer.from('not the archive'),
+      }),
     );
     const refused = await request(app.getHttpServer())
       .post(`/audit/archives/${archive.id}/restore`)

@@ -23,4 +23,5 @@ export function decompressor(kind: ArchiveCompression): Transform {
 export const extensionOf = (kind: ArchiveCompression) => (kind === 'brotli' ? 'br' : 'gz');
 
 /** The compression of a stored data file, from its key (`data.ndjson.gz`, `data.ndjson.br`). */
-export const compressionOfKey = (key: string): ArchiveCompression => (key.endsWith('.br') ? 'brotli' : 'gzip');
+export const compressionOfKey = (key: string): ArchiveCompression =>
+  key.endsWith('.br') ? 'brotli' : 'gzip';

@@ -51,8 +51,7 @@ describe('archive manifest', () => {
     ['a row count differing from its file', { rowCount: 41 }, 'rowCount'],
     ['an unknown compression', { files: [{ ...input.file, compression: 'zstd' }] }, 'compression'],
   ])('refuses %s', (_label, change, message) => {
-    const text =
-      typeof change === 'string' ? change : JSON.stringify({ ...buildManifest(input), ...change });
+    const text = typeof change === 'string' ? change : JSON.stringify({ ...buildManifest(input), ...change });
     expect(() => parseManifest(text)).toThrow(InvalidManifest);
     expect(() => parseManifest(text)).toThrow(message);
   });

@@ -12,7 +12,12 @@ import {
   Req,
   UseGuards,
 } from '@nestjs/common';
-import { ApiConflictResponse, ApiOkResponse, ApiOperation, ApiUnprocessableEntityResponse } from '@nestjs/swagger';
+import {
+  ApiConflictResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiUnprocessableEntityResponse,
+} from '@nestjs/swagger';
 import type { Request } from 'express';
 import { ArchiveError } from 'src/archive/archive.errors';
 import { ArchiveService } from 'src/archive/archive.service';
@@ -39,7 +44,9 @@ export class ArchiveController {
   ) {}
 
   @Get()
-  @ApiOperation({ summary: 'Cold archives (and those being made): partition, range, state, rows, bytes, SHA-256' })
+  @ApiOperation({
+    summary: 'Cold archives (and those being made): partition, range, state, rows, bytes, SHA-256',
+  })
   @ApiOkResponse({ type: [ArchiveViewDto] })
   async list(): Promise<ArchiveViewDto[]> {
     return (await this.archives.list()).map((a) => ({
@@ -80,10 +87,17 @@ export class ArchiveController {
   @ApiUnprocessableEntityResponse({ description: 'The stored file does not match its checksum: refused' })
   async restore(
     @Req() req: AuthedRequest,
-    @Param('id', new ParseUUIDPipe({ exceptionFactory: () => new BadRequestException(['id must be a UUID']) }))
+    @Param(
+      'id',
+      new ParseUUIDPipe({ exceptionFactory: () => new BadRequestException(['id must be a UUID']) }),
+    )
     id: string,
   ) {
-    const record = (status: 'success' | 'failure', metadata: Record<string, unknown>, errorMessage?: string) =>
+    const record = (
+      status: 'success' | 'failure',
+      metadata: Record<string, unknown>,
+      errorMessage?: string,
+    ) =>
       this.audit?.record({
         action: 'restore',
         resourceType: 'audit-archive',

@@ -1,4 +1,9 @@
-import { ConflictException, HttpException, NotFoundException, UnprocessableEntityException } from '@nestjs/common';
+import {
+  ConflictException,
+  HttpException,
+  NotFoundException,
+  UnprocessableEntityException,
+} from '@nestjs/common';
 
 export enum ArchiveErrorCode {
   NotFound = 'ARCHIVE_NOT_FOUND',
@@ -20,7 +25,8 @@ export class ArchiveError extends Error {
   toHttp(): HttpException {
     const body = { statusCode: 0, code: this.code, message: this.message };
     if (this.code === ArchiveErrorCode.NotFound) return new NotFoundException({ ...body, statusCode: 404 });
-    if (this.code === ArchiveErrorCode.NotRestorable) return new ConflictException({ ...body, statusCode: 409 });
+    if (this.code === ArchiveErrorCode.NotRestorable)
+      return new ConflictException({ ...body, statusCode: 409 });
     return new UnprocessableEntityException({ ...body, statusCode: 422 });
   }
 }

@@ -121,7 +121,20 @@ export class ArchiveRepository {
   }
 
   /** Registers an archive about to be exported, or returns the unfinished one of the partition. */
-  async begin(archive: Omit<ArchiveRecord, 'state' | 'createdAt' | 'exportedAt' | 'droppedAt' | 'expiredAt' | 'rowCount' | 'byteSize' | 'sha256' | 'tableBytes'>): Promise<ArchiveRecord> {
+  async begin(
+    archive: Omit<
+      ArchiveRecord,
+      | 'state'
+      | 'createdAt'
+      | 'exportedAt'
+      | 'droppedAt'
+      | 'expiredAt'
+      | 'rowCount'
+      | 'byteSize'
+      | 'sha256'
+      | 'tableBytes'
+    >,
+  ): Promise<ArchiveRecord> {
     const inserted = await this.dataSource.query(
       `INSERT INTO audit_archives (id, partition_name, range_from, range_to, state, storage_url, data_key, manifest_key, compression)
        VALUES ($1, $2, $3, $4, 'exporting', $5, $6, $7, $8)
@@ -191,10 +204,9 @@ export class ArchiveRepository {
       const [{ n }] = await sql(`SELECT format('SELECT count(*) AS n FROM %I', $1::text) AS text`);
       if (Number(n) !== archive.rowCount) return false;
       await sql(`SELECT format('DROP TABLE %I', $1::text) AS text`);
-      await manager.query(
-        `UPDATE audit_archives SET state = 'cold', dropped_at = now() WHERE id = $1`,
-        [archive.id],
-      );
+      await manager.query(`UPDATE audit_archives SET state = 'cold', dropped_at = now() WHERE id = $1`, [
+        archive.id,
+      ]);
       return true;
     });
   }
@@ -202,9 +214,10 @@ export class ArchiveRepository {
   // --- tables -------------------------------------------------------------------------------------------
 
   async tableExists(table: string): Promise<boolean> {
-    const [{ found }] = await this.dataSource.query(`SELECT to_regclass(quote_ident($1)) IS NOT NULL AS found`, [
-      table,
-    ]);
+    const [{ found }] = await this.dataSource.query(
+      `SELECT to_regclass(quote_ident($1)) IS NOT NULL AS found`,
+      [table],
+    );
     return found;
   }
 
@@ -341,7 +354,11 @@ export class ArchiveRepository {
    * Creates `table` with the archived columns (from the manifest, not today's schema), plus a staging
    * table the lines are COPYed into. Call inside a transaction on `client`.
    */
-  async prepareRestore(client: PoolClient, table: string, columns: ManifestColumn[]): Promise<CopyStreamQuery> {
+  async prepareRestore(
+    client: PoolClient,
+    table: string,
+    columns: ManifestColumn[],
+  ): Promise<CopyStreamQuery> {
     const { rows } = await client.query(
       `SELECT format('CREATE TABLE %I (%s)', $1::text,
                      (SELECT string_agg(format('%I %s', c->>'name', c->>'type'), ', ') FROM jsonb_array_elements($2::jsonb) c)) AS ddl`,
@@ -369,9 +386,10 @@ export class ArchiveRepository {
   }
 
   async dropTable(table: string): Promise<void> {
-    const [{ ddl }] = await this.dataSource.query(`SELECT format('DROP TABLE IF EXISTS %I', $1::text) AS ddl`, [
-      table,
-    ]);
+    const [{ ddl }] = await this.dataSource.query(
+      `SELECT format('DROP TABLE IF EXISTS %I', $1::text) AS ddl`,
+      [table],
+    );
     await this.dataSource.query(ddl);
   }
 }

@@ -27,7 +27,13 @@ export interface ArchiveReport {
   /** hot -> warm: detached from audit_events, attached to audit_events_warm. */
   warmed: string[];
   /** warm -> cold: exported, verified, dropped. `resumed`: an earlier run had stopped midway. */
-  archived: Array<{ partition: string; archiveId: string | null; rows: number | null; bytes: number | null; resumed: boolean }>;
+  archived: Array<{
+    partition: string;
+    archiveId: string | null;
+    rows: number | null;
+    bytes: number | null;
+    resumed: boolean;
+  }>;
   /** cold -> expired: archive objects deleted. */
   expired: Array<{ partition: string; archiveId: string }>;
   /** Steps put off to the next run (a lock was busy, the table changed under the export...). */
@@ -61,7 +67,10 @@ export class ArchiveService {
   ) {}
 
   /** One archive run; null when another replica holds the lock. */
-  run(dryRun = false, onProgress?: (done: number, total: number, step: string) => void): Promise<ArchiveReport | null> {
+  run(
+    dryRun = false,
+    onProgress?: (done: number, total: number, step: string) => void,
+  ): Promise<ArchiveReport | null> {
     return this.runs.recorded(ARCHIVE_JOB, dryRun, () =>
       this.archives.withArchiveLock(() => this.runLocked(dryRun, onProgress)),
     );
@@ -74,7 +83,14 @@ export class ArchiveService {
     const now = this.clock.now();
     const { hotDays, warmDays, retentionDays } = this.config.archive;
     const before = (days: number) => new Date(now.getTime() - days * DAY_MS);
-    const report: ArchiveReport = { dryRun, now: now.toISOString(), warmed: [], archived: [], expired: [], deferred: [] };
+    const report: ArchiveReport = {
+      dryRun,
+      now: now.toISOString(),
+      warmed: [],
+      archived: [],
+      expired: [],
+      deferred: [],
+    };
 
     const ended = (list: PartitionInfo[], cutoff: Date) =>
       list.filter((p) => p.name !== DEFAULT_PARTITION && p.to !== null && p.to <= cutoff);
@@ -90,8 +106,20 @@ export class ArchiveService {
     if (dryRun) {
       report.warmed = toWarm.map((p) => p.name);
       report.archived = [
-        ...unfinished.map((a) => ({ partition: a.partitionName, archiveId: a.id, rows: a.rowCount, bytes: a.byteSize, resumed: true })),
-        ...toCold.map((p) => ({ partition: p.name, archiveId: null, rows: null, bytes: null, resumed: false })),
+        ...unfinished.map((a) => ({
+          partition: a.partitionName,
+          archiveId: a.id,
+          rows: a.rowCount,
+          bytes: a.byteSize,
+          resumed: true,
+        })),
+        ...toCold.map((p) => ({
+          partition: p.name,
+          archiveId: null,
+          rows: null,
+          bytes: null,
+          resumed: false,
+        })),
       ];
       report.expired = toExpire.map((a) => ({ partition: a.partitionName, archiveId: a.id }));
       return report;
@@ -163,7 +191,9 @@ export class ArchiveService {
         report.archived.push(this.entry(archive, resumed));
         return;
       }
-      throw new Error(`table ${archive.partitionName} of archive ${archive.id} is gone and no verified copy exists`);
+      throw new Error(
+        `table ${archive.partitionName} of archive ${archive.id} is gone and no verified copy exists`,
+      );
     }
     if (archive.state === 'exporting') {
       archive = await this.export(archive);
@@ -171,20 +201,33 @@ export class ArchiveService {
     }
     if (!(await this.verify(archive))) {
       await this.archives.markExporting(archive.id);
-      throw new Error(`archive ${archive.id} of ${archive.partitionName} did not verify after upload; the next run exports it again`);
+      throw new Error(
+        `archive ${archive.id} of ${archive.partitionName} did not verify after upload; the next run exports it again`,
+      );
     }
     await this.checkpoint('verified');
     if (!(await this.archives.dropIfUnchanged(archive))) {
       await this.archives.markExporting(archive.id);
-      report.deferred.push({ partition: archive.partitionName, reason: 'rows were added since the export; exported again next run' });
+      report.deferred.push({
+        partition: archive.partitionName,
+        reason: 'rows were added since the export; exported again next run',
+      });
       return;
     }
-    this.logger.log(`${archive.partitionName} archived (${archive.rowCount} rows, ${archive.byteSize} bytes) and dropped`);
+    this.logger.log(
+      `${archive.partitionName} archived (${archive.rowCount} rows, ${archive.byteSize} bytes) and dropped`,
+    );
     report.archived.push(this.entry(archive, resumed));
   }
 
   private entry(archive: ArchiveRecord, resumed: boolean) {
-    return { partition: archive.partitionName, archiveId: archive.id, rows: archive.rowCount, bytes: archive.byteSize, resumed };
+    return {
+      partition: archive.partitionName,
+      archiveId: archive.id,
+      rows: archive.rowCount,
+      bytes: archive.byteSize,
+      resumed,
+    };
   }
 
   /** Streams the table out (see exportTable), then writes the manifest. Constant memory at any size. */
@@ -197,7 +240,14 @@ export class ArchiveService {
     let stored: StoredFile;
     try {
       const upload = this.storage.upload(archive.dataKey);
-      stored = await exportTable(this.archives, client, archive.partitionName, columns, upload, archive.compression);
+      stored = await exportTable(
+        this.archives,
+        client,
+        archive.partitionName,
+        columns,
+        upload,
+        archive.compression,
+      );
     } catch (error) {
       failure = error as Error;
       throw error;
@@ -220,7 +270,14 @@ export class ArchiveService {
     });
     await putText(this.storage, archive.manifestKey, `${JSON.stringify(manifest, null, 2)}\n`);
     await this.archives.markExported(archive.id, { ...stored, tableBytes });
-    return { ...archive, state: 'exported', rowCount: stored.rows, byteSize: stored.bytes, sha256: stored.sha256, tableBytes };
+    return {
+      ...archive,
+      state: 'exported',
+      rowCount: stored.rows,
+      byteSize: stored.bytes,
+      sha256: stored.sha256,
+      tableBytes,
+    };
   }
 
   /**
@@ -234,7 +291,11 @@ export class ArchiveService {
       if (file.sha256 !== archive.sha256 || file.rows !== archive.rowCount || file.bytes !== archive.byteSize)
         return false;
       const stored = await this.measure(archive);
-      return stored.sha256 === archive.sha256 && stored.bytes === archive.byteSize && stored.rows === archive.rowCount;
+      return (
+        stored.sha256 === archive.sha256 &&
+        stored.bytes === archive.byteSize &&
+        stored.rows === archive.rowCount
+      );
     } catch (error) {
       this.logger.warn(`Verification of archive ${archive.id} failed: ${(error as Error).message}`);
       return false;

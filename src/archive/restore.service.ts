@@ -43,12 +43,22 @@ export class RestoreService {
     const archive = await this.archives.get(id);
     if (!archive) throw new ArchiveError(ArchiveErrorCode.NotFound, `archive ${id} not found`);
     if (archive.state !== 'cold' && archive.state !== 'exported')
-      throw new ArchiveError(ArchiveErrorCode.NotRestorable, `archive ${id} is ${archive.state}, not restorable`);
+      throw new ArchiveError(
+        ArchiveErrorCode.NotRestorable,
+        `archive ${id} is ${archive.state}, not restorable`,
+      );
     const result = await this.runs.recorded(RESTORE_JOB, false, async () => {
       const manifest = await this.checkedManifest(archive);
       const stored = await this.measure(archive);
-      if (stored.sha256 !== archive.sha256 || stored.bytes !== archive.byteSize || stored.rows !== archive.rowCount)
-        throw new ArchiveError(ArchiveErrorCode.Tampered, `archive ${id}: the stored file does not match its checksum; refused`);
+      if (
+        stored.sha256 !== archive.sha256 ||
+        stored.bytes !== archive.byteSize ||
+        stored.rows !== archive.rowCount
+      )
+        throw new ArchiveError(
+          ArchiveErrorCode.Tampered,
+          `archive ${id}: the stored file does not match its checksum; refused`,
+        );
       const table = restoredTableName(archive);
       await this.archives.dropTable(table);
       const rows = await this.load(archive, manifest, table, onProgress);
@@ -65,7 +75,10 @@ export class RestoreService {
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code ?? '';
       if (error instanceof ArchiveObjectNotFound || code.startsWith('Z_'))
-        throw new ArchiveError(ArchiveErrorCode.Tampered, `archive ${archive.id}: the stored file is missing or corrupt (its checksum cannot match); refused`);
+        throw new ArchiveError(
+          ArchiveErrorCode.Tampered,
+          `archive ${archive.id}: the stored file is missing or corrupt (its checksum cannot match); refused`,
+        );
       throw error;
     }
   }
@@ -75,11 +88,17 @@ export class RestoreService {
     try {
       manifest = parseManifest(await getText(this.storage, archive.manifestKey));
     } catch (error) {
-      throw new ArchiveError(ArchiveErrorCode.Tampered, `archive ${archive.id}: ${(error as Error).message}; refused`);
+      throw new ArchiveError(
+        ArchiveErrorCode.Tampered,
+        `archive ${archive.id}: ${(error as Error).message}; refused`,
+      );
     }
     const [file] = manifest.files;
     if (manifest.archiveId !== archive.id || file.sha256 !== archive.sha256 || file.rows !== archive.rowCount)
-      throw new ArchiveError(ArchiveErrorCode.Tampered, `archive ${archive.id}: the manifest does not match the archive record; refused`);
+      throw new ArchiveError(
+        ArchiveErrorCode.Tampered,
+        `archive ${archive.id}: the manifest does not match the archive record; refused`,
+      );
     return manifest;
   }
 
@@ -110,10 +129,14 @@ export class RestoreService {
         if (timer) clearInterval(timer);
       }
       if (sha.sha256 !== archive.sha256) {
-        throw new ArchiveError(ArchiveErrorCode.Tampered, `archive ${archive.id}: the file changed while it was restored; refused`);
+        throw new ArchiveError(
+          ArchiveErrorCode.Tampered,
+          `archive ${archive.id}: the file changed while it was restored; refused`,
+        );
       }
       const rows = await this.archives.finishRestore(client, table, manifest.columns);
-      if (rows !== archive.rowCount) throw new Error(`restored ${rows} rows, the archive holds ${archive.rowCount}`);
+      if (rows !== archive.rowCount)
+        throw new Error(`restored ${rows} rows, the archive holds ${archive.rowCount}`);
       await client.query('COMMIT');
       onProgress?.(rows, rows);
       return rows;

@@ -54,7 +54,9 @@ export class PartitionListService {
       bytes: p.bytes,
     };
     if (isDefault) {
-      const horizon = new Date(this.clock.now().getTime() + this.config.audit.partitionHorizonDays * 86_400_000);
+      const horizon = new Date(
+        this.clock.now().getTime() + this.config.audit.partitionHorizonDays * 86_400_000,
+      );
       view.beyondHorizon = await this.partitions.countBeyondHorizon(horizon);
     }
     return view;

@@ -135,12 +135,13 @@ export class PartitionService implements OnApplicationBootstrap {
       for (const move of report.moved) this.metrics?.moved.inc(move.rows);
     }
     const verb = report.dryRun ? 'would ' : '';
-    if (report.created.length > 0)
-      this.logger.log(`${verb}create partitions ${report.created.join(', ')}`);
+    if (report.created.length > 0) this.logger.log(`${verb}create partitions ${report.created.join(', ')}`);
     for (const move of report.moved)
       this.logger.warn(`${verb}move ${move.rows} rows from ${DEFAULT_PARTITION} into ${move.into}`);
     for (const conflict of report.conflicts)
-      this.logger.warn(`${conflict.rows} rows of ${conflict.partition} stay in ${DEFAULT_PARTITION}: their range overlaps a partition of another granularity`);
+      this.logger.warn(
+        `${conflict.rows} rows of ${conflict.partition} stay in ${DEFAULT_PARTITION}: their range overlaps a partition of another granularity`,
+      );
     if (report.beyondHorizon > 0)
       this.logger.warn(
         `${report.beyondHorizon} rows in ${DEFAULT_PARTITION} are later than the horizon ${report.horizon}: kept there, no partition created`,

@@ -59,7 +59,9 @@ program
     withContext(async (context) => {
       const partitions = await context.get(PartitionListService).list(options.exact ?? false);
       if (options.json) return print(partitions);
-      console.table(partitions.map(({ name, tier, from, to, rows, bytes }) => ({ name, tier, from, to, rows, bytes })));
+      console.table(
+        partitions.map(({ name, tier, from, to, rows, bytes }) => ({ name, tier, from, to, rows, bytes })),
+      );
     }),
   );
 
@@ -97,9 +99,7 @@ program
 program
   .command('archives')
   .description('List cold archives (and those being made)')
-  .action(async () =>
-    withContext(async (context) => print(await context.get(ArchiveService).list())),
-  );
+  .action(async () => withContext(async (context) => print(await context.get(ArchiveService).list())));
 
 program
   .command('restore <id>')

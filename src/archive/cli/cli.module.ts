@@ -18,7 +18,9 @@ export class CliModule {
       module: CliModule,
       imports: [
         AppConfigModule.forRoot(config),
-        TypeOrmModule.forRoot(dataSourceOptions(databaseUrl, { extra: { max: 4, application_name: 'nest-audit-trail:cli' } })),
+        TypeOrmModule.forRoot(
+          dataSourceOptions(databaseUrl, { extra: { max: 4, application_name: 'nest-audit-trail:cli' } }),
+        ),
         ClockModule,
         MetricsModule, // the jobs' metrics providers; nothing scrapes them here
         ArchiveModule,

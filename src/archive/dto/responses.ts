@@ -7,7 +7,8 @@ export class ArchiveViewDto {
   @ApiProperty({ format: 'date-time' }) to!: string;
   @ApiProperty({ enum: ['exporting', 'exported', 'cold', 'expired'] }) state!: string;
   @ApiProperty({ nullable: true, type: Number }) rows!: number | null;
-  @ApiProperty({ nullable: true, type: Number, description: 'Compressed archive size' }) bytes!: number | null;
+  @ApiProperty({ nullable: true, type: Number, description: 'Compressed archive size' }) bytes!:
+    number | null;
   @ApiProperty({ nullable: true, type: Number, description: 'Size of the table it came from' })
   tableBytes!: number | null;
   @ApiProperty({ nullable: true, type: String }) sha256!: string | null;

@@ -243,6 +243,19 @@ describe('partition lifecycle: hot -> warm -> cold -> expired, restore', () => {
       .expect(200);
     expect(history.body.items.map((e: { id: string }) => e.id)).toContain(one.id);
 
+    // Through the view, the planner still prunes to the one warm partition and can read it by index.
+    await db.sql.query('SET enable_seqscan = off');
+    const plan = await db.sql.query(
+      `EXPLAIN SELECT id FROM audit_events_all WHERE organization_id = 'org-life' AND occurred_at >= $1 AND occurred_at < $2
+        ORDER BY occurred_at DESC, id DESC LIMIT 50`,
+      [from, to],
+    );
+    const text = plan.rows.map((r) => r['QUERY PLAN'] as string).join('\n');
+    expect(text).toContain(`on ${warm} `);
+    expect(text).toMatch(/Index (Only )?Scan/);
+    expect(text).not.toContain(partitionName(monthStart(0)));
+    await db.sql.query('RESET enable_seqscan');
+
     // The stats views count warm months too.
     await app.get(StatsRefreshJob).run();
     const stats = await request(app.getHttpServer())

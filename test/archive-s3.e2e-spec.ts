@@ -113,4 +113,43 @@ describe('archives on S3 (s3rver)', () => {
       .expect(422);
     expect(refused.body.code).toBe('ARCHIVE_TAMPERED');
   });
+
+  it('streams a large archive as a multipart upload and verifies it', async () => {
+    const month = monthStart(-20);
+    // ~12 MB of gzip (random hex barely compresses): more than one 8 MiB part.
+    await db.sql.query(
+      `INSERT INTO audit_events (id, occurred_at, actor_type, action, event_type, status, severity, metadata)
+       SELECT gen_random_uuid(), $1::timestamptz + i * interval '1 second', 'system', 'import', 'bulk.import', 'success', 'info',
+              jsonb_build_object('blob', (SELECT string_agg(md5(random()::text || i || j), '') FROM generate_series(1, 25) j))
+         FROM generate_series(1, 30000) i`,
+      [month.toISOString()],
+    );
+    await maintainNow(app);
+    const requests: string[] = [];
+    const watch = (req: { method?: string; url?: string }) => requests.push(`${req.method} ${req.url}`);
+    server.httpServer.on('request', watch);
+    const report = (await app.get(ArchiveService).run())!;
+    server.httpServer.off('request', watch);
+    expect(report.archived).toEqual([
+      expect.objectContaining({ partition: partitionName(month), rows: 30000 }),
+    ]);
+    const archive = (await app.get(ArchiveService).list()).find(
+      (a) => a.partitionName === partitionName(month),
+    )!;
+    expect(archive.state).toBe('cold');
+    expect(archive.byteSize).toBeGreaterThan(8 * 1024 * 1024);
+    const object = await s3.send(
+      new GetObjectCommand({ Bucket: BUCKET, Key: `trail/prod/${archive.dataKey}` }),
+    );
+    expect(Number(object.ContentLength)).toBe(archive.byteSize);
+    await object.Body!.transformToByteArray();
+    // The data file went up in parts (UploadPart is a PUT with partNumber and uploadId), then completed.
+    const parts = requests.filter(
+      (r) => r.startsWith('PUT') && r.includes(archive.dataKey) && r.includes('partNumber='),
+    );
+    expect(parts.length).toBeGreaterThanOrEqual(2);
+    expect(
+      requests.some((r) => r.startsWith('POST') && r.includes(archive.dataKey) && r.includes('uploadId=')),
+    ).toBe(true);
+  });
 });

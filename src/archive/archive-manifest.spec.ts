@@ -22,6 +22,7 @@ const input = {
     bytes: 1234,
     sha256: 'a'.repeat(64),
   },
+  rowOrder: ['resource_type', 'resource_id', 'occurred_at', 'id'],
   tableBytes: 99999,
   createdAt: new Date('2026-03-01T00:00:00Z'),
 };

@@ -36,6 +36,8 @@ export interface ArchiveManifest {
    * every line: a third less to serialize and compress.
    */
   rowEncoding: 'json-array';
+  /** Lines are sorted by these columns (resource, then time): not in time order. */
+  rowOrder: string[];
   /** The table's columns when it was archived: restore recreates exactly these (whatever the schema today). */
   columns: ManifestColumn[];
   files: ManifestFile[];
@@ -56,6 +58,7 @@ export interface ManifestInput {
   from: Date;
   to: Date;
   columns: ManifestColumn[];
+  rowOrder: readonly string[];
   file: Omit<ManifestFile, 'format'>;
   tableBytes: number;
   createdAt: Date;
@@ -76,6 +79,7 @@ export function buildManifest(input: ManifestInput): ArchiveManifest {
     },
     rowCount: input.file.rows,
     rowEncoding: 'json-array',
+    rowOrder: [...input.rowOrder],
     columns: input.columns,
     files: [{ ...input.file, format: 'ndjson' }],
     tableBytes: input.tableBytes,

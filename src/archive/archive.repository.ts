@@ -36,6 +36,13 @@ export interface ArchiveRecord {
  */
 const VERBATIM_LINES = `(FORMAT csv, DELIMITER E'\\x02', QUOTE E'\\x01')`;
 
+/**
+ * Archived rows are grouped by resource, then time: consecutive lines then share most of their text (a
+ * resource's states, its type, its id), which gzip's 32 KiB window can only exploit when they are close.
+ * 4.2x -> 6.0x smaller than heap + TOAST on bench/archive's data, for a sort of the narrow heap tuples.
+ */
+export const ARCHIVE_ROW_ORDER = ['resource_type', 'resource_id', 'occurred_at', 'id'] as const;
+
 /** Held (session level) for a whole archive run: one replica archives at a time. */
 const ARCHIVE_LOCK_KEY = 7_331_004;
 
@@ -334,8 +341,8 @@ export class ArchiveRepository {
 
   /**
    * Every row of `table` as one JSON array per line, values in `columns` order (read from the catalog, so
-   * whatever columns the table has). json_build_array takes at most 100 arguments: wider rows are
-   * concatenated from 100-column pieces.
+   * whatever columns the table has), grouped by resource then time (ARCHIVE_ROW_ORDER). json_build_array
+   * takes at most 100 arguments: wider rows are concatenated from 100-column pieces.
    */
   copyOut(client: PoolClient, table: string, columns: ManifestColumn[]): CopyToStreamQuery {
     const names = columns.map((c) => `t.${escapeIdentifier(c.name)}`);
@@ -345,8 +352,11 @@ export class ArchiveRepository {
       pieces.length === 1
         ? `json_build_array(${pieces[0]})`
         : pieces.map((piece) => `jsonb_build_array(${piece})`).join(' || ');
+    const order = ARCHIVE_ROW_ORDER.map((c) => `t.${escapeIdentifier(c)}`).join(', ');
     return client.query(
-      copyTo(`COPY (SELECT ${row} FROM ${escapeIdentifier(table)} t) TO STDOUT WITH ${VERBATIM_LINES}`),
+      copyTo(
+        `COPY (SELECT ${row} FROM ${escapeIdentifier(table)} t ORDER BY ${order}) TO STDOUT WITH ${VERBATIM_LINES}`,
+      ),
     );
   }
 

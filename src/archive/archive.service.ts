@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { buildManifest, parseManifest } from 'src/archive/archive-manifest';
-import { ArchiveRecord, ArchiveRepository } from 'src/archive/archive.repository';
+import { ARCHIVE_ROW_ORDER, ArchiveRecord, ArchiveRepository } from 'src/archive/archive.repository';
 import { extensionOf } from 'src/archive/archive-codec';
 import { exportTable, measureStored, StoredFile } from 'src/archive/archive-export';
 import { ARCHIVE_STORAGE } from 'src/archive/archive.tokens';
@@ -264,6 +264,7 @@ export class ArchiveService {
       from: archive.rangeFrom,
       to: archive.rangeTo,
       columns,
+      rowOrder: ARCHIVE_ROW_ORDER,
       file,
       tableBytes,
       createdAt: new Date(),

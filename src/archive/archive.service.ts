@@ -146,6 +146,14 @@ export class ArchiveService {
       step(`archive ${partition.name}`);
     }
     for (const archive of toExpire) {
+      if (archive.storageUrl !== this.storage.url) {
+        // ARCHIVE_URL changed since: never delete by key from a store the archive is not in.
+        report.deferred.push({
+          partition: archive.partitionName,
+          reason: 'stored under another ARCHIVE_URL',
+        });
+        continue;
+      }
       await this.storage.delete(archive.dataKey);
       await this.storage.delete(archive.manifestKey);
       await this.archives.markExpired(archive.id);

@@ -47,6 +47,11 @@ export class RestoreService {
         ArchiveErrorCode.NotRestorable,
         `archive ${id} is ${archive.state}, not restorable`,
       );
+    if (archive.storageUrl !== this.storage.url)
+      throw new ArchiveError(
+        ArchiveErrorCode.NotRestorable,
+        `archive ${id} is stored under another ARCHIVE_URL than the configured one`,
+      );
     const result = await this.runs.recorded(RESTORE_JOB, false, async () => {
       const manifest = await this.checkedManifest(archive);
       const stored = await this.measure(archive);

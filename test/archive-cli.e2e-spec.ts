@@ -62,6 +62,8 @@ describe('npm run audit -- <command>', () => {
       dataKey: expect.stringMatching(/\.ndjson\.br$/),
     });
 
+    const verified = JSON.parse((await cli('restore', archive.id, '--dry-run')).stdout.replace(/^[^{]*/, ''));
+    expect(verified).toMatchObject({ dryRun: true, rows: 10 });
     const restored = JSON.parse((await cli('restore', archive.id)).stdout.replace(/^[^{]*/, ''));
     expect(restored).toMatchObject({ archiveId: archive.id, rows: 10 });
     expect((await db.sql.query(`SELECT count(*)::int AS n FROM "${restored.table}"`)).rows[0].n).toBe(10);

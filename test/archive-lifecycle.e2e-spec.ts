@@ -268,6 +268,12 @@ describe('partition lifecycle: hot -> warm -> cold -> expired, restore', () => {
   it('restores a cold archive into a queryable table after checking it, and refuses a tampered one', async () => {
     const archives = (await app.get(ArchiveService).list()).filter((a) => a.state === 'cold');
     const [first, second] = archives;
+    const verified = await request(app.getHttpServer())
+      .post(`/audit/archives/${first.id}/restore?dryRun=true`)
+      .set('Authorization', `Bearer ${admin}`)
+      .expect(200);
+    expect(verified.body).toMatchObject({ dryRun: true, rows: PER_MONTH, sha256: first.sha256 });
+    expect((await db.sql.query('SELECT to_regclass($1) AS t', [verified.body.table])).rows[0].t).toBeNull();
     const restored = await request(app.getHttpServer())
       .post(`/audit/archives/${first.id}/restore`)
       .set('Authorization', `Bearer ${admin}`)
@@ -300,6 +306,10 @@ describe('partition lifecycle: hot -> warm -> cold -> expired, restore', () => {
       .set('Authorization', `Bearer ${admin}`)
       .expect(422);
     expect(refused.body).toMatchObject({ code: 'ARCHIVE_TAMPERED' });
+    await request(app.getHttpServer())
+      .post(`/audit/archives/${second.id}/restore?dryRun=true`)
+      .set('Authorization', `Bearer ${admin}`)
+      .expect(422);
     expect(refused.body.message).toContain('checksum');
     const { rows: tables } = await db.sql.query(`SELECT relname FROM pg_class WHERE relname LIKE $1`, [
       `audit_restored_%_${second.id.slice(0, 8)}`,

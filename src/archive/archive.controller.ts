@@ -82,7 +82,10 @@ export class ArchiveController {
 
   @Post(':id/restore')
   @HttpCode(200)
-  @ApiOperation({ summary: 'Verify a cold archive and load it into a table of its own for an investigation' })
+  @ApiOperation({
+    summary:
+      'Verify a cold archive and load it into a table of its own for an investigation; dryRun verifies only',
+  })
   @ApiOkResponse({ type: RestoreResultDto })
   @ApiUnprocessableEntityResponse({ description: 'The stored file does not match its checksum: refused' })
   async restore(
@@ -92,6 +95,7 @@ export class ArchiveController {
       new ParseUUIDPipe({ exceptionFactory: () => new BadRequestException(['id must be a UUID']) }),
     )
     id: string,
+    @Query() query: DryRunQuery,
   ) {
     const record = (
       status: 'success' | 'failure',
@@ -110,8 +114,8 @@ export class ArchiveController {
         metadata,
       });
     try {
-      const result = await this.restores.restore(id);
-      record('success', { table: result.table, rows: result.rows });
+      const result = await this.restores.restore(id, undefined, query.dryRun ?? false);
+      record('success', { table: result.table, rows: result.rows, dryRun: result.dryRun });
       return result;
     } catch (error) {
       if (!(error instanceof ArchiveError)) throw error;

@@ -20,6 +20,8 @@ export interface RestoreResult {
   table: string;
   rows: number;
   sha256: string;
+  /** True: the archive was verified only (checksum, size, rows), nothing was loaded. */
+  dryRun: boolean;
 }
 
 /**
@@ -39,7 +41,12 @@ export class RestoreService {
     @Inject(ARCHIVE_STORAGE) private readonly storage: ArchiveStorage,
   ) {}
 
-  async restore(id: string, onProgress?: (rows: number, total: number) => void): Promise<RestoreResult> {
+  /** `dryRun`: verify the archive (manifest, checksum, size, rows) and stop there. */
+  async restore(
+    id: string,
+    onProgress?: (rows: number, total: number) => void,
+    dryRun = false,
+  ): Promise<RestoreResult> {
     const archive = await this.archives.get(id);
     if (!archive) throw new ArchiveError(ArchiveErrorCode.NotFound, `archive ${id} not found`);
     if (archive.state !== 'cold' && archive.state !== 'exported')
@@ -52,7 +59,7 @@ export class RestoreService {
         ArchiveErrorCode.NotRestorable,
         `archive ${id} is stored under another ARCHIVE_URL than the configured one`,
       );
-    const result = await this.runs.recorded(RESTORE_JOB, false, async () => {
+    const result = await this.runs.recorded(RESTORE_JOB, dryRun, async () => {
       const manifest = await this.checkedManifest(archive);
       const stored = await this.measure(archive);
       if (
@@ -65,10 +72,12 @@ export class RestoreService {
           `archive ${id}: the stored file does not match its checksum; refused`,
         );
       const table = restoredTableName(archive);
+      const verified = { archiveId: id, partition: archive.partitionName, table, sha256: stored.sha256 };
+      if (dryRun) return { ...verified, rows: stored.rows, dryRun };
       await this.archives.dropTable(table);
       const rows = await this.load(archive, manifest, table, onProgress);
       this.logger.log(`Archive ${id} restored into ${table} (${rows} rows)`);
-      return { archiveId: id, partition: archive.partitionName, table, rows, sha256: stored.sha256 };
+      return { ...verified, rows, dryRun };
     });
     return result!;
   }

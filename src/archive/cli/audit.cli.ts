@@ -104,15 +104,17 @@ program
 program
   .command('restore <id>')
   .description('Verify a cold archive and load it into a table of its own')
-  .action(async (id: string) =>
+  .option('--dry-run', 'verify the archive only (checksum, size, rows), load nothing')
+  .action(async (id: string, options: { dryRun?: boolean }) =>
     withContext(async (context) => {
       const bar = new SingleBar({ format: ' {bar} {value}/{total} rows' }, Presets.shades_classic);
       let started = false;
-      const result = await context.get(RestoreService).restore(id, (rows, total) => {
+      const progress = (rows: number, total: number) => {
         if (!started) bar.start(total, 0);
         started = true;
         bar.update(rows);
-      });
+      };
+      const result = await context.get(RestoreService).restore(id, progress, options.dryRun ?? false);
       if (started) bar.stop();
       print(result);
     }),

@@ -36,4 +36,5 @@ export class RestoreResultDto {
   @ApiProperty({ description: 'Table holding the restored rows' }) table!: string;
   @ApiProperty() rows!: number;
   @ApiProperty() sha256!: string;
+  @ApiProperty({ description: 'True: verified only, nothing loaded' }) dryRun!: boolean;
 }

@@ -19,7 +19,7 @@ export class PartitionLifecycle1795390000010 implements MigrationInterface {
 
   async up(queryRunner: QueryRunner): Promise<void> {
     await queryRunner.query(
-      `CREATE TABLE "audit_events_warm" (LIKE "audit_events") PARTITION BY RANGE ("occurred_at")`,
+      `CREATE TABLE "audit_events_warm" (LIKE "audit_events" INCLUDING DEFAULTS) PARTITION BY RANGE ("occurred_at")`,
     );
     await queryRunner.query(
       `CREATE VIEW "audit_events_all" AS SELECT * FROM "audit_events" UNION ALL SELECT * FROM "audit_events_warm"`,

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { INestApplication } from '@nestjs/common';
+import { Client } from 'pg';
 import { ArchiveCheckpoint, ArchiveService } from 'src/archive/archive.service';
 import { RestoreService } from 'src/archive/restore.service';
 import { PartitionService } from 'src/partitions/partition.service';
@@ -123,6 +124,47 @@ describe('archive runs: crash safety and concurrent instances', () => {
     expect(await tableExists(partition)).toBe(false);
   });
 
+  it('a row added to a warm partition after its export (a late DEFAULT move) is never dropped unarchived', async () => {
+    await recordMonths(app, -45, -45, 6);
+    await maintainNow(app);
+    const partition = partitionName(monthStart(-45));
+    jest.spyOn(app.get(ArchiveService), 'checkpoint').mockImplementation(async (step) => {
+      if (step !== 'verified') return;
+      await db.sql.query(
+        `INSERT INTO audit_events_warm (id, occurred_at, actor_type, action, event_type, status, severity)
+         VALUES (gen_random_uuid(), $1, 'system', 'late', 'late.event', 'success', 'info')`,
+        [new Date(monthStart(-45).getTime() + 86_400_000)],
+      );
+    });
+    const report = (await app.get(ArchiveService).run())!;
+    expect(report.deferred).toEqual([{ partition, reason: expect.stringContaining('rows were added') }]);
+    expect(await tableExists(partition)).toBe(true);
+    jest.restoreAllMocks();
+    await app.get(ArchiveService).run();
+    expect(await archivesOf(db, partition)).toEqual([expect.objectContaining({ state: 'cold', rows: 7 })]);
+  });
+
+  it('a partition held by a long reader is not detached now (lock timeout), and is the next run', async () => {
+    await recordMonths(app, -4, -4, 3);
+    await maintainNow(app);
+    const partition = partitionName(monthStart(-4));
+    const reader = new Client({ connectionString: db.url });
+    await reader.connect();
+    try {
+      await reader.query('BEGIN');
+      await reader.query(`SELECT count(*) FROM "${partition}"`); // holds ACCESS SHARE until COMMIT
+      const report = (await app.get(ArchiveService).run())!;
+      expect(report.deferred).toEqual([{ partition, reason: expect.stringContaining('lock') }]);
+      expect(await childrenOf(db, 'audit_events')).toContain(partition);
+    } finally {
+      await reader.query('COMMIT');
+      await reader.end();
+    }
+    const report = (await app.get(ArchiveService).run())!;
+    expect(report.warmed).toEqual([partition]);
+    expect(await childrenOf(db, 'audit_events_warm')).toContain(partition);
+  }, 30_000);
+
   it('two instances running archival and maintenance at once: one works, none fails, nothing doubles', async () => {
     await recordMonths(app, -17, -14, 0); // nothing new; months -17..-13 exist already
     await recordMonths(other, -50, -48, 9);
@@ -148,7 +190,7 @@ describe('archive runs: crash safety and concurrent instances', () => {
         [-50, -49, -48, -17, -16, -15, -14, -13].map((m) => partitionName(monthStart(m))),
       ),
     );
-    expect(await childrenOf(db, 'audit_events_warm')).toEqual([]);
+    expect(await childrenOf(db, 'audit_events_warm')).toEqual([partitionName(monthStart(-4))]);
     expect(
       (await db.sql.query(`SELECT count(*)::int AS n FROM audit_archives WHERE state <> 'cold'`)).rows[0].n,
     ).toBe(0);

@@ -46,6 +46,21 @@ export const ARCHIVE_ROW_ORDER = ['resource_type', 'resource_id', 'occurred_at',
 /** Held (session level) for a whole archive run: one replica archives at a time. */
 const ARCHIVE_LOCK_KEY = 7_331_004;
 
+/**
+ * A lock not obtained within lock_timeout (long queries or writes on the table) is no failure: the step is
+ * put off to the next run. False in that case.
+ */
+async function deferOnLockTimeout(work: () => Promise<boolean>): Promise<boolean> {
+  try {
+    return await work();
+  } catch (error) {
+    const code =
+      (error as { code?: string }).code ?? (error as { driverError?: { code?: string } }).driverError?.code;
+    if (code === '55P03') return false; // lock_not_available
+    throw error;
+  }
+}
+
 function toRecord(r: Record<string, unknown>): ArchiveRecord {
   const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
   return {
@@ -198,9 +213,20 @@ export class ArchiveRepository {
   /**
    * Drops the archived table and marks the archive cold, in one transaction, only if the table still holds
    * exactly the rows exported: the lock keeps anyone (the DEFAULT clean-up moving late rows into a warm
-   * partition) from adding rows between the count and the drop. False when the count differs.
+   * partition) from adding rows between the count and the drop. `changed`: the count differs (export
+   * again); `locked`: the table stayed locked past lock_timeout (try again next run).
    */
-  async dropIfUnchanged(archive: ArchiveRecord): Promise<boolean> {
+  async dropIfUnchanged(archive: ArchiveRecord): Promise<'dropped' | 'changed' | 'locked'> {
+    let changed = false;
+    const dropped = await deferOnLockTimeout(async () => {
+      const result = await this.dropLocked(archive);
+      changed = !result;
+      return result;
+    });
+    return dropped ? 'dropped' : changed ? 'changed' : 'locked';
+  }
+
+  private dropLocked(archive: ArchiveRecord): Promise<boolean> {
     return this.dataSource.transaction(async (manager) => {
       await manager.query(`SET LOCAL lock_timeout = '10s'`);
       const sql = async (build: string) => {
@@ -276,24 +302,31 @@ export class ArchiveRepository {
    * to the warm parent then skips its full-table validation scan. VALIDATE takes only a SHARE UPDATE
    * EXCLUSIVE lock (reads and writes go on). Re-runnable.
    */
-  async addRangeCheck(partition: string, from: Date, to: Date): Promise<void> {
+  addRangeCheck(partition: string, from: Date, to: Date): Promise<boolean> {
     const name = `${partition}_range_check`.slice(0, 63);
-    const [{ exists }] = await this.dataSource.query(
-      `SELECT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = to_regclass(quote_ident($1)) AND conname = $2) AS exists`,
-      [partition, name],
-    );
-    if (!exists) {
-      const [{ ddl }] = await this.dataSource.query(
-        `SELECT format('ALTER TABLE %I ADD CONSTRAINT %I CHECK (occurred_at >= %L AND occurred_at < %L) NOT VALID', $1::text, $2::text, $3::timestamptz, $4::timestamptz) AS ddl`,
+    return deferOnLockTimeout(async () => {
+      const [{ exists }] = await this.dataSource.query(
+        `SELECT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = to_regclass(quote_ident($1)) AND conname = $2) AS exists`,
+        [partition, name],
+      );
+      const [{ add, validate }] = await this.dataSource.query(
+        `SELECT format('ALTER TABLE %I ADD CONSTRAINT %I CHECK (occurred_at >= %L AND occurred_at < %L) NOT VALID', $1::text, $2::text, $3::timestamptz, $4::timestamptz) AS add,
+                format('ALTER TABLE %I VALIDATE CONSTRAINT %I', $1::text, $2::text) AS validate`,
         [partition, name, from.toISOString(), to.toISOString()],
       );
-      await this.dataSource.query(ddl);
-    }
-    const [{ ddl }] = await this.dataSource.query(
-      `SELECT format('ALTER TABLE %I VALIDATE CONSTRAINT %I', $1::text, $2::text) AS ddl`,
-      [partition, name],
-    );
-    await this.dataSource.query(ddl);
+      // Adding takes the table's ACCESS EXCLUSIVE lock for an instant: never queue behind a long reader
+      // (every later query on the table would queue behind us).
+      if (!exists) await this.withLockTimeout(add);
+      await this.withLockTimeout(validate);
+      return true;
+    });
+  }
+
+  private async withLockTimeout(statement: string): Promise<void> {
+    await this.dataSource.transaction(async (manager) => {
+      await manager.query(`SET LOCAL lock_timeout = '5s'`);
+      await manager.query(statement);
+    });
   }
 
   /**
@@ -303,7 +336,11 @@ export class ArchiveRepository {
    * wait behind long queries (the next run retries). Under the maintenance lock so it never races the
    * DEFAULT clean-up or a search-index build; false when that lock is busy.
    */
-  async moveToWarm(partition: string, from: Date, to: Date): Promise<boolean> {
+  moveToWarm(partition: string, from: Date, to: Date): Promise<boolean> {
+    return deferOnLockTimeout(() => this.detachToWarm(partition, from, to));
+  }
+
+  private detachToWarm(partition: string, from: Date, to: Date): Promise<boolean> {
     return this.dataSource.transaction(async (manager) => {
       const [{ locked }] = await manager.query('SELECT pg_try_advisory_xact_lock($1) AS locked', [
         MAINTENANCE_LOCK_KEY,

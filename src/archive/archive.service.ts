@@ -132,7 +132,8 @@ export class ArchiveService {
     if (toWarm.length > 0) await this.archives.syncWarmColumns();
     for (const partition of toWarm) {
       if (await this.warm(partition)) report.warmed.push(partition.name);
-      else report.deferred.push({ partition: partition.name, reason: 'maintenance lock busy' });
+      else
+        report.deferred.push({ partition: partition.name, reason: 'maintenance lock or a table lock busy' });
       step(`warm ${partition.name}`);
     }
     for (const archive of unfinished) {
@@ -165,7 +166,7 @@ export class ArchiveService {
   }
 
   private async warm(partition: PartitionInfo): Promise<boolean> {
-    await this.archives.addRangeCheck(partition.name, partition.from!, partition.to!);
+    if (!(await this.archives.addRangeCheck(partition.name, partition.from!, partition.to!))) return false;
     if (!(await this.archives.moveToWarm(partition.name, partition.from!, partition.to!))) return false;
     if (this.config.archive.warmTablespace)
       await this.archives.moveToTablespace(partition.name, this.config.archive.warmTablespace);
@@ -214,11 +215,15 @@ export class ArchiveService {
       );
     }
     await this.checkpoint('verified');
-    if (!(await this.archives.dropIfUnchanged(archive))) {
-      await this.archives.markExporting(archive.id);
+    const outcome = await this.archives.dropIfUnchanged(archive);
+    if (outcome === 'changed') await this.archives.markExporting(archive.id);
+    if (outcome !== 'dropped') {
       report.deferred.push({
         partition: archive.partitionName,
-        reason: 'rows were added since the export; exported again next run',
+        reason:
+          outcome === 'changed'
+            ? 'rows were added since the export; exported again next run'
+            : 'the table stayed locked; dropped next run',
       });
       return;
     }

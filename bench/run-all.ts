@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import {
+  archiveHeadlines,
   compareHeadlines,
   Headline,
   ingestHeadlines,
@@ -50,6 +51,13 @@ const BENCHMARKS: Benchmark[] = [
     args: ['--quick', '--reps', '1'],
     results: 'compare-quick',
     headlines: compareHeadlines,
+  },
+  {
+    name: 'archive',
+    script: 'archive/archive.bench.js',
+    args: ['--quick', '--events', '50000', '--reps', '3'],
+    results: 'archive-quick',
+    headlines: archiveHeadlines,
   },
 ];
 

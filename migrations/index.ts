@@ -2,6 +2,8 @@ import { CreateAuditEvents1795390000000 } from './1795390000000-CreateAuditEvent
 import { CreateAccounts1795390000001 } from './1795390000001-CreateAccounts';
 import { AuditSearchAndStats1795390000002 } from './1795390000002-AuditSearchAndStats';
 import { TenantFirstReadIndexes1795390000003 } from './1795390000003-TenantFirstReadIndexes';
+import { PartitionLifecycle1795390000010 } from './1795390000010-PartitionLifecycle';
+import { StatsOverWarmPartitions1795390000011 } from './1795390000011-StatsOverWarmPartitions';
 
 /** Listed explicitly (not globbed) so the same list works from ts (tests) and the built js. */
 export const MIGRATIONS = [
@@ -9,4 +11,6 @@ export const MIGRATIONS = [
   CreateAccounts1795390000001,
   AuditSearchAndStats1795390000002,
   TenantFirstReadIndexes1795390000003,
+  PartitionLifecycle1795390000010,
+  StatsOverWarmPartitions1795390000011,
 ];

@@ -3,7 +3,9 @@ import { APP_FILTER, APP_PIPE } from '@nestjs/core';
 import { ScheduleModule } from '@nestjs/schedule';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AccountsModule } from 'src/accounts/accounts.module';
+import { ArchiveModule } from 'src/archive/archive.module';
 import { AuditModule } from 'src/audit';
+import { ClockModule } from 'src/common/clock/clock';
 import { AppConfigModule } from 'src/common/config/app-config.module';
 import { AppConfig } from 'src/common/config/environment';
 import { dataSourceOptions } from 'src/common/database/data-source-options';
@@ -42,6 +44,7 @@ export class AppModule {
         AppConfigModule.forRoot(config),
         TypeOrmModule.forRoot(dataSourceOptions(databaseUrl)),
         ScheduleModule.forRoot(),
+        ClockModule,
         MetricsModule,
         AuditModule.forRoot({
           enabled: config.audit.enabled,
@@ -72,7 +75,8 @@ export class AppModule {
         }),
         PartitionsModule,
         HealthModule,
-        ...(role === 'api' ? [QueryModule, AccountsModule] : []),
+        // Admin API, archive endpoints and job, demo domain: API processes only.
+        ...(role === 'api' ? [ArchiveModule, QueryModule, AccountsModule] : []),
       ],
       providers: [
         { provide: APP_PIPE, useFactory: strictValidationPipe },

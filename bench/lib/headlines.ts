@@ -23,6 +23,39 @@ interface CompareResults {
   unavailable: Array<{ label: string }>;
 }
 
+interface ArchiveResults {
+  archive: { eventsPerSec: number; rows: number };
+  compressionVsHeapToast: number;
+  codecRatiosVsHeapToast: Record<string, number>;
+  maintenance: { partitions: number; medianMs: number };
+}
+
+export function archiveHeadlines(results: ArchiveResults): Headline[] {
+  // Targets as in archive.bench.ts (TARGETS).
+  const brotli = results.codecRatiosVsHeapToast.brotli;
+  return [
+    [
+      `archive export of ${formatNumber(results.archive.rows)} events, events/s`,
+      results.archive.eventsPerSec,
+      '>= 100,000',
+      verdict(results.archive.eventsPerSec >= 100_000),
+    ],
+    [
+      'gzip archive vs heap + TOAST',
+      formatRatio(results.compressionVsHeapToast),
+      '>= 5.00x',
+      verdict(results.compressionVsHeapToast >= 5),
+    ],
+    ['brotli archive vs heap + TOAST', formatRatio(brotli), '>= 5.00x', verdict(brotli >= 5)],
+    [
+      `maintenance, ${results.maintenance.partitions} partitions, nothing to do, ms`,
+      results.maintenance.medianMs,
+      '< 1,000',
+      verdict(results.maintenance.medianMs < 1000),
+    ],
+  ];
+}
+
 export function ingestHeadlines({ configs: [config] }: IngestResults): Headline[] {
   return [
     ['record() -> committed, events/s', config.medianPipelineEventsPerSec, '-', '-'],

@@ -7,6 +7,8 @@ import { poolFromDataSource } from 'src/common/database/pg-pool';
 import { monthlyPartition } from 'src/partitions/partition-naming';
 import { PartitionRepository } from 'src/partitions/partition.repository';
 import { PartitionService } from 'src/partitions/partition.service';
+import { LifecycleRunRepository } from 'src/partitions/lifecycle-run.repository';
+import { Clock } from 'src/common/clock/clock';
 import { EventsRepository } from 'src/query/events.repository';
 import { StatsRepository } from 'src/query/stats.repository';
 import { BenchDatabase, withBenchDatabase } from '../lib/bench-db';
@@ -148,7 +150,12 @@ async function main(): Promise<void> {
         `${r.events} events, ${Math.round(r.eventsPerSec)} ev/s, ${formatMiB(r.bytes)} of COPY text, ${flags.streams} streams`,
     );
     await timed('vacuum analyze', () => db.sql.query('VACUUM ANALYZE audit_events'));
-    const partitionService = new PartitionService(new PartitionRepository(maintenance), loadConfig({}));
+    const partitionService = new PartitionService(
+      new PartitionRepository(maintenance),
+      loadConfig({}),
+      new Clock(),
+      new LifecycleRunRepository(maintenance),
+    );
     // The session setting the index builds run with (checked, not assumed from the flag).
     const [{ maintenance_work_mem: indexMemory }] = await maintenance.query('SHOW maintenance_work_mem');
     const indexed = await timed(

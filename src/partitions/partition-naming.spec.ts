@@ -1,4 +1,11 @@
-import { monthlyPartition, partitionsAhead } from 'src/partitions/partition-naming';
+import {
+  dailyPartition,
+  monthlyPartition,
+  overlaps,
+  partitionFor,
+  partitionsAhead,
+  weeklyPartition,
+} from 'src/partitions/partition-naming';
 
 const utc = (iso: string) => new Date(iso);
 
@@ -74,5 +81,45 @@ describe('partitionsAhead', () => {
       'audit_archive_p2026_10',
       'audit_archive_p2026_11',
     ]);
+  });
+});
+
+describe('weekly and daily partitions', () => {
+  it('starts a week on Monday 00:00 UTC and names it by that date', () => {
+    expect(weeklyPartition(utc('2026-11-26T15:00:00Z'))).toEqual({
+      name: 'audit_events_w2026_11_23',
+      from: utc('2026-11-23T00:00:00Z'),
+      to: utc('2026-11-30T00:00:00Z'),
+    });
+    // A Sunday belongs to the week that started six days before.
+    expect(weeklyPartition(utc('2026-11-29T23:59:59Z')).name).toBe('audit_events_w2026_11_23');
+    expect(weeklyPartition(utc('2026-11-30T00:00:00Z')).name).toBe('audit_events_w2026_11_30');
+  });
+
+  it('names a week crossing a year by its Monday', () => {
+    expect(weeklyPartition(utc('2027-01-01T00:00:00Z')).name).toBe('audit_events_w2026_12_28');
+  });
+
+  it('covers one UTC day per daily partition', () => {
+    expect(dailyPartition(utc('2028-02-29T23:00:00Z'))).toEqual({
+      name: 'audit_events_d2028_02_29',
+      from: utc('2028-02-29T00:00:00Z'),
+      to: utc('2028-03-01T00:00:00Z'),
+    });
+  });
+
+  it('premakes contiguous ranges at each granularity', () => {
+    for (const granularity of ['monthly', 'weekly', 'daily'] as const) {
+      const ranges = partitionsAhead(utc('2026-12-31T12:00:00Z'), 5, 'audit_events', granularity);
+      expect(ranges).toHaveLength(6);
+      expect(ranges[0]).toEqual(partitionFor(utc('2026-12-31T12:00:00Z'), granularity));
+      for (let i = 1; i < ranges.length; i++) expect(ranges[i].from).toEqual(ranges[i - 1].to);
+    }
+  });
+
+  it('detects overlapping ranges, touching ones do not overlap', () => {
+    const month = monthlyPartition(utc('2026-11-15T00:00:00Z'));
+    expect(overlaps(month, weeklyPartition(utc('2026-11-30T00:00:00Z')))).toBe(true);
+    expect(overlaps(month, dailyPartition(utc('2026-12-01T00:00:00Z')))).toBe(false);
   });
 });

@@ -105,7 +105,10 @@ function whereFor(filters: EventFilters, where = new Where(), alias = ''): Where
   return where;
 }
 
-/** SQL of the read side. Keyset pagination only, on (occurred_at, id); never OFFSET. */
+/**
+ * SQL of the read side. Keyset pagination only, on (occurred_at, id); never OFFSET. Reads go through the
+ * view `audit_events_all`: the hot partitions and the warm ones (detached by the archive job) alike.
+ */
 @Injectable()
 export class EventsRepository {
   constructor(private readonly dataSource: DataSource) {}
@@ -118,7 +121,7 @@ export class EventsRepository {
         `(occurred_at, id) < (${where.bind(after.occurredAt)}::timestamptz, ${where.bind(after.id)}::uuid)`,
       );
     return this.dataSource.query(
-      `SELECT ${COLUMNS} FROM audit_events ${where} ORDER BY occurred_at DESC, id DESC LIMIT ${where.bind(limit)}`,
+      `SELECT ${COLUMNS} FROM audit_events_all ${where} ORDER BY occurred_at DESC, id DESC LIMIT ${where.bind(limit)}`,
       where.params,
     );
   }
@@ -135,7 +138,7 @@ export class EventsRepository {
         `(occurred_at, id) > (${where.bind(after.occurredAt)}::timestamptz, ${where.bind(after.id)}::uuid)`,
       );
     return this.dataSource.query(
-      `SELECT ${COLUMNS} FROM audit_events ${where} ORDER BY occurred_at ASC, id ASC LIMIT ${where.bind(limit)}`,
+      `SELECT ${COLUMNS} FROM audit_events_all ${where} ORDER BY occurred_at ASC, id ASC LIMIT ${where.bind(limit)}`,
       where.params,
     );
   }
@@ -152,7 +155,7 @@ export class EventsRepository {
     where.add(`occurred_at < ${where.bind(new Date(millis + 1).toISOString())}::timestamptz`);
     if (organizationId !== undefined) where.add(`organization_id = ${where.bind(organizationId)}`);
     const rows: EventRow[] = await this.dataSource.query(
-      `SELECT ${COLUMNS} FROM audit_events ${where}`,
+      `SELECT ${COLUMNS} FROM audit_events_all ${where}`,
       where.params,
     );
     return rows[0];
@@ -173,7 +176,7 @@ export class EventsRepository {
     const where = whereFor(filters, new Where(true), 'e.');
     const order = 'ORDER BY e.occurred_at DESC, e.id DESC';
     return format === 'csv'
-      ? `SELECT ${EXPORT_COLUMNS} FROM audit_events e ${where} ${order}`
-      : `SELECT row_to_json(v) FROM audit_events e CROSS JOIN LATERAL (SELECT ${EXPORT_COLUMNS}) v ${where} ${order}`;
+      ? `SELECT ${EXPORT_COLUMNS} FROM audit_events_all e ${where} ${order}`
+      : `SELECT row_to_json(v) FROM audit_events_all e CROSS JOIN LATERAL (SELECT ${EXPORT_COLUMNS}) v ${where} ${order}`;
   }
 }

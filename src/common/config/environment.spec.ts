@@ -1,3 +1,5 @@
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { ConfigError, DEV_JWT_SECRET, loadConfig } from 'src/common/config/environment';
 
 /** The ConfigError thrown for `env`, or a failure when none is thrown. */
@@ -41,6 +43,21 @@ describe('loadConfig', () => {
         trustedProxies: [],
         partitionPremake: 3,
         readyMaxLagMs: 60000,
+        partitionGranularity: 'monthly',
+        partitionIntervalMs: 3600000,
+        partitionHorizonDays: 366,
+      },
+      archive: {
+        url: pathToFileURL(resolve('.data', 'archive')).href,
+        s3Endpoint: undefined,
+        s3ForcePathStyle: false,
+        s3Region: 'us-east-1',
+        hotDays: 90,
+        warmDays: 365,
+        retentionDays: 2557,
+        intervalMs: 3600000,
+        compression: 'gzip',
+        warmTablespace: undefined,
       },
       query: { cacheTtlSeconds: 15, cachePrefix: 'audit:cache:', statsRefreshMs: 300000 },
     });
@@ -97,6 +114,15 @@ describe('loadConfig', () => {
     ['AUDIT_TRUSTED_PROXIES', '10.0.0.1, localhost'],
     ['AUDIT_TRUSTED_PROXIES', '300.1.1.1'],
     ['AUDIT_TRUSTED_PROXIES', '10.0.0.0/64'],
+    ['AUDIT_PARTITION_GRANULARITY', 'yearly'],
+    ['AUDIT_PARTITION_HORIZON_DAYS', '0'],
+    ['ARCHIVE_URL', 'ftp://host/x'],
+    ['ARCHIVE_URL', 'file://relative'],
+    ['ARCHIVE_S3_ENDPOINT', 'not a url'],
+    ['ARCHIVE_S3_FORCE_PATH_STYLE', 'yes'],
+    ['ARCHIVE_HOT_DAYS', '0'],
+    ['ARCHIVE_COMPRESSION', 'zip'],
+    ['ARCHIVE_WARM_TABLESPACE', 'bad name;'],
   ])('rejects %s=%j with a ConfigError naming the variable', (name, value) => {
     const error = configErrorOf({ [name]: value });
     expect(error.name).toBe('ConfigError');
@@ -149,6 +175,24 @@ describe('loadConfig', () => {
       'AUDIT_CRITICAL_SEVERITIES',
     );
     expect(configErrorOf({ AUDIT_SPOOL_FSYNC: 'sometimes' }).message).toContain('AUDIT_SPOOL_FSYNC');
+  });
+
+  it('reads the archive settings and requires hot < warm < retention', () => {
+    const config = loadConfig({
+      ARCHIVE_URL: 's3://audit-bucket/trail',
+      ARCHIVE_S3_ENDPOINT: 'http://127.0.0.1:9000',
+      ARCHIVE_S3_FORCE_PATH_STYLE: 'true',
+      ARCHIVE_HOT_DAYS: '30',
+      AUDIT_PARTITION_GRANULARITY: 'daily',
+    });
+    expect(config.archive).toMatchObject({
+      url: 's3://audit-bucket/trail',
+      s3Endpoint: 'http://127.0.0.1:9000',
+      s3ForcePathStyle: true,
+      hotDays: 30,
+    });
+    expect(config.audit.partitionGranularity).toBe('daily');
+    expect(configErrorOf({ ARCHIVE_HOT_DAYS: '400' }).message).toContain('ARCHIVE_HOT_DAYS (400)');
   });
 
   it('requires AUTH_JWT_SECRET in production with a real database', () => {

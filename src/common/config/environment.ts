@@ -1,4 +1,5 @@
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { plainToInstance, Transform } from 'class-transformer';
 import proxyaddr from 'proxy-addr';
 import {
@@ -214,6 +215,83 @@ export class EnvironmentVariables {
   AUTH_JWKS_URL?: string;
 
   @IsOptional()
+  @IsIn(['monthly', 'weekly', 'daily'], {
+    message: 'AUDIT_PARTITION_GRANULARITY must be "monthly", "weekly" or "daily"',
+  })
+  AUDIT_PARTITION_GRANULARITY?: 'monthly' | 'weekly' | 'daily';
+
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1000)
+  @Max(86400000)
+  AUDIT_PARTITION_INTERVAL_MS?: number;
+
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(3660)
+  AUDIT_PARTITION_HORIZON_DAYS?: number;
+
+  @IsOptional()
+  @Matches(/^(file:\/\/\/.+|s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?)$/, {
+    message: 'ARCHIVE_URL must be file:///absolute/path or s3://bucket[/prefix]',
+  })
+  ARCHIVE_URL?: string;
+
+  @IsOptional()
+  @IsUrl(
+    { protocols: ['http', 'https'], require_tld: false },
+    { message: 'ARCHIVE_S3_ENDPOINT must be an http(s) URL' },
+  )
+  ARCHIVE_S3_ENDPOINT?: string;
+
+  @IsOptional()
+  @IsIn(['true', 'false'], { message: 'ARCHIVE_S3_FORCE_PATH_STYLE must be "true" or "false"' })
+  ARCHIVE_S3_FORCE_PATH_STYLE?: 'true' | 'false';
+
+  @IsOptional()
+  @Matches(/^[a-z0-9-]{2,32}$/, { message: 'ARCHIVE_S3_REGION must be a region name like us-east-1' })
+  ARCHIVE_S3_REGION?: string;
+
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(36500)
+  ARCHIVE_HOT_DAYS?: number;
+
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(36500)
+  ARCHIVE_WARM_DAYS?: number;
+
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(36500)
+  ARCHIVE_RETENTION_DAYS?: number;
+
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1000)
+  @Max(604800000)
+  ARCHIVE_INTERVAL_MS?: number;
+
+  @IsOptional()
+  @IsIn(['gzip', 'brotli'], { message: 'ARCHIVE_COMPRESSION must be "gzip" or "brotli"' })
+  ARCHIVE_COMPRESSION?: 'gzip' | 'brotli';
+
+  @IsOptional()
+  @Matches(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, { message: 'ARCHIVE_WARM_TABLESPACE must be a tablespace name' })
+  ARCHIVE_WARM_TABLESPACE?: string;
+
+  @IsOptional()
   @IsIn(['true', 'false'], { message: 'AUDIT_DISABLED must be "true" or "false"' })
   AUDIT_DISABLED?: 'true' | 'false';
 
@@ -257,6 +335,32 @@ export interface AppConfig {
     partitionPremake: number;
     /** Readiness fails when the oldest event not yet committed has waited longer than this. */
     readyMaxLagMs: number;
+    partitionGranularity: 'monthly' | 'weekly' | 'daily';
+    /** How often partition maintenance runs (it also runs at boot). */
+    partitionIntervalMs: number;
+    /**
+     * Events later than now + this many days are never given a partition: they stay in DEFAULT, counted,
+     * so a bogus far-future timestamp cannot make the job create thousands of partitions.
+     */
+    partitionHorizonDays: number;
+  };
+  archive: {
+    /** `file:///path` or `s3://bucket/prefix`. */
+    url: string;
+    s3Endpoint?: string;
+    s3ForcePathStyle: boolean;
+    s3Region: string;
+    /** Partitions whose range ended more than this many days ago are detached (hot -> warm). */
+    hotDays: number;
+    /** ... exported to the archive and dropped (warm -> cold). */
+    warmDays: number;
+    /** ... and their archives deleted (cold -> expired). */
+    retentionDays: number;
+    intervalMs: number;
+    /** Compression of the archive files (the manifest says which). */
+    compression: 'gzip' | 'brotli';
+    /** Warm partitions are moved to this tablespace when set. */
+    warmTablespace?: string;
   };
   query: {
     /** Redis cache TTL for stats and first pages; 0 disables the cache. */
@@ -305,6 +409,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   if (vars.AUDIT_DELIVERY === 'redis' && !vars.REDIS_URL) {
     problems.push('AUDIT_DELIVERY: "redis" needs REDIS_URL');
   }
+  const hotDays = vars.ARCHIVE_HOT_DAYS ?? 90;
+  const warmDays = vars.ARCHIVE_WARM_DAYS ?? 365;
+  const retentionDays = vars.ARCHIVE_RETENTION_DAYS ?? 2557;
+  if (!(hotDays < warmDays && warmDays < retentionDays)) {
+    problems.push(
+      `ARCHIVE_HOT_DAYS (${hotDays}) < ARCHIVE_WARM_DAYS (${warmDays}) < ARCHIVE_RETENTION_DAYS (${retentionDays}) must hold`,
+    );
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   const list = (value: string | undefined) => value?.split(',').filter(Boolean);
   const dataDir = vars.DATA_DIR ?? '.data';
@@ -349,6 +461,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       trustedProxies,
       partitionPremake: vars.AUDIT_PARTITION_PREMAKE ?? 3,
       readyMaxLagMs: vars.AUDIT_READY_MAX_LAG_MS ?? 60000,
+      partitionGranularity: vars.AUDIT_PARTITION_GRANULARITY ?? 'monthly',
+      partitionIntervalMs: vars.AUDIT_PARTITION_INTERVAL_MS ?? 60 * 60 * 1000,
+      partitionHorizonDays: vars.AUDIT_PARTITION_HORIZON_DAYS ?? 366,
+    },
+    archive: {
+      url: vars.ARCHIVE_URL ?? pathToFileURL(resolve(dataDir, 'archive')).href,
+      s3Endpoint: vars.ARCHIVE_S3_ENDPOINT,
+      s3ForcePathStyle: vars.ARCHIVE_S3_FORCE_PATH_STYLE === 'true',
+      s3Region: vars.ARCHIVE_S3_REGION ?? env.AWS_REGION ?? 'us-east-1',
+      hotDays,
+      warmDays,
+      retentionDays,
+      intervalMs: vars.ARCHIVE_INTERVAL_MS ?? 60 * 60 * 1000,
+      compression: vars.ARCHIVE_COMPRESSION ?? 'gzip',
+      warmTablespace: vars.ARCHIVE_WARM_TABLESPACE,
     },
     query: {
       cacheTtlSeconds: vars.AUDIT_CACHE_TTL_S ?? 15,

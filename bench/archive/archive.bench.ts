@@ -1,0 +1,280 @@
+import 'reflect-metadata';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { performance } from 'node:perf_hooks';
+import { INestApplicationContext } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { DataSource } from 'typeorm';
+import { exportTable } from 'src/archive/archive-export';
+import { ArchiveRepository } from 'src/archive/archive.repository';
+import { ArchiveCheckpoint, ArchiveService } from 'src/archive/archive.service';
+import { ARCHIVE_STORAGE } from 'src/archive/archive.tokens';
+import { ArchiveStorage } from 'src/archive/storage/archive-storage';
+import { CliModule } from 'src/archive/cli/cli.module';
+import { loadConfig } from 'src/common/config/environment';
+import { dataSourceOptions } from 'src/common/database/data-source-options';
+import { monthlyPartition } from 'src/partitions/partition-naming';
+import { PartitionRepository } from 'src/partitions/partition.repository';
+import { PartitionService } from 'src/partitions/partition.service';
+import { withBenchDatabase } from '../lib/bench-db';
+import { AuditHistory } from '../lib/event-history';
+import { parseFlags, withPreset } from '../lib/flags';
+import { RssSampler } from '../lib/memory';
+import { writeResults } from '../lib/results';
+import { median } from '../lib/stats';
+import { Cell, formatMiB, formatNumber, printTable } from '../lib/table';
+import { loadHistory } from '../query/load';
+
+/**
+ * bench/archive: how fast a closed partition is archived (COPY -> gzip NDJSON -> SHA-256 -> file), how
+ * much smaller the archive is than the table, and how long partition maintenance takes with 100
+ * partitions and nothing to do.
+ *
+ *   npm run bench:archive               1M events in one month
+ *   npm run bench:archive -- --quick    200k events
+ */
+const parsed = parseFlags({ events: 1_000_000, partitions: 100, reps: 7, seed: 7, quick: false });
+const flags = parsed.quick ? withPreset(parsed, { events: 200_000, reps: 5 }) : parsed;
+
+const TARGETS = { eventsPerSec: 100_000, ratio: 5, maintenanceMs: 1000 };
+
+async function main(): Promise<void> {
+  const now = new Date();
+  // A month 15 months ago: past the warm window, so one archive run takes it hot -> warm -> cold.
+  const month = monthlyPartition(new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - 15, 1)));
+  const dir = mkdtempSync(join(tmpdir(), 'audit-bench-archive-'));
+  try {
+    const results = await withBenchDatabase(async (db) => {
+      const dataSource = await new DataSource(dataSourceOptions(db.url, { extra: { max: 2 } })).initialize();
+      const partitions = new PartitionRepository(dataSource);
+      await partitions.create(dataSource.manager, month);
+
+      console.log(`Loading ${formatNumber(flags.events)} events into ${month.name}...`);
+      const history = new AuditHistory({
+        events: flags.events,
+        organizations: 50,
+        actors: 2000,
+        resources: 20_000,
+        from: month.from,
+        to: new Date(month.to.getTime() - 1000),
+        seed: flags.seed,
+      });
+      const load = await loadHistory(db.url, history, { events: flags.events, streams: 2, maxMinutes: 30 });
+      await db.sql.query(`VACUUM ANALYZE "${month.name}"`);
+      const { rows } = await db.sql.query(
+        `SELECT pg_relation_size(c.oid) AS heap, coalesce(pg_total_relation_size(c.reltoastrelid), 0) AS toast,
+                pg_total_relation_size(c.oid) AS total FROM pg_class c WHERE c.relname = $1`,
+        [month.name],
+      );
+      const table = {
+        heap: Number(rows[0].heap),
+        toast: Number(rows[0].toast),
+        total: Number(rows[0].total),
+      };
+      await dataSource.destroy();
+
+      const config = loadConfig({
+        DATABASE_URL: db.url,
+        ARCHIVE_URL: pathToFileURL(dir).href,
+        LOG_LEVEL: 'warn',
+      });
+      const context = await NestFactory.createApplicationContext(CliModule.forRoot(config, db.url), {
+        logger: ['error', 'warn'],
+      });
+      try {
+        const codecs = await measureCodecs(context, month.name);
+        const archive = await measureArchive(context);
+        const maintenance = await measureMaintenance(context, db.sql, flags.partitions, flags.reps);
+        // The loader's sample of event ids is for by-id lookups (bench/query): not worth keeping here.
+        const { sample: _sample, ...loaded } = load;
+        return { load: loaded, table, codecs, archive, maintenance };
+      } finally {
+        await context.close();
+      }
+    });
+
+    const { table, codecs, archive, maintenance } = results;
+    const heapToast = table.heap + table.toast;
+    const ratio = heapToast / archive.bytes;
+    printTable(
+      'export alone (COPY -> compress -> SHA-256 -> file), per compression',
+      ['compression', 'events/s', 'archive', 'vs heap + TOAST', 'peak RSS'],
+      codecs.map((c) => [
+        c.compression,
+        c.eventsPerSec,
+        formatMiB(c.bytes),
+        `${(heapToast / c.bytes).toFixed(1)}x`,
+        formatMiB(c.peakRss),
+      ]),
+    );
+    printTable(
+      `bench/archive: ${formatNumber(archive.rows)} events, machine shared (figures are noisy)`,
+      ['measure', 'value', 'target', 'result'],
+      [
+        [
+          'export rate in the archive run, events/s (gzip)',
+          archive.eventsPerSec,
+          `>= ${formatNumber(TARGETS.eventsPerSec)}`,
+          archive.eventsPerSec >= TARGETS.eventsPerSec ? 'met' : 'NOT met',
+        ],
+        ['read-back verification, events/s', archive.verifyEventsPerSec, '-', '-'],
+        ['whole run (warm, export, verify, drop), s', archive.runSeconds, '-', '-'],
+        ['table heap + TOAST', formatMiB(heapToast), '-', '-'],
+        ['table with indexes', formatMiB(table.total), '-', '-'],
+        ['archive (gzip NDJSON)', formatMiB(archive.bytes), '-', '-'],
+        [
+          'gzip archive vs heap + TOAST',
+          `${ratio.toFixed(1)}x`,
+          `>= ${TARGETS.ratio}x`,
+          ratio >= TARGETS.ratio ? 'met' : 'NOT met',
+        ],
+        ...codecs
+          .filter((c) => c.compression === 'brotli')
+          .map((c): Cell[] => [
+            'brotli archive vs heap + TOAST (ARCHIVE_COMPRESSION=brotli)',
+            `${(heapToast / c.bytes).toFixed(1)}x`,
+            `>= ${TARGETS.ratio}x`,
+            heapToast / c.bytes >= TARGETS.ratio ? 'met' : 'NOT met',
+          ]),
+        ['peak RSS during the run', formatMiB(archive.peakRss), '-', '-'],
+        [
+          `maintenance, ${maintenance.partitions} partitions, nothing to do, median ms`,
+          maintenance.medianMs,
+          `< ${TARGETS.maintenanceMs}`,
+          maintenance.medianMs < TARGETS.maintenanceMs ? 'met' : 'NOT met',
+        ],
+      ],
+    );
+    const file = writeResults(flags.quick ? 'archive-quick' : 'archive', {
+      flags,
+      targets: TARGETS,
+      ...results,
+      compressionVsHeapToast: ratio,
+      codecRatiosVsHeapToast: Object.fromEntries(
+        results.codecs.map((c) => [c.compression, heapToast / c.bytes]),
+      ),
+      compressionVsTotal: table.total / archive.bytes,
+    });
+    console.log(`\nResults: ${file}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The export step alone, once per compression, on the same table (nothing is dropped). */
+async function measureCodecs(context: INestApplicationContext, table: string) {
+  const repository = context.get(ArchiveRepository);
+  const storage = context.get<ArchiveStorage>(ARCHIVE_STORAGE);
+  const columns = await repository.columns(table);
+  const results = [];
+  for (const compression of ['gzip', 'brotli'] as const) {
+    const client = await repository.connect();
+    const rss = new RssSampler();
+    rss.start();
+    const t0 = performance.now();
+    try {
+      const stored = await exportTable(
+        repository,
+        client,
+        table,
+        columns,
+        storage.upload(`bench/${compression}`),
+        compression,
+      );
+      const seconds = (performance.now() - t0) / 1000;
+      results.push({
+        compression,
+        rows: stored.rows,
+        bytes: stored.bytes,
+        seconds,
+        eventsPerSec: stored.rows / seconds,
+        peakRss: rss.stop(),
+      });
+      console.log(
+        `Export with ${compression}: ${formatNumber(stored.rows / seconds)} events/s, ${formatMiB(stored.bytes)}`,
+      );
+    } finally {
+      client.release();
+      await storage.delete(`bench/${compression}`);
+    }
+  }
+  return results;
+}
+
+/** One archive run (default compression), timed step by step through the service's checkpoints. */
+async function measureArchive(context: INestApplicationContext) {
+  const service = context.get(ArchiveService);
+  const marks: Partial<Record<ArchiveCheckpoint, number>> = {};
+  service.checkpoint = async (step) => {
+    marks[step] = performance.now();
+  };
+  const rss = new RssSampler();
+  rss.start();
+  const started = performance.now();
+  const report = await service.run();
+  const runSeconds = (performance.now() - started) / 1000;
+  const peakRss = rss.stop();
+  if (!report || report.archived.length !== 1)
+    throw new Error(`expected one archive, got ${JSON.stringify(report)}`);
+  const [archived] = report.archived;
+  const rows = archived.rows!;
+  const exportSeconds = (marks.uploaded! - marks['export-started']!) / 1000;
+  const verifySeconds = (marks.verified! - marks.exported!) / 1000;
+  console.log(
+    `Archived ${formatNumber(rows)} rows in ${exportSeconds.toFixed(2)} s (verify ${verifySeconds.toFixed(2)} s)`,
+  );
+  return {
+    rows,
+    bytes: archived.bytes!,
+    exportSeconds,
+    eventsPerSec: rows / exportSeconds,
+    verifySeconds,
+    verifyEventsPerSec: rows / verifySeconds,
+    runSeconds,
+    peakRss,
+  };
+}
+
+/** Maintenance runs with `count` monthly partitions in place and nothing to create or move. */
+async function measureMaintenance(
+  context: INestApplicationContext,
+  sql: import('pg').Client,
+  count: number,
+  reps: number,
+) {
+  const service = context.get(PartitionService);
+  const partitions = context.get(PartitionRepository);
+  const now = new Date();
+  const existing = (await partitions.partitions()).filter((p) => p.from).length;
+  await sql.query(`
+    DO $$
+    BEGIN
+      FOR i IN 1..${count - existing} LOOP
+        EXECUTE format('CREATE TABLE IF NOT EXISTS %I PARTITION OF audit_events FOR VALUES FROM (%L) TO (%L)',
+          'audit_events_p' || to_char(date_trunc('month', now() AT TIME ZONE 'UTC') - make_interval(months => i), 'YYYY_MM'),
+          (date_trunc('month', now() AT TIME ZONE 'UTC') - make_interval(months => i)) AT TIME ZONE 'UTC',
+          (date_trunc('month', now() AT TIME ZONE 'UTC') - make_interval(months => i - 1)) AT TIME ZONE 'UTC');
+      END LOOP;
+    END $$`);
+  const total = (await partitions.partitions()).length;
+  const first = await service.maintain();
+  if (!first || first.created.length + first.moved.length > 0)
+    throw new Error(`maintenance was expected to have nothing to do: ${JSON.stringify(first)}`);
+  const times: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const t0 = performance.now();
+    await service.maintain();
+    times.push(performance.now() - t0);
+  }
+  console.log(
+    `Maintenance with ${total} partitions (DEFAULT included): ${times.map((t) => t.toFixed(1)).join(', ')} ms (${now.toISOString()})`,
+  );
+  return { partitions: total, timesMs: times, medianMs: median(times) };
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

@@ -1,0 +1,36 @@
+import { Inject, Injectable, Logger, OnApplicationBootstrap, Optional } from '@nestjs/common';
+import { SchedulerRegistry } from '@nestjs/schedule';
+import { ARCHIVE_JOB, ArchiveService } from 'src/archive/archive.service';
+import { APP_CONFIG } from 'src/common/config/app-config.module';
+import { AppConfig } from 'src/common/config/environment';
+import { JobMetrics } from 'src/common/metrics/job-metrics.service';
+
+/**
+ * Runs the archive job every ARCHIVE_INTERVAL_MS (not at boot: a restart should not start an export).
+ * Every replica ticks; the job's advisory lock lets one work. Failures are logged and counted.
+ */
+@Injectable()
+export class ArchiveJob implements OnApplicationBootstrap {
+  private readonly logger = new Logger(ArchiveJob.name);
+
+  constructor(
+    private readonly archives: ArchiveService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Optional() private readonly jobs?: JobMetrics,
+    @Optional() private readonly scheduler?: SchedulerRegistry,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    if (!this.scheduler) return; // the CLI: runs on demand only
+    const timer = setInterval(() => void this.tick(), this.config.archive.intervalMs);
+    timer.unref();
+    this.scheduler.addInterval(ARCHIVE_JOB, timer);
+  }
+
+  async tick(): Promise<void> {
+    const work = () => this.archives.run();
+    await (this.jobs ? this.jobs.track(ARCHIVE_JOB, work) : work()).catch((error: Error) =>
+      this.logger.error(`Archive run failed: ${error.message}`),
+    );
+  }
+}

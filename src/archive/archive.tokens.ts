@@ -1,0 +1,2 @@
+/** The ArchiveStorage built from ARCHIVE_URL. */
+export const ARCHIVE_STORAGE = Symbol('ARCHIVE_STORAGE');

@@ -1,0 +1,30 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { ArchiveModule } from 'src/archive/archive.module';
+import { ClockModule } from 'src/common/clock/clock';
+import { AppConfigModule } from 'src/common/config/app-config.module';
+import { AppConfig } from 'src/common/config/environment';
+import { dataSourceOptions } from 'src/common/database/data-source-options';
+import { MetricsModule } from 'src/common/metrics/metrics.module';
+
+/**
+ * What the CLI needs: configuration, the database, partitions and archives. No HTTP, no capture, no
+ * scheduler (so none of the service's jobs start): commands run once, on demand.
+ */
+@Module({})
+export class CliModule {
+  static forRoot(config: AppConfig, databaseUrl: string): DynamicModule {
+    return {
+      module: CliModule,
+      imports: [
+        AppConfigModule.forRoot(config),
+        TypeOrmModule.forRoot(
+          dataSourceOptions(databaseUrl, { extra: { max: 4, application_name: 'nest-audit-trail:cli' } }),
+        ),
+        ClockModule,
+        MetricsModule, // the jobs' metrics providers; nothing scrapes them here
+        ArchiveModule,
+      ],
+    };
+  }
+}

@@ -2,6 +2,7 @@ import { CreateAuditEvents1795390000000 } from './1795390000000-CreateAuditEvent
 import { CreateAccounts1795390000001 } from './1795390000001-CreateAccounts';
 import { AuditSearchAndStats1795390000002 } from './1795390000002-AuditSearchAndStats';
 import { TenantFirstReadIndexes1795390000003 } from './1795390000003-TenantFirstReadIndexes';
+import { AuditIntegrity1795390000020 } from './1795390000020-AuditIntegrity';
 
 /** Listed explicitly (not globbed) so the same list works from ts (tests) and the built js. */
 export const MIGRATIONS = [
@@ -9,4 +10,5 @@ export const MIGRATIONS = [
   CreateAccounts1795390000001,
   AuditSearchAndStats1795390000002,
   TenantFirstReadIndexes1795390000003,
+  AuditIntegrity1795390000020,
 ];

@@ -11,6 +11,7 @@ import { AllExceptionsFilter } from 'src/common/errors/all-exceptions.filter';
 import { strictValidationPipe } from 'src/common/errors/validation.pipe';
 import { MetricsModule } from 'src/common/metrics/metrics.module';
 import { HealthModule } from 'src/health/health.module';
+import { IntegrityModule } from 'src/integrity/integrity.module';
 import { PartitionsModule } from 'src/partitions/partitions.module';
 import { QueryModule } from 'src/query/query.module';
 
@@ -46,6 +47,7 @@ export class AppModule {
         PartitionsModule,
         QueryModule,
         HealthModule,
+        IntegrityModule,
         AccountsModule,
       ],
       providers: [

@@ -71,7 +71,7 @@ export const CANONICAL_EVENT_SQL = `'[' || to_json(e.id::text)::text
   || ',' || coalesce(e.before::text, 'null') || ',' || coalesce(e.after::text, 'null') || ',' || coalesce(e.changes::text, 'null')
   || ',' || to_json(e.status)::text || ',' || coalesce(e.status_code::text, 'null')
   || ',' || coalesce(to_json(e.error_message)::text, 'null') || ',' || to_json(e.severity)::text
-  || ',' || coalesce(to_json(e.request_id)::text, 'null') || ',' || coalesce(to_json(e.ip::text)::text, 'null')
+  || ',' || coalesce(to_json(e.request_id)::text, 'null') || ',' || coalesce(to_json(abbrev(e.ip))::text, 'null')
   || ',' || coalesce(to_json(e.user_agent)::text, 'null') || ',' || coalesce(to_json(e.route)::text, 'null')
   || ',' || coalesce(to_json(e.method)::text, 'null') || ',' || coalesce(e.duration_ms::text, 'null')
   || ',' || coalesce(e.metadata::text, 'null') || ']'`;

@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 
 /**
- * An IP address as Postgres' `inet` prints it (`ip::text`), so the event hash computed before the COPY
+ * An IP address as Postgres' `inet` prints it (`abbrev(ip)`, the inet output form), so the event hash computed before the COPY
  * matches the stored value: IPv4 as is; IPv6 in lower-case hex without leading zeros, the first longest
  * run (2+) of zero groups as `::`, IPv4-mapped (`::ffff:a.b.c.d`) and IPv4-compatible forms dotted
  * (the rules of Postgres' inet_net_ntop). Null for anything that is not an address.

@@ -113,7 +113,9 @@ describe('tamper evidence', () => {
 
   it('detects a modified state, at that event', async () => {
     const ids = await chainFor('org-state');
-    await tamper(`UPDATE audit_events SET after = jsonb_set(after, '{plan}', '"enterprise"') WHERE id = $1`, [ids[25]]);
+    await tamper(`UPDATE audit_events SET after = jsonb_set(after, '{plan}', '"enterprise"') WHERE id = $1`, [
+      ids[25],
+    ]);
     const body = await verify('org-state');
     expect(body.ok).toBe(false);
     expect(body.firstBroken).toMatchObject({
@@ -125,7 +127,9 @@ describe('tamper evidence', () => {
 
   it('detects a changed timestamp, at that event', async () => {
     const ids = await chainFor('org-time');
-    await tamper(`UPDATE audit_events SET occurred_at = occurred_at - interval '1 second' WHERE id = $1`, [ids[7]]);
+    await tamper(`UPDATE audit_events SET occurred_at = occurred_at - interval '1 second' WHERE id = $1`, [
+      ids[7],
+    ]);
     expect((await verify('org-time')).firstBroken).toMatchObject({ kind: 'event', id: ids[7] });
   });
 

@@ -20,7 +20,9 @@ export class IntegrityController {
     summary:
       'Verify the hash chain of an organization over a time range: checked count, first broken link, checkpoint',
   })
-  @ApiOkResponse({ description: '`ok`, `checkedEvents`, `firstBroken` ({kind, id, reason}), per-chain reports' })
+  @ApiOkResponse({
+    description: '`ok`, `checkedEvents`, `firstBroken` ({kind, id, reason}), per-chain reports',
+  })
   verify(@Req() req: Request & { user: AuthUser }, @Query() query: VerifyQuery) {
     const from = query.from ? new Date(query.from) : undefined;
     const to = query.to ? new Date(query.to) : undefined;

@@ -1,4 +1,11 @@
-import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy, Optional } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  OnApplicationBootstrap,
+  OnModuleDestroy,
+  Optional,
+} from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
 import { APP_CONFIG } from 'src/common/config/app-config.module';
 import { AppConfig } from 'src/common/config/environment';
@@ -28,7 +35,9 @@ export class IntegrityJob implements OnApplicationBootstrap, OnModuleDestroy {
   ) {}
 
   onApplicationBootstrap(): void {
-    this.every(CHECKPOINT_JOB, this.config.integrity.checkpointIntervalMs, () => this.integrity.chainAndSign());
+    this.every(CHECKPOINT_JOB, this.config.integrity.checkpointIntervalMs, () =>
+      this.integrity.chainAndSign(),
+    );
     this.every(CHAIN_JOB, CHAIN_INTERVAL_MS, () => this.integrity.chainQueued());
   }
 

@@ -126,7 +126,9 @@ export class IntegrityRepository {
     onEvent: (event: VerifiedEvent) => void,
   ): Promise<void> {
     const where = [
-      orgKey === '' ? `(e.organization_id IS NULL OR e.organization_id = '')` : `e.organization_id = ${escapeLiteral(orgKey)}`,
+      orgKey === ''
+        ? `(e.organization_id IS NULL OR e.organization_id = '')`
+        : `e.organization_id = ${escapeLiteral(orgKey)}`,
     ];
     if (window.fromMicros !== null)
       where.push(`e.occurred_at >= ${escapeLiteral(microsToIso(window.fromMicros, false))}::timestamptz`);
@@ -179,9 +181,10 @@ export class IntegrityMaintenanceRepository {
     const client = await this.pool.connect();
     try {
       await client.query('BEGIN');
-      const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS locked', [
-        INTEGRITY_LOCK_KEY,
-      ]);
+      const { rows } = await client.query<{ locked: boolean }>(
+        'SELECT pg_try_advisory_xact_lock($1) AS locked',
+        [INTEGRITY_LOCK_KEY],
+      );
       const result = rows[0].locked ? await work(client) : null;
       await client.query('COMMIT');
       return result;
@@ -240,6 +243,8 @@ function parseLine(data: Buffer, start: number, end: number): VerifiedEvent {
     batchId: batch === '' ? null : batch,
     storedHash: hash === '' ? null : Buffer.from(hash, 'hex'),
     occurredAtMicros: BigInt(data.toString('latin1', s3 + 1, s4)),
-    computedHash: createHash('sha256').update(data.subarray(s4 + 1, end)).digest(),
+    computedHash: createHash('sha256')
+      .update(data.subarray(s4 + 1, end))
+      .digest(),
   };
 }

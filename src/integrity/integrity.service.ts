@@ -47,7 +47,8 @@ export class IntegrityService implements OnApplicationShutdown {
       const chained = await this.chain(client);
       const heads = await this.maintenance.headsToSign(client);
       for (const head of heads) await this.maintenance.insertCheckpoint(client, this.signer.sign(head, now));
-      if (heads.length > 0) this.logger.log(`Signed ${heads.length} checkpoint(s) with key ${this.signer.keyId}`);
+      if (heads.length > 0)
+        this.logger.log(`Signed ${heads.length} checkpoint(s) with key ${this.signer.keyId}`);
       return { chained, signed: heads.length };
     });
   }

@@ -19,7 +19,10 @@ function parseIpv6(address: string): number[] {
   const lastColon = text.lastIndexOf(':');
   if (text.includes('.', lastColon)) {
     // A dotted IPv4 tail becomes its two hex groups.
-    const [a, b, c, d] = text.slice(lastColon + 1).split('.').map(Number);
+    const [a, b, c, d] = text
+      .slice(lastColon + 1)
+      .split('.')
+      .map(Number);
     text = text.slice(0, lastColon + 1) + ((a << 8) | b).toString(16) + ':' + ((c << 8) | d).toString(16);
   }
   const groups = (part: string) => (part ? part.split(':').map((g) => parseInt(g, 16)) : []);

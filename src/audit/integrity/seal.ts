@@ -37,7 +37,11 @@ export function merkleRoot(leaves: SealLeaf[]): Buffer {
     for (let i = 0; i < level.length; i += 2) {
       next.push(
         i + 1 < level.length
-          ? createHash('sha256').update(NODE).update(level[i]).update(level[i + 1]).digest()
+          ? createHash('sha256')
+              .update(NODE)
+              .update(level[i])
+              .update(level[i + 1])
+              .digest()
           : level[i],
       );
     }

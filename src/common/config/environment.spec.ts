@@ -131,6 +131,7 @@ describe('loadConfig', () => {
         NODE_ENV: 'production',
         DATABASE_URL: 'postgres://db/audit',
         AUTH_JWT_SECRET: 's'.repeat(32),
+        AUDIT_SIGNING_KEY: Buffer.alloc(32, 1).toString('base64'),
       }),
     ).not.toThrow();
   });

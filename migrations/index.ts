@@ -3,6 +3,7 @@ import { CreateAccounts1795390000001 } from './1795390000001-CreateAccounts';
 import { AuditSearchAndStats1795390000002 } from './1795390000002-AuditSearchAndStats';
 import { TenantFirstReadIndexes1795390000003 } from './1795390000003-TenantFirstReadIndexes';
 import { AuditIntegrity1795390000020 } from './1795390000020-AuditIntegrity';
+import { AppendOnlyAuditEvents1795390000021 } from './1795390000021-AppendOnlyAuditEvents';
 
 /** Listed explicitly (not globbed) so the same list works from ts (tests) and the built js. */
 export const MIGRATIONS = [
@@ -11,4 +12,5 @@ export const MIGRATIONS = [
   AuditSearchAndStats1795390000002,
   TenantFirstReadIndexes1795390000003,
   AuditIntegrity1795390000020,
+  AppendOnlyAuditEvents1795390000021,
 ];

@@ -213,7 +213,7 @@ describe('tamper evidence', () => {
     const pool = new Pool({ connectionString: db.url, max: 1 });
     const seals = await new IntegrityRepository(pool).seals('org-rewrite');
     await pool.end();
-    let prev = GENESIS_HASH;
+    let prev: Buffer = GENESIS_HASH;
     for (const seal of seals) {
       const { rows } = await db.sql.query(`SELECT id, event_hash FROM audit_events WHERE batch_id = $1`, [
         seal.batchId,

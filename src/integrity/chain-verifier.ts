@@ -54,6 +54,14 @@ export interface ChainInput {
   checkpoints: Checkpoint[];
   /** Public keys by key id (current and previous signing keys). */
   publicKeys: Map<string, KeyObject>;
+  /**
+   * Archives: the batches whose events must all be present (instead of "the seals overlapping the time
+   * range"), the hashes of their events kept outside the archive, and a chain that is a segment (it need
+   * not start at seal 1).
+   */
+  eventBatches?: Set<string>;
+  outsideLeaves?: Map<string, SealLeaf[]>;
+  segment?: boolean;
 }
 
 /**
@@ -71,7 +79,10 @@ export class ChainVerifier {
   private firstEventBreak: BrokenLink | null = null;
 
   constructor(private readonly input: ChainInput) {
-    for (const seal of input.seals) if (this.sealInRange(seal)) this.inRange.set(seal.batchId, seal);
+    for (const seal of input.seals) {
+      const covered = input.eventBatches ? input.eventBatches.has(seal.batchId) : this.sealInRange(seal);
+      if (covered) this.inRange.set(seal.batchId, seal);
+    }
   }
 
   /** The window of event time to stream: the range, widened to every event of the seals in it. */
@@ -160,15 +171,21 @@ export class ChainVerifier {
     };
     let previous: StoredSeal | null = null;
     for (const seal of this.input.seals) {
-      const expectedSeq = previous ? BigInt(previous.seq) + 1n : 1n;
+      const expectedSeq = previous ? BigInt(previous.seq) + 1n : this.input.segment ? BigInt(seal.seq) : 1n;
       if (BigInt(seal.seq) !== expectedSeq) {
         fail(seal, `seals ${expectedSeq}..${BigInt(seal.seq) - 1n} are missing from the chain`);
-      } else if (!seal.prevHash.equals(previous ? previous.sealHash : GENESIS_HASH)) {
+      } else if (
+        (previous || !this.input.segment) &&
+        !seal.prevHash.equals(previous ? previous.sealHash : GENESIS_HASH)
+      ) {
         fail(seal, 'previous-seal hash does not match the previous seal');
       }
       if (!sealHash(seal).equals(seal.sealHash)) fail(seal, 'seal content does not match the seal hash');
       if (this.inRange.has(seal.batchId)) {
-        const leaves = this.leaves.get(seal.batchId) ?? [];
+        const leaves = [
+          ...(this.leaves.get(seal.batchId) ?? []),
+          ...(this.input.outsideLeaves?.get(seal.batchId) ?? []),
+        ];
         if (leaves.length !== seal.eventCount)
           fail(seal, `batch has ${leaves.length} events, the seal counts ${seal.eventCount}`);
         else if (!merkleRoot(leaves).equals(seal.merkleRoot))

@@ -1,3 +1,5 @@
+import { to as copyTo } from 'pg-copy-streams';
+import { escapeCopyText } from 'src/audit/copy-format';
 import { inetText } from 'src/audit/integrity/inet-text';
 import { jsonbText } from 'src/audit/integrity/jsonb-text';
 import { createTestDatabase, TestDatabase } from './support/test-db';
@@ -69,5 +71,19 @@ describe('canonical forms match what Postgres prints', () => {
       [inputs],
     );
     expect(rows.map((r) => r.t)).toEqual(inputs.map((i) => inetText(i)));
+  });
+
+  it('escapeCopyText equals what COPY TO prints for text with every control character', async () => {
+    const texts = [
+      'plain',
+      'back\\slash',
+      Array.from({ length: 31 }, (_, i) => String.fromCharCode(i + 1)).join(''),
+      'ünï\u2028 😀 \x7f',
+    ];
+    const chunks: Buffer[] = [];
+    const literal = texts.map((t) => `(${db.sql.escapeLiteral(t)})`).join(', ');
+    const stream = db.sql.query(copyTo(`COPY (SELECT v FROM (VALUES ${literal}) AS t(v)) TO STDOUT`));
+    for await (const chunk of stream) chunks.push(chunk as Buffer);
+    expect(Buffer.concat(chunks).toString('utf8')).toBe(texts.map((t) => escapeCopyText(t) + '\n').join(''));
   });
 });

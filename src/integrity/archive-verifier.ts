@@ -2,7 +2,8 @@ import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { createGunzip } from 'node:zlib';
 import { KeyObject } from 'node:crypto';
-import { canonicalEvent, sha256 } from 'src/audit/integrity/event-hash';
+import { escapeCopyText } from 'src/audit/copy-format';
+import { eventHash } from 'src/audit/integrity/event-hash';
 import { jsonbText } from 'src/audit/integrity/jsonb-text';
 import { orgKeyOf, SealLeaf } from 'src/audit/integrity/seal';
 import { ArchiveIntegritySection } from 'src/integrity/archive-section';
@@ -10,9 +11,11 @@ import { ChainReport, ChainVerifier, StoredSeal } from 'src/integrity/chain-veri
 import { VerifyReport } from 'src/integrity/database-verifier';
 
 type Row = Record<string, unknown>;
+const NULL = '\\N';
 const text = (v: unknown) => (v === null || v === undefined ? null : String(v));
-const json = (v: unknown) => (v === null || v === undefined ? null : jsonbText(v));
-const int = (v: unknown) => (v === null || v === undefined ? null : Number(v));
+const copyText = (v: unknown) => (v === null || v === undefined ? NULL : escapeCopyText(String(v)));
+const copyJson = (v: unknown) => (v === null || v === undefined ? NULL : jsonbText(v).replaceAll('\\', '\\\\'));
+const copyInt = (v: unknown) => (v === null || v === undefined ? NULL : String(v));
 
 /** `2026-03-01T12:34:56.789123+00:00` (row_to_json's timestamptz) as microseconds since the epoch. */
 export function timestampMicros(value: string): bigint {
@@ -23,35 +26,21 @@ export function timestampMicros(value: string): bigint {
   return seconds * 1000n + BigInt((m[2] ?? '').padEnd(6, '0'));
 }
 
-/** The hash of a whole-row JSON object (row_to_json of audit_events) per the canonical form. */
+/**
+ * The hash of a whole-row JSON object (row_to_json of audit_events): its canonical COPY text line rebuilt
+ * from the parsed values (event-hash.ts).
+ */
 export function rowHash(row: Row): Buffer {
-  return sha256(
-    canonicalEvent({
-      id: String(row.id),
-      occurredAtMicros: String(timestampMicros(String(row.occurred_at))),
-      organizationId: text(row.organization_id),
-      actorId: text(row.actor_id),
-      actorType: String(row.actor_type),
-      action: String(row.action),
-      eventType: String(row.event_type),
-      resourceType: text(row.resource_type),
-      resourceId: text(row.resource_id),
-      before: json(row.before),
-      after: json(row.after),
-      changes: json(row.changes),
-      status: String(row.status),
-      statusCode: int(row.status_code),
-      errorMessage: text(row.error_message),
-      severity: String(row.severity),
-      requestId: text(row.request_id),
-      ip: text(row.ip),
-      userAgent: text(row.user_agent),
-      route: text(row.route),
-      method: text(row.method),
-      durationMs: int(row.duration_ms),
-      metadata: json(row.metadata),
-    }),
-  );
+  // prettier-ignore
+  const rest =
+    '\t' + copyText(row.organization_id) + '\t' + copyText(row.actor_id) + '\t' + copyText(row.actor_type) +
+    '\t' + copyText(row.action) + '\t' + copyText(row.event_type) + '\t' + copyText(row.resource_type) +
+    '\t' + copyText(row.resource_id) + '\t' + copyJson(row.before) + '\t' + copyJson(row.after) +
+    '\t' + copyJson(row.changes) + '\t' + copyText(row.status) + '\t' + copyInt(row.status_code) +
+    '\t' + copyText(row.error_message) + '\t' + copyText(row.severity) + '\t' + copyText(row.request_id) +
+    '\t' + copyText(row.ip) + '\t' + copyText(row.user_agent) + '\t' + copyText(row.route) +
+    '\t' + copyText(row.method) + '\t' + copyInt(row.duration_ms) + '\t' + copyJson(row.metadata);
+  return eventHash(String(row.id), timestampMicros(String(row.occurred_at)), rest);
 }
 
 const bytes = (hex: unknown) => Buffer.from(String(hex ?? ''), 'hex');

@@ -2,13 +2,11 @@ import { escapeLiteral, Pool, PoolClient } from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import { Readable } from 'node:stream';
 import { createHash } from 'node:crypto';
-import { CANONICAL_EVENT_SQL } from 'src/audit/integrity/event-hash';
+import { CANONICAL_COLUMNS_SQL } from 'src/audit/integrity/event-hash';
 import { Checkpoint } from 'src/integrity/checkpoint-statement';
 import { StoredSeal, VerifiedEvent } from 'src/integrity/chain-verifier';
 
-/** Verbatim lines: fields separated by 0x02, never quoted (no field holds a raw control character). */
-const VERBATIM = `(FORMAT csv, DELIMITER E'\\x02', QUOTE E'\\x01')`;
-const SEP = 2;
+const TAB = 9;
 const NEWLINE = 10;
 
 const microsToIso = (micros: bigint, roundUp: boolean): string => {
@@ -116,9 +114,9 @@ export class IntegrityRepository {
   }
 
   /**
-   * Streams the events of one organization in [from, to) to `onEvent`, with the hash of the canonical
-   * form Postgres builds from each stored row (CANONICAL_EVENT_SQL). COPY ... TO STDOUT: constant memory,
-   * Node hashes the bytes as they arrive and never parses JSON.
+   * Streams the events of one organization in [from, to) to `onEvent`, with the hash of each row's
+   * canonical form: the line COPY prints for the canonical columns (event-hash.ts), hashed as the bytes
+   * arrive, never parsed. Constant memory; Postgres only prints columns.
    */
   async streamEvents(
     orgKey: string,
@@ -134,9 +132,8 @@ export class IntegrityRepository {
       where.push(`e.occurred_at >= ${escapeLiteral(microsToIso(window.fromMicros, false))}::timestamptz`);
     if (window.toMicros !== null)
       where.push(`e.occurred_at < ${escapeLiteral(microsToIso(window.toMicros, true))}::timestamptz`);
-    const sql = `COPY (SELECT e.id, e.batch_id, encode(e.event_hash, 'hex'),
-        (extract(epoch FROM e.occurred_at) * 1000000)::bigint, ${CANONICAL_EVENT_SQL}
-      FROM audit_events e WHERE ${where.join(' AND ')}) TO STDOUT WITH ${VERBATIM}`;
+    const sql = `COPY (SELECT e.batch_id, encode(e.event_hash, 'hex'), ${CANONICAL_COLUMNS_SQL}
+      FROM audit_events e WHERE ${where.join(' AND ')}) TO STDOUT`;
     const client = await this.pool.connect();
     let failure: Error | undefined;
     try {
@@ -230,21 +227,19 @@ export class IntegrityMaintenanceRepository {
   }
 }
 
-/** `id 0x02 batch 0x02 hash-hex 0x02 micros 0x02 canonical` (empty = NULL). */
+/** `batch \t hash-hex \t id \t micros \t ...` (`\N` = NULL); the canonical form starts at the id. */
 function parseLine(data: Buffer, start: number, end: number): VerifiedEvent {
-  const s1 = data.indexOf(SEP, start);
-  const s2 = data.indexOf(SEP, s1 + 1);
-  const s3 = data.indexOf(SEP, s2 + 1);
-  const s4 = data.indexOf(SEP, s3 + 1);
-  const batch = data.toString('latin1', s1 + 1, s2);
-  const hash = data.toString('latin1', s2 + 1, s3);
+  const t1 = data.indexOf(TAB, start);
+  const t2 = data.indexOf(TAB, t1 + 1);
+  const t3 = data.indexOf(TAB, t2 + 1);
+  const t4 = data.indexOf(TAB, t3 + 1);
+  const batch = data.toString('latin1', start, t1);
+  const hash = data.toString('latin1', t1 + 1, t2);
   return {
-    id: data.toString('latin1', start, s1),
-    batchId: batch === '' ? null : batch,
-    storedHash: hash === '' ? null : Buffer.from(hash, 'hex'),
-    occurredAtMicros: BigInt(data.toString('latin1', s3 + 1, s4)),
-    computedHash: createHash('sha256')
-      .update(data.subarray(s4 + 1, end))
-      .digest(),
+    id: data.toString('latin1', t2 + 1, t3),
+    batchId: batch === '\\N' ? null : batch,
+    storedHash: hash === '\\N' ? null : Buffer.from(hash, 'hex'),
+    occurredAtMicros: BigInt(data.toString('latin1', t3 + 1, t4)),
+    computedHash: createHash('sha256').update(data.subarray(t2 + 1, end)).digest(),
   };
 }

@@ -14,7 +14,8 @@ type Row = Record<string, unknown>;
 const NULL = '\\N';
 const text = (v: unknown) => (v === null || v === undefined ? null : String(v));
 const copyText = (v: unknown) => (v === null || v === undefined ? NULL : escapeCopyText(String(v)));
-const copyJson = (v: unknown) => (v === null || v === undefined ? NULL : jsonbText(v).replaceAll('\\', '\\\\'));
+const copyJson = (v: unknown) =>
+  v === null || v === undefined ? NULL : jsonbText(v).replaceAll('\\', '\\\\');
 const copyInt = (v: unknown) => (v === null || v === undefined ? NULL : String(v));
 
 /** `2026-03-01T12:34:56.789123+00:00` (row_to_json's timestamptz) as microseconds since the epoch. */

@@ -119,20 +119,22 @@ export class IntegrityRepository {
    * arrive, never parsed. Constant memory; Postgres only prints columns.
    */
   async streamEvents(
-    orgKey: string,
+    orgKey: string | null,
     window: { fromMicros: bigint | null; toMicros: bigint | null },
-    onEvent: (event: VerifiedEvent) => void,
+    onEvent: (event: VerifiedEvent, orgKey: string) => void,
   ): Promise<void> {
     const where = [
-      orgKey === ''
-        ? `(e.organization_id IS NULL OR e.organization_id = '')`
-        : `e.organization_id = ${escapeLiteral(orgKey)}`,
+      orgKey === null
+        ? 'true'
+        : orgKey === ''
+          ? `(e.organization_id IS NULL OR e.organization_id = '')`
+          : `e.organization_id = ${escapeLiteral(orgKey)}`,
     ];
     if (window.fromMicros !== null)
       where.push(`e.occurred_at >= ${escapeLiteral(microsToIso(window.fromMicros, false))}::timestamptz`);
     if (window.toMicros !== null)
       where.push(`e.occurred_at < ${escapeLiteral(microsToIso(window.toMicros, true))}::timestamptz`);
-    const sql = `COPY (SELECT e.batch_id, encode(e.event_hash, 'hex'), ${CANONICAL_COLUMNS_SQL}
+    const sql = `COPY (SELECT coalesce(e.organization_id, ''), e.batch_id, encode(e.event_hash, 'hex'), ${CANONICAL_COLUMNS_SQL}
       FROM audit_events e WHERE ${where.join(' AND ')}) TO STDOUT`;
     const client = await this.pool.connect();
     let failure: Error | undefined;
@@ -143,7 +145,9 @@ export class IntegrityRepository {
         const data: Buffer = rest ? Buffer.concat([rest, chunk]) : chunk;
         let start = 0;
         for (let end = data.indexOf(NEWLINE, start); end !== -1; end = data.indexOf(NEWLINE, start)) {
-          onEvent(parseLine(data, start, end));
+          const t0 = data.indexOf(TAB, start);
+          const key = orgKey ?? unescapeCopy(data.toString('utf8', start, t0));
+          onEvent(parseLine(data, t0 + 1, end), key);
           start = end + 1;
         }
         rest = start < data.length ? data.subarray(start) : null;
@@ -227,6 +231,14 @@ export class IntegrityMaintenanceRepository {
   }
 }
 
+const unescapeCopy = (field: string): string =>
+  field.includes('\\')
+    ? field.replace(
+        /\\(.)/g,
+        (_, ch: string) => ({ t: '\t', n: '\n', r: '\r', b: '\b', f: '\f', v: '\v' })[ch] ?? ch,
+      )
+    : field;
+
 /** `batch \t hash-hex \t id \t micros \t ...` (`\N` = NULL); the canonical form starts at the id. */
 function parseLine(data: Buffer, start: number, end: number): VerifiedEvent {
   const t1 = data.indexOf(TAB, start);
@@ -240,6 +252,8 @@ function parseLine(data: Buffer, start: number, end: number): VerifiedEvent {
     batchId: batch === '\\N' ? null : batch,
     storedHash: hash === '\\N' ? null : Buffer.from(hash, 'hex'),
     occurredAtMicros: BigInt(data.toString('latin1', t3 + 1, t4)),
-    computedHash: createHash('sha256').update(data.subarray(t2 + 1, end)).digest(),
+    computedHash: createHash('sha256')
+      .update(data.subarray(t2 + 1, end))
+      .digest(),
   };
 }

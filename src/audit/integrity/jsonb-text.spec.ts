@@ -10,6 +10,7 @@ describe('jsonbText', () => {
     );
     expect(jsonbText({})).toBe('{}');
     expect(jsonbText([])).toBe('[]');
+    expect(jsonbText([{}, { '': 1 }, {}])).toBe('[{}, {"": 1}, {}]');
   });
 
   it('follows JSON.stringify for undefined, functions, non-finite numbers and toJSON', () => {

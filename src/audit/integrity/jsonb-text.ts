@@ -26,25 +26,43 @@ export function jsonbText(value: unknown): string {
   }
 }
 
+/** Object shape (its keys in insertion order) -> its keys in jsonb order, each with its printed prefix. */
+const shapes = new Map<string, Array<[key: string, prefix: string]>>();
+const MAX_SHAPES = 10_000;
+
 function objectText(value: object): string {
-  const withJson = value as { toJSON?: () => unknown };
-  if (typeof withJson.toJSON === 'function') return jsonbText(withJson.toJSON());
   if (Array.isArray(value)) {
     if (value.length === 0) return '[]';
     let out = '[' + elementText(value[0]);
     for (let i = 1; i < value.length; i++) out += ', ' + elementText(value[i]);
     return out + ']';
   }
-  const record = value as Record<string, unknown>;
-  const keys = Object.keys(record).filter((key) => isSerializable(record[key]));
-  if (keys.length === 0) return '{}';
-  keys.sort(compareKeys);
-  let out = '{';
-  for (let i = 0; i < keys.length; i++) {
-    if (i > 0) out += ', ';
-    out += JSON.stringify(keys[i]) + ': ' + jsonbText(record[keys[i]]);
+  const proto = Object.getPrototypeOf(value) as unknown;
+  if (proto !== Object.prototype && proto !== null) {
+    const withJson = value as { toJSON?: () => unknown };
+    if (typeof withJson.toJSON === 'function') return jsonbText(withJson.toJSON());
   }
-  return out + '}';
+  const record = value as Record<string, unknown>;
+  let out = '';
+  for (const [key, prefix] of orderedKeys(record)) {
+    const v = record[key];
+    if (!isSerializable(v)) continue;
+    out += (out === '' ? '{' : ', ') + prefix + jsonbText(v);
+  }
+  return out === '' ? '{}' : out + '}';
+}
+
+/** States of one resource type share a shape: its sorted keys are computed once (bounded cache). */
+function orderedKeys(record: Record<string, unknown>): Array<[string, string]> {
+  const keys = Object.keys(record);
+  const shape = keys.length + ':' + keys.join('\u0000'); // the count tells {} from {"": ...}
+  let ordered = shapes.get(shape);
+  if (!ordered) {
+    ordered = keys.sort(compareKeys).map((key) => [key, JSON.stringify(key) + ': ']);
+    if (shapes.size >= MAX_SHAPES) shapes.clear();
+    shapes.set(shape, ordered);
+  }
+  return ordered;
 }
 
 const isSerializable = (v: unknown) => v !== undefined && typeof v !== 'function' && typeof v !== 'symbol';

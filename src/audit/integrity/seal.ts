@@ -21,27 +21,23 @@ export interface SealBody {
   prevHash: Buffer;
 }
 
-const LEAF = Buffer.from([0]);
 const NODE = Buffer.from([1]);
 
 /**
- * Merkle root of a batch's event hashes, leaves ordered by event id (UUIDv7: time order, unique):
- * leaf = SHA-256(0x00 || event_hash), node = SHA-256(0x01 || left || right), an odd node is carried up
- * unchanged. The prefixes keep a leaf from passing for an inner node (RFC 6962's rule). Sorts `leaves`.
+ * Merkle root of a batch's event hashes, leaves ordered by event id (UUIDv7: time order, unique): the
+ * leaves are the event hashes themselves, node = SHA-256(0x01 || left || right), an odd node is carried up
+ * unchanged. The seal fixes the leaf count, so the tree's shape is known and an inner node cannot be passed
+ * off as a leaf. Sorts `leaves`.
  */
 export function merkleRoot(leaves: SealLeaf[]): Buffer {
   leaves.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  let level: Buffer[] = leaves.map((leaf) => createHash('sha256').update(LEAF).update(leaf.hash).digest());
+  let level: Buffer[] = leaves.map((leaf) => leaf.hash);
   while (level.length > 1) {
     const next: Buffer[] = [];
     for (let i = 0; i < level.length; i += 2) {
       next.push(
         i + 1 < level.length
-          ? createHash('sha256')
-              .update(NODE)
-              .update(level[i])
-              .update(level[i + 1])
-              .digest()
+          ? createHash('sha256').update(NODE).update(level[i]).update(level[i + 1]).digest()
           : level[i],
       );
     }

@@ -69,7 +69,9 @@ describe('tamper evidence', () => {
     );
     for await (const chunk of stream) chunks.push(chunk as Buffer);
     const line = Buffer.concat(chunks);
-    const hash = createHash('sha256').update(line.subarray(0, line.length - 1)).digest();
+    const hash = createHash('sha256')
+      .update(line.subarray(0, line.length - 1))
+      .digest();
     await tamper(`UPDATE audit_events SET event_hash = $2 WHERE id = $1`, [id, hash]);
   };
 
@@ -104,12 +106,16 @@ describe('tamper evidence', () => {
     expect(rows[0]).toEqual({ batches: 3, unhashed: 0 });
   });
 
-  it('hashes the line Postgres prints for each stored row to the writer\'s hash (states, escapes, IPv6)', async () => {
+  it("hashes the line Postgres prints for each stored row to the writer's hash (states, escapes, IPv6)", async () => {
     const pool = new Pool({ connectionString: db.url, max: 1 });
     let same = 0;
-    await new IntegrityRepository(pool).streamEvents('org-clean', { fromMicros: null, toMicros: null }, (e) => {
-      if (e.storedHash?.equals(e.computedHash)) same++;
-    });
+    await new IntegrityRepository(pool).streamEvents(
+      'org-clean',
+      { fromMicros: null, toMicros: null },
+      (e) => {
+        if (e.storedHash?.equals(e.computedHash)) same++;
+      },
+    );
     await pool.end();
     expect(same).toBe(3 * BATCH);
   });

@@ -33,9 +33,7 @@ function readFlags() {
     concurrency: 2,
     quick: false,
   });
-  return flags.quick
-    ? withPreset(flags, { events: 100_000, ingest: 50_000, reps: 2 })
-    : flags;
+  return flags.quick ? withPreset(flags, { events: 100_000, ingest: 50_000, reps: 2 }) : flags;
 }
 
 /** Events built once by the real record() path, so both variants encode exactly the same objects. */

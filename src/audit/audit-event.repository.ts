@@ -85,7 +85,12 @@ export class AuditEventRepository {
         );
         const batchId = await tagBatch(client);
         await this.copyInto(client, 'audit_events_staging', lines);
-        const result = await client.query<{ id: string; organization_id: string | null; at_ms: string; event_hash: Buffer }>(
+        const result = await client.query<{
+          id: string;
+          organization_id: string | null;
+          at_ms: string;
+          event_hash: Buffer;
+        }>(
           `INSERT INTO audit_events SELECT * FROM audit_events_staging ON CONFLICT (occurred_at, id) DO NOTHING
            RETURNING id, organization_id, (extract(epoch FROM occurred_at) * 1000)::bigint::text AS at_ms, event_hash`,
         );

@@ -1,7 +1,7 @@
 import { escapeLiteral, Pool, PoolClient } from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import { Readable } from 'node:stream';
-import { createHash } from 'node:crypto';
+import { hash as digest } from 'node:crypto';
 import { CANONICAL_COLUMNS_SQL } from 'src/audit/integrity/event-hash';
 import { Checkpoint } from 'src/integrity/checkpoint-statement';
 import { StoredSeal, VerifiedEvent } from 'src/integrity/chain-verifier';
@@ -252,8 +252,6 @@ function parseLine(data: Buffer, start: number, end: number): VerifiedEvent {
     batchId: batch === '\\N' ? null : batch,
     storedHash: hash === '\\N' ? null : Buffer.from(hash, 'hex'),
     occurredAtMicros: BigInt(data.toString('latin1', t3 + 1, t4)),
-    computedHash: createHash('sha256')
-      .update(data.subarray(t2 + 1, end))
-      .digest(),
+    computedHash: digest('sha256', data.subarray(t2 + 1, end), 'buffer'),
   };
 }

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /**
  * The canonical form of a stored event (version 1), the bytes its `event_hash` is the SHA-256 of: the
@@ -26,5 +26,6 @@ export const CANONICAL_COLUMNS_SQL = `e.id, (extract(epoch FROM e.occurred_at) *
 
 /** `rest`: the COPY text of the fields after occurred_at, each preceded by a tab. */
 export function eventHash(id: string, occurredAtMicros: number | bigint | string, rest: string): Buffer {
-  return createHash('sha256').update(`${id}\t${occurredAtMicros}${rest}`).digest();
+  // One-shot hash(): ~1 us cheaper per event than createHash().update().digest().
+  return hash('sha256', `${id}\t${occurredAtMicros}${rest}`, 'buffer');
 }

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 
 /** The previous-seal hash of the first seal of a chain. */
 export const GENESIS_HASH = Buffer.alloc(32);
@@ -37,7 +37,7 @@ export function merkleRoot(leaves: SealLeaf[]): Buffer {
     for (let i = 0; i < level.length; i += 2) {
       next.push(
         i + 1 < level.length
-          ? createHash('sha256').update(NODE).update(level[i]).update(level[i + 1]).digest()
+          ? hash('sha256', Buffer.concat([NODE, level[i], level[i + 1]], 65), 'buffer')
           : level[i],
       );
     }

@@ -141,8 +141,11 @@ describe('loadConfig', () => {
       'AUDIT_SIGNING_KEY must be an Ed25519 private key: a PKCS#8 PEM or a base64 32-byte seed',
     ]);
     expect(
-      configErrorOf({ NODE_ENV: 'production', DATABASE_URL: 'postgres://db/x', AUTH_JWT_SECRET: 's'.repeat(32) })
-        .problems,
+      configErrorOf({
+        NODE_ENV: 'production',
+        DATABASE_URL: 'postgres://db/x',
+        AUTH_JWT_SECRET: 's'.repeat(32),
+      }).problems,
     ).toEqual(['AUDIT_SIGNING_KEY is required when NODE_ENV=production']);
     expect(configErrorOf({ AUDIT_VERIFY_KEYS: 'abc' }).problems[0]).toMatch(/^AUDIT_VERIFY_KEYS/);
     const seed = Buffer.alloc(32, 7).toString('base64');

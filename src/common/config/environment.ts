@@ -223,7 +223,9 @@ export class ConfigError extends Error {
 
 export const DEV_JWT_SECRET = 'dev-only-secret-change-me-dev-only-secret-change-me';
 /** Development checkpoint key (a public, fixed seed): signatures made with it prove nothing. */
-export const DEV_SIGNING_KEY = createHash('sha256').update('nest-audit-trail development signing key').digest('base64');
+export const DEV_SIGNING_KEY = createHash('sha256')
+  .update('nest-audit-trail development signing key')
+  .digest('base64');
 
 /** Validates the environment once at boot; throws a ConfigError listing every bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
@@ -259,10 +261,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     try {
       parsePrivateKey(vars.AUDIT_SIGNING_KEY);
     } catch {
-      problems.push('AUDIT_SIGNING_KEY must be an Ed25519 private key: a PKCS#8 PEM or a base64 32-byte seed');
+      problems.push(
+        'AUDIT_SIGNING_KEY must be an Ed25519 private key: a PKCS#8 PEM or a base64 32-byte seed',
+      );
     }
   }
-  const verifyKeys = (vars.AUDIT_VERIFY_KEYS ?? '').split(',').map((k) => k.trim()).filter(Boolean);
+  const verifyKeys = (vars.AUDIT_VERIFY_KEYS ?? '')
+    .split(',')
+    .map((k) => k.trim())
+    .filter(Boolean);
   for (const key of verifyKeys) {
     try {
       parsePublicKey(key);

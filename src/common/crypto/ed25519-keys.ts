@@ -6,7 +6,10 @@ export function parsePublicKey(text: string): KeyObject {
   if (trimmed.startsWith('-----BEGIN')) return createPublicKey(trimmed);
   const raw = Buffer.from(trimmed, 'base64');
   if (raw.length !== 32) throw new Error('an Ed25519 public key is 32 bytes (base64) or a PEM');
-  return createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: raw.toString('base64url') }, format: 'jwk' });
+  return createPublicKey({
+    key: { kty: 'OKP', crv: 'Ed25519', x: raw.toString('base64url') },
+    format: 'jwk',
+  });
 }
 
 /** An Ed25519 private key from a PEM (PKCS#8, `\n` may be written as the two characters) or a base64 32-byte seed. */
@@ -24,4 +27,3 @@ function privateFromSeed(base64: string): KeyObject {
   const prefix = Buffer.from('302e020100300506032b657004220420', 'hex');
   return createPrivateKey({ key: Buffer.concat([prefix, seed]), format: 'der', type: 'pkcs8' });
 }
-

@@ -4,6 +4,8 @@ import { AuditSearchAndStats1795390000002 } from './1795390000002-AuditSearchAnd
 import { TenantFirstReadIndexes1795390000003 } from './1795390000003-TenantFirstReadIndexes';
 import { PartitionLifecycle1795390000010 } from './1795390000010-PartitionLifecycle';
 import { StatsOverWarmPartitions1795390000011 } from './1795390000011-StatsOverWarmPartitions';
+import { AuditIntegrity1795390000020 } from './1795390000020-AuditIntegrity';
+import { AppendOnlyAuditEvents1795390000021 } from './1795390000021-AppendOnlyAuditEvents';
 
 /** Listed explicitly (not globbed) so the same list works from ts (tests) and the built js. */
 export const MIGRATIONS = [
@@ -13,4 +15,6 @@ export const MIGRATIONS = [
   TenantFirstReadIndexes1795390000003,
   PartitionLifecycle1795390000010,
   StatsOverWarmPartitions1795390000011,
+  AuditIntegrity1795390000020,
+  AppendOnlyAuditEvents1795390000021,
 ];

@@ -13,6 +13,7 @@ import { AllExceptionsFilter } from 'src/common/errors/all-exceptions.filter';
 import { strictValidationPipe } from 'src/common/errors/validation.pipe';
 import { MetricsModule } from 'src/common/metrics/metrics.module';
 import { HealthModule } from 'src/health/health.module';
+import { IntegrityModule } from 'src/integrity/integrity.module';
 import { PartitionsModule } from 'src/partitions/partitions.module';
 import { QueryModule } from 'src/query/query.module';
 
@@ -75,8 +76,8 @@ export class AppModule {
         }),
         PartitionsModule,
         HealthModule,
-        // Admin API, archive endpoints and job, demo domain: API processes only.
-        ...(role === 'api' ? [ArchiveModule, QueryModule, AccountsModule] : []),
+        // Admin API, archive and integrity endpoints and jobs, demo domain: API processes only.
+        ...(role === 'api' ? [ArchiveModule, IntegrityModule, QueryModule, AccountsModule] : []),
       ],
       providers: [
         { provide: APP_PIPE, useFactory: strictValidationPipe },

@@ -26,6 +26,11 @@ export async function createApp(config: AppConfig, role: AppRole = 'api'): Promi
         'AUTH_JWT_SECRET is not set: using the built-in DEVELOPMENT secret. Never run like this in production.',
       );
     }
+    if (config.integrity.signingKeyIsDevDefault) {
+      logger.warn(
+        'AUDIT_SIGNING_KEY is not set: checkpoints are signed with the built-in DEVELOPMENT key, which proves nothing. Never run like this in production.',
+      );
+    }
     const app = await NestFactory.create<NestExpressApplication>(
       AppModule.forRoot(config, databaseUrl, embedded?.stop, role),
       { logger: levelsFrom(config.logLevel) },

@@ -59,9 +59,17 @@ export async function withBenchDatabase<T>(work: (db: BenchDatabase) => Promise<
   }
 }
 
-/** Empties the audit table and checkpoints, so each run starts from the same state (no dirty pages owed). */
+/**
+ * Empties the audit table and its chains, and checkpoints, so each run starts from the same state (no dirty
+ * pages owed). The tables are append-only: TRUNCATE goes through the lifecycle switch.
+ */
 export async function resetAuditEvents(sql: Client): Promise<void> {
-  await sql.query('TRUNCATE audit_events');
+  await sql.query('BEGIN');
+  await sql.query(`SET LOCAL audit.lifecycle = 'on'`);
+  await sql.query(
+    'TRUNCATE audit_events, audit_seals, audit_chain_heads, audit_checkpoints, audit_seal_queue',
+  );
+  await sql.query('COMMIT');
   await sql.query('CHECKPOINT');
 }
 

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import { Pool, PoolClient } from 'pg';
@@ -5,9 +6,11 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { QueryRunner } from 'typeorm';
 import { AUDIT_EVENT_COLUMNS, eventValues } from 'src/audit/copy-format';
 import { AuditEvent } from 'src/audit/audit.types';
+import { appendSeals, sealItems, tagBatch } from 'src/audit/integrity/chain-sealer';
+import { groupForSeals, merkleRoot, orgKeyOf, sealInputFromLine } from 'src/audit/integrity/seal';
 
 const COLUMN_LIST = AUDIT_EVENT_COLUMNS.join(', ');
-const INSERT_ONE = `INSERT INTO audit_events (${COLUMN_LIST}) VALUES (${AUDIT_EVENT_COLUMNS.map((_, i) => `$${i + 1}`).join(', ')})`;
+const INSERT_ONE = `INSERT INTO audit_events (${COLUMN_LIST}, batch_id) VALUES (${AUDIT_EVENT_COLUMNS.map((_, i) => `$${i + 1}`).join(', ')}, $${AUDIT_EVENT_COLUMNS.length + 1})`;
 /** ~256 KiB chunks: few enough writes to the socket, small enough to keep memory flat. */
 const CHUNK_BYTES = 256 * 1024;
 
@@ -24,13 +27,32 @@ function* chunks(lines: readonly string[]): Generator<string> {
   if (chunk) yield chunk;
 }
 
-/** The only code that writes audit events: COPY into the partitioned table. */
+/**
+ * The only code that writes audit events: COPY into the partitioned table, and in the same transaction
+ * the batch's seals (one per organization: Merkle root of its events' hashes, chained to that
+ * organization's previous seal; see src/audit/integrity/chain-sealer.ts).
+ */
 export class AuditEventRepository {
   constructor(private readonly pool: Pool) {}
 
   /** One event inside the caller's transaction (transactional capture): commits or rolls back with it. */
   static async insertWithin(runner: QueryRunner, event: AuditEvent): Promise<void> {
-    await runner.query(INSERT_ONE, eventValues(event));
+    const values = eventValues(event);
+    const batchId = randomUUID();
+    await runner.query(INSERT_ONE, [...values, batchId]);
+    // Chained later by the integrity job: taking the chain lock here would hold it for the rest of the
+    // application's transaction.
+    const at = event.occurredAt.toISOString();
+    await runner.query(
+      `INSERT INTO audit_seal_queue (org_key, batch_id, event_count, first_at, last_at, merkle_root)
+       VALUES ($1, $2, 1, $3, $3, $4)`,
+      [
+        orgKeyOf(event.organizationId),
+        batchId,
+        at,
+        merkleRoot([{ id: event.id, hash: values[values.length - 1] as Buffer }]),
+      ],
+    );
   }
 
   /** COPY a batch of encoded lines (`encodeEvent`) in one transaction: all rows or none. */
@@ -38,7 +60,9 @@ export class AuditEventRepository {
     await this.withClient(async (client) => {
       await client.query('BEGIN');
       try {
+        const batchId = await tagBatch(client);
         await this.copyInto(client, 'audit_events', lines);
+        await appendSeals(client, sealItems(batchId, groupForSeals(lines.map(sealInputFromLine))));
         await client.query('COMMIT');
       } catch (error) {
         await client.query('ROLLBACK').catch(() => undefined);
@@ -49,7 +73,8 @@ export class AuditEventRepository {
 
   /**
    * Idempotent variant, for a retry after a failure that may have happened after COMMIT (connection lost
-   * while waiting for the answer): COPY into a temporary table, then insert only the ids not yet stored.
+   * while waiting for the answer): COPY into a temporary table, then insert only the ids not yet stored,
+   * and seal exactly the rows inserted (none when the batch had committed: no duplicate, no extra seal).
    */
   async copyIdempotent(lines: readonly string[]): Promise<number> {
     return this.withClient(async (client) => {
@@ -58,10 +83,24 @@ export class AuditEventRepository {
         await client.query(
           `CREATE TEMP TABLE audit_events_staging (LIKE audit_events INCLUDING DEFAULTS) ON COMMIT DROP`,
         );
+        const batchId = await tagBatch(client);
         await this.copyInto(client, 'audit_events_staging', lines);
-        const result = await client.query(
-          `INSERT INTO audit_events SELECT * FROM audit_events_staging ON CONFLICT (occurred_at, id) DO NOTHING`,
+        const result = await client.query<{
+          id: string;
+          organization_id: string | null;
+          at_ms: string;
+          event_hash: Buffer;
+        }>(
+          `INSERT INTO audit_events SELECT * FROM audit_events_staging ON CONFLICT (occurred_at, id) DO NOTHING
+           RETURNING id, organization_id, (extract(epoch FROM occurred_at) * 1000)::bigint::text AS at_ms, event_hash`,
         );
+        const inserted = result.rows.map((row) => ({
+          id: row.id,
+          organizationId: row.organization_id,
+          occurredAtMs: Number(row.at_ms),
+          hash: row.event_hash,
+        }));
+        await appendSeals(client, sealItems(batchId, groupForSeals(inserted)));
         await client.query('COMMIT');
         return result.rowCount ?? 0;
       } catch (error) {

@@ -77,9 +77,9 @@ describe('encodeEvent', () => {
       event_type: 'account.update',
       resource_type: 'account',
       resource_id: 'acc-1',
-      before: '{"plan":"free"}',
-      after: '{"plan":"pro"}',
-      changes: '[{"path":"plan","before":"free","after":"pro"}]',
+      before: '{"plan": "free"}',
+      after: '{"plan": "pro"}',
+      changes: '[{"path": "plan", "after": "pro", "before": "free"}]',
       status: 'success',
       status_code: '200',
       error_message: '\\N',
@@ -90,7 +90,8 @@ describe('encodeEvent', () => {
       route: '/accounts/:id',
       method: 'PATCH',
       duration_ms: '12',
-      metadata: '{"source":"api"}',
+      metadata: '{"source": "api"}',
+      event_hash: expect.stringMatching(/^\\\\x[0-9a-f]{64}$/),
     });
   });
 
@@ -120,7 +121,9 @@ describe('encodeEvent', () => {
     const after = { path: 'C:\\temp\\new', note: 'line 1\nline 2\r\n\tindented', quote: 'say "hi"' };
     const row = fields(encodeEvent(event({ after })));
     expect(row.after).not.toMatch(/[\t\n\r]/);
-    expect(unescapeCopyText(row.after)).toBe(JSON.stringify(after));
+    expect(unescapeCopyText(row.after)).toBe(
+      '{"note": "line 1\\nline 2\\r\\n\\tindented", "path": "C:\\\\temp\\\\new", "quote": "say \\"hi\\""}',
+    );
     expect(JSON.parse(unescapeCopyText(row.after))).toEqual(after);
   });
 
@@ -149,7 +152,13 @@ describe('eventValues', () => {
   it('lists the same values as encodeEvent, in the column order', () => {
     const sample = event({ errorMessage: 'boom' });
     const asCopyText = eventValues(sample).map((value) =>
-      value === null ? '\\N' : value instanceof Date ? value.toISOString() : String(value),
+      value === null
+        ? '\\N'
+        : value instanceof Date
+          ? value.toISOString()
+          : Buffer.isBuffer(value)
+            ? `\\\\x${value.toString('hex')}`
+            : String(value).replaceAll('\\', '\\\\'),
     );
     expect(asCopyText).toEqual(encodeEvent(sample).slice(0, -1).split('\t'));
   });

@@ -1,4 +1,7 @@
 import { AuditEvent } from 'src/audit/audit.types';
+import { eventHash } from 'src/audit/integrity/event-hash';
+import { inetText } from 'src/audit/integrity/inet-text';
+import { jsonbText } from 'src/audit/integrity/jsonb-text';
 
 /** Column order of the COPY stream; `encodeEvent` writes the fields in exactly this order. */
 export const AUDIT_EVENT_COLUMNS = [
@@ -25,63 +28,83 @@ export const AUDIT_EVENT_COLUMNS = [
   'method',
   'duration_ms',
   'metadata',
+  'event_hash',
 ] as const;
 
 const NULL = '\\N';
-const SPECIAL = /[\\\t\n\r]/;
+const SPECIAL = /[\\\t\n\r\b\f\v]/;
+const ESCAPES: Record<string, string> = {
+  '\\': '\\\\',
+  '\t': '\\t',
+  '\n': '\\n',
+  '\r': '\\r',
+  '\b': '\\b',
+  '\f': '\\f',
+  '\v': '\\v',
+};
 
-/** Escapes a value for COPY's text format: backslash, tab, newline and carriage return. */
+/**
+ * Escapes a value for COPY's text format exactly as Postgres' COPY TO writes it (backslash, tab, newline,
+ * carriage return, backspace, form feed, vertical tab), so the line the writer sends is byte for byte the
+ * line Postgres prints for the stored row: the event hash covers that line (integrity/event-hash.ts).
+ */
 export function escapeCopyText(value: string): string {
   if (!SPECIAL.test(value)) return value;
-  return value.replace(/[\\\t\n\r]/g, (ch) =>
-    ch === '\\' ? '\\\\' : ch === '\t' ? '\\t' : ch === '\n' ? '\\n' : '\\r',
-  );
+  return value.replace(/[\\\t\n\r\b\f\v]/g, (ch) => ESCAPES[ch]);
 }
 
 // Postgres text cannot hold NUL; states are already NUL-free, free-text fields are cleaned here.
 const clean = <T extends string | null>(value: T): T =>
   (value !== null && value.includes('\u0000') ? value.replaceAll('\u0000', '') : value) as T;
 const text = (value: string | null): string => (value === null ? NULL : escapeCopyText(clean(value)));
-// JSON text never holds a raw tab, newline or carriage return (JSON.stringify escapes them), so only its
-// backslashes need doubling for COPY: a plain scan instead of the general escape.
+// JSON text never holds a raw control character (it escapes them), so only its backslashes need doubling
+// for COPY: a plain scan instead of the general escape.
 const json = (value: unknown): string => {
   if (value === null || value === undefined) return NULL;
-  const text = JSON.stringify(value);
-  return text.includes('\\') ? text.replaceAll('\\', '\\\\') : text;
+  const t = jsonbText(value);
+  return t.includes('\\') ? t.replaceAll('\\', '\\\\') : t;
 };
 const int = (value: number | null): string => (value === null ? NULL : String(Math.trunc(value)));
 
-/** One event as one line of COPY text format (newline-terminated). */
-export function encodeEvent(event: AuditEvent): string {
+/**
+ * The fields after occurred_at, as COPY text: `\t` + organization_id ... `\t` + metadata. Together with the
+ * id and the event time in microseconds this is the event's canonical form (see event-hash.ts).
+ */
+function encodeRest(event: AuditEvent): string {
   // prettier-ignore
   return (
-    event.id + '\t' +
-    event.occurredAt.toISOString() + '\t' +
-    text(event.organizationId) + '\t' +
-    text(event.actorId) + '\t' +
-    event.actorType + '\t' +
-    text(event.action) + '\t' +
-    text(event.eventType) + '\t' +
-    text(event.resourceType) + '\t' +
-    text(event.resourceId) + '\t' +
-    json(event.before) + '\t' +
-    json(event.after) + '\t' +
-    json(event.changes) + '\t' +
-    event.status + '\t' +
-    int(event.statusCode) + '\t' +
-    text(event.errorMessage) + '\t' +
-    event.severity + '\t' +
-    text(event.requestId) + '\t' +
-    text(event.ip) + '\t' +
-    text(event.userAgent) + '\t' +
-    text(event.route) + '\t' +
-    text(event.method) + '\t' +
-    int(event.durationMs) + '\t' +
-    json(event.metadata) + '\n'
+    '\t' + text(event.organizationId) +
+    '\t' + text(event.actorId) +
+    '\t' + event.actorType +
+    '\t' + text(event.action) +
+    '\t' + text(event.eventType) +
+    '\t' + text(event.resourceType) +
+    '\t' + text(event.resourceId) +
+    '\t' + json(event.before) +
+    '\t' + json(event.after) +
+    '\t' + json(event.changes) +
+    '\t' + event.status +
+    '\t' + int(event.statusCode) +
+    '\t' + text(event.errorMessage) +
+    '\t' + event.severity +
+    '\t' + text(event.requestId) +
+    '\t' + text(inetText(event.ip)) +
+    '\t' + text(event.userAgent) +
+    '\t' + text(event.route) +
+    '\t' + text(event.method) +
+    '\t' + int(event.durationMs) +
+    '\t' + json(event.metadata)
   );
 }
 
-const jsonParam = (value: unknown) => (value === null || value === undefined ? null : JSON.stringify(value));
+/** One event as one line of COPY text format (newline-terminated), its hash in the last column. */
+export function encodeEvent(event: AuditEvent): string {
+  const rest = encodeRest(event);
+  const hash = eventHash(event.id, event.occurredAt.getTime() * 1000, rest);
+  return event.id + '\t' + event.occurredAt.toISOString() + rest + '\t\\\\x' + hash.toString('hex') + '\n';
+}
+
+const jsonParam = (value: unknown) => (value === null || value === undefined ? null : jsonbText(value));
 
 /** The same fields as `encodeEvent`, as query parameters (for a single INSERT). */
 export function eventValues(event: AuditEvent): unknown[] {
@@ -99,15 +122,16 @@ export function eventValues(event: AuditEvent): unknown[] {
     jsonParam(event.after),
     jsonParam(event.changes),
     event.status,
-    event.statusCode,
+    event.statusCode === null ? null : Math.trunc(event.statusCode),
     clean(event.errorMessage),
     event.severity,
     clean(event.requestId),
-    event.ip,
+    inetText(event.ip),
     clean(event.userAgent),
     clean(event.route),
     clean(event.method),
-    event.durationMs,
+    event.durationMs === null ? null : Math.trunc(event.durationMs),
     jsonParam(event.metadata),
+    eventHash(event.id, event.occurredAt.getTime() * 1000, encodeRest(event)),
   ];
 }

@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { ConfigError, DEV_JWT_SECRET, loadConfig } from 'src/common/config/environment';
+import { ConfigError, DEV_JWT_SECRET, DEV_SIGNING_KEY, loadConfig } from 'src/common/config/environment';
 
 /** The ConfigError thrown for `env`, or a failure when none is thrown. */
 function configErrorOf(env: NodeJS.ProcessEnv): ConfigError {
@@ -58,6 +58,12 @@ describe('loadConfig', () => {
         intervalMs: 3600000,
         compression: 'gzip',
         warmTablespace: undefined,
+      },
+      integrity: {
+        signingKey: DEV_SIGNING_KEY,
+        signingKeyIsDevDefault: true,
+        verifyKeys: [],
+        checkpointIntervalMs: 3600000,
       },
       query: { cacheTtlSeconds: 15, cachePrefix: 'audit:cache:', statsRefreshMs: 300000 },
     });
@@ -203,7 +209,27 @@ describe('loadConfig', () => {
         NODE_ENV: 'production',
         DATABASE_URL: 'postgres://db/audit',
         AUTH_JWT_SECRET: 's'.repeat(32),
+        AUDIT_SIGNING_KEY: Buffer.alloc(32, 1).toString('base64'),
       }),
     ).not.toThrow();
+  });
+
+  it('requires a valid Ed25519 signing key, and one in production', () => {
+    expect(configErrorOf({ AUDIT_SIGNING_KEY: 'not-a-key' }).problems).toEqual([
+      'AUDIT_SIGNING_KEY must be an Ed25519 private key: a PKCS#8 PEM or a base64 32-byte seed',
+    ]);
+    expect(
+      configErrorOf({
+        NODE_ENV: 'production',
+        DATABASE_URL: 'postgres://db/x',
+        AUTH_JWT_SECRET: 's'.repeat(32),
+      }).problems,
+    ).toEqual(['AUDIT_SIGNING_KEY is required when NODE_ENV=production']);
+    expect(configErrorOf({ AUDIT_VERIFY_KEYS: 'abc' }).problems[0]).toMatch(/^AUDIT_VERIFY_KEYS/);
+    const seed = Buffer.alloc(32, 7).toString('base64');
+    expect(loadConfig({ AUDIT_SIGNING_KEY: seed }).integrity).toMatchObject({
+      signingKey: seed,
+      signingKeyIsDevDefault: false,
+    });
   });
 });

@@ -1,7 +1,9 @@
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { plainToInstance, Transform } from 'class-transformer';
+import { createHash } from 'node:crypto';
 import proxyaddr from 'proxy-addr';
+import { parsePrivateKey, parsePublicKey } from 'src/common/crypto/ed25519-keys';
 import {
   IsIn,
   IsInt,
@@ -296,6 +298,21 @@ export class EnvironmentVariables {
   AUDIT_DISABLED?: 'true' | 'false';
 
   @IsOptional()
+  @IsString()
+  AUDIT_SIGNING_KEY?: string;
+
+  @IsOptional()
+  @IsString()
+  AUDIT_VERIFY_KEYS?: string;
+
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1000)
+  @Max(86400000)
+  AUDIT_CHECKPOINT_INTERVAL_MS?: number;
+
+  @IsOptional()
   @IsIn(['error', 'warn', 'log', 'debug', 'verbose'])
   LOG_LEVEL?: 'error' | 'warn' | 'log' | 'debug' | 'verbose';
 }
@@ -362,6 +379,15 @@ export interface AppConfig {
     /** Warm partitions are moved to this tablespace when set. */
     warmTablespace?: string;
   };
+  integrity: {
+    /** Ed25519 private key (PEM or base64 seed) that signs checkpoints. */
+    signingKey: string;
+    /** True when AUDIT_SIGNING_KEY was not set and the development key is in use (warns loudly). */
+    signingKeyIsDevDefault: boolean;
+    /** Public keys of earlier signing keys, so their checkpoints still verify after a rotation. */
+    verifyKeys: string[];
+    checkpointIntervalMs: number;
+  };
   query: {
     /** Redis cache TTL for stats and first pages; 0 disables the cache. */
     cacheTtlSeconds: number;
@@ -378,6 +404,10 @@ export class ConfigError extends Error {
 }
 
 export const DEV_JWT_SECRET = 'dev-only-secret-change-me-dev-only-secret-change-me';
+/** Development checkpoint key (a public, fixed seed): signatures made with it prove nothing. */
+export const DEV_SIGNING_KEY = createHash('sha256')
+  .update('nest-audit-trail development signing key')
+  .digest('base64');
 
 /** Validates the environment once at boot; throws a ConfigError listing every bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
@@ -416,6 +446,29 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     problems.push(
       `ARCHIVE_HOT_DAYS (${hotDays}) < ARCHIVE_WARM_DAYS (${warmDays}) < ARCHIVE_RETENTION_DAYS (${retentionDays}) must hold`,
     );
+  }
+  if (!vars.AUDIT_SIGNING_KEY && vars.DATABASE_URL && env.NODE_ENV === 'production') {
+    problems.push('AUDIT_SIGNING_KEY is required when NODE_ENV=production');
+  }
+  if (vars.AUDIT_SIGNING_KEY) {
+    try {
+      parsePrivateKey(vars.AUDIT_SIGNING_KEY);
+    } catch {
+      problems.push(
+        'AUDIT_SIGNING_KEY must be an Ed25519 private key: a PKCS#8 PEM or a base64 32-byte seed',
+      );
+    }
+  }
+  const verifyKeys = (vars.AUDIT_VERIFY_KEYS ?? '')
+    .split(',')
+    .map((k) => k.trim())
+    .filter(Boolean);
+  for (const key of verifyKeys) {
+    try {
+      parsePublicKey(key);
+    } catch {
+      problems.push(`AUDIT_VERIFY_KEYS: "${key.slice(0, 12)}..." is not a base64 32-byte Ed25519 public key`);
+    }
   }
   if (problems.length > 0) throw new ConfigError(problems);
   const list = (value: string | undefined) => value?.split(',').filter(Boolean);
@@ -476,6 +529,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       intervalMs: vars.ARCHIVE_INTERVAL_MS ?? 60 * 60 * 1000,
       compression: vars.ARCHIVE_COMPRESSION ?? 'gzip',
       warmTablespace: vars.ARCHIVE_WARM_TABLESPACE,
+    },
+    integrity: {
+      signingKey: vars.AUDIT_SIGNING_KEY ?? DEV_SIGNING_KEY,
+      signingKeyIsDevDefault: !vars.AUDIT_SIGNING_KEY,
+      verifyKeys,
+      checkpointIntervalMs: vars.AUDIT_CHECKPOINT_INTERVAL_MS ?? 60 * 60 * 1000,
     },
     query: {
       cacheTtlSeconds: vars.AUDIT_CACHE_TTL_S ?? 15,

@@ -1,0 +1,129 @@
+import { Pool } from 'pg';
+import { IntegrityRepository, toStoredSeal } from 'src/integrity/integrity.repository';
+import { StoredSeal } from 'src/integrity/chain-verifier';
+
+/** A seal as written in an archive manifest (hex for binary, strings for 64-bit numbers). */
+export interface ManifestSeal {
+  seq: string;
+  batchId: string;
+  eventCount: number;
+  firstAtMicros: string;
+  lastAtMicros: string;
+  merkleRoot: string;
+  prevHash: string;
+  sealHash: string;
+  /** True: the archive holds this batch's events of the range (plus `outsideLeaves`). False: link only. */
+  covers: boolean;
+  /** [event id, event hash hex] of the batch's events outside the archived range (batch across a boundary). */
+  outsideLeaves: Array<[string, string]>;
+}
+
+export interface ManifestCheckpoint {
+  id: string;
+  seq: string;
+  sealHash: string;
+  signedAt: string;
+  keyId: string;
+  /** Ed25519 signature, base64. */
+  signature: string;
+}
+
+/** The `integrity` section of an archive manifest (version 1). */
+export interface ArchiveIntegritySection {
+  version: 1;
+  from: string;
+  to: string;
+  chains: Array<{
+    organizationId: string | null;
+    orgKey: string;
+    /** Contiguous run of the chain: from the first seal covering the range to the checkpoint's seal. */
+    seals: ManifestSeal[];
+    /** The first checkpoint at or after the last covering seal; null when none was signed yet. */
+    checkpoint: ManifestCheckpoint | null;
+  }>;
+}
+
+const hex = (b: Buffer) => b.toString('hex');
+
+/**
+ * The `integrity` section an archive manifest embeds for the events of [from, to) (a partition's range):
+ * for each organization, the seals of the batches holding those events, the chain from the first of
+ * them to the first signed checkpoint that covers them, the checkpoint, and for batches that cross the
+ * range boundary the hashes of their events left outside. With it, the archive file and the public key,
+ * `npm run integrity -- verify-archive` checks every event, batch, link and signature offline.
+ */
+export async function archiveIntegritySection(
+  pool: Pool,
+  from: Date,
+  to: Date,
+): Promise<ArchiveIntegritySection> {
+  const repository = new IntegrityRepository(pool);
+  const covering = await repository.sealsOverlapping(from, to);
+  const byOrg = new Map<string, StoredSeal[]>();
+  for (const seal of covering) byOrg.set(seal.orgKey, [...(byOrg.get(seal.orgKey) ?? []), seal]);
+
+  const chains: ArchiveIntegritySection['chains'] = [];
+  for (const [orgKey, seals] of byOrg) {
+    const covered = new Set(seals.map((s) => s.batchId));
+    const minSeq = seals[0].seq;
+    const maxSeq = seals[seals.length - 1].seq;
+    const checkpoint =
+      (await repository.checkpoints(orgKey)).find((c) => BigInt(c.seq) >= BigInt(maxSeq)) ?? null;
+    const { rows } = await pool.query(
+      `SELECT org_key, seq::text AS seq, batch_id, event_count,
+              (extract(epoch FROM first_at) * 1000000)::bigint::text AS first_us,
+              (extract(epoch FROM last_at) * 1000000)::bigint::text AS last_us, merkle_root, prev_hash, seal_hash
+         FROM audit_seals WHERE org_key = $1 AND seq BETWEEN $2 AND $3 ORDER BY audit_seals.seq`,
+      [orgKey, minSeq, checkpoint?.seq ?? maxSeq],
+    );
+    const segment = rows.map(toStoredSeal);
+    const manifestSeals: ManifestSeal[] = [];
+    for (const seal of segment) {
+      const covers = covered.has(seal.batchId);
+      manifestSeals.push({
+        seq: seal.seq,
+        batchId: seal.batchId,
+        eventCount: seal.eventCount,
+        firstAtMicros: seal.firstAtMicros,
+        lastAtMicros: seal.lastAtMicros,
+        merkleRoot: hex(seal.merkleRoot),
+        prevHash: hex(seal.prevHash),
+        sealHash: hex(seal.sealHash),
+        covers,
+        outsideLeaves: covers ? await outsideLeaves(pool, seal, from, to) : [],
+      });
+    }
+    chains.push({
+      organizationId: orgKey === '' ? null : orgKey,
+      orgKey,
+      seals: manifestSeals,
+      checkpoint: checkpoint && {
+        id: checkpoint.id,
+        seq: checkpoint.seq,
+        sealHash: hex(checkpoint.sealHash),
+        signedAt: checkpoint.signedAt,
+        keyId: checkpoint.keyId,
+        signature: checkpoint.signature.toString('base64'),
+      },
+    });
+  }
+  return { version: 1, from: from.toISOString(), to: to.toISOString(), chains };
+}
+
+/** Hashes of a batch's events outside [from, to): only batches that cross the boundary have any. */
+async function outsideLeaves(
+  pool: Pool,
+  seal: StoredSeal,
+  from: Date,
+  to: Date,
+): Promise<Array<[string, string]>> {
+  const first = Number(BigInt(seal.firstAtMicros) / 1000n);
+  const last = Number(BigInt(seal.lastAtMicros) / 1000n);
+  if (first >= from.getTime() && last < to.getTime()) return [];
+  const { rows } = await pool.query<{ id: string; event_hash: Buffer }>(
+    `SELECT id, event_hash FROM audit_events
+      WHERE batch_id = $1 AND coalesce(organization_id, '') = $6 AND occurred_at >= $2 AND occurred_at <= $3 AND (occurred_at < $4 OR occurred_at >= $5)`,
+    [seal.batchId, new Date(first), new Date(last + 1), from, to, seal.orgKey],
+  );
+  return rows.map((r) => [r.id, hex(r.event_hash)]);
+}

@@ -1,0 +1,50 @@
+import { createPublicKey, KeyObject } from 'node:crypto';
+import { parsePrivateKey, parsePublicKey } from 'src/common/crypto/ed25519-keys';
+import { Checkpoint, keyIdOf, rawPublicKey, signCheckpoint } from 'src/integrity/checkpoint-statement';
+
+/** The public verification material of one key, as published (endpoint, CLI). */
+export interface PublicKeyInfo {
+  keyId: string;
+  algorithm: 'Ed25519';
+  /** Raw 32-byte public key, base64. */
+  publicKey: string;
+  publicKeyPem: string;
+  current: boolean;
+}
+
+/** The checkpoint signing key (AUDIT_SIGNING_KEY) and the public keys checkpoints verify against. */
+export class CheckpointSigner {
+  readonly keyId: string;
+  private readonly privateKey: KeyObject;
+  readonly publicKeys: Map<string, KeyObject>;
+
+  constructor(signingKey: string, previousPublicKeys: string[] = []) {
+    this.privateKey = parsePrivateKey(signingKey);
+    const current = createPublicKey(this.privateKey);
+    this.keyId = keyIdOf(current);
+    this.publicKeys = new Map([[this.keyId, current]]);
+    for (const text of previousPublicKeys) {
+      const key = parsePublicKey(text);
+      this.publicKeys.set(keyIdOf(key), key);
+    }
+  }
+
+  sign(head: { orgKey: string; seq: string; sealHash: Buffer }, at = new Date()): Omit<Checkpoint, 'id'> {
+    const statement = { ...head, signedAt: at.toISOString(), keyId: this.keyId };
+    return { ...statement, signature: signCheckpoint(statement, this.privateKey) };
+  }
+
+  describe(): PublicKeyInfo[] {
+    return [...this.publicKeys].map(([keyId, key]) => publicKeyInfo(keyId, key, keyId === this.keyId));
+  }
+}
+
+export function publicKeyInfo(keyId: string, key: KeyObject, current: boolean): PublicKeyInfo {
+  return {
+    keyId,
+    algorithm: 'Ed25519',
+    publicKey: rawPublicKey(key).toString('base64'),
+    publicKeyPem: key.export({ type: 'spki', format: 'pem' }).toString(),
+    current,
+  };
+}

@@ -1,0 +1,126 @@
+import { readFileSync } from 'node:fs';
+import { Command } from 'commander';
+import { Pool } from 'pg';
+import { loadConfig } from 'src/common/config/environment';
+import { parsePublicKey } from 'src/common/crypto/ed25519-keys';
+import { ArchiveIntegritySection, archiveIntegritySection } from 'src/integrity/archive-section';
+import { verifyArchive } from 'src/integrity/archive-verifier';
+import { keyIdOf } from 'src/integrity/checkpoint-statement';
+import { CheckpointSigner } from 'src/integrity/checkpoint-signer';
+import { DatabaseVerifier, VerifyReport } from 'src/integrity/database-verifier';
+import { IntegrityRepository } from 'src/integrity/integrity.repository';
+import { KeyObject } from 'node:crypto';
+
+/**
+ * npm run integrity -- verify [--from ISO] [--to ISO] [--org ID]          (DATABASE_URL)
+ * npm run integrity -- verify-archive <rows.ndjson.gz> <manifest.json> --public-key <file>
+ * npm run integrity -- archive-section --from ISO --to ISO               (DATABASE_URL; prints JSON)
+ * npm run integrity -- public-key                                         (from AUDIT_SIGNING_KEY)
+ * Exit status: 0 verified, 1 broken (the report says where), 2 usage or configuration error.
+ */
+const program = new Command('integrity').description('Tamper evidence of the audit trail');
+
+function keysFrom(files: string[]): Map<string, KeyObject> {
+  return new Map(
+    files.map((file) => {
+      const key = parsePublicKey(readFileSync(file, 'utf8'));
+      return [keyIdOf(key), key];
+    }),
+  );
+}
+
+function report(result: VerifyReport): void {
+  console.log(JSON.stringify(result, null, 2));
+  process.exitCode = result.ok ? 0 : 1;
+}
+
+function databasePool(): Pool {
+  const url = loadConfig().databaseUrl;
+  if (!url) throw new Error('DATABASE_URL is required');
+  return new Pool({ connectionString: url, max: 2, application_name: 'nest-audit-trail:integrity-cli' });
+}
+
+const collect = (value: string, previous: string[]) => [...previous, value];
+
+program
+  .command('verify')
+  .description('Verify the chains in the database (every organization unless --org)')
+  .option('--from <iso>', 'start of the event-time range (inclusive)')
+  .option('--to <iso>', 'end of the event-time range (exclusive)')
+  .option('--org <id>', 'one organization ("" for events without one)')
+  .option(
+    '--public-key <file>',
+    'public key (PEM or base64); repeatable; default: from the configuration',
+    collect,
+    [],
+  )
+  .action(async (options: { from?: string; to?: string; org?: string; publicKey: string[] }) => {
+    const config = loadConfig();
+    const keys = options.publicKey.length
+      ? keysFrom(options.publicKey)
+      : new CheckpointSigner(config.integrity.signingKey, config.integrity.verifyKeys).publicKeys;
+    const pool = databasePool();
+    try {
+      const verifier = new DatabaseVerifier(new IntegrityRepository(pool), keys);
+      const range = {
+        from: options.from ? new Date(options.from) : undefined,
+        to: options.to ? new Date(options.to) : undefined,
+      };
+      report(await verifier.verify(range, options.org === undefined ? undefined : [options.org]));
+    } finally {
+      await pool.end();
+    }
+  });
+
+program
+  .command('verify-archive <ndjsonGz> <manifest>')
+  .description(
+    'Verify a cold archive offline: the rows file, its manifest (integrity section) and the public key',
+  )
+  .requiredOption('--public-key <file>', 'public key (PEM or base64 raw 32 bytes); repeatable', collect, [])
+  .action(async (file: string, manifestPath: string, options: { publicKey: string[] }) => {
+    const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as {
+      integrity?: ArchiveIntegritySection;
+    };
+    const section = manifest.integrity ?? (manifest as unknown as ArchiveIntegritySection);
+    report(await verifyArchive(file, section, keysFrom(options.publicKey)));
+  });
+
+program
+  .command('archive-section')
+  .description('Print the integrity section of an archive manifest for [from, to)')
+  .requiredOption('--from <iso>')
+  .requiredOption('--to <iso>')
+  .action(async (options: { from: string; to: string }) => {
+    const pool = databasePool();
+    try {
+      console.log(
+        JSON.stringify(
+          await archiveIntegritySection(pool, new Date(options.from), new Date(options.to)),
+          null,
+          2,
+        ),
+      );
+    } finally {
+      await pool.end();
+    }
+  });
+
+program
+  .command('public-key')
+  .description('Print the public verification material of the configured signing key')
+  .action(() => {
+    const config = loadConfig();
+    console.log(
+      JSON.stringify(
+        new CheckpointSigner(config.integrity.signingKey, config.integrity.verifyKeys).describe(),
+        null,
+        2,
+      ),
+    );
+  });
+
+program.parseAsync(process.argv).catch((error: Error) => {
+  console.error(error.message);
+  process.exitCode = 2;
+});

@@ -1,0 +1,39 @@
+import { BadRequestException, Controller, Get, Query, Req, UseGuards } from '@nestjs/common';
+import { ApiOkResponse, ApiOperation } from '@nestjs/swagger';
+import type { Request } from 'express';
+import { AuthUser, ROLES } from 'src/common/auth/auth.types';
+import { JwtAuthGuard } from 'src/common/auth/jwt-auth.guard';
+import { Roles } from 'src/common/auth/roles.decorator';
+import { VerifyQuery } from 'src/integrity/dto/verify.query';
+import { IntegrityService } from 'src/integrity/integrity.service';
+import { AdminApi } from 'src/query/api-docs.decorator';
+
+@Controller('audit/integrity')
+@UseGuards(JwtAuthGuard)
+@AdminApi('integrity')
+export class IntegrityController {
+  constructor(private readonly integrity: IntegrityService) {}
+
+  @Get('verify')
+  @Roles(ROLES.admin)
+  @ApiOperation({
+    summary:
+      'Verify the hash chain of an organization over a time range: checked count, first broken link, checkpoint',
+  })
+  @ApiOkResponse({
+    description: '`ok`, `checkedEvents`, `firstBroken` ({kind, id, reason}), per-chain reports',
+  })
+  verify(@Req() req: Request & { user: AuthUser }, @Query() query: VerifyQuery) {
+    const from = query.from ? new Date(query.from) : undefined;
+    const to = query.to ? new Date(query.to) : undefined;
+    if (from && to && from >= to) throw new BadRequestException(['from must be before to']);
+    return this.integrity.verify(req.user, { from, to }, query.organizationId);
+  }
+
+  @Get('public-keys')
+  @Roles(ROLES.read, ROLES.readAll, ROLES.admin)
+  @ApiOperation({ summary: 'Public keys (Ed25519) that verify the signed checkpoints, by key id' })
+  publicKeys() {
+    return { items: this.integrity.publicKeys() };
+  }
+}

@@ -1,0 +1,65 @@
+import {
+  Inject,
+  Injectable,
+  Logger,
+  OnApplicationBootstrap,
+  OnModuleDestroy,
+  Optional,
+} from '@nestjs/common';
+import { SchedulerRegistry } from '@nestjs/schedule';
+import { APP_CONFIG } from 'src/common/config/app-config.module';
+import { AppConfig } from 'src/common/config/environment';
+import { JobMetrics } from 'src/common/metrics/job-metrics.service';
+import { IntegrityService } from 'src/integrity/integrity.service';
+
+const CHECKPOINT_JOB = 'integrity-checkpoint';
+const CHAIN_JOB = 'integrity-chain-queued';
+/** Transactionally captured events are chained within this delay. */
+const CHAIN_INTERVAL_MS = 10_000;
+
+/**
+ * Every AUDIT_CHECKPOINT_INTERVAL_MS: signs each organization chain's head (Ed25519); every 10 s: chains
+ * the seals queued by transactional capture. Ticks are trivial, the work runs under an advisory lock
+ * (one replica at a time), failures are logged and counted, never thrown.
+ */
+@Injectable()
+export class IntegrityJob implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly logger = new Logger(IntegrityJob.name);
+  private running?: Promise<unknown>;
+
+  constructor(
+    private readonly integrity: IntegrityService,
+    private readonly scheduler: SchedulerRegistry,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Optional() private readonly jobs?: JobMetrics,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    this.every(CHECKPOINT_JOB, this.config.integrity.checkpointIntervalMs, () =>
+      this.integrity.chainAndSign(),
+    );
+    this.every(CHAIN_JOB, CHAIN_INTERVAL_MS, () => this.integrity.chainQueued());
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    for (const name of [CHECKPOINT_JOB, CHAIN_JOB])
+      if (this.scheduler.doesExist('interval', name)) this.scheduler.deleteInterval(name);
+    await this.running;
+  }
+
+  private every(job: string, ms: number, work: () => Promise<unknown>): void {
+    const timer = setInterval(() => void this.run(job, work), ms);
+    timer.unref();
+    this.scheduler.addInterval(job, timer);
+  }
+
+  /** One run; skipped while another run of either job is still going on this instance. */
+  private run(job: string, work: () => Promise<unknown>): Promise<unknown> {
+    if (this.running) return this.running;
+    const tracked = this.jobs ? this.jobs.track(job, work) : work();
+    this.running = tracked
+      .catch((error: Error) => this.logger.error(`${job} failed: ${error.message}`))
+      .finally(() => (this.running = undefined));
+    return this.running;
+  }
+}

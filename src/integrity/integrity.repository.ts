@@ -1,0 +1,257 @@
+import { escapeLiteral, Pool, PoolClient } from 'pg';
+import { to as copyTo } from 'pg-copy-streams';
+import { Readable } from 'node:stream';
+import { hash as digest } from 'node:crypto';
+import { CANONICAL_COLUMNS_SQL } from 'src/audit/integrity/event-hash';
+import { Checkpoint } from 'src/integrity/checkpoint-statement';
+import { StoredSeal, VerifiedEvent } from 'src/integrity/chain-verifier';
+
+const TAB = 9;
+const NEWLINE = 10;
+
+const microsToIso = (micros: bigint, roundUp: boolean): string => {
+  const ms = micros / 1000n + (roundUp && micros % 1000n !== 0n ? 1n : 0n);
+  return new Date(Number(ms)).toISOString();
+};
+
+interface SealRow {
+  org_key: string;
+  seq: string;
+  batch_id: string;
+  event_count: number;
+  first_us: string;
+  last_us: string;
+  merkle_root: Buffer;
+  prev_hash: Buffer;
+  seal_hash: Buffer;
+}
+
+export const toStoredSeal = (r: SealRow): StoredSeal => ({
+  orgKey: r.org_key,
+  seq: r.seq,
+  batchId: r.batch_id,
+  eventCount: r.event_count,
+  firstAtMicros: r.first_us,
+  lastAtMicros: r.last_us,
+  merkleRoot: r.merkle_root,
+  prevHash: r.prev_hash,
+  sealHash: r.seal_hash,
+});
+
+const SEAL_COLUMNS = `org_key, seq::text AS seq, batch_id, event_count,
+  (extract(epoch FROM first_at) * 1000000)::bigint::text AS first_us,
+  (extract(epoch FROM last_at) * 1000000)::bigint::text AS last_us, merkle_root, prev_hash, seal_hash`;
+
+/** SQL of tamper evidence: chains, checkpoints and the verifier's event stream. */
+export class IntegrityRepository {
+  constructor(private readonly pool: Pool) {}
+
+  /** Every organization chain (the '' key holds events without an organization). */
+  async orgKeys(): Promise<string[]> {
+    const { rows } = await this.pool.query<{ org_key: string }>(
+      `SELECT org_key FROM audit_chain_heads UNION SELECT org_key FROM audit_seal_queue ORDER BY 1`,
+    );
+    return rows.map((r) => r.org_key);
+  }
+
+  async seals(orgKey: string): Promise<StoredSeal[]> {
+    const { rows } = await this.pool.query<SealRow>(
+      `SELECT ${SEAL_COLUMNS} FROM audit_seals WHERE org_key = $1 ORDER BY audit_seals.seq`,
+      [orgKey],
+    );
+    return rows.map(toStoredSeal);
+  }
+
+  /** Seals whose events overlap [from, to) (all seals when both are null), for an archive manifest. */
+  async sealsOverlapping(from: Date, to: Date): Promise<StoredSeal[]> {
+    const { rows } = await this.pool.query<SealRow>(
+      `SELECT ${SEAL_COLUMNS} FROM audit_seals WHERE first_at < $2 AND last_at >= $1 ORDER BY org_key, audit_seals.seq`,
+      [from, to],
+    );
+    return rows.map(toStoredSeal);
+  }
+
+  async head(orgKey: string): Promise<{ seq: string; sealHash: Buffer } | null> {
+    const { rows } = await this.pool.query<{ seq: string; seal_hash: Buffer }>(
+      `SELECT seq::text AS seq, seal_hash FROM audit_chain_heads WHERE org_key = $1`,
+      [orgKey],
+    );
+    return rows[0] && rows[0].seq !== '0' ? { seq: rows[0].seq, sealHash: rows[0].seal_hash } : null;
+  }
+
+  async pendingBatches(orgKey: string): Promise<Set<string>> {
+    const { rows } = await this.pool.query<{ batch_id: string }>(
+      `SELECT batch_id FROM audit_seal_queue WHERE org_key = $1`,
+      [orgKey],
+    );
+    return new Set(rows.map((r) => r.batch_id));
+  }
+
+  async checkpoints(orgKey: string): Promise<Checkpoint[]> {
+    const { rows } = await this.pool.query<{
+      id: string;
+      org_key: string;
+      seq: string;
+      seal_hash: Buffer;
+      signed_at: string;
+      key_id: string;
+      signature: Buffer;
+    }>(
+      `SELECT id::text AS id, org_key, seq::text AS seq, seal_hash,
+              to_char(signed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS signed_at, key_id, signature
+         FROM audit_checkpoints WHERE org_key = $1 ORDER BY audit_checkpoints.seq`,
+      [orgKey],
+    );
+    return rows.map((r) => ({
+      id: r.id,
+      orgKey: r.org_key,
+      seq: r.seq,
+      sealHash: r.seal_hash,
+      signedAt: r.signed_at,
+      keyId: r.key_id,
+      signature: r.signature,
+    }));
+  }
+
+  /**
+   * Streams the events of one organization in [from, to) to `onEvent`, with the hash of each row's
+   * canonical form: the line COPY prints for the canonical columns (event-hash.ts), hashed as the bytes
+   * arrive, never parsed. Constant memory; Postgres only prints columns.
+   */
+  async streamEvents(
+    orgKey: string | null,
+    window: { fromMicros: bigint | null; toMicros: bigint | null },
+    onEvent: (event: VerifiedEvent, orgKey: string) => void,
+  ): Promise<void> {
+    const where = [
+      orgKey === null
+        ? 'true'
+        : orgKey === ''
+          ? `(e.organization_id IS NULL OR e.organization_id = '')`
+          : `e.organization_id = ${escapeLiteral(orgKey)}`,
+    ];
+    if (window.fromMicros !== null)
+      where.push(`e.occurred_at >= ${escapeLiteral(microsToIso(window.fromMicros, false))}::timestamptz`);
+    if (window.toMicros !== null)
+      where.push(`e.occurred_at < ${escapeLiteral(microsToIso(window.toMicros, true))}::timestamptz`);
+    const sql = `COPY (SELECT coalesce(e.organization_id, ''), e.batch_id, encode(e.event_hash, 'hex'), ${CANONICAL_COLUMNS_SQL}
+      FROM audit_events e WHERE ${where.join(' AND ')}) TO STDOUT`;
+    const client = await this.pool.connect();
+    let failure: Error | undefined;
+    try {
+      const stream = client.query(copyTo(sql)) as unknown as Readable;
+      let rest: Buffer | null = null;
+      for await (const chunk of stream as AsyncIterable<Buffer>) {
+        const data: Buffer = rest ? Buffer.concat([rest, chunk]) : chunk;
+        let start = 0;
+        for (let end = data.indexOf(NEWLINE, start); end !== -1; end = data.indexOf(NEWLINE, start)) {
+          const t0 = data.indexOf(TAB, start);
+          const key = orgKey ?? unescapeCopy(data.toString('utf8', start, t0));
+          onEvent(parseLine(data, t0 + 1, end), key);
+          start = end + 1;
+        }
+        rest = start < data.length ? data.subarray(start) : null;
+      }
+    } catch (error) {
+      failure = error as Error;
+      throw error;
+    } finally {
+      client.release(failure);
+    }
+  }
+}
+
+/** Key of the advisory lock of the integrity job: one replica chains and signs at a time. */
+const INTEGRITY_LOCK_KEY = 7_331_006;
+
+export interface QueuedSealRow {
+  org_key: string;
+  batch_id: string;
+  event_count: number;
+  first_ms: string;
+  last_ms: string;
+  merkle_root: Buffer;
+}
+
+/** The maintenance side: chaining queued seals and recording checkpoints, under one advisory lock. */
+export class IntegrityMaintenanceRepository {
+  constructor(private readonly pool: Pool) {}
+
+  /** Runs `work` in a transaction holding the integrity lock; null when another replica holds it. */
+  async withLock<T>(work: (client: PoolClient) => Promise<T>): Promise<T | null> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const { rows } = await client.query<{ locked: boolean }>(
+        'SELECT pg_try_advisory_xact_lock($1) AS locked',
+        [INTEGRITY_LOCK_KEY],
+      );
+      const result = rows[0].locked ? await work(client) : null;
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+
+  /** Takes up to `limit` queued seals out of the queue (deleted in the caller's transaction). */
+  async takeQueued(client: PoolClient, limit = 5000): Promise<QueuedSealRow[]> {
+    const { rows } = await client.query<QueuedSealRow>(
+      `DELETE FROM audit_seal_queue q USING (
+         SELECT org_key, batch_id FROM audit_seal_queue ORDER BY first_at, batch_id LIMIT $1 FOR UPDATE SKIP LOCKED) t
+        WHERE q.org_key = t.org_key AND q.batch_id = t.batch_id
+       RETURNING q.org_key, q.batch_id, q.event_count,
+                 (extract(epoch FROM q.first_at) * 1000)::bigint::text AS first_ms,
+                 (extract(epoch FROM q.last_at) * 1000)::bigint::text AS last_ms, q.merkle_root`,
+      [limit],
+    );
+    return rows.sort((a, b) => Number(a.first_ms) - Number(b.first_ms) || (a.batch_id < b.batch_id ? -1 : 1));
+  }
+
+  /** Heads that moved past their latest checkpoint (or never had one). */
+  async headsToSign(client: PoolClient): Promise<Array<{ orgKey: string; seq: string; sealHash: Buffer }>> {
+    const { rows } = await client.query<{ org_key: string; seq: string; seal_hash: Buffer }>(
+      `SELECT h.org_key, h.seq::text AS seq, h.seal_hash FROM audit_chain_heads h
+        WHERE h.seq > 0
+          AND h.seq > coalesce((SELECT max(c.seq) FROM audit_checkpoints c WHERE c.org_key = h.org_key), 0)
+        ORDER BY h.org_key`,
+    );
+    return rows.map((r) => ({ orgKey: r.org_key, seq: r.seq, sealHash: r.seal_hash }));
+  }
+
+  async insertCheckpoint(client: PoolClient, c: Omit<Checkpoint, 'id'>): Promise<void> {
+    await client.query(
+      `INSERT INTO audit_checkpoints (org_key, seq, seal_hash, signed_at, key_id, signature)
+       VALUES ($1, $2, $3, $4, $5, $6)`,
+      [c.orgKey, c.seq, c.sealHash, c.signedAt, c.keyId, c.signature],
+    );
+  }
+}
+
+const unescapeCopy = (field: string): string =>
+  field.includes('\\')
+    ? field.replace(
+        /\\(.)/g,
+        (_, ch: string) => ({ t: '\t', n: '\n', r: '\r', b: '\b', f: '\f', v: '\v' })[ch] ?? ch,
+      )
+    : field;
+
+/** `batch \t hash-hex \t id \t micros \t ...` (`\N` = NULL); the canonical form starts at the id. */
+function parseLine(data: Buffer, start: number, end: number): VerifiedEvent {
+  const t1 = data.indexOf(TAB, start);
+  const t2 = data.indexOf(TAB, t1 + 1);
+  const t3 = data.indexOf(TAB, t2 + 1);
+  const t4 = data.indexOf(TAB, t3 + 1);
+  const batch = data.toString('latin1', start, t1);
+  const hash = data.toString('latin1', t1 + 1, t2);
+  return {
+    id: data.toString('latin1', t2 + 1, t3),
+    batchId: batch === '\\N' ? null : batch,
+    storedHash: hash === '\\N' ? null : Buffer.from(hash, 'hex'),
+    occurredAtMicros: BigInt(data.toString('latin1', t3 + 1, t4)),
+    computedHash: digest('sha256', data.subarray(t2 + 1, end), 'buffer'),
+  };
+}

@@ -1,0 +1,76 @@
+import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import { Pool, PoolClient } from 'pg';
+import { appendSeals } from 'src/audit/integrity/chain-sealer';
+import { AuthUser } from 'src/common/auth/auth.types';
+import { CheckpointSigner, PublicKeyInfo } from 'src/integrity/checkpoint-signer';
+import { DatabaseVerifier, VerifyRange, VerifyReport } from 'src/integrity/database-verifier';
+import { IntegrityMaintenanceRepository, IntegrityRepository } from 'src/integrity/integrity.repository';
+import { organizationScope } from 'src/query/tenant-scope';
+
+export const INTEGRITY_POOL = Symbol('INTEGRITY_POOL');
+
+/** Verification for the API, and the job's work: chaining queued seals, signing checkpoints. */
+@Injectable()
+export class IntegrityService implements OnApplicationShutdown {
+  private readonly logger = new Logger(IntegrityService.name);
+  private readonly verifier: DatabaseVerifier;
+  private readonly maintenance: IntegrityMaintenanceRepository;
+
+  constructor(
+    @Inject(INTEGRITY_POOL) private readonly pool: Pool,
+    private readonly signer: CheckpointSigner,
+  ) {
+    this.verifier = new DatabaseVerifier(new IntegrityRepository(pool), signer.publicKeys);
+    this.maintenance = new IntegrityMaintenanceRepository(pool);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.pool.end();
+  }
+
+  /** Own organization, unless `audit:read:all` (then the one asked for, or every chain). */
+  verify(user: AuthUser, range: VerifyRange, organizationId?: string): Promise<VerifyReport> {
+    const scope = organizationScope(user, organizationId);
+    return this.verifier.verify(range, scope === undefined ? undefined : [scope]);
+  }
+
+  publicKeys(): PublicKeyInfo[] {
+    return this.signer.describe();
+  }
+
+  /**
+   * Chains the seals queued by transactional capture, then signs every head that moved since its last
+   * checkpoint. Null when another replica holds the lock. Returns what was done.
+   */
+  async chainAndSign(now = new Date()): Promise<{ chained: number; signed: number } | null> {
+    return this.maintenance.withLock(async (client) => {
+      const chained = await this.chain(client);
+      const heads = await this.maintenance.headsToSign(client);
+      for (const head of heads) await this.maintenance.insertCheckpoint(client, this.signer.sign(head, now));
+      if (heads.length > 0)
+        this.logger.log(`Signed ${heads.length} checkpoint(s) with key ${this.signer.keyId}`);
+      return { chained, signed: heads.length };
+    });
+  }
+
+  /** Only chains queued seals (frequent: transactional events should not wait for the hourly checkpoint). */
+  async chainQueued(): Promise<number | null> {
+    return this.maintenance.withLock((client) => this.chain(client));
+  }
+
+  private async chain(client: PoolClient): Promise<number> {
+    const queued = await this.maintenance.takeQueued(client);
+    await appendSeals(
+      client,
+      queued.map((q) => ({
+        orgKey: q.org_key,
+        batchId: q.batch_id,
+        eventCount: q.event_count,
+        firstAtMs: Number(q.first_ms),
+        lastAtMs: Number(q.last_ms),
+        merkleRoot: q.merkle_root,
+      })),
+    );
+    return queued.length;
+  }
+}

@@ -73,6 +73,7 @@ export class AppModule {
           criticalActions: config.audit.criticalActions,
           criticalEventTypes: config.audit.criticalEventTypes,
           criticalSeverities: config.audit.criticalSeverities,
+          futureHorizonMs: config.audit.partitionHorizonDays * 24 * 60 * 60 * 1000,
         }),
         PartitionsModule,
         HealthModule,

@@ -212,4 +212,32 @@ describe('AuditService.record() and the COPY writer', () => {
       }
     });
   });
+
+  describe('far-future times', () => {
+    it('stores an event dated past the horizon at server time, keeps its own time in metadata, counts it', async () => {
+      const db = await createTestDatabase();
+      try {
+        const app = await startTestApp(db.url, { AUDIT_PARTITION_HORIZON_DAYS: '30' });
+        const audit = app.get(AuditService);
+        const farAway = new Date(Date.now() + 10 * 365 * 24 * 3600 * 1000);
+        const soon = new Date(Date.now() + 20 * 24 * 3600 * 1000);
+        const clamped = audit.record({ action: 'update', resourceType: 'job', occurredAt: farAway })!;
+        const kept = audit.record({ action: 'update', resourceType: 'job', occurredAt: soon })!;
+        expect(await audit.flush()).toBe(true);
+
+        const { rows } = await db.sql.query(
+          `SELECT id, occurred_at, metadata FROM audit_events WHERE id = ANY($1::uuid[])`,
+          [[clamped.id, kept.id]],
+        );
+        const byId = new Map(rows.map((row) => [row.id, row]));
+        expect(Math.abs(byId.get(clamped.id).occurred_at.getTime() - Date.now())).toBeLessThan(60_000);
+        expect(byId.get(clamped.id).metadata).toEqual({ originalOccurredAt: farAway.toISOString() });
+        expect(byId.get(kept.id).occurred_at.getTime()).toBe(soon.getTime()); // within the horizon: as given
+        expect(audit.stats().clamped).toBe(1);
+        await app.close();
+      } finally {
+        await db.drop();
+      }
+    });
+  });
 });

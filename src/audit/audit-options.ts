@@ -39,6 +39,7 @@ export function resolveAuditOptions(options: AuditModuleOptions = {}): ResolvedA
             maxBytes: options.spool?.maxBytes ?? 1024 * 1024 * 1024,
             fsync: options.spool?.fsync ?? 'always',
           },
+    futureHorizonMs: options.futureHorizonMs ?? 366 * 24 * 60 * 60 * 1000,
     delivery: options.delivery ?? 'memory',
     redis: options.redis
       ? {

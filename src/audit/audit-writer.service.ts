@@ -41,6 +41,8 @@ export interface AuditWriterStats {
   /** `dropped` by reason: `high_water` (buffer or stream full), `spool_full`, `undeliverable` (no path took it). */
   droppedByReason: Record<DropReason, number>;
   poisoned: number;
+  /** Events whose caller-supplied time was beyond the future horizon: stored at server time (`record()`). */
+  clamped: number;
   failedBatches: number;
   /** Events waiting for a COPY in memory (buffer and failed batches); this is what the high-water mark bounds. */
   pending: number;
@@ -110,7 +112,14 @@ export class AuditWriter implements OnModuleInit, BeforeApplicationShutdown, OnA
   private draining = false;
   private timer?: NodeJS.Timeout;
   private idle: Array<() => void> = [];
-  private readonly counters = { captured: 0, flushed: 0, dropped: 0, poisoned: 0, failedBatches: 0 };
+  private readonly counters = {
+    captured: 0,
+    flushed: 0,
+    dropped: 0,
+    poisoned: 0,
+    clamped: 0,
+    failedBatches: 0,
+  };
   private readonly dropped: Record<DropReason, number> = { high_water: 0, spool_full: 0, undeliverable: 0 };
   private readonly flushListeners: Array<(events: readonly QueuedEvent[]) => void> = [];
   private readonly attemptListeners: Array<(attempt: WriteAttempt) => void> = [];
@@ -233,6 +242,10 @@ export class AuditWriter implements OnModuleInit, BeforeApplicationShutdown, OnA
   reportFlushed(events: readonly QueuedEvent[]): void {
     this.counters.flushed += events.length;
     this.notify(this.flushListeners, events);
+  }
+
+  reportClamped(): void {
+    this.counters.clamped++;
   }
 
   reportCaptured(count: number): void {

@@ -44,6 +44,7 @@ export class AuditService {
 
   private build(input: RecordAuditEventInput): AuditEvent | null {
     const hasBoth = input.before !== undefined && input.after !== undefined;
+    const { occurredAt, metadata } = this.withinHorizon(input);
     const event = buildAuditEvent(
       {
         action: input.action,
@@ -65,13 +66,37 @@ export class AuditService {
         requestId: input.requestId,
         ip: input.ip,
         userAgent: input.userAgent,
-        metadata: input.metadata,
-        occurredAt: input.occurredAt,
+        metadata,
+        occurredAt,
         rules: this.targets.rules.withPaths(input.redact),
       },
       this.options.maxStateBytes,
     );
     return event;
+  }
+
+  /**
+   * A caller-supplied time further ahead than `futureHorizonMs` (a bad clock, a unit mix-up) would land in the
+   * DEFAULT partition for years: the event is stored at server time instead, its own time kept in
+   * `metadata.originalOccurredAt`, and counted. Never dropped.
+   */
+  private withinHorizon(
+    input: RecordAuditEventInput,
+  ): Pick<RecordAuditEventInput, 'occurredAt' | 'metadata'> {
+    const { occurredAt, metadata } = input;
+    if (!occurredAt || occurredAt.getTime() <= Date.now() + this.options.futureHorizonMs) {
+      return { occurredAt, metadata };
+    }
+    this.writer.reportClamped();
+    return {
+      occurredAt: new Date(),
+      metadata: {
+        ...metadata,
+        originalOccurredAt: Number.isNaN(occurredAt.getTime())
+          ? String(occurredAt)
+          : occurredAt.toISOString(),
+      },
+    };
   }
 
   /** Waits until every event recorded so far is committed (or the timeout passes; then false). */

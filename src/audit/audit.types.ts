@@ -175,6 +175,11 @@ export interface AuditModuleOptions {
    * and consumer-group workers flush the stream to Postgres; nothing acknowledged is lost.
    */
   delivery?: 'memory' | 'redis';
+  /**
+   * A `record()` event dated further ahead than this is stored at server time (its own time kept in
+   * `metadata.originalOccurredAt`) and counted. Default 366 days (the partition horizon).
+   */
+  futureHorizonMs?: number;
   /** Redis Streams delivery settings (required for `delivery: 'redis'`). */
   redis?: AuditRedisOptions;
 }

@@ -131,6 +131,14 @@ export class AuditPipelineMetrics implements OnModuleInit {
       },
     });
     this.metrics.counter({
+      name: 'audit_events_clamped_total',
+      help: 'Events recorded with a time beyond the future horizon: stored at server time, original kept in metadata',
+      labelNames: ['reason'],
+      collect() {
+        mirror(this, stats().clamped, { reason: 'future' });
+      },
+    });
+    this.metrics.counter({
       name: 'audit_events_poisoned_total',
       help: 'Audit events Postgres rejected for their data, set aside (dead-lettered) and logged by id',
       collect() {

@@ -67,7 +67,7 @@ export class AppModule {
                   claimIdleMs: config.audit.stream.claimIdleMs,
                 }
               : undefined,
-          spool: config.audit.spool,
+          spool: config.audit.spool ?? false,
           overflow: config.audit.overflow,
           overflowBlockMs: config.audit.overflowBlockMs,
           criticalActions: config.audit.criticalActions,

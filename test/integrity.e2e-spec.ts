@@ -17,11 +17,15 @@ import { flushAudit, startTestApp, token } from './support/test-app';
 
 const BATCH = 20;
 
-/** `n` events for `org`, in batches of BATCH (the test app's batch size). Returns their ids in order. */
+/**
+ * `n` events for `org`, in batches of BATCH (the test app's batch size): flushed after every BATCH events,
+ * since under load the writer merges waiting events into bigger batches. Returns their ids in order.
+ */
 async function recordFor(app: INestApplication, org: string, n: number): Promise<string[]> {
   const audit = app.get(AuditService);
   const ids: string[] = [];
   for (let i = 0; i < n; i++) {
+    if (i > 0 && i % BATCH === 0) await flushAudit(app);
     const event = audit.record({
       action: 'update',
       resourceType: 'account',

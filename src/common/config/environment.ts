@@ -336,7 +336,8 @@ export interface AppConfig {
     delivery: 'memory' | 'redis';
     /** Redis Streams delivery (AUDIT_DELIVERY=redis). */
     stream: { key: string; consumers: number; maxLength: number; claimIdleMs: number };
-    spool: { directory: string; maxBytes: number; fsync: 'always' | 'never' };
+    /** Null when AUDIT_SPOOL_DIR=off: failed batches then wait in memory, bounded by the buffer. */
+    spool: { directory: string; maxBytes: number; fsync: 'always' | 'never' } | null;
     overflow: 'drop' | 'block';
     overflowBlockMs: number;
     criticalActions: string[];
@@ -493,11 +494,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
         maxLength: vars.AUDIT_STREAM_MAX_LENGTH ?? 1_000_000,
         claimIdleMs: vars.AUDIT_CLAIM_IDLE_MS ?? 30_000,
       },
-      spool: {
-        directory: vars.AUDIT_SPOOL_DIR ?? join(dataDir, 'spool'),
-        maxBytes: (vars.AUDIT_SPOOL_MAX_MB ?? 1024) * 1024 * 1024,
-        fsync: vars.AUDIT_SPOOL_FSYNC ?? 'always',
-      },
+      spool:
+        vars.AUDIT_SPOOL_DIR === 'off'
+          ? null
+          : {
+              directory: vars.AUDIT_SPOOL_DIR ?? join(dataDir, 'spool'),
+              maxBytes: (vars.AUDIT_SPOOL_MAX_MB ?? 1024) * 1024 * 1024,
+              fsync: vars.AUDIT_SPOOL_FSYNC ?? 'always',
+            },
       overflow: vars.AUDIT_OVERFLOW ?? 'drop',
       overflowBlockMs: vars.AUDIT_OVERFLOW_BLOCK_MS ?? 100,
       criticalActions: list(vars.AUDIT_CRITICAL_ACTIONS) ?? ['delete', 'export'],

@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 export const MAIN_JS = join(__dirname, '..', '..', 'dist', 'src', 'main.js');
+/** `npm run worker`'s file: the stream flush worker. */
+export const WORKER_JS = join(__dirname, '..', '..', 'dist', 'src', 'worker.js');
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -25,12 +27,15 @@ export interface ServiceProcess {
 }
 
 /** Runs the built service (`npm start` runs the same file) as a real process. */
-export function startService(env: Record<string, string | undefined>): ServiceProcess {
+export function startService(
+  env: Record<string, string | undefined>,
+  script: string = MAIN_JS,
+): ServiceProcess {
   const clean = { ...process.env };
   delete clean.DATABASE_URL;
   // A spool of its own unless the test chooses one (a kill-and-restart test reuses it on purpose).
   const spool = env.AUDIT_SPOOL_DIR ?? mkdtempSync(join(tmpdir(), 'audit-spool-'));
-  const child = spawn(process.execPath, [MAIN_JS], {
+  const child = spawn(process.execPath, [script], {
     env: { ...clean, LOG_LEVEL: 'log', AUDIT_SPOOL_DIR: spool, ...env },
     stdio: 'pipe',
   });

@@ -73,9 +73,15 @@ export class StreamConsumer {
       try {
         await this.ensureGroup();
         if (Date.now() >= this.nextClaimAt) await this.claimAbandoned();
+        const readAt = Date.now();
+        const wanted = this.count;
         const entries = await this.read();
         if (entries.length > 0) await this.process(entries, false);
         this.failures = 0;
+        // XREADGROUP BLOCK returns as soon as one entry is there: under a steady trickle that would be one
+        // tiny COPY transaction per request. A partial read waits out the flush interval instead, so the
+        // stream is written in batches, like the memory buffer; a full read goes on at once (backlog).
+        if (entries.length < wanted) await this.pause(readAt + this.settings.blockMs - Date.now());
       } catch (error) {
         await this.backoff(`Stream read failed (${describeError(error)})`);
       }
@@ -197,6 +203,10 @@ export class StreamConsumer {
     const results = (await pipeline.exec()) ?? [];
     const failed = results.find(([error]) => error);
     if (failed) throw failed[0] as Error;
+  }
+
+  private async pause(ms: number): Promise<void> {
+    if (ms > 0 && this.running) await new Promise((resolve) => setTimeout(resolve, ms).unref());
   }
 
   private async backoff(message: string): Promise<void> {

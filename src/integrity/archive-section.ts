@@ -1,6 +1,7 @@
 import { Pool } from 'pg';
 import { IntegrityRepository, toStoredSeal } from 'src/integrity/integrity.repository';
 import { StoredSeal } from 'src/integrity/chain-verifier';
+import { ManifestSignature } from 'src/integrity/manifest-signature';
 
 /** A seal as written in an archive manifest (hex for binary, strings for 64-bit numbers). */
 export interface ManifestSeal {
@@ -28,7 +29,7 @@ export interface ManifestCheckpoint {
   signature: string;
 }
 
-/** The `integrity` section of an archive manifest (version 1). */
+/** The `integrity` section of an archive manifest (version 1); the archive job adds `manifestSignature`. */
 export interface ArchiveIntegritySection {
   version: 1;
   from: string;
@@ -41,6 +42,8 @@ export interface ArchiveIntegritySection {
     /** The first checkpoint at or after the last covering seal; null when none was signed yet. */
     checkpoint: ManifestCheckpoint | null;
   }>;
+  /** Ed25519 over the whole manifest (manifest-signature.ts); absent from a section printed on its own. */
+  manifestSignature?: ManifestSignature;
 }
 
 const hex = (b: Buffer) => b.toString('hex');

@@ -130,7 +130,8 @@ export class ArchiveService {
     let done = 0;
     const step = (name: string) => onProgress?.(++done, total, name);
 
-    if (toWarm.length > 0) await this.archives.syncWarmColumns();
+    // Also before an export: the integrity section reads event hashes from the warm parent.
+    if (toWarm.length + unfinished.length + toCold.length > 0) await this.archives.syncWarmColumns();
     for (const partition of toWarm) {
       if (await this.warm(partition)) report.warmed.push(partition.name);
       else

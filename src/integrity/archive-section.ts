@@ -113,7 +113,11 @@ export async function archiveIntegritySection(
   return { version: 1, from: from.toISOString(), to: to.toISOString(), chains };
 }
 
-/** Hashes of a batch's events outside [from, to): only batches that cross the boundary have any. */
+/**
+ * Hashes of a batch's events outside [from, to): only batches that cross the boundary have any. Read from
+ * the hot and the warm tables: the neighbouring month may already be detached. (Not through the view
+ * `audit_events_all`: it was created before `event_hash` existed and does not have it.)
+ */
 async function outsideLeaves(
   pool: Pool,
   seal: StoredSeal,
@@ -123,9 +127,11 @@ async function outsideLeaves(
   const first = Number(BigInt(seal.firstAtMicros) / 1000n);
   const last = Number(BigInt(seal.lastAtMicros) / 1000n);
   if (first >= from.getTime() && last < to.getTime()) return [];
+  const where = `batch_id = $1 AND coalesce(organization_id, '') = $6 AND occurred_at >= $2 AND occurred_at <= $3
+                 AND (occurred_at < $4 OR occurred_at >= $5)`;
   const { rows } = await pool.query<{ id: string; event_hash: Buffer }>(
-    `SELECT id, event_hash FROM audit_events
-      WHERE batch_id = $1 AND coalesce(organization_id, '') = $6 AND occurred_at >= $2 AND occurred_at <= $3 AND (occurred_at < $4 OR occurred_at >= $5)`,
+    `SELECT id, event_hash FROM audit_events WHERE ${where}
+     UNION ALL SELECT id, event_hash FROM audit_events_warm WHERE ${where}`,
     [seal.batchId, new Date(first), new Date(last + 1), from, to, seal.orgKey],
   );
   return rows.map((r) => [r.id, hex(r.event_hash)]);

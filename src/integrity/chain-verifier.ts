@@ -16,8 +16,9 @@ export interface VerifiedEvent {
 }
 
 export interface BrokenLink {
-  kind: 'event' | 'seal' | 'checkpoint';
-  /** Event id, `orgKey#seq` for a seal, checkpoint id. */
+  /** `manifest` and `file`: an archive's manifest or data file (archive-verifier.ts). */
+  kind: 'event' | 'seal' | 'checkpoint' | 'manifest' | 'file';
+  /** Event id, `orgKey#seq` for a seal, checkpoint id, archive id or data key. */
   id: string;
   reason: string;
 }

@@ -231,4 +231,29 @@ describe('cold archives verify offline (npm run integrity -- verify-archive)', (
       reason: 'content does not match the event hash',
     });
   });
+
+  it('the next month verifies too, though the batch it shares with the previous month is now cold', async () => {
+    app.get(Clock).set(new Date(monthStart(-11).getTime() + DAY_MS));
+    const report = await app.get(ArchiveService).run();
+    expect(report?.archived).toEqual([
+      expect.objectContaining({ partition: partitionName(monthStart(-13)), rows: 2 * PER_MONTH }),
+    ]);
+    const archive = (await app.get(ArchiveService).list()).find(
+      (a) => a.partitionName === partitionName(monthStart(-13)),
+    )!;
+    const text = readFileSync(join(dir, archive.manifestKey), 'utf8');
+    // Month -14's events of the shared batches are gone from the database: their hashes were kept when
+    // it went cold, and are this archive's outside leaves.
+    const kept = await db.sql.query(`SELECT id::text FROM audit_archived_leaves WHERE occurred_at < $1`, [
+      monthStart(-13),
+    ]);
+    expect(kept.rows.length).toBeGreaterThan(0);
+    const outside = (JSON.parse(text) as Manifest).integrity.chains.flatMap((c) =>
+      c.seals.flatMap((seal) => seal.outsideLeaves.map(([id]) => id)),
+    );
+    expect(outside.sort()).toEqual(kept.rows.map((r) => r.id as string).sort());
+    const result = await verifyArchive(join(dir, archive.dataKey), text, keys());
+    expect(result.firstBroken).toBeNull();
+    expect(result).toMatchObject({ ok: true, checkedEvents: 2 * PER_MONTH });
+  });
 });

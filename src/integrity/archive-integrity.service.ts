@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { Pool } from 'pg';
 import { ArchiveManifest } from 'src/archive/archive-manifest';
 import { ArchiveIntegrity } from 'src/archive/archive.tokens';
-import { archiveIntegritySection } from 'src/integrity/archive-section';
+import { archiveIntegritySection, retainBoundaryLeaves } from 'src/integrity/archive-section';
 import { CheckpointSigner } from 'src/integrity/checkpoint-signer';
 import { INTEGRITY_POOL, IntegrityService } from 'src/integrity/integrity.service';
 
@@ -12,7 +12,8 @@ const LOCK_RETRY_MS = 100;
 /**
  * Seals an archive manifest before the archive job stores it: chains what is queued and signs fresh
  * checkpoints (so a checkpoint follows every seal of the archived events), embeds the integrity section of
- * the archived range, and signs the whole manifest. The archive then verifies offline with its file, its
+ * the archived range, keeps the hashes the neighbouring months' archives will need, and signs the whole
+ * manifest. The archive then verifies offline with its file, its
  * manifest and the public key (`npm run integrity -- verify-archive`).
  */
 @Injectable()
@@ -25,16 +26,14 @@ export class ArchiveIntegrityService implements ArchiveIntegrity {
 
   async seal(manifest: ArchiveManifest): Promise<ArchiveManifest> {
     await this.chainAndSign();
-    const section = await archiveIntegritySection(
-      this.pool,
-      new Date(manifest.source.from),
-      new Date(manifest.source.to),
-    );
+    const [from, to] = [new Date(manifest.source.from), new Date(manifest.source.to)];
+    const section = await archiveIntegritySection(this.pool, from, to);
     const unsigned = section.chains.find((chain) => !chain.checkpoint);
     if (unsigned)
       throw new Error(
         `no signed checkpoint covers the seals of organization ${JSON.stringify(unsigned.organizationId)} in ${manifest.source.partition}`,
       );
+    await retainBoundaryLeaves(this.pool, section, from, to);
     const integrity = section as unknown as Record<string, unknown>;
     const signature = this.signer.signManifest({ ...manifest, integrity });
     return { ...manifest, integrity: { ...integrity, manifestSignature: signature } };

@@ -115,7 +115,8 @@ export async function archiveIntegritySection(
 
 /**
  * Hashes of a batch's events outside [from, to): only batches that cross the boundary have any. Read from
- * the hot and the warm tables: the neighbouring month may already be detached. (Not through the view
+ * the hot and the warm tables (the neighbouring month may already be detached) and from the leaves kept
+ * when a neighbouring month went cold (retainBoundaryLeaves). (Not through the view
  * `audit_events_all`: it was created before `event_hash` existed and does not have it.)
  */
 async function outsideLeaves(
@@ -129,10 +130,38 @@ async function outsideLeaves(
   if (first >= from.getTime() && last < to.getTime()) return [];
   const where = `batch_id = $1 AND coalesce(organization_id, '') = $6 AND occurred_at >= $2 AND occurred_at <= $3
                  AND (occurred_at < $4 OR occurred_at >= $5)`;
+  // UNION, not UNION ALL: a month exported again may have its leaves both kept and still in its table.
   const { rows } = await pool.query<{ id: string; event_hash: Buffer }>(
     `SELECT id, event_hash FROM audit_events WHERE ${where}
-     UNION ALL SELECT id, event_hash FROM audit_events_warm WHERE ${where}`,
+     UNION SELECT id, event_hash FROM audit_events_warm WHERE ${where}
+     UNION SELECT id, event_hash FROM audit_archived_leaves
+      WHERE batch_id = $1 AND org_key = $6 AND occurred_at >= $2 AND occurred_at <= $3
+        AND (occurred_at < $4 OR occurred_at >= $5)`,
     [seal.batchId, new Date(first), new Date(last + 1), from, to, seal.orgKey],
   );
   return rows.map((r) => [r.id, hex(r.event_hash)]);
+}
+
+/**
+ * Keeps the hashes of this range's events that belong to batches crossing its boundary (the seals of the
+ * section with outside leaves), before the partition is dropped: the neighbouring month's archive needs
+ * them as its own outside leaves. Idempotent (a month exported again keeps the same rows).
+ */
+export async function retainBoundaryLeaves(
+  pool: Pool,
+  section: ArchiveIntegritySection,
+  from: Date,
+  to: Date,
+): Promise<void> {
+  const crossing = section.chains.flatMap((chain) =>
+    chain.seals.filter((s) => s.covers && s.outsideLeaves.length > 0).map((s) => s.batchId),
+  );
+  if (crossing.length === 0) return;
+  await pool.query(
+    `INSERT INTO audit_archived_leaves (org_key, batch_id, id, occurred_at, event_hash)
+     SELECT coalesce(organization_id, ''), batch_id, id, occurred_at, event_hash FROM audit_events_warm
+      WHERE batch_id = ANY($1::uuid[]) AND occurred_at >= $2 AND occurred_at < $3 AND event_hash IS NOT NULL
+     ON CONFLICT DO NOTHING`,
+    [crossing, from, to],
+  );
 }

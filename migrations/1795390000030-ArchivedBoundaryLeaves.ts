@@ -6,6 +6,10 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
  * the neighbouring month needs the hashes of the events left in this one (its `outsideLeaves`), and once
  * this month is dropped the database has them only here. Hashes and ids only (no personal data); one
  * batch per organization and boundary, so the table stays small.
+ *
+ * Also gives the warm parent `audit_events_warm` the integrity columns (it was created before they existed,
+ * and the archive job adds missing columns only when it next warms a partition): verification reads warm
+ * events' hashes through it.
  */
 export class ArchivedBoundaryLeaves1795390000030 implements MigrationInterface {
   name = 'ArchivedBoundaryLeaves1795390000030';
@@ -21,9 +25,13 @@ export class ArchivedBoundaryLeaves1795390000030 implements MigrationInterface {
         CONSTRAINT "audit_archived_leaves_pkey" PRIMARY KEY ("org_key", "batch_id", "id")
       )`);
     await queryRunner.query(`GRANT SELECT, INSERT ON "audit_archived_leaves" TO "audit_app"`);
+    await queryRunner.query(
+      `ALTER TABLE "audit_events_warm" ADD COLUMN IF NOT EXISTS "event_hash" bytea, ADD COLUMN IF NOT EXISTS "batch_id" uuid`,
+    );
   }
 
   async down(queryRunner: QueryRunner): Promise<void> {
+    // The warm parent keeps its columns: dropping them would drop them from every warm partition.
     await queryRunner.query(`DROP TABLE "audit_archived_leaves"`);
   }
 }

@@ -15,6 +15,7 @@ import { ArchiveIntegritySection } from 'src/integrity/archive-section';
 import { verifyArchive } from 'src/integrity/archive-verifier';
 import { keyIdOf } from 'src/integrity/checkpoint-statement';
 import { CheckpointSigner } from 'src/integrity/checkpoint-signer';
+import { IntegrityService } from 'src/integrity/integrity.service';
 import { maintainNow, monthStart, partitionName, recordMonths } from './support/lifecycle';
 import { waitForMaintenanceIdle } from './support/maintenance';
 import { startTestApp } from './support/test-app';
@@ -50,6 +51,11 @@ describe('cold archives verify offline (npm run integrity -- verify-archive)', (
     return path;
   };
   const verify = (data: string, manifestBody = manifestText) => verifyArchive(data, manifestBody, keys());
+  /** `GET /audit/integrity/verify` of every chain, over all time. */
+  const verifyDatabase = () =>
+    app
+      .get(IntegrityService)
+      .verify({ sub: 'root', org: null, roles: ['audit:admin', 'audit:read:all'] }, {});
 
   beforeAll(async () => {
     db = await createTestDatabase();
@@ -97,6 +103,13 @@ describe('cold archives verify offline (npm run integrity -- verify-archive)', (
 
     const result = await verify(dataFile);
     expect(result).toMatchObject({ ok: true, checkedEvents: 2 * PER_MONTH, firstBroken: null });
+    // The database still verifies: month -13 (warm) in full, month -14's seals as links, and the batches
+    // the two months share with the hashes kept of their month -14 events.
+    expect(await verifyDatabase()).toMatchObject({
+      ok: true,
+      checkedEvents: 2 * PER_MONTH,
+      firstBroken: null,
+    });
     expect(result.file).toMatchObject({ rows: 2 * PER_MONTH, sha256: manifest().files[0].sha256 });
     // Indentation does not matter: the signature covers the manifest's canonical form.
     expect((await verify(dataFile, JSON.stringify(manifest()))).ok).toBe(true);
@@ -255,5 +268,20 @@ describe('cold archives verify offline (npm run integrity -- verify-archive)', (
     const result = await verifyArchive(join(dir, archive.dataKey), text, keys());
     expect(result.firstBroken).toBeNull();
     expect(result).toMatchObject({ ok: true, checkedEvents: 2 * PER_MONTH });
+  });
+
+  it('database verification still passes after archival, and still checks the kept hashes', async () => {
+    // Both months are cold now: every seal of them is a link; the batches shared by the two months are
+    // checked against the hashes kept in audit_archived_leaves.
+    expect(await verifyDatabase()).toMatchObject({ ok: true, checkedEvents: 0, firstBroken: null });
+    await db.sql.query(
+      `UPDATE audit_archived_leaves SET event_hash = '\\x00' || substr(event_hash, 2)
+        WHERE id = (SELECT id FROM audit_archived_leaves WHERE org_key = 'org-a' LIMIT 1)`,
+    );
+    expect((await verifyDatabase()).firstBroken).toMatchObject({
+      kind: 'seal',
+      organizationId: 'org-a',
+      reason: 'Merkle root of the batch events does not match the seal',
+    });
   });
 });

@@ -38,10 +38,11 @@ export function signManifest(manifest: object, keyId: string, privateKey: KeyObj
 
 /** Null when the manifest's signature verifies against one of `publicKeys`; otherwise why not. */
 export function manifestSignatureProblem(
-  manifest: { integrity?: { manifestSignature?: ManifestSignature } },
+  manifest: object,
   publicKeys: Map<string, KeyObject>,
 ): string | null {
-  const signed = manifest.integrity?.manifestSignature;
+  const signed = (manifest as { integrity?: { manifestSignature?: ManifestSignature } }).integrity
+    ?.manifestSignature;
   if (!signed || typeof signed.signature !== 'string') return 'the manifest is not signed';
   const key = publicKeys.get(signed.keyId);
   if (!key) return `the manifest is signed with unknown key ${String(signed.keyId)}`;

@@ -6,6 +6,7 @@ import { PartitionLifecycle1795390000010 } from './1795390000010-PartitionLifecy
 import { StatsOverWarmPartitions1795390000011 } from './1795390000011-StatsOverWarmPartitions';
 import { AuditIntegrity1795390000020 } from './1795390000020-AuditIntegrity';
 import { AppendOnlyAuditEvents1795390000021 } from './1795390000021-AppendOnlyAuditEvents';
+import { ArchivedBoundaryLeaves1795390000030 } from './1795390000030-ArchivedBoundaryLeaves';
 
 /** Listed explicitly (not globbed) so the same list works from ts (tests) and the built js. */
 export const MIGRATIONS = [
@@ -17,4 +18,5 @@ export const MIGRATIONS = [
   StatsOverWarmPartitions1795390000011,
   AuditIntegrity1795390000020,
   AppendOnlyAuditEvents1795390000021,
+  ArchivedBoundaryLeaves1795390000030,
 ];

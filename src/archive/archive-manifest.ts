@@ -45,8 +45,9 @@ export interface ArchiveManifest {
   tableBytes: number;
   createdAt: string;
   /**
-   * RESERVED for the integrity issue (hash chain / seals): the material verification needs for the
-   * archived range (seal ids, checkpoint hashes). Not written by the archive job; readers must keep it.
+   * Tamper evidence of the archived events, filled by src/integrity (ARCHIVE_INTEGRITY) before the manifest
+   * is stored: the seals and signed checkpoint covering them, and an Ed25519 signature over this whole
+   * manifest (`integrity.manifestSignature`). Checked offline by `npm run integrity -- verify-archive`.
    */
   integrity?: Record<string, unknown>;
 }

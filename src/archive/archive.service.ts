@@ -4,7 +4,7 @@ import { buildManifest, parseManifest } from 'src/archive/archive-manifest';
 import { ARCHIVE_ROW_ORDER, ArchiveRecord, ArchiveRepository } from 'src/archive/archive.repository';
 import { extensionOf } from 'src/archive/archive-codec';
 import { exportTable, measureStored, StoredFile } from 'src/archive/archive-export';
-import { ARCHIVE_STORAGE } from 'src/archive/archive.tokens';
+import { ARCHIVE_INTEGRITY, ARCHIVE_STORAGE, ArchiveIntegrity } from 'src/archive/archive.tokens';
 import { ArchiveStorage, getText, putText } from 'src/archive/storage/archive-storage';
 import { Clock } from 'src/common/clock/clock';
 import { APP_CONFIG } from 'src/common/config/app-config.module';
@@ -64,6 +64,7 @@ export class ArchiveService {
     private readonly clock: Clock,
     @Inject(ARCHIVE_STORAGE) private readonly storage: ArchiveStorage,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(ARCHIVE_INTEGRITY) private readonly integrity: ArchiveIntegrity,
   ) {}
 
   /** One archive run; null when another replica holds the lock. */
@@ -129,7 +130,8 @@ export class ArchiveService {
     let done = 0;
     const step = (name: string) => onProgress?.(++done, total, name);
 
-    if (toWarm.length > 0) await this.archives.syncWarmColumns();
+    // Also before an export: the integrity section reads event hashes from the warm parent.
+    if (toWarm.length + unfinished.length + toCold.length > 0) await this.archives.syncWarmColumns();
     for (const partition of toWarm) {
       if (await this.warm(partition)) report.warmed.push(partition.name);
       else
@@ -243,7 +245,10 @@ export class ArchiveService {
     };
   }
 
-  /** Streams the table out (see exportTable), then writes the manifest. Constant memory at any size. */
+  /**
+   * Streams the table out (see exportTable), then writes the manifest, sealed by ARCHIVE_INTEGRITY.
+   * Constant memory at any size.
+   */
   private async export(archive: ArchiveRecord): Promise<ArchiveRecord> {
     await this.checkpoint('export-started');
     const columns = await this.archives.columns(archive.partitionName);
@@ -270,18 +275,21 @@ export class ArchiveService {
     }
     await this.checkpoint('uploaded');
     const file = { key: archive.dataKey, compression: archive.compression, ...stored };
-    const manifest = buildManifest({
-      archiveId: archive.id,
-      parent: WARM_PARENT,
-      partition: archive.partitionName,
-      from: archive.rangeFrom,
-      to: archive.rangeTo,
-      columns,
-      rowOrder: ARCHIVE_ROW_ORDER,
-      file,
-      tableBytes,
-      createdAt: new Date(),
-    });
+    // The integrity section is taken while the table still exists (its events' seals, a checkpoint).
+    const manifest = await this.integrity.seal(
+      buildManifest({
+        archiveId: archive.id,
+        parent: WARM_PARENT,
+        partition: archive.partitionName,
+        from: archive.rangeFrom,
+        to: archive.rangeTo,
+        columns,
+        rowOrder: ARCHIVE_ROW_ORDER,
+        file,
+        tableBytes,
+        createdAt: new Date(),
+      }),
+    );
     await putText(this.storage, archive.manifestKey, `${JSON.stringify(manifest, null, 2)}\n`);
     await this.archives.markExported(archive.id, { ...stored, tableBytes });
     return {

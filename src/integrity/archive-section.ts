@@ -1,6 +1,7 @@
 import { Pool } from 'pg';
 import { IntegrityRepository, toStoredSeal } from 'src/integrity/integrity.repository';
 import { StoredSeal } from 'src/integrity/chain-verifier';
+import { ManifestSignature } from 'src/integrity/manifest-signature';
 
 /** A seal as written in an archive manifest (hex for binary, strings for 64-bit numbers). */
 export interface ManifestSeal {
@@ -28,7 +29,7 @@ export interface ManifestCheckpoint {
   signature: string;
 }
 
-/** The `integrity` section of an archive manifest (version 1). */
+/** The `integrity` section of an archive manifest (version 1); the archive job adds `manifestSignature`. */
 export interface ArchiveIntegritySection {
   version: 1;
   from: string;
@@ -41,6 +42,8 @@ export interface ArchiveIntegritySection {
     /** The first checkpoint at or after the last covering seal; null when none was signed yet. */
     checkpoint: ManifestCheckpoint | null;
   }>;
+  /** Ed25519 over the whole manifest (manifest-signature.ts); absent from a section printed on its own. */
+  manifestSignature?: ManifestSignature;
 }
 
 const hex = (b: Buffer) => b.toString('hex');
@@ -110,7 +113,12 @@ export async function archiveIntegritySection(
   return { version: 1, from: from.toISOString(), to: to.toISOString(), chains };
 }
 
-/** Hashes of a batch's events outside [from, to): only batches that cross the boundary have any. */
+/**
+ * Hashes of a batch's events outside [from, to): only batches that cross the boundary have any. Read from
+ * the hot and the warm tables (the neighbouring month may already be detached) and from the leaves kept
+ * when a neighbouring month went cold (retainBoundaryLeaves). (Not through the view
+ * `audit_events_all`: it was created before `event_hash` existed and does not have it.)
+ */
 async function outsideLeaves(
   pool: Pool,
   seal: StoredSeal,
@@ -120,10 +128,40 @@ async function outsideLeaves(
   const first = Number(BigInt(seal.firstAtMicros) / 1000n);
   const last = Number(BigInt(seal.lastAtMicros) / 1000n);
   if (first >= from.getTime() && last < to.getTime()) return [];
+  const where = `batch_id = $1 AND coalesce(organization_id, '') = $6 AND occurred_at >= $2 AND occurred_at <= $3
+                 AND (occurred_at < $4 OR occurred_at >= $5)`;
+  // UNION, not UNION ALL: a month exported again may have its leaves both kept and still in its table.
   const { rows } = await pool.query<{ id: string; event_hash: Buffer }>(
-    `SELECT id, event_hash FROM audit_events
-      WHERE batch_id = $1 AND coalesce(organization_id, '') = $6 AND occurred_at >= $2 AND occurred_at <= $3 AND (occurred_at < $4 OR occurred_at >= $5)`,
+    `SELECT id, event_hash FROM audit_events WHERE ${where}
+     UNION SELECT id, event_hash FROM audit_events_warm WHERE ${where}
+     UNION SELECT id, event_hash FROM audit_archived_leaves
+      WHERE batch_id = $1 AND org_key = $6 AND occurred_at >= $2 AND occurred_at <= $3
+        AND (occurred_at < $4 OR occurred_at >= $5)`,
     [seal.batchId, new Date(first), new Date(last + 1), from, to, seal.orgKey],
   );
   return rows.map((r) => [r.id, hex(r.event_hash)]);
+}
+
+/**
+ * Keeps the hashes of this range's events that belong to batches crossing its boundary (the seals of the
+ * section with outside leaves), before the partition is dropped: the neighbouring month's archive needs
+ * them as its own outside leaves. Idempotent (a month exported again keeps the same rows).
+ */
+export async function retainBoundaryLeaves(
+  pool: Pool,
+  section: ArchiveIntegritySection,
+  from: Date,
+  to: Date,
+): Promise<void> {
+  const crossing = section.chains.flatMap((chain) =>
+    chain.seals.filter((s) => s.covers && s.outsideLeaves.length > 0).map((s) => s.batchId),
+  );
+  if (crossing.length === 0) return;
+  await pool.query(
+    `INSERT INTO audit_archived_leaves (org_key, batch_id, id, occurred_at, event_hash)
+     SELECT coalesce(organization_id, ''), batch_id, id, occurred_at, event_hash FROM audit_events_warm
+      WHERE batch_id = ANY($1::uuid[]) AND occurred_at >= $2 AND occurred_at < $3 AND event_hash IS NOT NULL
+     ON CONFLICT DO NOTHING`,
+    [crossing, from, to],
+  );
 }

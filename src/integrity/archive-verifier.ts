@@ -1,14 +1,18 @@
-import { createReadStream } from 'node:fs';
-import { createInterface } from 'node:readline';
-import { createGunzip } from 'node:zlib';
 import { KeyObject } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { StringDecoder } from 'node:string_decoder';
+import { pipeline } from 'node:stream/promises';
+import { decompressor } from 'src/archive/archive-codec';
+import { ArchiveManifest, parseManifest } from 'src/archive/archive-manifest';
+import { Sha256Meter } from 'src/archive/archive-stream';
 import { escapeCopyText } from 'src/audit/copy-format';
 import { eventHash } from 'src/audit/integrity/event-hash';
 import { jsonbText } from 'src/audit/integrity/jsonb-text';
 import { orgKeyOf, SealLeaf } from 'src/audit/integrity/seal';
 import { ArchiveIntegritySection } from 'src/integrity/archive-section';
-import { ChainReport, ChainVerifier, StoredSeal } from 'src/integrity/chain-verifier';
+import { BrokenLink, ChainReport, ChainVerifier, StoredSeal } from 'src/integrity/chain-verifier';
 import { VerifyReport } from 'src/integrity/database-verifier';
+import { manifestSignatureProblem } from 'src/integrity/manifest-signature';
 
 type Row = Record<string, unknown>;
 const NULL = '\\N';
@@ -18,7 +22,7 @@ const copyJson = (v: unknown) =>
   v === null || v === undefined ? NULL : jsonbText(v).replaceAll('\\', '\\\\');
 const copyInt = (v: unknown) => (v === null || v === undefined ? NULL : String(v));
 
-/** `2026-03-01T12:34:56.789123+00:00` (row_to_json's timestamptz) as microseconds since the epoch. */
+/** `2026-03-01T12:34:56.789123+00:00` (Postgres' JSON of a timestamptz) as microseconds since the epoch. */
 export function timestampMicros(value: string): bigint {
   const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,6}))?(Z|[+-]\d\d(?::?\d\d)?)$/.exec(value);
   if (!m) throw new Error(`not a timestamp: ${value}`);
@@ -28,8 +32,8 @@ export function timestampMicros(value: string): bigint {
 }
 
 /**
- * The hash of a whole-row JSON object (row_to_json of audit_events): its canonical COPY text line rebuilt
- * from the parsed values (event-hash.ts).
+ * The hash of one archived row (values by column name, as Postgres renders them in JSON): its canonical
+ * COPY text line rebuilt from the parsed values (event-hash.ts).
  */
 export function rowHash(row: Row): Buffer {
   // prettier-ignore
@@ -98,54 +102,188 @@ function verifierFor(
   });
 }
 
+/** What verify-archive reports: the chains' report, plus the archive and its data file as read. */
+export interface ArchiveVerifyReport extends VerifyReport {
+  archiveId: string | null;
+  file: { rows: number; bytes: number; sha256: string } | null;
+}
+
 /**
- * Verifies a cold archive offline: a gzip NDJSON file of whole rows (row_to_json), the manifest's
- * `integrity` section and the public key(s). Every event's hash, every covered batch's Merkle root (with
- * the leaves kept outside), every link from the first covering seal to the checkpoint, and the
- * checkpoint's signature. A chain without checkpoint fails: nothing would pin it.
+ * Verifies a cold archive offline, exactly as the archive job stored it: its manifest (text) and data file
+ * (one JSON array per line in the manifest's column order, any row order, gzip or brotli per the
+ * manifest), with the public key(s) only. Checked: the manifest's Ed25519 signature (so every field of
+ * it: range, row count, columns, checksum, integrity section); the data file's bytes against the
+ * manifest's SHA-256 and size, and its row count; every event's hash and that it lies in the archived
+ * range; every covered batch's Merkle root (with the leaves kept outside); every link from the first
+ * covering seal to the checkpoint; the checkpoint's signature. A chain without checkpoint fails.
  */
 export async function verifyArchive(
-  ndjsonGzPath: string,
-  section: ArchiveIntegritySection,
+  dataPath: string,
+  manifestText: string,
   publicKeys: Map<string, KeyObject>,
-): Promise<VerifyReport> {
-  const chains = new Map((section.chains ?? []).map((c) => [c.orgKey, c]));
-  const verifiers = new Map<string, ChainVerifier>();
-  for (const orgKey of chains.keys())
-    verifiers.set(orgKey, verifierFor(chains.get(orgKey), orgKey, publicKeys));
-  const lines = createInterface({
-    input: createReadStream(ndjsonGzPath).pipe(createGunzip()),
-    crlfDelay: Infinity,
-  });
-  for await (const line of lines) {
-    if (line === '') continue;
-    const row = JSON.parse(line) as Row;
-    const orgKey = orgKeyOf(text(row.organization_id));
-    let verifier = verifiers.get(orgKey);
-    if (!verifier) verifiers.set(orgKey, (verifier = verifierFor(undefined, orgKey, publicKeys)));
-    verifier.addEvent({
-      id: String(row.id),
-      occurredAtMicros: timestampMicros(String(row.occurred_at)),
+): Promise<ArchiveVerifyReport> {
+  let manifest: ArchiveManifest;
+  try {
+    manifest = parseManifest(manifestText);
+  } catch (error) {
+    return failed(null, { kind: 'manifest', id: '', reason: (error as Error).message });
+  }
+  const section = manifest.integrity as unknown as ArchiveIntegritySection | undefined;
+  if (!section || !Array.isArray(section.chains))
+    return failed(manifest, {
+      kind: 'manifest',
+      id: manifest.archiveId,
+      reason: 'the manifest has no integrity section',
+    });
+  const manifestProblem =
+    manifestSignatureProblem(manifest, publicKeys) ??
+    (section.from !== manifest.source.from || section.to !== manifest.source.to
+      ? 'the integrity section covers another range than the archive'
+      : null);
+
+  const rows = new ArchiveRows(manifest, section, publicKeys);
+  const [file] = manifest.files;
+  const sha = new Sha256Meter();
+  let readError: BrokenLink | null = null;
+  try {
+    await pipeline(createReadStream(dataPath), sha, decompressor(file.compression), (source) =>
+      rows.consume(source as AsyncIterable<Buffer>),
+    );
+  } catch (error) {
+    const reason = `the ${file.compression} data cannot be read: ${(error as Error).message}`;
+    readError = { kind: 'file', id: file.key, reason };
+  }
+  const chains = rows.finish();
+  let checksum: string | null = null;
+  if (!readError && (sha.sha256 !== file.sha256 || sha.bytes !== file.bytes))
+    checksum = `the data file (${sha.bytes} bytes, SHA-256 ${sha.sha256}) is not the one the manifest describes`;
+  else if (!readError && rows.lines !== manifest.rowCount)
+    checksum = `the data file has ${rows.lines} rows, the manifest ${manifest.rowCount}`;
+
+  const broken = chains.find((r) => r.firstBroken);
+  const firstBroken =
+    (manifestProblem && { kind: 'manifest' as const, id: manifest.archiveId, reason: manifestProblem }) ??
+    readError ??
+    rows.firstBroken ??
+    (broken ? broken.firstBroken : null) ??
+    (checksum && { kind: 'file' as const, id: file.key, reason: checksum });
+  const organizationId =
+    firstBroken && broken && firstBroken === broken.firstBroken ? broken.organizationId : null;
+  return {
+    ok: !firstBroken,
+    archiveId: manifest.archiveId,
+    from: manifest.source.from,
+    to: manifest.source.to,
+    checkedEvents: chains.reduce((n, r) => n + r.checkedEvents, 0),
+    firstBroken: firstBroken ? { ...firstBroken, organizationId } : null,
+    chains,
+    file: readError ? null : { rows: rows.lines, bytes: sha.bytes, sha256: sha.sha256 },
+  };
+}
+
+function failed(manifest: ArchiveManifest | null, broken: BrokenLink): ArchiveVerifyReport {
+  return {
+    ok: false,
+    archiveId: manifest?.archiveId ?? null,
+    from: manifest?.source.from ?? null,
+    to: manifest?.source.to ?? null,
+    checkedEvents: 0,
+    firstBroken: { ...broken, organizationId: null },
+    chains: [],
+    file: null,
+  };
+}
+
+/** Feeds an archive's rows, line by line, to one chain verifier per organization. */
+class ArchiveRows {
+  lines = 0;
+  firstBroken: BrokenLink | null = null;
+  private readonly columns: string[];
+  private readonly fromMicros: bigint;
+  private readonly toMicros: bigint;
+  private readonly verifiers = new Map<string, ChainVerifier>();
+
+  constructor(
+    manifest: ArchiveManifest,
+    private readonly section: ArchiveIntegritySection,
+    private readonly publicKeys: Map<string, KeyObject>,
+  ) {
+    this.columns = manifest.columns.map((c) => c.name);
+    this.fromMicros = BigInt(Date.parse(manifest.source.from)) * 1000n;
+    this.toMicros = BigInt(Date.parse(manifest.source.to)) * 1000n;
+    for (const chain of section.chains) this.verifier(chain.orgKey);
+  }
+
+  async consume(source: AsyncIterable<Buffer>): Promise<void> {
+    const decoder = new StringDecoder('utf8');
+    let rest = '';
+    for await (const chunk of source) {
+      const lines = (rest + decoder.write(chunk)).split('\n');
+      rest = lines.pop()!;
+      for (const line of lines) this.line(line);
+    }
+    rest += decoder.end();
+    if (rest !== '') this.line(rest);
+  }
+
+  finish(): ChainReport[] {
+    const reports = [...this.verifiers.values()].map((v) => v.finish());
+    for (const report of reports) {
+      if (!report.checkpoint && report.ok && report.checkedSeals > 0) {
+        report.ok = false;
+        report.problems++;
+        report.firstBroken = { kind: 'checkpoint', id: '', reason: 'no signed checkpoint covers this chain' };
+      }
+    }
+    return reports;
+  }
+
+  private line(line: string): void {
+    const at = ++this.lines;
+    const row = this.parse(line);
+    if (!row) return this.break(`line ${at}`, `line ${at} is not a row of the manifest's columns`);
+    const id = String(row.id);
+    let occurredAtMicros: bigint;
+    try {
+      occurredAtMicros = timestampMicros(String(row.occurred_at));
+    } catch {
+      return this.break(id, 'occurred_at is not a timestamp');
+    }
+    if (occurredAtMicros < this.fromMicros || occurredAtMicros >= this.toMicros)
+      this.break(id, 'event lies outside the archived range');
+    this.verifier(orgKeyOf(text(row.organization_id))).addEvent({
+      id,
+      occurredAtMicros,
       batchId: text(row.batch_id),
       storedHash: byteaHex(row.event_hash),
       computedHash: rowHash(row),
     });
   }
-  const reports: ChainReport[] = [...verifiers.values()].map((v) => v.finish());
-  for (const report of reports) {
-    if (!report.checkpoint && report.ok && report.checkedSeals > 0) {
-      report.ok = false;
-      report.problems++;
-      report.firstBroken = { kind: 'checkpoint', id: '', reason: 'no signed checkpoint covers this chain' };
+
+  /** The line's values by column name; null when it is not a JSON array of the manifest's width. */
+  private parse(line: string): Row | null {
+    let values: unknown;
+    try {
+      values = JSON.parse(line);
+    } catch {
+      return null;
     }
+    if (!Array.isArray(values) || values.length !== this.columns.length) return null;
+    const row: Row = {};
+    this.columns.forEach((name, i) => (row[name] = values[i]));
+    return row;
   }
-  const broken = reports.find((r) => r.firstBroken);
-  return {
-    ok: !broken,
-    from: section.from ?? null,
-    to: section.to ?? null,
-    checkedEvents: reports.reduce((n, r) => n + r.checkedEvents, 0),
-    firstBroken: broken ? { ...broken.firstBroken!, organizationId: broken.organizationId } : null,
-    chains: reports,
-  };
+
+  private break(id: string, reason: string): void {
+    this.firstBroken ??= { kind: 'event', id, reason };
+  }
+
+  private verifier(orgKey: string): ChainVerifier {
+    let verifier = this.verifiers.get(orgKey);
+    if (!verifier) {
+      const chain = this.section.chains.find((c) => c.orgKey === orgKey);
+      this.verifiers.set(orgKey, (verifier = verifierFor(chain, orgKey, this.publicKeys)));
+    }
+    return verifier;
+  }
 }

@@ -16,8 +16,9 @@ export interface VerifiedEvent {
 }
 
 export interface BrokenLink {
-  kind: 'event' | 'seal' | 'checkpoint';
-  /** Event id, `orgKey#seq` for a seal, checkpoint id. */
+  /** `manifest` and `file`: an archive's manifest or data file (archive-verifier.ts). */
+  kind: 'event' | 'seal' | 'checkpoint' | 'manifest' | 'file';
+  /** Event id, `orgKey#seq` for a seal, checkpoint id, archive id or data key. */
   id: string;
   reason: string;
 }
@@ -61,6 +62,12 @@ export interface ChainInput {
    */
   eventBatches?: Set<string>;
   outsideLeaves?: Map<string, SealLeaf[]>;
+  /**
+   * The database after archival: event-time ranges whose partitions went cold (dropped). A seal whose
+   * events all lie in one of them is checked as a link only (its archive is verified offline); a seal
+   * partly in one gets those events' hashes as `outsideLeaves` (kept in audit_archived_leaves).
+   */
+  archivedRanges?: Array<{ fromMicros: bigint; toMicros: bigint }>;
   segment?: boolean;
 }
 
@@ -80,7 +87,9 @@ export class ChainVerifier {
 
   constructor(private readonly input: ChainInput) {
     for (const seal of input.seals) {
-      const covered = input.eventBatches ? input.eventBatches.has(seal.batchId) : this.sealInRange(seal);
+      const covered = input.eventBatches
+        ? input.eventBatches.has(seal.batchId)
+        : this.sealInRange(seal) && !this.sealArchived(seal);
       if (covered) this.inRange.set(seal.batchId, seal);
     }
   }
@@ -150,6 +159,11 @@ export class ChainVerifier {
       (toMicros === null || BigInt(seal.firstAtMicros) < toMicros) &&
       (fromMicros === null || BigInt(seal.lastAtMicros) >= fromMicros)
     );
+  }
+
+  private sealArchived(seal: StoredSeal): boolean {
+    const [first, last] = [BigInt(seal.firstAtMicros), BigInt(seal.lastAtMicros)];
+    return (this.input.archivedRanges ?? []).some((r) => first >= r.fromMicros && last < r.toMicros);
   }
 
   private inRangeTime(micros: bigint): boolean {

@@ -1,6 +1,7 @@
 import { createPublicKey, KeyObject } from 'node:crypto';
 import { parsePrivateKey, parsePublicKey } from 'src/common/crypto/ed25519-keys';
 import { Checkpoint, keyIdOf, rawPublicKey, signCheckpoint } from 'src/integrity/checkpoint-statement';
+import { ManifestSignature, signManifest } from 'src/integrity/manifest-signature';
 
 /** The public verification material of one key, as published (endpoint, CLI). */
 export interface PublicKeyInfo {
@@ -32,6 +33,11 @@ export class CheckpointSigner {
   sign(head: { orgKey: string; seq: string; sealHash: Buffer }, at = new Date()): Omit<Checkpoint, 'id'> {
     const statement = { ...head, signedAt: at.toISOString(), keyId: this.keyId };
     return { ...statement, signature: signCheckpoint(statement, this.privateKey) };
+  }
+
+  /** Signs an archive manifest (see manifestStatement): every field of it, its integrity section too. */
+  signManifest(manifest: object): ManifestSignature {
+    return signManifest(manifest, this.keyId, this.privateKey);
   }
 
   describe(): PublicKeyInfo[] {

@@ -77,11 +77,13 @@ export class DatabaseVerifier {
   }
 
   private async chainVerifier(orgKey: string, range: VerifyRange): Promise<ChainVerifier> {
-    const [seals, head, pendingBatches, checkpoints] = await Promise.all([
+    const [seals, head, pendingBatches, checkpoints, archivedRanges, outsideLeaves] = await Promise.all([
       this.repository.seals(orgKey),
       this.repository.head(orgKey),
       this.repository.pendingBatches(orgKey),
       this.repository.checkpoints(orgKey),
+      this.repository.archivedRanges(),
+      this.repository.archivedLeaves(orgKey),
     ]);
     return new ChainVerifier({
       orgKey,
@@ -92,6 +94,8 @@ export class DatabaseVerifier {
       pendingBatches,
       checkpoints,
       publicKeys: this.publicKeys,
+      archivedRanges,
+      outsideLeaves,
     });
   }
 }

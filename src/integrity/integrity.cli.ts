@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import { Pool } from 'pg';
 import { loadConfig } from 'src/common/config/environment';
 import { parsePublicKey } from 'src/common/crypto/ed25519-keys';
-import { ArchiveIntegritySection, archiveIntegritySection } from 'src/integrity/archive-section';
+import { archiveIntegritySection } from 'src/integrity/archive-section';
 import { verifyArchive } from 'src/integrity/archive-verifier';
 import { keyIdOf } from 'src/integrity/checkpoint-statement';
 import { CheckpointSigner } from 'src/integrity/checkpoint-signer';
@@ -13,7 +13,7 @@ import { KeyObject } from 'node:crypto';
 
 /**
  * npm run integrity -- verify [--from ISO] [--to ISO] [--org ID]          (DATABASE_URL)
- * npm run integrity -- verify-archive <rows.ndjson.gz> <manifest.json> --public-key <file>
+ * npm run integrity -- verify-archive <data.ndjson.gz|.br> <manifest.json> --public-key <file>
  * npm run integrity -- archive-section --from ISO --to ISO               (DATABASE_URL; prints JSON)
  * npm run integrity -- public-key                                         (from AUDIT_SIGNING_KEY)
  * Exit status: 0 verified, 1 broken (the report says where), 2 usage or configuration error.
@@ -73,17 +73,13 @@ program
   });
 
 program
-  .command('verify-archive <ndjsonGz> <manifest>')
+  .command('verify-archive <data> <manifest>')
   .description(
-    'Verify a cold archive offline: the rows file, its manifest (integrity section) and the public key',
+    'Verify a cold archive offline: its data file (data.ndjson.gz or .br), its manifest.json and the public key',
   )
   .requiredOption('--public-key <file>', 'public key (PEM or base64 raw 32 bytes); repeatable', collect, [])
   .action(async (file: string, manifestPath: string, options: { publicKey: string[] }) => {
-    const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as {
-      integrity?: ArchiveIntegritySection;
-    };
-    const section = manifest.integrity ?? (manifest as unknown as ArchiveIntegritySection);
-    report(await verifyArchive(file, section, keysFrom(options.publicKey)));
+    report(await verifyArchive(file, readFileSync(manifestPath, 'utf8'), keysFrom(options.publicKey)));
   });
 
 program

@@ -3,6 +3,7 @@ import { to as copyTo } from 'pg-copy-streams';
 import { Readable } from 'node:stream';
 import { hash as digest } from 'node:crypto';
 import { CANONICAL_COLUMNS_SQL } from 'src/audit/integrity/event-hash';
+import { SealLeaf } from 'src/audit/integrity/seal';
 import { Checkpoint } from 'src/integrity/checkpoint-statement';
 import { StoredSeal, VerifiedEvent } from 'src/integrity/chain-verifier';
 
@@ -71,6 +72,30 @@ export class IntegrityRepository {
     return rows.map(toStoredSeal);
   }
 
+  /** Event-time ranges of partitions archived and dropped (src/archive's audit_archives, cold or expired). */
+  async archivedRanges(): Promise<Array<{ fromMicros: bigint; toMicros: bigint }>> {
+    const { rows } = await this.pool.query<{ from_us: string; to_us: string }>(
+      `SELECT (extract(epoch FROM range_from) * 1000000)::bigint::text AS from_us,
+              (extract(epoch FROM range_to) * 1000000)::bigint::text AS to_us
+         FROM audit_archives WHERE state IN ('cold', 'expired')`,
+    );
+    return rows.map((r) => ({ fromMicros: BigInt(r.from_us), toMicros: BigInt(r.to_us) }));
+  }
+
+  /** Hashes kept of archived events of batches across a partition boundary, by batch (one organization). */
+  async archivedLeaves(orgKey: string): Promise<Map<string, SealLeaf[]>> {
+    const { rows } = await this.pool.query<{ batch_id: string; id: string; event_hash: Buffer }>(
+      `SELECT l.batch_id, l.id, l.event_hash FROM audit_archived_leaves l
+        WHERE l.org_key = $1 AND EXISTS (SELECT 1 FROM audit_archives a WHERE a.state IN ('cold', 'expired')
+                                           AND l.occurred_at >= a.range_from AND l.occurred_at < a.range_to)`,
+      [orgKey],
+    );
+    const leaves = new Map<string, SealLeaf[]>();
+    for (const r of rows)
+      leaves.set(r.batch_id, [...(leaves.get(r.batch_id) ?? []), { id: r.id, hash: r.event_hash }]);
+    return leaves;
+  }
+
   async head(orgKey: string): Promise<{ seq: string; sealHash: Buffer } | null> {
     const { rows } = await this.pool.query<{ seq: string; seal_hash: Buffer }>(
       `SELECT seq::text AS seq, seal_hash FROM audit_chain_heads WHERE org_key = $1`,
@@ -114,7 +139,7 @@ export class IntegrityRepository {
   }
 
   /**
-   * Streams the events of one organization in [from, to) to `onEvent`, with the hash of each row's
+   * Streams the events (hot and warm) of one organization in [from, to) to `onEvent`, with the hash of each row's
    * canonical form: the line COPY prints for the canonical columns (event-hash.ts), hashed as the bytes
    * arrive, never parsed. Constant memory; Postgres only prints columns.
    */
@@ -134,8 +159,11 @@ export class IntegrityRepository {
       where.push(`e.occurred_at >= ${escapeLiteral(microsToIso(window.fromMicros, false))}::timestamptz`);
     if (window.toMicros !== null)
       where.push(`e.occurred_at < ${escapeLiteral(microsToIso(window.toMicros, true))}::timestamptz`);
-    const sql = `COPY (SELECT coalesce(e.organization_id, ''), e.batch_id, encode(e.event_hash, 'hex'), ${CANONICAL_COLUMNS_SQL}
-      FROM audit_events e WHERE ${where.join(' AND ')}) TO STDOUT`;
+    // Hot and warm (detached) partitions: both are still in the database.
+    const select = (table: string) =>
+      `SELECT coalesce(e.organization_id, ''), e.batch_id, encode(e.event_hash, 'hex'), ${CANONICAL_COLUMNS_SQL}
+         FROM ${table} e WHERE ${where.join(' AND ')}`;
+    const sql = `COPY (${select('audit_events')} UNION ALL ${select('audit_events_warm')}) TO STDOUT`;
     const client = await this.pool.connect();
     let failure: Error | undefined;
     try {

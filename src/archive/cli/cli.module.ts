@@ -6,9 +6,11 @@ import { AppConfigModule } from 'src/common/config/app-config.module';
 import { AppConfig } from 'src/common/config/environment';
 import { dataSourceOptions } from 'src/common/database/data-source-options';
 import { MetricsModule } from 'src/common/metrics/metrics.module';
+import { IntegrityCoreModule } from 'src/integrity/integrity-core.module';
 
 /**
- * What the CLI needs: configuration, the database, partitions and archives. No HTTP, no capture, no
+ * What the CLI needs: configuration, the database, partitions and archives (and the integrity core that
+ * seals archive manifests). No HTTP, no capture, no
  * scheduler (so none of the service's jobs start): commands run once, on demand.
  */
 @Module({})
@@ -23,6 +25,7 @@ export class CliModule {
         ),
         ClockModule,
         MetricsModule, // the jobs' metrics providers; nothing scrapes them here
+        IntegrityCoreModule,
         ArchiveModule,
       ],
     };

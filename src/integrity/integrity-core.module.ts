@@ -1,0 +1,36 @@
+import { Global, Module } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { ARCHIVE_INTEGRITY } from 'src/archive/archive.tokens';
+import { APP_CONFIG } from 'src/common/config/app-config.module';
+import { AppConfig } from 'src/common/config/environment';
+import { poolFromDataSource } from 'src/common/database/pg-pool';
+import { ArchiveIntegrityService } from 'src/integrity/archive-integrity.service';
+import { CheckpointSigner } from 'src/integrity/checkpoint-signer';
+import { INTEGRITY_POOL, IntegrityService } from 'src/integrity/integrity.service';
+
+/**
+ * Signing key, verification and chaining, and the ARCHIVE_INTEGRITY the archive job seals manifests with
+ * (global, so ArchiveModule needs no import of this folder). No jobs, no routes: the archive CLI uses it.
+ */
+@Global()
+@Module({
+  providers: [
+    IntegrityService,
+    ArchiveIntegrityService,
+    { provide: ARCHIVE_INTEGRITY, useExisting: ArchiveIntegrityService },
+    {
+      provide: CheckpointSigner,
+      useFactory: (config: AppConfig) =>
+        new CheckpointSigner(config.integrity.signingKey, config.integrity.verifyKeys),
+      inject: [APP_CONFIG],
+    },
+    {
+      // Verification streams whole ranges: its own connections, never the API's.
+      provide: INTEGRITY_POOL,
+      useFactory: (dataSource: DataSource) => poolFromDataSource(dataSource, 3, 'nest-audit-trail:integrity'),
+      inject: [DataSource],
+    },
+  ],
+  exports: [IntegrityService, CheckpointSigner, ARCHIVE_INTEGRITY],
+})
+export class IntegrityCoreModule {}

@@ -7,6 +7,7 @@ import { StatsOverWarmPartitions1795390000011 } from './1795390000011-StatsOverW
 import { AuditIntegrity1795390000020 } from './1795390000020-AuditIntegrity';
 import { AppendOnlyAuditEvents1795390000021 } from './1795390000021-AppendOnlyAuditEvents';
 import { ArchivedBoundaryLeaves1795390000030 } from './1795390000030-ArchivedBoundaryLeaves';
+import { PersonalDataKeys1795390000040 } from './1795390000040-PersonalDataKeys';
 
 /** Listed explicitly (not globbed) so the same list works from ts (tests) and the built js. */
 export const MIGRATIONS = [
@@ -19,4 +20,5 @@ export const MIGRATIONS = [
   AuditIntegrity1795390000020,
   AppendOnlyAuditEvents1795390000021,
   ArchivedBoundaryLeaves1795390000030,
+  PersonalDataKeys1795390000040,
 ];

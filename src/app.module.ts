@@ -15,6 +15,7 @@ import { MetricsModule } from 'src/common/metrics/metrics.module';
 import { HealthModule } from 'src/health/health.module';
 import { IntegrityModule } from 'src/integrity/integrity.module';
 import { PartitionsModule } from 'src/partitions/partitions.module';
+import { SubjectsModule } from 'src/subjects/subjects.module';
 import { QueryModule } from 'src/query/query.module';
 
 /** Runs last at shutdown: stops what main.ts started outside Nest (the embedded Postgres). */
@@ -74,11 +75,14 @@ export class AppModule {
           criticalEventTypes: config.audit.criticalEventTypes,
           criticalSeverities: config.audit.criticalSeverities,
           futureHorizonMs: config.audit.partitionHorizonDays * 24 * 60 * 60 * 1000,
+          personalData: config.personalData
+            ? { encryptionKey: config.personalData.encryptionKey, keys: config.personalData.keys }
+            : undefined,
         }),
         PartitionsModule,
         HealthModule,
         // Admin API, archive and integrity endpoints and jobs, demo domain: API processes only.
-        ...(role === 'api' ? [ArchiveModule, IntegrityModule, QueryModule, AccountsModule] : []),
+        ...(role === 'api' ? [ArchiveModule, IntegrityModule, QueryModule, SubjectsModule, AccountsModule] : []),
       ],
       providers: [
         { provide: APP_PIPE, useFactory: strictValidationPipe },

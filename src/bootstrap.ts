@@ -31,6 +31,11 @@ export async function createApp(config: AppConfig, role: AppRole = 'api'): Promi
         'AUDIT_SIGNING_KEY is not set: checkpoints are signed with the built-in DEVELOPMENT key, which proves nothing. Never run like this in production.',
       );
     }
+    if (config.personalData?.encryptionKeyIsDevDefault) {
+      logger.warn(
+        'AUDIT_PERSONAL_DATA_KEY is not set: personal data is encrypted under the built-in DEVELOPMENT key, which protects nothing. Never run like this in production.',
+      );
+    }
     const app = await NestFactory.create<NestExpressApplication>(
       AppModule.forRoot(config, databaseUrl, embedded?.stop, role),
       { logger: levelsFrom(config.logLevel) },

@@ -6,6 +6,7 @@ import { isCritical, ResolvedAuditOptions } from 'src/audit/audit-options';
 import { AuditWriter, AuditWriterStats, toQueued } from 'src/audit/audit-writer.service';
 import { AuditEvent } from 'src/audit/audit.types';
 import { RedisStreamDelivery, StreamStats } from 'src/audit/delivery/redis-stream.delivery';
+import { PersonalDataService } from 'src/audit/personal-data/personal-data.service';
 
 export interface AuditPipelineStats extends AuditWriterStats {
   delivery: 'memory' | 'redis';
@@ -30,6 +31,7 @@ export class AuditDelivery implements OnModuleInit, BeforeApplicationShutdown {
     @Inject(AUDIT_OPTIONS) private readonly options: ResolvedAuditOptions,
     private readonly writer: AuditWriter,
     @Inject(AUDIT_PG_POOL) pool: Pool,
+    private readonly personal: PersonalDataService,
   ) {
     this.stream =
       options.delivery === 'redis' && options.redis
@@ -37,7 +39,7 @@ export class AuditDelivery implements OnModuleInit, BeforeApplicationShutdown {
             options.redis,
             options,
             writer,
-            new AuditEventRepository(pool),
+            new AuditEventRepository(pool, (ids) => personal.markStored(ids)),
             options.redis.consumers,
           )
         : null;
@@ -52,7 +54,9 @@ export class AuditDelivery implements OnModuleInit, BeforeApplicationShutdown {
   }
 
   submit(event: AuditEvent): boolean | Promise<boolean> {
-    const queued = toQueued(event);
+    // Personal data is encrypted before the event goes anywhere: buffer, stream, spool, COPY.
+    const { event: stored, keys } = this.personal.protect(event);
+    const queued = toQueued(stored, keys);
     const critical = isCritical(this.options, queued);
     if (this.stream) {
       if (critical || this.stream.hasRoom()) return this.stream.submit(queued);

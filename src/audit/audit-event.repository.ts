@@ -6,6 +6,8 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { QueryRunner } from 'typeorm';
 import { AUDIT_EVENT_COLUMNS, eventValues } from 'src/audit/copy-format';
 import { AuditEvent } from 'src/audit/audit.types';
+import { SubjectKeyRepository } from 'src/audit/personal-data/subject-key.repository';
+import type { SubjectKeyRecord } from 'src/audit/personal-data/subject-keyring';
 import { appendSeals, sealItems, tagBatch } from 'src/audit/integrity/chain-sealer';
 import { groupForSeals, merkleRoot, orgKeyOf, sealInputFromLine } from 'src/audit/integrity/seal';
 
@@ -33,10 +35,19 @@ function* chunks(lines: readonly string[]): Generator<string> {
  * organization's previous seal; see src/audit/integrity/chain-sealer.ts).
  */
 export class AuditEventRepository {
-  constructor(private readonly pool: Pool) {}
+  /** `onKeysStored`: told the ids of subject keys once a transaction storing them has committed. */
+  constructor(
+    private readonly pool: Pool,
+    private readonly onKeysStored: (ids: string[]) => void = () => undefined,
+  ) {}
 
   /** One event inside the caller's transaction (transactional capture): commits or rolls back with it. */
-  static async insertWithin(runner: QueryRunner, event: AuditEvent): Promise<void> {
+  static async insertWithin(
+    runner: QueryRunner,
+    event: AuditEvent,
+    keys: readonly SubjectKeyRecord[] = [],
+  ): Promise<void> {
+    await SubjectKeyRepository.store(runner, keys);
     const values = eventValues(event);
     const batchId = randomUUID();
     await runner.query(INSERT_ONE, [...values, batchId]);
@@ -55,15 +66,20 @@ export class AuditEventRepository {
     );
   }
 
-  /** COPY a batch of encoded lines (`encodeEvent`) in one transaction: all rows or none. */
-  async copy(lines: readonly string[]): Promise<void> {
+  /**
+   * COPY a batch of encoded lines (`encodeEvent`) in one transaction, with the subject keys its events
+   * carry: all rows or none.
+   */
+  async copy(lines: readonly string[], keys: readonly SubjectKeyRecord[] = []): Promise<void> {
     await this.withClient(async (client) => {
       await client.query('BEGIN');
       try {
+        await SubjectKeyRepository.store(client, keys);
         const batchId = await tagBatch(client);
         await this.copyInto(client, 'audit_events', lines);
         await appendSeals(client, sealItems(batchId, groupForSeals(lines.map(sealInputFromLine))));
         await client.query('COMMIT');
+        if (keys.length > 0) this.onKeysStored(keys.map((key) => key.id));
       } catch (error) {
         await client.query('ROLLBACK').catch(() => undefined);
         throw error;
@@ -76,10 +92,11 @@ export class AuditEventRepository {
    * while waiting for the answer): COPY into a temporary table, then insert only the ids not yet stored,
    * and seal exactly the rows inserted (none when the batch had committed: no duplicate, no extra seal).
    */
-  async copyIdempotent(lines: readonly string[]): Promise<number> {
+  async copyIdempotent(lines: readonly string[], keys: readonly SubjectKeyRecord[] = []): Promise<number> {
     return this.withClient(async (client) => {
       await client.query('BEGIN');
       try {
+        await SubjectKeyRepository.store(client, keys);
         await client.query(
           `CREATE TEMP TABLE audit_events_staging (LIKE audit_events INCLUDING DEFAULTS) ON COMMIT DROP`,
         );
@@ -102,6 +119,7 @@ export class AuditEventRepository {
         }));
         await appendSeals(client, sealItems(batchId, groupForSeals(inserted)));
         await client.query('COMMIT');
+        if (keys.length > 0) this.onKeysStored(keys.map((key) => key.id));
         return result.rowCount ?? 0;
       } catch (error) {
         await client.query('ROLLBACK').catch(() => undefined);

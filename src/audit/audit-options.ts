@@ -2,19 +2,49 @@ import { join } from 'node:path';
 import { DEFAULT_REDACT_KEYS } from 'src/audit/redaction';
 import { AuditModuleOptions, AuditRedisOptions, AuditSeverity } from 'src/audit/audit.types';
 import type { SpoolOptions } from 'src/audit/delivery/disk-spool';
+import { parseKek } from 'src/audit/personal-data/personal-data.cipher';
+import { DEFAULT_PERSONAL_KEYS } from 'src/audit/personal-data/personal-data.protector';
 
 export interface ResolvedRedisOptions extends Required<AuditRedisOptions> {
   deadLetterKey: string;
 }
 
+export interface ResolvedPersonalDataOptions {
+  encryptionKey: Buffer;
+  keys: string[];
+  keyTtlMs: number;
+}
+
 export type ResolvedAuditOptions = Required<
-  Omit<AuditModuleOptions, 'extraRedactKeys' | 'spool' | 'redis'>
+  Omit<AuditModuleOptions, 'extraRedactKeys' | 'spool' | 'redis' | 'personalData'>
 > & {
   spool: SpoolOptions | null;
   redis: ResolvedRedisOptions | null;
+  personalData: ResolvedPersonalDataOptions | null;
 };
 
+function resolvePersonalData(
+  options: AuditModuleOptions['personalData'],
+  problems: string[],
+): ResolvedPersonalDataOptions | null {
+  if (!options) return null;
+  let encryptionKey: Buffer;
+  try {
+    encryptionKey = Buffer.isBuffer(options.encryptionKey)
+      ? options.encryptionKey
+      : parseKek(options.encryptionKey);
+    if (encryptionKey.length !== 32) throw new Error('must be 32 bytes');
+  } catch (error) {
+    problems.push(`personalData.encryptionKey ${(error as Error).message}`);
+    return null;
+  }
+  const keyTtlMs = options.keyTtlMs ?? 10 * 60 * 1000;
+  if (!(keyTtlMs >= 1000)) problems.push('personalData.keyTtlMs must be >= 1000');
+  return { encryptionKey, keys: options.keys ?? DEFAULT_PERSONAL_KEYS, keyTtlMs };
+}
+
 export function resolveAuditOptions(options: AuditModuleOptions = {}): ResolvedAuditOptions {
+  const problems: string[] = [];
   const resolved: ResolvedAuditOptions = {
     enabled: options.enabled ?? true,
     batchSize: options.batchSize ?? 2000,
@@ -26,7 +56,7 @@ export function resolveAuditOptions(options: AuditModuleOptions = {}): ResolvedA
     redactKeys: [...(options.redactKeys ?? DEFAULT_REDACT_KEYS), ...(options.extraRedactKeys ?? [])],
     trustedProxies: options.trustedProxies ?? [],
     maxListIds: options.maxListIds ?? 100,
-    criticalActions: options.criticalActions ?? ['delete', 'export'],
+    criticalActions: options.criticalActions ?? ['delete', 'export', 'erase'],
     criticalEventTypes: options.criticalEventTypes ?? [],
     criticalSeverities: options.criticalSeverities ?? ['critical'],
     overflow: options.overflow ?? 'drop',
@@ -52,8 +82,8 @@ export function resolveAuditOptions(options: AuditModuleOptions = {}): ResolvedA
           deadLetterKey: `${options.redis.streamKey ?? 'audit:events'}:dead`,
         }
       : null,
+    personalData: resolvePersonalData(options.personalData, problems),
   };
-  const problems: string[] = [];
   if (!(resolved.batchSize >= 1)) problems.push('batchSize must be >= 1');
   if (!(resolved.maxBuffer >= resolved.batchSize)) problems.push('maxBuffer must be >= batchSize');
   if (!(resolved.flushConcurrency >= 1)) problems.push('flushConcurrency must be >= 1');

@@ -12,6 +12,8 @@ import { AuditEventRepository } from 'src/audit/audit-event.repository';
 import { isCritical, ResolvedAuditOptions } from 'src/audit/audit-options';
 import { AuditEvent } from 'src/audit/audit.types';
 import { encodeEvent } from 'src/audit/copy-format';
+import type { SubjectKeyRecord } from 'src/audit/personal-data/subject-keyring';
+import { PersonalDataService } from 'src/audit/personal-data/personal-data.service';
 import { adaptiveBatchSize, maxAdaptiveBatch } from 'src/audit/delivery/adaptive-batch';
 import { BatchOutcome, copyBatch, describeError, PoisonedEvent } from 'src/audit/delivery/batch-copy';
 import { DiskSpool } from 'src/audit/delivery/disk-spool';
@@ -31,6 +33,8 @@ export interface QueuedEvent {
   line: string;
   /** When the pipeline accepted it (epoch ms): the age of what waits, whatever `occurredAt` says. */
   enqueuedAt: number;
+  /** Subject keys of its personal data not yet known stored: stored in the same transaction as the event. */
+  keys?: SubjectKeyRecord[];
 }
 
 export interface AuditWriterStats {
@@ -70,8 +74,8 @@ export type DropReason = 'high_water' | 'spool_full' | 'undeliverable';
 const MAX_BACKOFF_MS = 5_000;
 
 /** An event as the writer holds it, from the event built by capture. */
-export function toQueued(event: AuditEvent): QueuedEvent {
-  return {
+export function toQueued(event: AuditEvent, keys: SubjectKeyRecord[] = []): QueuedEvent {
+  const queued: QueuedEvent = {
     id: event.id,
     occurredAt: event.occurredAt,
     organizationId: event.organizationId,
@@ -82,6 +86,8 @@ export function toQueued(event: AuditEvent): QueuedEvent {
     line: encodeEvent(event),
     enqueuedAt: Date.now(),
   };
+  if (keys.length > 0) queued.keys = keys;
+  return queued;
 }
 
 /**
@@ -128,8 +134,9 @@ export class AuditWriter implements OnModuleInit, BeforeApplicationShutdown, OnA
   constructor(
     @Inject(AUDIT_OPTIONS) private readonly options: ResolvedAuditOptions,
     @Inject(AUDIT_PG_POOL) private readonly pool: Pool,
+    personal: PersonalDataService,
   ) {
-    this.repository = new AuditEventRepository(pool);
+    this.repository = new AuditEventRepository(pool, (ids) => personal.markStored(ids));
     this.spool = options.spool ? new DiskSpool(options.spool) : null;
     this.maxBatch = maxAdaptiveBatch(options.batchSize);
   }

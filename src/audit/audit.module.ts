@@ -13,6 +13,7 @@ import { AuditService } from 'src/audit/audit.service';
 import { RequestIdMiddleware } from 'src/audit/request-id.middleware';
 import { AuditModuleOptions } from 'src/audit/audit.types';
 import { AuditEntitySubscriber } from 'src/audit/transactional/audit-entity.subscriber';
+import { PersonalDataService } from 'src/audit/personal-data/personal-data.service';
 
 /**
  * `AuditModule.forRoot({...})` / `forRootAsync({ useFactory, inject })`: registers the global
@@ -35,6 +36,7 @@ import { AuditEntitySubscriber } from 'src/audit/transactional/audit-entity.subs
         ),
       inject: [DataSource, AUDIT_OPTIONS],
     },
+    PersonalDataService,
     AuditWriter,
     AuditDelivery,
     AuditTargetResolver,
@@ -42,7 +44,7 @@ import { AuditEntitySubscriber } from 'src/audit/transactional/audit-entity.subs
     AuditEntitySubscriber,
     { provide: APP_INTERCEPTOR, useClass: AuditInterceptor },
   ],
-  exports: [AuditService],
+  exports: [AuditService, PersonalDataService],
 })
 export class AuditModule extends ConfigurableAuditModule implements NestModule {
   configure(consumer: MiddlewareConsumer): void {

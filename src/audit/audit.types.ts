@@ -150,7 +150,7 @@ export interface AuditModuleOptions {
   trustedProxies?: string[];
   /** Cap on the ids recorded for a list read. Default 100. */
   maxListIds?: number;
-  /** Actions whose events are critical: never dropped (durable or synchronous path). Default delete + export. */
+  /** Actions whose events are critical: never dropped (durable or synchronous path). Default delete, export, erase. */
   criticalActions?: string[];
   /** Event types (e.g. `account.delete`) whose events are critical. Default none. */
   criticalEventTypes?: string[];
@@ -182,6 +182,20 @@ export interface AuditModuleOptions {
   futureHorizonMs?: number;
   /** Redis Streams delivery settings (required for `delivery: 'redis'`). */
   redis?: AuditRedisOptions;
+  /**
+   * Personal data protection (GDPR crypto-shredding): values of personal keys and the client IP are stored
+   * encrypted with a per-subject key, which `PersonalDataService.erase()` destroys. Off when unset.
+   */
+  personalData?: AuditPersonalDataOptions;
+}
+
+export interface AuditPersonalDataOptions {
+  /** Key-encryption key wrapping the subject keys: 32 bytes (or base64 / 64 hex digits of them). */
+  encryptionKey: Buffer | string;
+  /** Key names whose values are personal (any depth, no case or separators). Default `email`, `name`, `phone`. */
+  keys?: string[];
+  /** How long a process encrypts a subject's events with one key before making a new one. Default 10 min. */
+  keyTtlMs?: number;
 }
 
 export interface AuditRedisOptions {

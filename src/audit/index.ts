@@ -2,6 +2,11 @@
 export { AuditModule } from 'src/audit/audit.module';
 export { Audited, NoAudit } from 'src/audit/audited.decorator';
 export { AuditService } from 'src/audit/audit.service';
+export { PersonalDataService } from 'src/audit/personal-data/personal-data.service';
+export type { RevealableEvent } from 'src/audit/personal-data/personal-data.service';
+export type { ErasureResult } from 'src/audit/personal-data/subject-key.repository';
+export { ERASED } from 'src/audit/personal-data/personal-data.cipher';
+export { DEFAULT_PERSONAL_KEYS } from 'src/audit/personal-data/personal-data.protector';
 export type { AuditWriterStats, QueuedEvent, WriteAttempt } from 'src/audit/audit-writer.service';
 export type { AuditPipelineStats } from 'src/audit/audit-delivery.service';
 export type { StreamStats } from 'src/audit/delivery/redis-stream.delivery';
@@ -14,6 +19,7 @@ export type {
   AuditedOptions,
   AuditEvent,
   AuditModuleOptions,
+  AuditPersonalDataOptions,
   AuditRedisOptions,
   AuditSeverity,
   AuditStateLoader,

@@ -26,7 +26,8 @@ export const DEFAULT_REDACT_KEYS = [
 ];
 
 const MAX_MEMOIZED_KEYS = 10_000;
-const normalize = (key: string) => key.toLowerCase().replace(/[^a-z0-9]/g, '');
+/** Key names compare without case or separators: `api_key`, `apiKey` and `API-KEY` are one key. */
+export const normalizeKey = (key: string) => key.toLowerCase().replace(/[^a-z0-9]/g, '');
 
 export class RedactionRules {
   private constructor(
@@ -36,8 +37,8 @@ export class RedactionRules {
   ) {}
 
   static fromKeys(keys: readonly string[]): RedactionRules {
-    const exact = keys.filter((key) => !key.endsWith('*')).map(normalize);
-    const contained = keys.filter((key) => key.endsWith('*')).map((key) => normalize(key.slice(0, -1)));
+    const exact = keys.filter((key) => !key.endsWith('*')).map(normalizeKey);
+    const contained = keys.filter((key) => key.endsWith('*')).map((key) => normalizeKey(key.slice(0, -1)));
     return new RedactionRules(new Set(exact), contained, []);
   }
 
@@ -53,7 +54,7 @@ export class RedactionRules {
   readonly isRedactedKey = (key: string, path: readonly string[]): boolean => {
     let byName = this.keyVerdicts.get(key);
     if (byName === undefined) {
-      const normalized = normalize(key);
+      const normalized = normalizeKey(key);
       byName = this.exact.has(normalized) || this.contained.some((word) => normalized.includes(word));
       if (this.keyVerdicts.size < MAX_MEMOIZED_KEYS) this.keyVerdicts.set(key, byName);
     }

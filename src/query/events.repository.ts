@@ -51,15 +51,17 @@ export const SEARCH_VECTOR = searchVector();
 
 /**
  * The public event shape (camelCase, DESIGN.md), computed by Postgres for exports: the rows leave the
- * database already serialized and Node only moves bytes. Same order as the CSV columns.
+ * database already serialized and Node only moves bytes (and decrypts personal data, PersonalDataService).
+ * Same order as the CSV columns. A client IP stored encrypted (in `metadata.$ip`) comes back as `ip`.
  */
 const EXPORT_COLUMNS = `e.id,
   to_char(e.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "occurredAt",
   e.organization_id AS "organizationId", e.actor_id AS "actorId", e.actor_type AS "actorType", e.action,
   e.event_type AS "eventType", e.resource_type AS "resourceType", e.resource_id AS "resourceId", e.status,
   e.status_code AS "statusCode", e.error_message AS "errorMessage", e.severity, e.request_id AS "requestId",
-  host(e.ip) AS ip, e.user_agent AS "userAgent", e.route, e.method, e.duration_ms AS "durationMs",
-  e.before, e.after, e.changes, e.metadata`;
+  COALESCE(host(e.ip), e.metadata->>'$ip') AS ip, e.user_agent AS "userAgent", e.route, e.method,
+  e.duration_ms AS "durationMs", e.before, e.after, e.changes,
+  CASE WHEN e.metadata ? '$ip' THEN NULLIF(e.metadata - '$ip', '{}') ELSE e.metadata END AS metadata`;
 
 /**
  * COPY options for NDJSON: CSV format with a delimiter and a quote character that JSON text never contains

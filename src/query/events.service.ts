@@ -1,4 +1,5 @@
 import { BadRequestException, Inject, Injectable, NotFoundException } from '@nestjs/common';
+import { PersonalDataService } from 'src/audit';
 import { AuthUser } from 'src/common/auth/auth.types';
 import { APP_CONFIG } from 'src/common/config/app-config.module';
 import { AppConfig } from 'src/common/config/environment';
@@ -24,6 +25,7 @@ export class EventsService {
   constructor(
     private readonly events: EventsRepository,
     private readonly cache: QueryCache,
+    private readonly personal: PersonalDataService,
     @Inject(APP_CONFIG) config: AppConfig,
   ) {
     this.cursors = new CursorCodec(config.jwtSecret);
@@ -33,35 +35,48 @@ export class EventsService {
   async list(user: AuthUser, query: ListEventsQuery): Promise<EventPage> {
     const filters = toEventFilters(query, organizationScope(user, query.organizationId));
     const load = () => this.paged(filters, query, 'desc');
-    if (query.cursor) return load();
-    return this.cache.wrap(
+    if (query.cursor) return this.reveal(await load());
+    // The cache holds pages as stored (personal data encrypted); they are decrypted on every read, so an
+    // erasure shows at once and no plaintext personal data ever sits in Redis.
+    const page = await this.cache.wrap(
       filters.organizationId,
       `events:${filtersKey(filters)}:${query.limit ?? DEFAULT_LIMIT}`,
       load,
     );
+    return this.reveal(page);
   }
 
   async get(user: AuthUser, id: string): Promise<EventView> {
     // Another organization's event is "not found": its existence is not revealed.
     const row = await this.events.findById(id, organizationScope(user, undefined));
     if (!row) throw new NotFoundException(`Event ${id} not found`);
-    return toEventView(row);
+    const [view] = await this.personal.reveal([toEventView(row)]);
+    return view;
   }
 
   /** A resource's history, oldest first, each step with its diff. */
-  history(user: AuthUser, resourceType: string, resourceId: string, query: PageQuery): Promise<EventPage> {
+  async history(
+    user: AuthUser,
+    resourceType: string,
+    resourceId: string,
+    query: PageQuery,
+  ): Promise<EventPage> {
     const filters: EventFilters = {
       organizationId: organizationScope(user, undefined),
       resourceType,
       resourceId,
     };
-    return this.paged(filters, query, 'asc');
+    return this.reveal(await this.paged(filters, query, 'asc'));
   }
 
   /** What one actor did, newest first, with the usual filters. */
-  activity(user: AuthUser, actorId: string, query: ListEventsQuery): Promise<EventPage> {
+  async activity(user: AuthUser, actorId: string, query: ListEventsQuery): Promise<EventPage> {
     const filters = { ...toEventFilters(query, organizationScope(user, query.organizationId)), actorId };
-    return this.paged(filters, query, 'desc');
+    return this.reveal(await this.paged(filters, query, 'desc'));
+  }
+
+  private async reveal(page: EventPage): Promise<EventPage> {
+    return { ...page, items: await this.personal.reveal(page.items) };
   }
 
   private async paged(filters: EventFilters, page: PageQuery, order: 'asc' | 'desc'): Promise<EventPage> {

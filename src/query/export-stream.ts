@@ -6,7 +6,8 @@ import { EventsRepository, ExportFormat } from 'src/query/events.repository';
 
 /**
  * The export's bytes into `sink` (the HTTP response, or a benchmark's counter) through `counter`, on a
- * connection of `pool`. Rejects if the query fails or the sink goes away.
+ * connection of `pool`, personal data decrypted by `reveal` when given. Rejects if the query fails or the
+ * sink goes away.
  */
 export async function streamExport(
   pool: Pool,
@@ -15,11 +16,13 @@ export async function streamExport(
   format: ExportFormat,
   sink: Writable,
   counter = new RowCounter(format),
+  reveal?: Transform,
 ): Promise<void> {
   const client = await pool.connect();
   let failure: Error | undefined;
   try {
-    await pipeline(events.copyExport(client, filters, format) as Readable, counter, sink);
+    const rows = events.copyExport(client, filters, format) as Readable;
+    await (reveal ? pipeline(rows, reveal, counter, sink) : pipeline(rows, counter, sink));
   } catch (error) {
     failure = error as Error;
     throw error;

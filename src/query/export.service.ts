@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import type { Response } from 'express';
 import { Pool } from 'pg';
-import { AuditService } from 'src/audit';
+import { AuditService, PersonalDataService } from 'src/audit';
 import { AuthUser } from 'src/common/auth/auth.types';
 import { ExportQuery } from 'src/query/dto/export.query';
 import { toEventFilters } from 'src/query/event-filters';
@@ -30,6 +30,7 @@ export class ExportService implements OnApplicationShutdown {
   constructor(
     private readonly events: EventsRepository,
     private readonly audit: AuditService,
+    private readonly personal: PersonalDataService,
     @Inject(EXPORT_POOL) private readonly pool: Pool,
   ) {}
 
@@ -53,7 +54,15 @@ export class ExportService implements OnApplicationShutdown {
     // Every row has been read: record the export before the client sees the end of the body.
     const counter = new RowCounter(format, (rows) => recordExport(rows));
     try {
-      await streamExport(this.pool, this.events, filters, format, response, counter);
+      await streamExport(
+        this.pool,
+        this.events,
+        filters,
+        format,
+        response,
+        counter,
+        this.personal.revealStream(format),
+      );
     } catch (error) {
       const failure = error as Error;
       recordExport(counter.rows, failure);

@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { AuditEventRepository } from 'src/audit/audit-event.repository';
 import type { QueuedEvent, WriteAttempt } from 'src/audit/audit-writer.service';
+import type { SubjectKeyRecord } from 'src/audit/personal-data/subject-keyring';
 
 // Postgres error classes that mean "this data can never be written" (bad value, constraint), as opposed to
 // "try again later" (connection, lock, admin shutdown, missing table being recreated...). A unique
@@ -46,6 +47,7 @@ async function copyOrSplit(
   outcome: BatchOutcome,
 ): Promise<void> {
   const lines = batch.map((event) => event.line);
+  const keys = keysOf(batch);
   const started = performance.now();
   const report = (errorCode: string | null) =>
     onAttempt({
@@ -55,8 +57,8 @@ async function copyOrSplit(
       errorCode,
     });
   try {
-    if (idempotent) await repository.copyIdempotent(lines);
-    else await repository.copy(lines);
+    if (idempotent) await repository.copyIdempotent(lines, keys);
+    else await repository.copy(lines, keys);
     report(null);
     outcome.written.push(...batch);
     return;
@@ -75,6 +77,13 @@ async function copyOrSplit(
   const middle = Math.ceil(batch.length / 2);
   await copyOrSplit(repository, batch.slice(0, middle), true, onAttempt, outcome);
   await copyOrSplit(repository, batch.slice(middle), true, onAttempt, outcome);
+}
+
+/** The subject keys the batch's events carry, each once. */
+function keysOf(batch: readonly QueuedEvent[]): SubjectKeyRecord[] {
+  const keys = new Map<string, SubjectKeyRecord>();
+  for (const event of batch) for (const key of event.keys ?? []) keys.set(key.id, key);
+  return [...keys.values()];
 }
 
 export function errorCode(error: unknown): string {

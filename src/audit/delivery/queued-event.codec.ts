@@ -1,9 +1,20 @@
 import type { QueuedEvent } from 'src/audit/audit-writer.service';
+import type { SubjectKeyRecord } from 'src/audit/personal-data/subject-keyring';
+
+type EncodedKey = [
+  id: string,
+  organizationId: string | null,
+  subjectId: string,
+  kekId: string,
+  wrappedKey: string,
+  createdAt: number,
+];
 
 /**
  * One QueuedEvent as one line of JSON: how an event is kept outside the process (a Redis stream entry, a
  * spool segment). A positional array, not an object: the COPY line is most of the bytes, and it is kept
- * verbatim, so whatever reads it back writes exactly the row the capture encoded.
+ * verbatim, so whatever reads it back writes exactly the row the capture encoded. The subject keys it
+ * carries (wrapped: never a plain data key) come last, only when there are any.
  */
 type Encoded = [
   id: string,
@@ -15,6 +26,7 @@ type Encoded = [
   severity: string,
   enqueuedAt: number,
   line: string,
+  keys?: EncodedKey[],
 ];
 
 export function serializeQueued(event: QueuedEvent): string {
@@ -29,14 +41,21 @@ export function serializeQueued(event: QueuedEvent): string {
     event.enqueuedAt,
     event.line,
   ];
+  if (event.keys?.length) {
+    encoded.push(
+      event.keys.map((k) => [k.id, k.organizationId, k.subjectId, k.kekId, k.wrappedKey, k.createdAt]),
+    );
+  }
   return JSON.stringify(encoded);
 }
 
 /** The inverse of `serializeQueued`; throws on anything it did not write (a corrupt entry is poison). */
 export function deserializeQueued(text: string): QueuedEvent {
   const value: unknown = JSON.parse(text);
-  if (!Array.isArray(value) || value.length !== 9) throw new Error('not a serialized audit event');
-  const [id, occurredAt, organizationId, resourceType, action, eventType, severity, enqueuedAt, line] =
+  if (!Array.isArray(value) || (value.length !== 9 && value.length !== 10)) {
+    throw new Error('not a serialized audit event');
+  }
+  const [id, occurredAt, organizationId, resourceType, action, eventType, severity, enqueuedAt, line, keys] =
     value as Encoded;
   if (
     typeof id !== 'string' ||
@@ -47,7 +66,7 @@ export function deserializeQueued(text: string): QueuedEvent {
   ) {
     throw new Error('not a serialized audit event');
   }
-  return {
+  const queued: QueuedEvent = {
     id,
     occurredAt: new Date(occurredAt),
     organizationId,
@@ -58,4 +77,20 @@ export function deserializeQueued(text: string): QueuedEvent {
     enqueuedAt,
     line,
   };
+  if (keys !== undefined) queued.keys = keys.map(decodeKey);
+  return queued;
+}
+
+function decodeKey(value: unknown): SubjectKeyRecord {
+  if (!Array.isArray(value) || value.length !== 6) throw new Error('not a serialized audit event');
+  const [id, organizationId, subjectId, kekId, wrappedKey, createdAt] = value as EncodedKey;
+  if (
+    typeof id !== 'string' ||
+    typeof subjectId !== 'string' ||
+    typeof wrappedKey !== 'string' ||
+    typeof createdAt !== 'number'
+  ) {
+    throw new Error('not a serialized audit event');
+  }
+  return { id, organizationId, subjectId, kekId, wrappedKey, createdAt };
 }

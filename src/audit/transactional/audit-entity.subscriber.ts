@@ -12,6 +12,7 @@ import {
 import { AUDIT_OPTIONS } from 'src/audit/audit.constants';
 import { AuditEventRepository } from 'src/audit/audit-event.repository';
 import { buildAuditEvent } from 'src/audit/audit-event.factory';
+import { PersonalDataService } from 'src/audit/personal-data/personal-data.service';
 import { ResolvedAuditOptions } from 'src/audit/audit-options';
 import { AuditAction } from 'src/audit/audit.types';
 import { entityStateQuery } from 'src/audit/entity-state.sql';
@@ -30,6 +31,7 @@ export class AuditEntitySubscriber implements EntitySubscriberInterface, OnModul
   constructor(
     private readonly dataSource: DataSource,
     @Inject(AUDIT_OPTIONS) private readonly options: ResolvedAuditOptions,
+    private readonly personal: PersonalDataService,
   ) {}
 
   onModuleInit(): void {
@@ -121,7 +123,8 @@ export class AuditEntitySubscriber implements EntitySubscriberInterface, OnModul
       this.options.maxStateBytes,
     );
     if (!event) return;
-    await AuditEventRepository.insertWithin(runner, event);
+    const stored = this.personal.protect(event);
+    await AuditEventRepository.insertWithin(runner, stored.event, stored.keys);
     capture.captured++;
   }
 }

@@ -31,7 +31,7 @@ describe('loadConfig', () => {
         spool: { directory: '.data/spool', maxBytes: 1024 * 1024 * 1024, fsync: 'always' },
         overflow: 'drop',
         overflowBlockMs: 100,
-        criticalActions: ['delete', 'export'],
+        criticalActions: ['delete', 'export', 'erase'],
         criticalEventTypes: [],
         criticalSeverities: ['critical'],
         batchSize: 2000,

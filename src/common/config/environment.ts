@@ -4,6 +4,8 @@ import { plainToInstance, Transform } from 'class-transformer';
 import { createHash } from 'node:crypto';
 import proxyaddr from 'proxy-addr';
 import { parsePrivateKey, parsePublicKey } from 'src/common/crypto/ed25519-keys';
+import { parseKek } from 'src/audit/personal-data/personal-data.cipher';
+import { DEFAULT_PERSONAL_KEYS } from 'src/audit/personal-data/personal-data.protector';
 import {
   IsIn,
   IsInt,
@@ -313,6 +315,16 @@ export class EnvironmentVariables {
   AUDIT_CHECKPOINT_INTERVAL_MS?: number;
 
   @IsOptional()
+  @IsString()
+  AUDIT_PERSONAL_DATA_KEY?: string;
+
+  @IsOptional()
+  @Matches(/^(off|[A-Za-z0-9_-]+(,[A-Za-z0-9_-]+)*)$/, {
+    message: 'AUDIT_PERSONAL_KEYS must be "off" or a comma-separated list of key names',
+  })
+  AUDIT_PERSONAL_KEYS?: string;
+
+  @IsOptional()
   @IsIn(['error', 'warn', 'log', 'debug', 'verbose'])
   LOG_LEVEL?: 'error' | 'warn' | 'log' | 'debug' | 'verbose';
 }
@@ -389,6 +401,14 @@ export interface AppConfig {
     verifyKeys: string[];
     checkpointIntervalMs: number;
   };
+  /** Personal data protection (crypto-shredding); null when AUDIT_PERSONAL_KEYS=off. */
+  personalData: {
+    /** Key-encryption key (32 bytes) wrapping the per-subject keys. */
+    encryptionKey: Buffer;
+    /** True when AUDIT_PERSONAL_DATA_KEY was not set and the development key is in use (warns loudly). */
+    encryptionKeyIsDevDefault: boolean;
+    keys: string[];
+  } | null;
   query: {
     /** Redis cache TTL for stats and first pages; 0 disables the cache. */
     cacheTtlSeconds: number;
@@ -408,6 +428,11 @@ export const DEV_JWT_SECRET = 'dev-only-secret-change-me-dev-only-secret-change-
 /** Development checkpoint key (a public, fixed seed): signatures made with it prove nothing. */
 export const DEV_SIGNING_KEY = createHash('sha256')
   .update('nest-audit-trail development signing key')
+  .digest('base64');
+
+/** Development key-encryption key for personal data (public, fixed): protects nothing. */
+export const DEV_PERSONAL_DATA_KEY = createHash('sha256')
+  .update('nest-audit-trail development personal-data key')
   .digest('base64');
 
 /** Validates the environment once at boot; throws a ConfigError listing every bad variable. */
@@ -460,6 +485,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       );
     }
   }
+  if (!vars.AUDIT_PERSONAL_DATA_KEY && vars.DATABASE_URL && env.NODE_ENV === 'production' && vars.AUDIT_PERSONAL_KEYS !== 'off') {
+    problems.push('AUDIT_PERSONAL_DATA_KEY is required when NODE_ENV=production (or set AUDIT_PERSONAL_KEYS=off)');
+  }
+  if (vars.AUDIT_PERSONAL_DATA_KEY) {
+    try {
+      parseKek(vars.AUDIT_PERSONAL_DATA_KEY);
+    } catch {
+      problems.push('AUDIT_PERSONAL_DATA_KEY must be 32 bytes as base64 or 64 hex digits');
+    }
+  }
   const verifyKeys = (vars.AUDIT_VERIFY_KEYS ?? '')
     .split(',')
     .map((k) => k.trim())
@@ -504,7 +539,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
             },
       overflow: vars.AUDIT_OVERFLOW ?? 'drop',
       overflowBlockMs: vars.AUDIT_OVERFLOW_BLOCK_MS ?? 100,
-      criticalActions: list(vars.AUDIT_CRITICAL_ACTIONS) ?? ['delete', 'export'],
+      criticalActions: list(vars.AUDIT_CRITICAL_ACTIONS) ?? ['delete', 'export', 'erase'],
       criticalEventTypes: list(vars.AUDIT_CRITICAL_EVENT_TYPES) ?? [],
       criticalSeverities: (list(vars.AUDIT_CRITICAL_SEVERITIES) ?? [
         'critical',
@@ -540,6 +575,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       verifyKeys,
       checkpointIntervalMs: vars.AUDIT_CHECKPOINT_INTERVAL_MS ?? 60 * 60 * 1000,
     },
+    personalData:
+      vars.AUDIT_PERSONAL_KEYS === 'off'
+        ? null
+        : {
+            encryptionKey: parseKek(vars.AUDIT_PERSONAL_DATA_KEY ?? DEV_PERSONAL_DATA_KEY),
+            encryptionKeyIsDevDefault: !vars.AUDIT_PERSONAL_DATA_KEY,
+            keys: list(vars.AUDIT_PERSONAL_KEYS) ?? DEFAULT_PERSONAL_KEYS,
+          },
     query: {
       cacheTtlSeconds: vars.AUDIT_CACHE_TTL_S ?? 15,
       cachePrefix: vars.AUDIT_CACHE_PREFIX ?? 'audit:cache:',

@@ -1,0 +1,139 @@
+import type { AuditEvent, FieldChange, JsonValue } from 'src/audit/audit.types';
+import { normalizeKey } from 'src/audit/redaction';
+import { encryptValue } from 'src/audit/personal-data/personal-data.cipher';
+import { SubjectKeyRecord, SubjectKeyring } from 'src/audit/personal-data/subject-keyring';
+
+/** Where an event's client IP goes when personal data is protected: `ip` (an inet column) cannot hold ciphertext. */
+export const IP_METADATA_KEY = '$ip';
+
+/** The default personal-data key names (matched like redaction keys: any depth, no case or separators). */
+export const DEFAULT_PERSONAL_KEYS = ['email', 'name', 'phone'];
+
+/**
+ * Whose data an event's states hold: the resource's subject `<resourceType>:<resourceId>` (an account's
+ * email belongs to the account's holder), else the actor's. The client IP always belongs to the actor:
+ * the actor id, or `anonymous`.
+ */
+export function resourceSubject(event: Pick<AuditEvent, 'resourceType' | 'resourceId'>): string | null {
+  return event.resourceType && event.resourceId ? `${event.resourceType}:${event.resourceId}` : null;
+}
+export const actorSubject = (event: Pick<AuditEvent, 'actorId'>): string => event.actorId ?? 'anonymous';
+
+export interface ProtectedEvent {
+  event: AuditEvent;
+  /** Keys used by the event and not yet known stored: they travel with it and are stored with it. */
+  keys: SubjectKeyRecord[];
+}
+
+type Encrypt = (value: JsonValue) => JsonValue;
+
+/**
+ * Encrypts an event's personal data with its subjects' keys before the event leaves the capture (buffer,
+ * Redis stream, spool, COPY): the values of personal keys in before/after/metadata and in the diff, and
+ * the client IP. Everything else stays readable: ids, actions, times, non-personal fields (see README,
+ * "Personal data"). Runs after redaction and diffing (random IVs would otherwise make every personal
+ * field look changed). Within one event, equal values get equal ciphertext.
+ */
+export class PersonalDataProtector {
+  private readonly names: ReadonlySet<string>;
+  private readonly verdicts = new Map<string, boolean>();
+
+  constructor(
+    private readonly keyring: SubjectKeyring,
+    personalKeys: readonly string[],
+  ) {
+    this.names = new Set(personalKeys.map(normalizeKey));
+  }
+
+  private readonly isPersonal = (key: string): boolean => {
+    let verdict = this.verdicts.get(key);
+    if (verdict === undefined) {
+      verdict = this.names.has(normalizeKey(key));
+      if (this.verdicts.size < 10_000) this.verdicts.set(key, verdict);
+    }
+    return verdict;
+  };
+
+  protect(event: AuditEvent): ProtectedEvent {
+    const keys: SubjectKeyRecord[] = [];
+    const encrypterFor = (subjectId: string): Encrypt => {
+      let key: ReturnType<SubjectKeyring['keyFor']> | undefined;
+      const memo = new Map<string, string>();
+      return (value) => {
+        if (!key) {
+          key = this.keyring.keyFor(event.organizationId, subjectId);
+          if (!this.keyring.isStored(key.record.id)) keys.push(key.record);
+        }
+        const memoKey = JSON.stringify(value);
+        let token = memo.get(memoKey);
+        if (token === undefined) memo.set(memoKey, (token = encryptValue(key.dataKey, key.ref, value)));
+        return token;
+      };
+    };
+    const actor = encrypterFor(actorSubject(event));
+    const subject = resourceSubject(event);
+    const data = subject ? encrypterFor(subject) : actor;
+
+    const before = this.protectJson(event.before, data);
+    const after = this.protectJson(event.after, data);
+    const changes = event.changes ? this.protectChanges(event.changes, data) : event.changes;
+    let metadata = this.protectJson(event.metadata, data) as AuditEvent['metadata'];
+    let ip = event.ip;
+    if (ip !== null) {
+      metadata = { ...metadata, [IP_METADATA_KEY]: actor(ip) };
+      ip = null;
+    }
+    if (
+      before === event.before &&
+      after === event.after &&
+      changes === event.changes &&
+      metadata === event.metadata &&
+      ip === event.ip
+    ) {
+      return { event, keys };
+    }
+    return { event: { ...event, before, after, changes, metadata, ip }, keys };
+  }
+
+  private protectChanges(changes: FieldChange[], encrypt: Encrypt): FieldChange[] {
+    let out: FieldChange[] | undefined;
+    changes.forEach((change, i) => {
+      const whole = change.path.split('.').some(this.isPersonal);
+      const next = (value: JsonValue | undefined) =>
+        value === undefined
+          ? undefined
+          : whole
+            ? value === null
+              ? null
+              : encrypt(value)
+            : this.protectJson(value, encrypt);
+      const before = next(change.before);
+      const after = next(change.after);
+      if (before !== change.before || after !== change.after) {
+        out ??= changes.slice();
+        out[i] = { ...change, before, after };
+      }
+    });
+    return out ?? changes;
+  }
+
+  /** A copy with personal values encrypted, or the same value when it holds none. */
+  private protectJson(value: JsonValue, encrypt: Encrypt): JsonValue {
+    if (value === null || typeof value !== 'object') return value;
+    if (Array.isArray(value)) {
+      let out: JsonValue[] | undefined;
+      for (let i = 0; i < value.length; i++) {
+        const next = this.protectJson(value[i], encrypt);
+        if (next !== value[i]) (out ??= value.slice())[i] = next;
+      }
+      return out ?? value;
+    }
+    let out: { [key: string]: JsonValue } | undefined;
+    for (const key of Object.keys(value)) {
+      const item = value[key];
+      const next = item !== null && this.isPersonal(key) ? encrypt(item) : this.protectJson(item, encrypt);
+      if (next !== item) (out ??= { ...value })[key] = next;
+    }
+    return out ?? value;
+  }
+}

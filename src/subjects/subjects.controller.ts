@@ -1,0 +1,44 @@
+import {
+  BadRequestException,
+  Controller,
+  HttpCode,
+  Param,
+  Post,
+  Query,
+  Req,
+  UseGuards,
+} from '@nestjs/common';
+import { ApiOkResponse, ApiOperation } from '@nestjs/swagger';
+import type { Request } from 'express';
+import { AuthUser, ROLES } from 'src/common/auth/auth.types';
+import { JwtAuthGuard } from 'src/common/auth/jwt-auth.guard';
+import { Roles } from 'src/common/auth/roles.decorator';
+import { AdminApi } from 'src/query/api-docs.decorator';
+import { organizationScope } from 'src/query/tenant-scope';
+import { EraseSubjectParams, EraseSubjectQuery, ErasureResultDto } from 'src/subjects/dto/erase.dto';
+import { SubjectsService } from 'src/subjects/subjects.service';
+
+@Controller('audit/subjects')
+@UseGuards(JwtAuthGuard)
+@AdminApi('subjects')
+export class SubjectsController {
+  constructor(private readonly subjects: SubjectsService) {}
+
+  @Post(':subjectId/erase')
+  @HttpCode(200)
+  @Roles(ROLES.admin)
+  @ApiOperation({
+    summary:
+      "Erase a data subject's personal data (GDPR): its keys are destroyed, its values read as [erased] everywhere",
+  })
+  @ApiOkResponse({ type: ErasureResultDto })
+  erase(
+    @Req() req: Request & { user: AuthUser; requestId?: string },
+    @Param() params: EraseSubjectParams,
+    @Query() query: EraseSubjectQuery,
+  ) {
+    const organizationId = organizationScope(req.user, query.organizationId) ?? req.user.org;
+    if (!organizationId) throw new BadRequestException(['organizationId is required with audit:read:all']);
+    return this.subjects.erase(req.user, organizationId, params.subjectId, req.requestId);
+  }
+}

@@ -1,0 +1,43 @@
+import { Injectable, ServiceUnavailableException } from '@nestjs/common';
+import { AuditService, PersonalDataService } from 'src/audit';
+import { AuthUser } from 'src/common/auth/auth.types';
+import { ErasureResultDto } from 'src/subjects/dto/erase.dto';
+
+/** GDPR erasure: destroys a subject's keys (crypto-shredding) and records that it did. */
+@Injectable()
+export class SubjectsService {
+  constructor(
+    private readonly personal: PersonalDataService,
+    private readonly audit: AuditService,
+  ) {}
+
+  async erase(
+    user: AuthUser,
+    organizationId: string | null,
+    subjectId: string,
+    requestId?: string,
+  ): Promise<ErasureResultDto> {
+    if (!this.personal.enabled) {
+      throw new ServiceUnavailableException('Personal data protection is off (AUDIT_PERSONAL_KEYS=off)');
+    }
+    const result = await this.personal.erase(organizationId, subjectId, user.sub);
+    // An erasure is itself audited, durably ('erase' is a critical action): who erased whom, when.
+    const event = await this.audit.recordDurable({
+      action: 'erase',
+      eventType: 'subject.erase',
+      resourceType: 'subject',
+      resourceId: subjectId,
+      actor: { id: user.sub, organizationId, type: 'user' },
+      requestId,
+      severity: 'notice',
+      metadata: { keysDestroyed: result.keysDestroyed },
+    });
+    return {
+      organizationId: result.organizationId,
+      subjectId: result.subjectId,
+      keysDestroyed: result.keysDestroyed,
+      erasedAt: result.erasedAt.toISOString(),
+      eventId: event?.id ?? null,
+    };
+  }
+}

@@ -14,6 +14,27 @@ const event: QueuedEvent = {
 };
 
 describe('queued event codec', () => {
+  it('carries the wrapped subject keys of personal data when there are any', () => {
+    const withKeys: QueuedEvent = {
+      ...event,
+      keys: [
+        {
+          id: '01a20d1f-d94f-735f-869f-39e45a1e1fc8',
+          organizationId: 'org-1',
+          subjectId: 'account:42',
+          kekId: '0123456789abcdef',
+          wrappedKey: Buffer.alloc(60, 3).toString('base64'),
+          createdAt: 1795000000001,
+        },
+      ],
+    };
+    expect(deserializeQueued(serializeQueued(withKeys))).toEqual(withKeys);
+    expect(JSON.parse(serializeQueued(event))).toHaveLength(9); // no keys: the format is unchanged
+    const badKey = JSON.parse(serializeQueued(withKeys)) as unknown[];
+    badKey[9] = [['id-only']];
+    expect(() => deserializeQueued(JSON.stringify(badKey))).toThrow('not a serialized audit event');
+  });
+
   it('round-trips every field, the COPY line byte for byte', () => {
     const text = serializeQueued(event);
     expect(text).not.toContain('\n'); // one line per event in a spool segment

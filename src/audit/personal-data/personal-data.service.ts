@@ -212,7 +212,7 @@ const NEWLINE = 10;
  * (`"pii:v1:..."`): replaced by the value's JSON. In CSV it is inside a quoted JSON cell (`""pii:v1:...""`,
  * replaced by the value's JSON with quotes doubled) or a bare cell (the IP: replaced by the text).
  */
-class RevealTransform extends Transform {
+export class RevealTransform extends Transform {
   private tail: Buffer = Buffer.alloc(0);
   private readonly keys = new Map<string, KeyState>();
   private readonly pattern: RegExp;

@@ -1,6 +1,12 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { ConfigError, DEV_JWT_SECRET, DEV_SIGNING_KEY, loadConfig } from 'src/common/config/environment';
+import {
+  ConfigError,
+  DEV_JWT_SECRET,
+  DEV_PERSONAL_DATA_KEY,
+  DEV_SIGNING_KEY,
+  loadConfig,
+} from 'src/common/config/environment';
 
 /** The ConfigError thrown for `env`, or a failure when none is thrown. */
 function configErrorOf(env: NodeJS.ProcessEnv): ConfigError {
@@ -64,6 +70,11 @@ describe('loadConfig', () => {
         signingKeyIsDevDefault: true,
         verifyKeys: [],
         checkpointIntervalMs: 3600000,
+      },
+      personalData: {
+        encryptionKey: Buffer.from(DEV_PERSONAL_DATA_KEY, 'base64'),
+        encryptionKeyIsDevDefault: true,
+        keys: ['email', 'name', 'phone'],
       },
       query: { cacheTtlSeconds: 15, cachePrefix: 'audit:cache:', statsRefreshMs: 300000 },
     });
@@ -210,8 +221,32 @@ describe('loadConfig', () => {
         DATABASE_URL: 'postgres://db/audit',
         AUTH_JWT_SECRET: 's'.repeat(32),
         AUDIT_SIGNING_KEY: Buffer.alloc(32, 1).toString('base64'),
+        AUDIT_PERSONAL_DATA_KEY: Buffer.alloc(32, 2).toString('base64'),
       }),
     ).not.toThrow();
+  });
+
+  it('reads the personal-data key and key names, and turns protection off on request', () => {
+    const key = Buffer.alloc(32, 9);
+    expect(
+      loadConfig({ AUDIT_PERSONAL_DATA_KEY: key.toString('hex'), AUDIT_PERSONAL_KEYS: 'email,full_name' })
+        .personalData,
+    ).toEqual({ encryptionKey: key, encryptionKeyIsDevDefault: false, keys: ['email', 'full_name'] });
+    expect(loadConfig({ AUDIT_PERSONAL_KEYS: 'off' }).personalData).toBeNull();
+    expect(configErrorOf({ AUDIT_PERSONAL_DATA_KEY: 'c2hvcnQ=' }).problems).toEqual([
+      'AUDIT_PERSONAL_DATA_KEY must be 32 bytes as base64 or 64 hex digits',
+    ]);
+    expect(configErrorOf({ AUDIT_PERSONAL_KEYS: 'email;name' }).message).toContain('AUDIT_PERSONAL_KEYS');
+    expect(
+      configErrorOf({
+        NODE_ENV: 'production',
+        DATABASE_URL: 'postgres://db/x',
+        AUTH_JWT_SECRET: 's'.repeat(32),
+        AUDIT_SIGNING_KEY: Buffer.alloc(32, 1).toString('base64'),
+      }).problems,
+    ).toEqual([
+      'AUDIT_PERSONAL_DATA_KEY is required when NODE_ENV=production (or set AUDIT_PERSONAL_KEYS=off)',
+    ]);
   });
 
   it('requires a valid Ed25519 signing key, and one in production', () => {
@@ -223,6 +258,7 @@ describe('loadConfig', () => {
         NODE_ENV: 'production',
         DATABASE_URL: 'postgres://db/x',
         AUTH_JWT_SECRET: 's'.repeat(32),
+        AUDIT_PERSONAL_KEYS: 'off',
       }).problems,
     ).toEqual(['AUDIT_SIGNING_KEY is required when NODE_ENV=production']);
     expect(configErrorOf({ AUDIT_VERIFY_KEYS: 'abc' }).problems[0]).toMatch(/^AUDIT_VERIFY_KEYS/);

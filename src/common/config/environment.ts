@@ -485,8 +485,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       );
     }
   }
-  if (!vars.AUDIT_PERSONAL_DATA_KEY && vars.DATABASE_URL && env.NODE_ENV === 'production' && vars.AUDIT_PERSONAL_KEYS !== 'off') {
-    problems.push('AUDIT_PERSONAL_DATA_KEY is required when NODE_ENV=production (or set AUDIT_PERSONAL_KEYS=off)');
+  if (
+    !vars.AUDIT_PERSONAL_DATA_KEY &&
+    vars.DATABASE_URL &&
+    env.NODE_ENV === 'production' &&
+    vars.AUDIT_PERSONAL_KEYS !== 'off'
+  ) {
+    problems.push(
+      'AUDIT_PERSONAL_DATA_KEY is required when NODE_ENV=production (or set AUDIT_PERSONAL_KEYS=off)',
+    );
   }
   if (vars.AUDIT_PERSONAL_DATA_KEY) {
     try {

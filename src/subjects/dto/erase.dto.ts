@@ -7,6 +7,7 @@ export class EraseSubjectParams {
       'The data subject: `<resourceType>:<resourceId>` for a resource (e.g. `account:42`), or an actor id',
   })
   @IsString()
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
   @Matches(/^[^\u0000-\u001f\u007f]{1,256}$/, {
     message: 'subjectId must be 1-256 characters without control characters',
   })

@@ -67,7 +67,7 @@ describe('AuditService.record() and the COPY writer', () => {
     });
 
     it('redacts and serializes programmatic events like HTTP ones', async () => {
-      const cyclic: Record<string, unknown> = { name: 'loop' };
+      const cyclic: Record<string, unknown> = { label: 'loop' };
       cyclic.self = cyclic;
       const event = audit.record({
         action: 'login',
@@ -100,7 +100,7 @@ describe('AuditService.record() and the COPY writer', () => {
           tags: ['a', 'b'],
           prefs: { theme: 'dark' },
           avatar: { $type: 'Buffer', length: 2, base64: 'aGk=' },
-          cyclic: { name: 'loop', self: '[Circular]' },
+          cyclic: { label: 'loop', self: '[Circular]' },
           password: '[REDACTED]',
           card: '[REDACTED]',
         },

@@ -1,5 +1,21 @@
 import { INestApplication } from '@nestjs/common';
+import Redis from 'ioredis';
+import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { gunzipSync } from 'node:zlib';
+import { ArchiveService } from 'src/archive/archive.service';
+import { AuditService } from 'src/audit';
+import { Clock } from 'src/common/clock/clock';
+import { parsePublicKey } from 'src/common/crypto/ed25519-keys';
+import { verifyArchive } from 'src/integrity/archive-verifier';
+import { CheckpointSigner } from 'src/integrity/checkpoint-signer';
+import { keyIdOf } from 'src/integrity/checkpoint-statement';
+import { maintainNow, monthStart } from './support/lifecycle';
+import { waitForMaintenanceIdle } from './support/maintenance';
 import request from 'supertest';
 import { PersonalDataService } from 'src/audit';
 import { SubjectKeyRepository } from 'src/audit/personal-data/subject-key.repository';
@@ -247,6 +263,126 @@ describe('Personal data: encrypted per subject, erased by destroying the key', (
     expect(rows).toEqual([
       { subject_id: 'fresh-subject', destroyed: false, erased: false },
       { subject_id: 'late-subject', destroyed: true, erased: true },
+    ]);
+  });
+});
+
+describe('Personal data in cold archives', () => {
+  let db: TestDatabase;
+  let app: INestApplication;
+  let dir: string;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    dir = mkdtempSync(join(tmpdir(), 'audit-archive-pii-'));
+    app = await startTestApp(db.url, {
+      ARCHIVE_URL: pathToFileURL(dir).href,
+      ARCHIVE_HOT_DAYS: '1',
+      ARCHIVE_WARM_DAYS: '20',
+    });
+    await waitForMaintenanceIdle(db);
+  });
+  afterAll(async () => {
+    await app?.close();
+    await db?.drop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('archives hold only ciphertext of personal data, and still verify offline after an erasure', async () => {
+    const audit = app.get(AuditService);
+    const start = monthStart(-14).getTime();
+    for (let i = 0; i < 5; i++) {
+      audit.record({
+        action: 'update',
+        resourceType: 'account',
+        resourceId: 'p-1',
+        actor: { id: 'alice', organizationId: 'org-a', type: 'user' },
+        before: { email: EMAIL, name: NAME, plan: 'free' },
+        after: { email: NEW_EMAIL, name: NAME, plan: `plan-${i}` },
+        ip: '198.51.100.23',
+        occurredAt: new Date(start + 3_600_000 + i * 60_000),
+      });
+    }
+    expect(await audit.flush(10_000)).toBe(true);
+    await maintainNow(app);
+    app.get(Clock).set(new Date(monthStart(-12).getTime() + 86_400_000));
+    const report = await app.get(ArchiveService).run();
+    expect(report?.archived).toEqual([expect.objectContaining({ rows: 5 })]);
+    const [archive] = (await app.get(ArchiveService).list()).filter((a) => a.state === 'cold');
+    const dataFile = join(dir, archive.dataKey);
+    const rows = gunzipSync(readFileSync(dataFile)).toString('utf8');
+    for (const plain of [EMAIL, NEW_EMAIL, NAME, '198.51.100.23']) expect(rows).not.toContain(plain);
+    expect(rows).toContain('plan-4');
+    expect(rows.match(/pii:v1:/g)!.length).toBeGreaterThanOrEqual(5 * 4);
+
+    await app.get(PersonalDataService).erase('org-a', 'account:p-1', 'admin-a');
+    const publicKey = parsePublicKey(app.get(CheckpointSigner).describe()[0].publicKeyPem);
+    const manifest = readFileSync(join(dir, archive.manifestKey), 'utf8');
+    const result = await verifyArchive(dataFile, manifest, new Map([[keyIdOf(publicKey), publicKey]]));
+    expect(result).toMatchObject({ ok: true, checkedEvents: 5, firstBroken: null });
+  });
+});
+
+describe('Personal data in redis delivery: keys travel wrapped through the stream', () => {
+  const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+  const streamKey = `audit-test:pii:${randomBytes(6).toString('hex')}`;
+  let db: TestDatabase;
+  let redis: Redis;
+  const apps: INestApplication[] = [];
+  const start = async (consumers: number) => {
+    const app = await startTestApp(db.url, {
+      AUDIT_DELIVERY: 'redis',
+      REDIS_URL,
+      AUDIT_STREAM_KEY: streamKey,
+      AUDIT_STREAM_CONSUMERS: String(consumers),
+    });
+    apps.push(app);
+    return app;
+  };
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    redis = new Redis(REDIS_URL);
+  });
+  afterAll(async () => {
+    for (const app of apps) await app.close();
+    await redis.del(streamKey, `${streamKey}:dead`);
+    redis.disconnect();
+    await db?.drop();
+  });
+
+  it('the stream holds ciphertext and wrapped keys only; a consumer elsewhere stores the keys with the events', async () => {
+    const producer = await start(0); // an API process that only appends to the stream
+    const audit = producer.get(AuditService);
+    for (let i = 0; i < 3; i++) {
+      const event = await audit.recordDurable({
+        action: 'update',
+        resourceType: 'account',
+        resourceId: 'r-1',
+        actor: { id: 'alice', organizationId: 'org-a', type: 'user' },
+        before: { email: EMAIL, plan: 'free' },
+        after: { email: NEW_EMAIL, plan: `plan-${i}` },
+      });
+      expect(event).not.toBeNull();
+    }
+    const entries = await redis.xrange(streamKey, '-', '+');
+    expect(entries).toHaveLength(3);
+    const raw = JSON.stringify(entries);
+    for (const plain of [EMAIL, NEW_EMAIL]) expect(raw).not.toContain(plain);
+    const first = JSON.parse(entries[0][1][1]) as unknown[];
+    expect(first[9]).toEqual([expect.arrayContaining(['account:r-1', expect.any(String)])]);
+
+    const consumer = await start(2); // the flush workers, in another process in production
+    await flushAudit(consumer);
+    const reader = await token({ sub: 'reader', org: 'org-a', roles: ['audit:read'] });
+    const res = await request(consumer.getHttpServer())
+      .get('/audit/resources/account/r-1/history')
+      .set('Authorization', `Bearer ${reader}`)
+      .expect(200);
+    expect(res.body.items.map((e: Json) => e.after)).toEqual([
+      { email: NEW_EMAIL, plan: 'plan-0' },
+      { email: NEW_EMAIL, plan: 'plan-1' },
+      { email: NEW_EMAIL, plan: 'plan-2' },
     ]);
   });
 });

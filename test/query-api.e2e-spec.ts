@@ -57,7 +57,7 @@ describe('admin query API', () => {
       actor: { id: 'u2', organizationId: 'org-a' },
       resourceType: 'customer',
       resourceId: 'c-9',
-      after: { name: 'Initech' },
+      after: { company: 'Initech' },
     });
     record('org-a', {
       action: 'delete',
@@ -102,7 +102,7 @@ describe('admin query API', () => {
       [{ eventType: 'auth.login' }, (e: Json) => e.eventType === 'auth.login', 1],
       [{ status: 'failure' }, (e: Json) => e.status === 'failure', 1],
       [{ severity: 'critical' }, (e: Json) => e.severity === 'critical', 1],
-      [{ q: 'Initech' }, (e: Json) => e.after?.name === 'Initech', 1],
+      [{ q: 'Initech' }, (e: Json) => e.after?.company === 'Initech', 1],
       [{ q: 'globex' }, (e: Json) => e.after?.customer === 'Globex', 1],
     ])('%j', async (query, matches, expected) => {
       const { items } = await list(query);

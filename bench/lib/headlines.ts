@@ -10,7 +10,7 @@ interface IngestResults {
   configs: Array<{ medianPipelineEventsPerSec: number; medianRawEventsPerSec: number; ratio: number }>;
 }
 interface OverheadResults {
-  ratios: Array<{ scenario: string; ratio: number; target: number }>;
+  ratios: Array<{ scenario: string; variant?: string; ratio: number; target: number }>;
 }
 interface QueryResults {
   load: { eventsPerSec: number; events: number };
@@ -66,7 +66,7 @@ export function ingestHeadlines({ configs: [config] }: IngestResults): Headline[
 
 export function overheadHeadlines({ ratios }: OverheadResults): Headline[] {
   return ratios.map((r) => [
-    `${r.scenario} audited / unaudited req/s`,
+    `${r.scenario} ${r.variant ?? 'audited'} / unaudited req/s`,
     formatRatio(r.ratio),
     `>= ${formatRatio(r.target)}`,
     verdict(r.ratio >= r.target),

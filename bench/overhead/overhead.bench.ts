@@ -22,8 +22,10 @@ import { formatNumber, formatRatio, printTable } from '../lib/table';
 const ORG = 'org_bench';
 const TARGETS: Record<string, number> = { 'GET /accounts/:id': 0.95, 'PATCH /accounts/:id': 0.85 };
 
-const VARIANTS = ['audited', 'unaudited'] as const;
+/** `audited-plain`: audited with personal-data encryption off (AUDIT_PERSONAL_KEYS=off), to show its cost. */
+const VARIANTS = ['audited', 'audited-plain', 'unaudited'] as const;
 type Variant = (typeof VARIANTS)[number];
+const AUDITED: Array<Exclude<Variant, 'unaudited'>> = ['audited', 'audited-plain'];
 
 interface Scenario {
   name: string;
@@ -48,9 +50,13 @@ type Flags = ReturnType<typeof readFlags>;
 async function main(): Promise<void> {
   const flags = readFlags();
   const { runs, migrations } = await withBenchDatabase(async (db) => {
-    // Both services share the database: same accounts, same cache; only the switch differs.
-    const services = {
+    // The services share the database: same accounts, same cache; only the switches differ.
+    const services: Record<Variant, ServiceProcess> = {
       audited: await startServiceProcess(db.url, { AUDIT_DISABLED: 'false' }),
+      'audited-plain': await startServiceProcess(db.url, {
+        AUDIT_DISABLED: 'false',
+        AUDIT_PERSONAL_KEYS: 'off',
+      }),
       unaudited: await startServiceProcess(db.url, { AUDIT_DISABLED: 'true' }),
     };
     try {
@@ -82,7 +88,7 @@ async function benchServices(db: BenchDatabase, services: Record<Variant, Servic
   for (let rep = 1; rep <= flags.reps; rep++) {
     for (const scenario of scenarios) {
       for (const variant of rotated(VARIANTS, rep)) {
-        await settle(db, services.audited);
+        await settle(db, services);
         await runLoad(loadOn(variant, flags.warmup), scenario.request);
         const result = await runLoad(loadOn(variant), scenario.request);
         runs.push({ scenario: scenario.name, variant, rep, ...result });
@@ -109,9 +115,9 @@ async function expectSwitchHonoured(db: BenchDatabase): Promise<void> {
     throw new Error(`AUDIT_DISABLED=true is not honoured: seeding recorded ${recorded} events`);
 }
 
-/** Lets the audited service write what it captured, then empties the table, so every run starts alike. */
-async function settle(db: BenchDatabase, audited: ServiceProcess): Promise<void> {
-  await waitForEmptyBuffer(audited);
+/** Lets the audited services write what they captured, then empties the table, so every run starts alike. */
+async function settle(db: BenchDatabase, services: Record<Variant, ServiceProcess>): Promise<void> {
+  for (const variant of AUDITED) await waitForEmptyBuffer(services[variant]);
   await resetAuditEvents(db.sql);
 }
 
@@ -149,30 +155,35 @@ function summarize(runs: Run[]): Summary[] {
 
 interface Ratio {
   scenario: string;
+  variant: Exclude<Variant, 'unaudited'>;
   target: number;
   /** Median req/s audited over median req/s unaudited. */
   ratio: number;
   /** The same within each rep (the two runs were adjacent in time): shows how much noise there is. */
   perRep: number[];
-  p50Ms: Record<Variant, number>;
-  p99Ms: Record<Variant, number>;
+  /** Of the audited variant and of the unaudited one. */
+  p50Ms: [number, number];
+  p99Ms: [number, number];
 }
 
 function ratiosOf(summaries: Summary[], runs: Run[]): Ratio[] {
-  return Object.entries(TARGETS).map(([scenario, target]) => {
-    const of = (variant: Variant) => summaries.find((s) => s.scenario === scenario && s.variant === variant)!;
-    const rps = (variant: Variant, rep: number) =>
-      runs.find((r) => r.scenario === scenario && r.variant === variant && r.rep === rep)!.requestsPerSec;
-    const reps = [...new Set(runs.map((r) => r.rep))];
-    return {
-      scenario,
-      target,
-      ratio: of('audited').requestsPerSec / of('unaudited').requestsPerSec,
-      perRep: reps.map((rep) => Number((rps('audited', rep) / rps('unaudited', rep)).toFixed(3))),
-      p50Ms: { audited: of('audited').p50Ms, unaudited: of('unaudited').p50Ms },
-      p99Ms: { audited: of('audited').p99Ms, unaudited: of('unaudited').p99Ms },
-    };
-  });
+  return Object.entries(TARGETS).flatMap(([scenario, target]) =>
+    AUDITED.map((variant) => {
+      const of = (v: Variant) => summaries.find((s) => s.scenario === scenario && s.variant === v)!;
+      const rps = (v: Variant, rep: number) =>
+        runs.find((r) => r.scenario === scenario && r.variant === v && r.rep === rep)!.requestsPerSec;
+      const reps = [...new Set(runs.map((r) => r.rep))];
+      return {
+        scenario,
+        variant,
+        target,
+        ratio: of(variant).requestsPerSec / of('unaudited').requestsPerSec,
+        perRep: reps.map((rep) => Number((rps(variant, rep) / rps('unaudited', rep)).toFixed(3))),
+        p50Ms: [of(variant).p50Ms, of('unaudited').p50Ms] as [number, number],
+        p99Ms: [of(variant).p99Ms, of('unaudited').p99Ms] as [number, number],
+      };
+    }),
+  );
 }
 
 function report(runs: Run[], flags: Flags, migrations: string[]): void {
@@ -185,17 +196,28 @@ function report(runs: Run[], flags: Flags, migrations: string[]): void {
     summaries.map((s) => [s.scenario, s.variant, s.requestsPerSec, s.p50Ms, s.p99Ms, s.failures]),
   );
   printTable(
-    'Audited / unaudited',
-    ['endpoint', 'req/s ratio', 'target', 'result', 'per rep', 'median per rep', 'p50 ms a/u', 'p99 ms a/u'],
+    'Audited / unaudited (audited-plain: personal-data encryption off)',
+    [
+      'endpoint',
+      'variant',
+      'req/s ratio',
+      'target',
+      'result',
+      'per rep',
+      'median per rep',
+      'p50 ms a/u',
+      'p99 ms a/u',
+    ],
     ratios.map((r) => [
       r.scenario,
+      r.variant,
       formatRatio(r.ratio),
       `>= ${formatRatio(r.target)}`,
       r.ratio >= r.target ? 'PASS' : 'FAIL',
       r.perRep.map((x) => x.toFixed(2)).join(' '),
       formatRatio(median(r.perRep)),
-      `${r.p50Ms.audited} / ${r.p50Ms.unaudited}`,
-      `${r.p99Ms.audited} / ${r.p99Ms.unaudited}`,
+      `${r.p50Ms[0]} / ${r.p50Ms[1]}`,
+      `${r.p99Ms[0]} / ${r.p99Ms[1]}`,
     ]),
   );
   const file = writeResults(flags.quick ? 'overhead-quick' : 'overhead', {

@@ -1,7 +1,7 @@
 import type { AuditEvent, FieldChange, JsonValue } from 'src/audit/audit.types';
 import { normalizeKey } from 'src/audit/redaction';
 import { encryptValue } from 'src/audit/personal-data/personal-data.cipher';
-import { SubjectKeyRecord, SubjectKeyring } from 'src/audit/personal-data/subject-keyring';
+import { ActiveSubjectKey, SubjectKeyRecord, SubjectKeyring } from 'src/audit/personal-data/subject-keyring';
 
 /** Where an event's client IP goes when personal data is protected: `ip` (an inet column) cannot hold ciphertext. */
 export const IP_METADATA_KEY = '$ip';
@@ -27,12 +27,16 @@ export interface ProtectedEvent {
 
 type Encrypt = (value: JsonValue) => JsonValue;
 
+/** Per subject key: a subject has a handful of personal values, not thousands. */
+const MAX_TOKENS_PER_KEY = 32;
+
 /**
  * Encrypts an event's personal data with its subjects' keys before the event leaves the capture (buffer,
  * Redis stream, spool, COPY): the values of personal keys in before/after/metadata and in the diff, and
  * the client IP. Everything else stays readable: ids, actions, times, non-personal fields (see README,
  * "Personal data"). Runs after redaction and diffing (random IVs would otherwise make every personal
- * field look changed). Within one event, equal values get equal ciphertext.
+ * field look changed). Equal values of one subject get equal ciphertext while its key lives (a token cache:
+ * see ActiveSubjectKey.tokens).
  */
 export class PersonalDataProtector {
   private readonly names: ReadonlySet<string>;
@@ -57,16 +61,19 @@ export class PersonalDataProtector {
   protect(event: AuditEvent): ProtectedEvent {
     const keys: SubjectKeyRecord[] = [];
     const encrypterFor = (subjectId: string): Encrypt => {
-      let key: ReturnType<SubjectKeyring['keyFor']> | undefined;
-      const memo = new Map<string, string>();
+      let key: ActiveSubjectKey | undefined;
       return (value) => {
         if (!key) {
           key = this.keyring.keyFor(event.organizationId, subjectId);
           if (!this.keyring.isStored(key.record.id)) keys.push(key.record);
         }
-        const memoKey = JSON.stringify(value);
-        let token = memo.get(memoKey);
-        if (token === undefined) memo.set(memoKey, (token = encryptValue(key.dataKey, key.ref, value)));
+        const text = JSON.stringify(value);
+        let token = key.tokens.get(text);
+        if (token === undefined) {
+          token = encryptValue(key.dataKey, key.ref, value);
+          if (key.tokens.size >= MAX_TOKENS_PER_KEY) key.tokens.clear();
+          key.tokens.set(text, token);
+        }
         return token;
       };
     };

@@ -32,9 +32,18 @@ export class DatabaseVerifier {
 
   /** `orgKeys` undefined: every chain, in one pass over the events. */
   async verify(range: VerifyRange, orgKeys?: string[]): Promise<VerifyReport> {
-    const keys = orgKeys ?? (await this.repository.orgKeys());
+    // One snapshot for chains and events: writers keep committing batches while this runs.
+    return this.repository.inSnapshot((repository) => this.verifyIn(repository, range, orgKeys));
+  }
+
+  private async verifyIn(
+    repository: IntegrityRepository,
+    range: VerifyRange,
+    orgKeys?: string[],
+  ): Promise<VerifyReport> {
+    const keys = orgKeys ?? (await repository.orgKeys());
     const verifiers = new Map<string, ChainVerifier>();
-    for (const orgKey of keys) verifiers.set(orgKey, await this.chainVerifier(orgKey, range));
+    for (const orgKey of keys) verifiers.set(orgKey, await this.chainVerifier(repository, orgKey, range));
     const windows = [...verifiers.values()].map((v) => v.eventWindow());
     const window = {
       fromMicros: range.from
@@ -44,7 +53,7 @@ export class DatabaseVerifier {
         ? windows.reduce((max, w) => (w.toMicros! > max ? w.toMicros! : max), micros(range.to)!)
         : null,
     };
-    await this.repository.streamEvents(orgKeys?.length === 1 ? orgKeys[0] : null, window, (event, orgKey) => {
+    await repository.streamEvents(orgKeys?.length === 1 ? orgKeys[0] : null, window, (event, orgKey) => {
       let verifier = verifiers.get(orgKey);
       if (!verifier && orgKeys) return; // another organization's event (several asked for)
       // Events of an organization that has no chain at all: nothing seals them.
@@ -76,14 +85,18 @@ export class DatabaseVerifier {
     });
   }
 
-  private async chainVerifier(orgKey: string, range: VerifyRange): Promise<ChainVerifier> {
+  private async chainVerifier(
+    repository: IntegrityRepository,
+    orgKey: string,
+    range: VerifyRange,
+  ): Promise<ChainVerifier> {
     const [seals, head, pendingBatches, checkpoints, archivedRanges, outsideLeaves] = await Promise.all([
-      this.repository.seals(orgKey),
-      this.repository.head(orgKey),
-      this.repository.pendingBatches(orgKey),
-      this.repository.checkpoints(orgKey),
-      this.repository.archivedRanges(),
-      this.repository.archivedLeaves(orgKey),
+      repository.seals(orgKey),
+      repository.head(orgKey),
+      repository.pendingBatches(orgKey),
+      repository.checkpoints(orgKey),
+      repository.archivedRanges(),
+      repository.archivedLeaves(orgKey),
     ]);
     return new ChainVerifier({
       orgKey,

@@ -45,18 +45,48 @@ const SEAL_COLUMNS = `org_key, seq::text AS seq, batch_id, event_count,
 
 /** SQL of tamper evidence: chains, checkpoints and the verifier's event stream. */
 export class IntegrityRepository {
-  constructor(private readonly pool: Pool) {}
+  /** `snapshot`: the connection of `inSnapshot`, which every read then goes through. */
+  constructor(
+    private readonly pool: Pool,
+    private readonly snapshot?: PoolClient,
+  ) {}
+
+  private get db(): Pool | PoolClient {
+    return this.snapshot ?? this.pool;
+  }
+
+  /**
+   * Runs `work` with a repository whose reads all see one snapshot (REPEATABLE READ, read only, one
+   * connection). Verification needs it: chains loaded first and events streamed after would otherwise
+   * see batches committed in between as events that no seal covers.
+   */
+  async inSnapshot<T>(work: (repository: IntegrityRepository) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    let failure: Error | undefined;
+    try {
+      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      const result = await work(new IntegrityRepository(this.pool, client));
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      failure = error as Error;
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      client.release(failure);
+    }
+  }
 
   /** Every organization chain (the '' key holds events without an organization). */
   async orgKeys(): Promise<string[]> {
-    const { rows } = await this.pool.query<{ org_key: string }>(
+    const { rows } = await this.db.query<{ org_key: string }>(
       `SELECT org_key FROM audit_chain_heads UNION SELECT org_key FROM audit_seal_queue ORDER BY 1`,
     );
     return rows.map((r) => r.org_key);
   }
 
   async seals(orgKey: string): Promise<StoredSeal[]> {
-    const { rows } = await this.pool.query<SealRow>(
+    const { rows } = await this.db.query<SealRow>(
       `SELECT ${SEAL_COLUMNS} FROM audit_seals WHERE org_key = $1 ORDER BY audit_seals.seq`,
       [orgKey],
     );
@@ -65,7 +95,7 @@ export class IntegrityRepository {
 
   /** Seals whose events overlap [from, to) (all seals when both are null), for an archive manifest. */
   async sealsOverlapping(from: Date, to: Date): Promise<StoredSeal[]> {
-    const { rows } = await this.pool.query<SealRow>(
+    const { rows } = await this.db.query<SealRow>(
       `SELECT ${SEAL_COLUMNS} FROM audit_seals WHERE first_at < $2 AND last_at >= $1 ORDER BY org_key, audit_seals.seq`,
       [from, to],
     );
@@ -74,7 +104,7 @@ export class IntegrityRepository {
 
   /** Event-time ranges of partitions archived and dropped (src/archive's audit_archives, cold or expired). */
   async archivedRanges(): Promise<Array<{ fromMicros: bigint; toMicros: bigint }>> {
-    const { rows } = await this.pool.query<{ from_us: string; to_us: string }>(
+    const { rows } = await this.db.query<{ from_us: string; to_us: string }>(
       `SELECT (extract(epoch FROM range_from) * 1000000)::bigint::text AS from_us,
               (extract(epoch FROM range_to) * 1000000)::bigint::text AS to_us
          FROM audit_archives WHERE state IN ('cold', 'expired')`,
@@ -84,7 +114,7 @@ export class IntegrityRepository {
 
   /** Hashes kept of archived events of batches across a partition boundary, by batch (one organization). */
   async archivedLeaves(orgKey: string): Promise<Map<string, SealLeaf[]>> {
-    const { rows } = await this.pool.query<{ batch_id: string; id: string; event_hash: Buffer }>(
+    const { rows } = await this.db.query<{ batch_id: string; id: string; event_hash: Buffer }>(
       `SELECT l.batch_id, l.id, l.event_hash FROM audit_archived_leaves l
         WHERE l.org_key = $1 AND EXISTS (SELECT 1 FROM audit_archives a WHERE a.state IN ('cold', 'expired')
                                            AND l.occurred_at >= a.range_from AND l.occurred_at < a.range_to)`,
@@ -97,7 +127,7 @@ export class IntegrityRepository {
   }
 
   async head(orgKey: string): Promise<{ seq: string; sealHash: Buffer } | null> {
-    const { rows } = await this.pool.query<{ seq: string; seal_hash: Buffer }>(
+    const { rows } = await this.db.query<{ seq: string; seal_hash: Buffer }>(
       `SELECT seq::text AS seq, seal_hash FROM audit_chain_heads WHERE org_key = $1`,
       [orgKey],
     );
@@ -105,7 +135,7 @@ export class IntegrityRepository {
   }
 
   async pendingBatches(orgKey: string): Promise<Set<string>> {
-    const { rows } = await this.pool.query<{ batch_id: string }>(
+    const { rows } = await this.db.query<{ batch_id: string }>(
       `SELECT batch_id FROM audit_seal_queue WHERE org_key = $1`,
       [orgKey],
     );
@@ -113,7 +143,7 @@ export class IntegrityRepository {
   }
 
   async checkpoints(orgKey: string): Promise<Checkpoint[]> {
-    const { rows } = await this.pool.query<{
+    const { rows } = await this.db.query<{
       id: string;
       org_key: string;
       seq: string;
@@ -164,7 +194,7 @@ export class IntegrityRepository {
       `SELECT coalesce(e.organization_id, ''), e.batch_id, encode(e.event_hash, 'hex'), ${CANONICAL_COLUMNS_SQL}
          FROM ${table} e WHERE ${where.join(' AND ')}`;
     const sql = `COPY (${select('audit_events')} UNION ALL ${select('audit_events_warm')}) TO STDOUT`;
-    const client = await this.pool.connect();
+    const client = this.snapshot ?? (await this.pool.connect());
     let failure: Error | undefined;
     try {
       const stream = client.query(copyTo(sql)) as unknown as Readable;
@@ -184,7 +214,7 @@ export class IntegrityRepository {
       failure = error as Error;
       throw error;
     } finally {
-      client.release(failure);
+      if (!this.snapshot) client.release(failure);
     }
   }
 }

@@ -266,6 +266,7 @@ describe('admin query API', () => {
           '/audit/resources/{type}/{id}/history',
           '/audit/actors/{id}/activity',
           '/audit/stats',
+          '/audit/subjects/{subjectId}/erase',
         ]),
       );
       const params = res.body.paths['/audit/events'].get.parameters.map((p: Json) => p.name);

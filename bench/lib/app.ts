@@ -49,10 +49,12 @@ export interface ServiceProcess {
 export async function startServiceProcess(
   databaseUrl: string,
   extra: Record<string, string> = {},
+  /** Node flags for the child, e.g. `--cpu-prof` to profile the service under load. */
+  nodeArgs: string[] = [],
 ): Promise<ServiceProcess> {
   const port = await freePort();
   const env = { ...process.env, ...appEnv(databaseUrl, { PORT: String(port), ...extra }) };
-  const child = spawn(process.execPath, [MAIN_JS], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...nodeArgs, MAIN_JS], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout!.on('data', (chunk) => (output += chunk));
   child.stderr!.on('data', (chunk) => (output += chunk));

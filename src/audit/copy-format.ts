@@ -1,5 +1,5 @@
 import { AuditEvent } from 'src/audit/audit.types';
-import { eventHash } from 'src/audit/integrity/event-hash';
+import { eventHash, eventHashHex } from 'src/audit/integrity/event-hash';
 import { inetText } from 'src/audit/integrity/inet-text';
 import { jsonbText } from 'src/audit/integrity/jsonb-text';
 
@@ -100,8 +100,8 @@ function encodeRest(event: AuditEvent): string {
 /** One event as one line of COPY text format (newline-terminated), its hash in the last column. */
 export function encodeEvent(event: AuditEvent): string {
   const rest = encodeRest(event);
-  const hash = eventHash(event.id, event.occurredAt.getTime() * 1000, rest);
-  return event.id + '\t' + event.occurredAt.toISOString() + rest + '\t\\\\x' + hash.toString('hex') + '\n';
+  const hash = eventHashHex(event.id, event.occurredAt.getTime() * 1000, rest);
+  return event.id + '\t' + event.occurredAt.toISOString() + rest + '\t\\\\x' + hash + '\n';
 }
 
 const jsonParam = (value: unknown) => (value === null || value === undefined ? null : jsonbText(value));

@@ -26,6 +26,12 @@ export const CANONICAL_COLUMNS_SQL = `e.id, (extract(epoch FROM e.occurred_at) *
 
 /** `rest`: the COPY text of the fields after occurred_at, each preceded by a tab. */
 export function eventHash(id: string, occurredAtMicros: number | bigint | string, rest: string): Buffer {
-  // One-shot hash(): ~1 us cheaper per event than createHash().update().digest().
-  return hash('sha256', `${id}\t${occurredAtMicros}${rest}`, 'buffer');
+  return Buffer.from(eventHashHex(id, occurredAtMicros, rest), 'hex');
+}
+
+/** `eventHash` in hex, as the COPY line carries it. */
+export function eventHashHex(id: string, occurredAtMicros: number | bigint | string, rest: string): string {
+  // One-shot hash() with a string output: Node 20 spends more creating a Buffer result (~0.5 us) than
+  // hashing the ~800 bytes of an event (~0.5 us with SHA-NI).
+  return hash('sha256', `${id}\t${occurredAtMicros}${rest}`, 'hex');
 }

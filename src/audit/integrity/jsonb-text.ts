@@ -12,7 +12,7 @@ export function jsonbText(value: unknown): string {
   if (value === null || value === undefined) return 'null';
   switch (typeof value) {
     case 'string':
-      return JSON.stringify(value);
+      return stringText(value);
     case 'number':
       return numberText(value);
     case 'boolean':
@@ -26,8 +26,21 @@ export function jsonbText(value: unknown): string {
   }
 }
 
-/** Object shape (its keys in insertion order) -> its keys in jsonb order, each with its printed prefix. */
-const shapes = new Map<string, Array<[key: string, prefix: string]>>();
+/** What JSON.stringify escapes: quote, backslash, controls, and (lone) surrogates (checked by it). */
+// eslint-disable-next-line no-control-regex -- control characters are exactly what JSON escapes
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
+// Most state strings need no escape: a regex test is ~3x cheaper than a JSON.stringify call.
+const stringText = (s: string): string => (NEEDS_ESCAPE.test(s) ? JSON.stringify(s) : '"' + s + '"');
+
+/** Keys of one object shape (insertion order), and the same keys in jsonb order with their printed prefixes. */
+interface Shape {
+  keys: string[];
+  sorted: string[];
+  prefixes: string[];
+}
+/** Shapes by first key: states of one resource type share a shape, its order is computed once (bounded). */
+const shapes = new Map<string, Shape[]>();
+let shapeCount = 0;
 const MAX_SHAPES = 10_000;
 
 function objectText(value: object): string {
@@ -43,26 +56,44 @@ function objectText(value: object): string {
     if (typeof withJson.toJSON === 'function') return jsonbText(withJson.toJSON());
   }
   const record = value as Record<string, unknown>;
+  const keys = Object.keys(record);
+  if (keys.length === 0) return '{}';
+  const { sorted, prefixes } = shapeOf(keys);
   let out = '';
-  for (const [key, prefix] of orderedKeys(record)) {
-    const v = record[key];
-    if (!isSerializable(v)) continue;
-    out += (out === '' ? '{' : ', ') + prefix + jsonbText(v);
+  for (let i = 0; i < sorted.length; i++) {
+    const v = record[sorted[i]];
+    let text: string;
+    if (typeof v === 'string') text = stringText(v);
+    else if (typeof v === 'number') text = numberText(v);
+    else if (isSerializable(v)) text = jsonbText(v);
+    else continue;
+    out += (out === '' ? '{' : ', ') + prefixes[i] + text;
   }
   return out === '' ? '{}' : out + '}';
 }
 
-/** States of one resource type share a shape: its sorted keys are computed once (bounded cache). */
-function orderedKeys(record: Record<string, unknown>): Array<[string, string]> {
-  const keys = Object.keys(record);
-  const shape = keys.length + ':' + keys.join('\u0000'); // the count tells {} from {"": ...}
-  let ordered = shapes.get(shape);
-  if (!ordered) {
-    ordered = keys.sort(compareKeys).map((key) => [key, JSON.stringify(key) + ': ']);
-    if (shapes.size >= MAX_SHAPES) shapes.clear();
-    shapes.set(shape, ordered);
+/** The cached shape with exactly these keys in this order (compared key by key: no string is built). */
+function shapeOf(keys: string[]): Shape {
+  const candidates = shapes.get(keys[0]);
+  if (candidates) {
+    for (const shape of candidates) if (sameKeys(shape.keys, keys)) return shape;
   }
-  return ordered;
+  const sorted = [...keys].sort(compareKeys);
+  const shape = { keys, sorted, prefixes: sorted.map((key) => JSON.stringify(key) + ': ') };
+  if (shapeCount >= MAX_SHAPES) {
+    shapes.clear();
+    shapeCount = 0;
+  }
+  shapeCount++;
+  if (candidates) candidates.push(shape);
+  else shapes.set(keys[0], [shape]);
+  return shape;
+}
+
+function sameKeys(a: string[], b: string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 const isSerializable = (v: unknown) => v !== undefined && typeof v !== 'function' && typeof v !== 'symbol';

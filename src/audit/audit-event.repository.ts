@@ -9,24 +9,29 @@ import { AuditEvent } from 'src/audit/audit.types';
 import { SubjectKeyRepository } from 'src/audit/personal-data/subject-key.repository';
 import type { SubjectKeyRecord } from 'src/audit/personal-data/subject-keyring';
 import { appendSeals, sealItems, tagBatch } from 'src/audit/integrity/chain-sealer';
-import { groupForSeals, merkleRoot, orgKeyOf, sealInputFromLine } from 'src/audit/integrity/seal';
+import { groupForSeals, merkleRoot, orgKeyOf, SealGrouper } from 'src/audit/integrity/seal';
 
 const COLUMN_LIST = AUDIT_EVENT_COLUMNS.join(', ');
 const INSERT_ONE = `INSERT INTO audit_events (${COLUMN_LIST}, batch_id) VALUES (${AUDIT_EVENT_COLUMNS.map((_, i) => `$${i + 1}`).join(', ')}, $${AUDIT_EVENT_COLUMNS.length + 1})`;
 /** ~256 KiB chunks: few enough writes to the socket, small enough to keep memory flat. */
 const CHUNK_BYTES = 256 * 1024;
 
-/** Lines of COPY text grouped into chunks, so a batch is never held twice in memory as one big string. */
-function* chunks(lines: readonly string[]): Generator<string> {
-  let chunk = '';
-  for (const line of lines) {
-    chunk += line;
-    if (chunk.length >= CHUNK_BYTES) {
-      yield chunk;
-      chunk = '';
-    }
+/**
+ * Lines of COPY text grouped into chunks, so a batch is never held twice in memory as one big string.
+ * Each chunk is joined in one go (a flat string) and, when `seals` is given, read for the seal inputs.
+ */
+function* chunks(lines: readonly string[], seals?: SealGrouper): Generator<string> {
+  let from = 0;
+  let size = 0;
+  for (let i = 0; i < lines.length; i++) {
+    size += lines[i].length;
+    if (size < CHUNK_BYTES && i < lines.length - 1) continue;
+    const chunk = lines.slice(from, i + 1).join('');
+    seals?.add(chunk);
+    yield chunk;
+    from = i + 1;
+    size = 0;
   }
-  if (chunk) yield chunk;
 }
 
 /**
@@ -76,8 +81,9 @@ export class AuditEventRepository {
       try {
         await SubjectKeyRepository.store(client, keys);
         const batchId = await tagBatch(client);
-        await this.copyInto(client, 'audit_events', lines);
-        await appendSeals(client, sealItems(batchId, groupForSeals(lines.map(sealInputFromLine))));
+        const seals = new SealGrouper();
+        await this.copyInto(client, 'audit_events', lines, seals);
+        await appendSeals(client, sealItems(batchId, seals.pending()));
         await client.query('COMMIT');
         if (keys.length > 0) this.onKeysStored(keys.map((key) => key.id));
       } catch (error) {
@@ -128,9 +134,15 @@ export class AuditEventRepository {
     });
   }
 
-  private async copyInto(client: PoolClient, table: string, lines: readonly string[]): Promise<void> {
+  /** COPY `lines` into `table`; with `seals`, groups the lines' events for their seals on the way. */
+  private async copyInto(
+    client: PoolClient,
+    table: string,
+    lines: readonly string[],
+    seals?: SealGrouper,
+  ): Promise<void> {
     const stream = client.query(copyFrom(`COPY ${table} (${COLUMN_LIST}) FROM STDIN`));
-    await pipeline(Readable.from(chunks(lines)), stream);
+    await pipeline(Readable.from(chunks(lines, seals)), stream);
   }
 
   private async withClient<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {

@@ -13,6 +13,11 @@ export interface VerifiedEvent {
   batchId: string | null;
   storedHash: Buffer | null;
   computedHash: Buffer;
+  /**
+   * Both hashes in hex, when the source has them so (the database stream: COPY prints the stored hash in
+   * hex, hash() returns hex): the verifier then compares and keeps the text, no Buffer per event.
+   */
+  hex?: { stored: string | null; computed: string };
 }
 
 export interface BrokenLink {
@@ -79,7 +84,8 @@ export interface ChainInput {
  */
 export class ChainVerifier {
   private readonly inRange = new Map<string, StoredSeal>();
-  private readonly leaves = new Map<string, SealLeaf[]>();
+  /** Events seen per sealed batch: their leaves until all have arrived, then the batch's Merkle root. */
+  private readonly batches = new Map<string, { count: number; leaves: SealLeaf[]; root: Buffer | null }>();
   private checked = 0;
   private pending = 0;
   private problems = 0;
@@ -107,21 +113,46 @@ export class ChainVerifier {
     return { fromMicros: from, toMicros: to };
   }
 
+  /** The seals whose events this verification checks. */
+  sealsInRange(): StoredSeal[] {
+    return [...this.inRange.values()];
+  }
+
   addEvent(event: VerifiedEvent): void {
     const sealed = event.batchId !== null && this.inRange.has(event.batchId);
     if (!sealed && !this.inRangeTime(event.occurredAtMicros)) return; // widened window, another batch
     this.checked++;
-    if (!event.storedHash) this.breakEvent(event.id, 'event has no hash');
-    else if (!event.storedHash.equals(event.computedHash))
+    const { hex } = event;
+    const stored = hex ? hex.stored : event.storedHash;
+    if (!stored) this.breakEvent(event.id, 'event has no hash');
+    else if (hex ? hex.stored !== hex.computed : !event.storedHash!.equals(event.computedHash))
       this.breakEvent(event.id, 'content does not match the event hash');
     if (sealed) {
-      let list = this.leaves.get(event.batchId!);
-      if (!list) this.leaves.set(event.batchId!, (list = []));
-      list.push({ id: event.id, hash: event.storedHash ?? event.computedHash });
+      this.addLeaf(event.batchId!, {
+        id: event.id,
+        hash: stored ?? (hex ? hex.computed : event.computedHash),
+      });
     } else if (event.batchId !== null && this.input.pendingBatches.has(event.batchId)) {
       this.pending++;
     } else {
       this.breakEvent(event.id, 'event is not covered by any seal of its organization');
+    }
+  }
+
+  /**
+   * A batch's root is computed as soon as its last event arrives (rows of a batch are stored together), so
+   * the Merkle work overlaps the streaming and the leaves are not all held to the end.
+   */
+  private addLeaf(batchId: string, leaf: SealLeaf): void {
+    let batch = this.batches.get(batchId);
+    if (!batch) this.batches.set(batchId, (batch = { count: 0, leaves: [], root: null }));
+    batch.count++;
+    if (batch.root !== null) return; // more events than the seal counts: checkSeals reports it
+    batch.leaves.push(leaf);
+    const outside = this.input.outsideLeaves?.get(batchId) ?? [];
+    if (batch.count === this.inRange.get(batchId)!.eventCount - outside.length) {
+      batch.root = merkleRoot([...batch.leaves, ...outside]);
+      batch.leaves = [];
     }
   }
 
@@ -196,13 +227,12 @@ export class ChainVerifier {
       }
       if (!sealHash(seal).equals(seal.sealHash)) fail(seal, 'seal content does not match the seal hash');
       if (this.inRange.has(seal.batchId)) {
-        const leaves = [
-          ...(this.leaves.get(seal.batchId) ?? []),
-          ...(this.input.outsideLeaves?.get(seal.batchId) ?? []),
-        ];
-        if (leaves.length !== seal.eventCount)
-          fail(seal, `batch has ${leaves.length} events, the seal counts ${seal.eventCount}`);
-        else if (!merkleRoot(leaves).equals(seal.merkleRoot))
+        const batch = this.batches.get(seal.batchId);
+        const outside = this.input.outsideLeaves?.get(seal.batchId) ?? [];
+        const count = (batch?.count ?? 0) + outside.length;
+        if (count !== seal.eventCount)
+          fail(seal, `batch has ${count} events, the seal counts ${seal.eventCount}`);
+        else if (!(batch?.root ?? merkleRoot([...(batch?.leaves ?? []), ...outside])).equals(seal.merkleRoot))
           fail(seal, 'Merkle root of the batch events does not match the seal');
       }
       previous = seal;

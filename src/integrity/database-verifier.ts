@@ -1,5 +1,5 @@
 import { KeyObject } from 'node:crypto';
-import { ChainReport, ChainVerifier } from 'src/integrity/chain-verifier';
+import { ChainReport, ChainVerifier, StoredSeal, VerifiedEvent } from 'src/integrity/chain-verifier';
 import { IntegrityRepository } from 'src/integrity/integrity.repository';
 
 export interface VerifyRange {
@@ -19,15 +19,53 @@ export interface VerifyReport {
 
 const micros = (date: Date | undefined) => (date ? BigInt(date.getTime()) * 1000n : null);
 
+type Window = { fromMicros: bigint | null; toMicros: bigint | null };
+
+/** Below this many sealed events one stream is as fast: a second one only adds a scan. */
+const MIN_EVENTS_PER_STREAM = 50_000;
+
+/**
+ * Cuts `window` into up to `streams` windows of about equal numbers of events (by the seals' counts and
+ * first event times), at whole milliseconds so that each cut is exact in both windows' SQL bounds.
+ */
+export function splitWindow(window: Window, seals: StoredSeal[], streams: number): Window[] {
+  const total = seals.reduce((n, s) => n + s.eventCount, 0);
+  const parts = Math.min(streams, Math.floor(total / MIN_EVENTS_PER_STREAM));
+  if (parts < 2) return [window];
+  const starts = seals
+    .map((s) => ({ at: BigInt(s.firstAtMicros), count: s.eventCount }))
+    .sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
+  const cuts: bigint[] = [];
+  let seen = 0;
+  for (const { at, count } of starts) {
+    const cut = (at / 1000n) * 1000n;
+    const last = cuts.length ? cuts[cuts.length - 1] : window.fromMicros;
+    const inside = (last === null || cut > last) && (window.toMicros === null || cut < window.toMicros);
+    if (seen >= (total * (cuts.length + 1)) / parts && inside) cuts.push(cut);
+    if (cuts.length === parts - 1) break;
+    seen += count;
+  }
+  const bounds = [window.fromMicros, ...cuts, window.toMicros];
+  return cuts.length === 0
+    ? [window]
+    : bounds.slice(1).map((toMicros, i) => ({ fromMicros: bounds[i], toMicros }));
+}
+
 /**
  * Verifies organization chains against the database, one after the other: loads the chain (seals,
  * head, queued batches, checkpoints), streams the events of the range through the verifier. Used by
  * the API and by `npm run integrity -- verify`.
  */
 export class DatabaseVerifier {
+  /**
+   * `streams`: events are read with up to this many COPY streams at once (cut by event time). Postgres
+   * prints a row's jsonb text and the COPY line in the backend that runs the COPY: one stream is bound to
+   * one core of the database server.
+   */
   constructor(
     private readonly repository: IntegrityRepository,
     private readonly publicKeys: Map<string, KeyObject>,
+    private readonly streams = 2,
   ) {}
 
   /** `orgKeys` undefined: every chain, in one pass over the events. */
@@ -53,13 +91,29 @@ export class DatabaseVerifier {
         ? windows.reduce((max, w) => (w.toMicros! > max ? w.toMicros! : max), micros(range.to)!)
         : null,
     };
-    await repository.streamEvents(orgKeys?.length === 1 ? orgKeys[0] : null, window, (event, orgKey) => {
+    const onEvent = (event: VerifiedEvent, orgKey: string) => {
       let verifier = verifiers.get(orgKey);
       if (!verifier && orgKeys) return; // another organization's event (several asked for)
       // Events of an organization that has no chain at all: nothing seals them.
       if (!verifier) verifiers.set(orgKey, (verifier = this.emptyChain(orgKey, range)));
       verifier.addEvent(event);
-    });
+    };
+    const seals = [...verifiers.values()].flatMap((v) => v.sealsInRange());
+    const orgKey = orgKeys?.length === 1 ? orgKeys[0] : null;
+    // The chain verifiers take events in any order: the windows are streamed at the same time, the first
+    // on the snapshot's connection, the others on connections that import its snapshot.
+    const [first, ...others] = splitWindow(
+      window,
+      seals,
+      Math.min(this.streams, repository.maxConnections()),
+    );
+    const snapshot = others.length > 0 ? await repository.exportSnapshot() : null;
+    await Promise.all([
+      repository.streamEvents(orgKey, first, onEvent),
+      ...others.map((part) =>
+        repository.inSnapshot((sibling) => sibling.streamEvents(orgKey, part, onEvent), snapshot!),
+      ),
+    ]);
     const chains = [...verifiers.values()].map((v) => v.finish());
     const broken = chains.find((c) => c.firstBroken);
     return {

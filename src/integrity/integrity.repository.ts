@@ -58,13 +58,19 @@ export class IntegrityRepository {
   /**
    * Runs `work` with a repository whose reads all see one snapshot (REPEATABLE READ, read only, one
    * connection). Verification needs it: chains loaded first and events streamed after would otherwise
-   * see batches committed in between as events that no seal covers.
+   * see batches committed in between as events that no seal covers. `snapshotId` (`exportSnapshot`): the
+   * snapshot of another such repository, for a second connection reading in parallel.
    */
-  async inSnapshot<T>(work: (repository: IntegrityRepository) => Promise<T>): Promise<T> {
+  async inSnapshot<T>(
+    work: (repository: IntegrityRepository) => Promise<T>,
+    snapshotId?: string,
+  ): Promise<T> {
     const client = await this.pool.connect();
     let failure: Error | undefined;
     try {
       await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      if (snapshotId !== undefined)
+        await client.query(`SET TRANSACTION SNAPSHOT ${escapeLiteral(snapshotId)}`);
       const result = await work(new IntegrityRepository(this.pool, client));
       await client.query('COMMIT');
       return result;
@@ -75,6 +81,18 @@ export class IntegrityRepository {
     } finally {
       client.release(failure);
     }
+  }
+
+  /** The id of this repository's snapshot (`inSnapshot`), valid while it runs, for `inSnapshot(work, id)`. */
+  async exportSnapshot(): Promise<string> {
+    if (!this.snapshot) throw new Error('exportSnapshot runs inside inSnapshot');
+    const { rows } = await this.snapshot.query<{ id: string }>('SELECT pg_export_snapshot() AS id');
+    return rows[0].id;
+  }
+
+  /** Connections the pool may open: parallel reads beyond it would wait for each other forever. */
+  maxConnections(): number {
+    return this.pool.options.max ?? 10;
   }
 
   /** Every organization chain (the '' key holds events without an organization). */
@@ -317,15 +335,33 @@ function parseLine(data: Buffer, start: number, end: number): VerifiedEvent {
   const t3 = data.indexOf(TAB, t2 + 1);
   const t4 = data.indexOf(TAB, t3 + 1);
   const batch = data.toString('latin1', start, t1);
-  const storedHex = data.toString('latin1', t1 + 1, t2);
-  // Hex out of hash() and a string comparison: a Buffer result costs Node 20 more than the hashing itself.
-  const computedHex = digest('sha256', data.subarray(t2 + 1, end), 'hex');
-  const storedHash = storedHex === '\\N' ? null : Buffer.from(storedHex, 'hex');
-  return {
-    id: data.toString('latin1', t2 + 1, t3),
-    batchId: batch === '\\N' ? null : batch,
-    storedHash,
-    occurredAtMicros: BigInt(data.toString('latin1', t3 + 1, t4)),
-    computedHash: storedHash && storedHex === computedHex ? storedHash : Buffer.from(computedHex, 'hex'),
-  };
+  const stored = data.toString('latin1', t1 + 1, t2);
+  return new StreamedEvent(
+    data.toString('latin1', t2 + 1, t3),
+    batch === '\\N' ? null : batch,
+    BigInt(data.toString('latin1', t3 + 1, t4)),
+    {
+      stored: stored === '\\N' ? null : stored,
+      // Hex out of hash(): a Buffer result costs Node 20 more than hashing the ~750 bytes.
+      computed: digest('sha256', data.subarray(t2 + 1, end), 'hex'),
+    },
+  );
+}
+
+/** A streamed row: its hashes are kept in hex (compared as text); the Buffers are made only if asked for. */
+class StreamedEvent implements VerifiedEvent {
+  constructor(
+    readonly id: string,
+    readonly batchId: string | null,
+    readonly occurredAtMicros: bigint,
+    readonly hex: { stored: string | null; computed: string },
+  ) {}
+
+  get storedHash(): Buffer | null {
+    return this.hex.stored === null ? null : Buffer.from(this.hex.stored, 'hex');
+  }
+
+  get computedHash(): Buffer {
+    return Buffer.from(this.hex.computed, 'hex');
+  }
 }

@@ -24,7 +24,7 @@ import { writeResults } from '../lib/results';
 import { rotated } from '../lib/interleave';
 import { median } from '../lib/stats';
 import { formatNumber, printTable } from '../lib/table';
-import { encodeUnhashed, UNHASHED_COLUMNS } from './unhashed-encode';
+import { encodeUnhashed, encodeUnhashedFlat, UNHASHED_COLUMNS } from './unhashed-encode';
 
 const VERIFY_TARGET = 200_000;
 const OVERHEAD_TARGET = 0.05;
@@ -112,7 +112,7 @@ function encodeCostUs(events: AuditEvent[], encode: (e: AuditEvent) => string): 
   return ((performance.now() - started) * 1000) / sample.length;
 }
 
-const VARIANTS = ['unhashed', 'hashed'] as const;
+const VARIANTS = ['unhashed', 'hashed', 'unhashed-flat'] as const;
 
 /**
  * The two write paths, interleaved (the order rotates every rep) on the same database, so a drift of the
@@ -145,7 +145,7 @@ async function measureIngest(db: BenchDatabase, pool: Pool, flags: ReturnType<ty
               meter,
               inputs,
               flags.ingest,
-              encodeUnhashed,
+              variant === 'unhashed' ? encodeUnhashed : encodeUnhashedFlat,
               plainCopy(pool),
               flags.batch,
               flags.concurrency,
@@ -168,16 +168,21 @@ async function measureIngest(db: BenchDatabase, pool: Pool, flags: ReturnType<ty
   const unhashed = med('unhashed', (r) => r.eventsPerSec);
   const totalCpu = (r: Run) => r.nodeUsPerEvent + (r.postgresUsPerEvent ?? 0);
   // Each rep's two runs are minutes apart at most: their ratio is less exposed to the machine's drift.
-  const pairedOverheads = of('hashed').map(
-    (h) => 1 - h.eventsPerSec / of('unhashed').find((u) => u.rep === h.rep)!.eventsPerSec,
-  );
+  const paired = (baseline: string) =>
+    median(
+      of('hashed').map((h) => 1 - h.eventsPerSec / of(baseline).find((u) => u.rep === h.rep)!.eventsPerSec),
+    );
+  const flat = med('unhashed-flat', (r) => r.eventsPerSec);
   return {
     events: flags.ingest,
     runs,
     medianHashedEventsPerSec: hashed,
     medianUnhashedEventsPerSec: unhashed,
     overhead: 1 - hashed / unhashed,
-    medianPairedOverhead: median(pairedOverheads),
+    medianPairedOverhead: paired('unhashed'),
+    medianUnhashedFlatEventsPerSec: flat,
+    overheadVsFlat: 1 - hashed / flat,
+    medianPairedOverheadVsFlat: paired('unhashed-flat'),
     cpuUsPerEvent: {
       hashed: {
         node: med('hashed', (r) => r.nodeUsPerEvent),
@@ -186,6 +191,10 @@ async function measureIngest(db: BenchDatabase, pool: Pool, flags: ReturnType<ty
       unhashed: {
         node: med('unhashed', (r) => r.nodeUsPerEvent),
         postgres: med('unhashed', (r) => r.postgresUsPerEvent),
+      },
+      unhashedFlat: {
+        node: med('unhashed-flat', (r) => r.nodeUsPerEvent),
+        postgres: med('unhashed-flat', (r) => r.postgresUsPerEvent),
       },
     },
     cpuOverhead: med('hashed', totalCpu) / med('unhashed', totalCpu) - 1,
@@ -319,6 +328,19 @@ function ingestRows(r: Awaited<ReturnType<typeof measureIngest>>): string[][] {
     ],
     ['  postgres backends (us)', `${us(cpu.hashed.postgres)} / ${us(cpu.unhashed.postgres)}`, '-', '-'],
     ['  CPU overhead (node + postgres)', pct(r.cpuOverhead), '-', '-'],
+    ['ingest without, lines flattened, events/s', formatNumber(r.medianUnhashedFlatEventsPerSec), '-', '-'],
+    [
+      '  overhead against it (medians / per-rep ratios)',
+      `${pct(r.overheadVsFlat)} / ${pct(r.medianPairedOverheadVsFlat)}`,
+      '-',
+      '-',
+    ],
+    [
+      '  its CPU per event: node / postgres (us)',
+      `${us(cpu.unhashedFlat.node)} / ${us(cpu.unhashedFlat.postgres)}`,
+      '-',
+      '-',
+    ],
     [
       'encode per event, hashed / plain (us)',
       `${us(r.encodeUs.hashed)} / ${us(r.encodeUs.unhashed)}`,

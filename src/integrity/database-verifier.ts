@@ -28,9 +28,14 @@ const MIN_EVENTS_PER_STREAM = 50_000;
  * Cuts `window` into up to `streams` windows of about equal numbers of events (by the seals' counts and
  * first event times), at whole milliseconds so that each cut is exact in both windows' SQL bounds.
  */
-export function splitWindow(window: Window, seals: StoredSeal[], streams: number): Window[] {
+export function splitWindow(
+  window: Window,
+  seals: StoredSeal[],
+  streams: number,
+  minEventsPerStream = MIN_EVENTS_PER_STREAM,
+): Window[] {
   const total = seals.reduce((n, s) => n + s.eventCount, 0);
-  const parts = Math.min(streams, Math.floor(total / MIN_EVENTS_PER_STREAM));
+  const parts = Math.min(streams, Math.floor(total / minEventsPerStream));
   if (parts < 2) return [window];
   const starts = seals
     .map((s) => ({ at: BigInt(s.firstAtMicros), count: s.eventCount }))
@@ -66,6 +71,8 @@ export class DatabaseVerifier {
     private readonly repository: IntegrityRepository,
     private readonly publicKeys: Map<string, KeyObject>,
     private readonly streams = 2,
+    /** Tests lower it to exercise the parallel streams on small data. */
+    private readonly minEventsPerStream = MIN_EVENTS_PER_STREAM,
   ) {}
 
   /** `orgKeys` undefined: every chain, in one pass over the events. */
@@ -106,6 +113,7 @@ export class DatabaseVerifier {
       window,
       seals,
       Math.min(this.streams, repository.maxConnections()),
+      this.minEventsPerStream,
     );
     const snapshot = others.length > 0 ? await repository.exportSnapshot() : null;
     await Promise.all([

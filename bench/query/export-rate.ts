@@ -3,6 +3,7 @@ import { Writable } from 'node:stream';
 import { Pool } from 'pg';
 import { EventFilters } from 'src/query/event-filters';
 import { EventsRepository } from 'src/query/events.repository';
+import { RevealTransform } from 'src/audit/personal-data/personal-data.service';
 import { RowCounter, streamExport } from 'src/query/export-stream';
 import { Statement } from './queries';
 
@@ -31,7 +32,10 @@ export async function exportOnce(
     },
   });
   const started = performance.now();
-  await streamExport(pool, events, filters, 'ndjson', sink, counter);
+  // The export path's personal-data stage too: the loaded events hold no tokens (built without encryption),
+  // so this is its per-chunk scan only.
+  const reveal = new RevealTransform('ndjson', async () => new Map());
+  await streamExport(pool, events, filters, 'ndjson', sink, counter, reveal);
   const seconds = (performance.now() - started) / 1000;
   return { rows: counter.rows, bytes, seconds, rowsPerSec: counter.rows / seconds };
 }

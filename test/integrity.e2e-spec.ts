@@ -426,6 +426,7 @@ describe('tamper evidence with several app instances writing concurrently', () =
       2,
       100,
     );
+    const exported = jest.spyOn(IntegrityRepository.prototype, 'exportSnapshot');
     try {
       for (let run = 0; run < 10; run++) {
         const report = await service.verify(root, {});
@@ -435,8 +436,10 @@ describe('tamper evidence with several app instances writing concurrently', () =
         expect(parallel.firstBroken).toBeNull();
         expect(parallel.checkedEvents).toBeGreaterThan(3 * 600);
       }
+      expect(exported).toHaveBeenCalledTimes(10); // every parallel run did read with a second stream
     } finally {
       writing = false;
+      exported.mockRestore();
       await Promise.all(writers);
       await pool.end();
     }

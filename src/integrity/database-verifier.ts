@@ -112,7 +112,8 @@ export class DatabaseVerifier {
     const [first, ...others] = splitWindow(
       window,
       seals,
-      Math.min(this.streams, repository.maxConnections()),
+      // This connection plus the spare ones: never wait for a connection while holding one.
+      Math.min(this.streams, 1 + this.repository.spareConnections()),
       this.minEventsPerStream,
     );
     const snapshot = others.length > 0 ? await repository.exportSnapshot() : null;

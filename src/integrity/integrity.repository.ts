@@ -95,6 +95,14 @@ export class IntegrityRepository {
     return this.pool.options.max ?? 10;
   }
 
+  /**
+   * Connections a parallel read can take now without waiting: a verification that holds its snapshot's
+   * connection and waits for another, while every other connection is held the same way, would wait forever.
+   */
+  spareConnections(): number {
+    return this.pool.idleCount + Math.max(0, this.maxConnections() - this.pool.totalCount);
+  }
+
   /** Every organization chain (the '' key holds events without an organization). */
   async orgKeys(): Promise<string[]> {
     const { rows } = await this.db.query<{ org_key: string }>(

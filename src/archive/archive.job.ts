@@ -4,6 +4,7 @@ import { ARCHIVE_JOB, ArchiveService } from 'src/archive/archive.service';
 import { APP_CONFIG } from 'src/common/config/app-config.module';
 import { AppConfig } from 'src/common/config/environment';
 import { JobMetrics } from 'src/common/metrics/job-metrics.service';
+import { scheduleEvery, trackJob } from 'src/common/scheduling/jobs';
 
 /**
  * Runs the archive job every ARCHIVE_INTERVAL_MS (not at boot: a restart should not start an export).
@@ -22,14 +23,11 @@ export class ArchiveJob implements OnApplicationBootstrap {
 
   onApplicationBootstrap(): void {
     if (!this.scheduler) return; // the CLI: runs on demand only
-    const timer = setInterval(() => void this.tick(), this.config.archive.intervalMs);
-    timer.unref();
-    this.scheduler.addInterval(ARCHIVE_JOB, timer);
+    scheduleEvery(this.scheduler, ARCHIVE_JOB, this.config.archive.intervalMs, () => void this.tick());
   }
 
   async tick(): Promise<void> {
-    const work = () => this.archives.run();
-    await (this.jobs ? this.jobs.track(ARCHIVE_JOB, work) : work()).catch((error: Error) =>
+    await trackJob(this.jobs, ARCHIVE_JOB, () => this.archives.run()).catch((error: Error) =>
       this.logger.error(`Archive run failed: ${error.message}`),
     );
   }

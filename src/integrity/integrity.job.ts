@@ -10,6 +10,7 @@ import { SchedulerRegistry } from '@nestjs/schedule';
 import { APP_CONFIG } from 'src/common/config/app-config.module';
 import { AppConfig } from 'src/common/config/environment';
 import { JobMetrics } from 'src/common/metrics/job-metrics.service';
+import { scheduleEvery, trackJob } from 'src/common/scheduling/jobs';
 import { IntegrityService } from 'src/integrity/integrity.service';
 
 const CHECKPOINT_JOB = 'integrity-checkpoint';
@@ -48,16 +49,13 @@ export class IntegrityJob implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   private every(job: string, ms: number, work: () => Promise<unknown>): void {
-    const timer = setInterval(() => void this.run(job, work), ms);
-    timer.unref();
-    this.scheduler.addInterval(job, timer);
+    scheduleEvery(this.scheduler, job, ms, () => void this.run(job, work));
   }
 
   /** One run; skipped while another run of either job is still going on this instance. */
   private run(job: string, work: () => Promise<unknown>): Promise<unknown> {
     if (this.running) return this.running;
-    const tracked = this.jobs ? this.jobs.track(job, work) : work();
-    this.running = tracked
+    this.running = trackJob(this.jobs, job, work)
       .catch((error: Error) => this.logger.error(`${job} failed: ${error.message}`))
       .finally(() => (this.running = undefined));
     return this.running;

@@ -4,6 +4,7 @@ import { Clock } from 'src/common/clock/clock';
 import { APP_CONFIG } from 'src/common/config/app-config.module';
 import { AppConfig } from 'src/common/config/environment';
 import { JobMetrics } from 'src/common/metrics/job-metrics.service';
+import { scheduleEvery, trackJob } from 'src/common/scheduling/jobs';
 import { LifecycleRunRepository } from 'src/partitions/lifecycle-run.repository';
 import { PartitionMetrics } from 'src/partitions/partition.metrics';
 import { overlaps, partitionFor, PartitionRange, partitionsAhead } from 'src/partitions/partition-naming';
@@ -55,18 +56,21 @@ export class PartitionService implements OnApplicationBootstrap {
 
   async onApplicationBootstrap(): Promise<void> {
     if (!this.scheduler) return; // the CLI: runs on demand only, never the service's jobs
-    await this.track(MAINTENANCE_JOB, () => this.maintain()).catch((error: Error) =>
+    await trackJob(this.jobs, MAINTENANCE_JOB, () => this.maintain()).catch((error: Error) =>
       this.logger.error(`Partition maintenance failed: ${error.message}`),
     );
     // Index building can take a while on a large backlog: not on the start-up path.
     setImmediate(() => void this.indexInBackground());
-    const timer = setInterval(() => void this.tick(), this.config.audit.partitionIntervalMs);
-    timer.unref();
-    this.scheduler.addInterval(MAINTENANCE_JOB, timer);
+    scheduleEvery(
+      this.scheduler,
+      MAINTENANCE_JOB,
+      this.config.audit.partitionIntervalMs,
+      () => void this.tick(),
+    );
   }
 
   async tick(): Promise<void> {
-    await this.track(MAINTENANCE_JOB, () => this.maintain()).catch((error: Error) =>
+    await trackJob(this.jobs, MAINTENANCE_JOB, () => this.maintain()).catch((error: Error) =>
       this.logger.error(`Partition maintenance failed: ${error.message}`),
     );
     await this.indexInBackground();
@@ -166,7 +170,7 @@ export class PartitionService implements OnApplicationBootstrap {
   }
 
   private async indexInBackground(): Promise<void> {
-    await this.track(INDEXING_JOB, () => this.indexClosedPartitions()).catch((error: Error) =>
+    await trackJob(this.jobs, INDEXING_JOB, () => this.indexClosedPartitions()).catch((error: Error) =>
       this.logger.error(`Search indexing failed: ${error.message}`),
     );
   }
@@ -180,10 +184,6 @@ export class PartitionService implements OnApplicationBootstrap {
     return partitionsAhead(now, ahead, 'audit_events', this.config.audit.partitionGranularity)
       .filter((range) => !hot.some((p) => p.from <= range.from && range.to <= p.to))
       .map((range) => range.name);
-  }
-
-  private track<T>(job: string, work: () => Promise<T>): Promise<T> {
-    return this.jobs ? this.jobs.track(job, work) : work();
   }
 }
 

@@ -10,6 +10,7 @@ import { SchedulerRegistry } from '@nestjs/schedule';
 import { APP_CONFIG } from 'src/common/config/app-config.module';
 import { AppConfig } from 'src/common/config/environment';
 import { JobMetrics } from 'src/common/metrics/job-metrics.service';
+import { scheduleEvery, trackJob } from 'src/common/scheduling/jobs';
 import { QueryCache } from 'src/query/query-cache.service';
 import { StatsRepository } from 'src/query/stats.repository';
 
@@ -33,9 +34,7 @@ export class StatsRefreshJob implements OnApplicationBootstrap, OnModuleDestroy 
   ) {}
 
   onApplicationBootstrap(): void {
-    const timer = setInterval(() => void this.run(), this.config.query.statsRefreshMs);
-    timer.unref();
-    this.scheduler.addInterval(JOB, timer);
+    scheduleEvery(this.scheduler, JOB, this.config.query.statsRefreshMs, () => void this.run());
     void this.run();
   }
 
@@ -59,7 +58,7 @@ export class StatsRefreshJob implements OnApplicationBootstrap, OnModuleDestroy 
       }
     };
     try {
-      await (this.jobs ? this.jobs.track('stats-refresh', work) : work());
+      await trackJob(this.jobs, 'stats-refresh', work);
     } catch (error) {
       this.logger.error(`Stats refresh failed: ${(error as Error).message}`);
     }

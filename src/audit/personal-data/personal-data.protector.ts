@@ -106,14 +106,10 @@ export class PersonalDataProtector {
     let out: FieldChange[] | undefined;
     changes.forEach((change, i) => {
       const whole = change.path.split('.').some(this.isPersonal);
-      const next = (value: JsonValue | undefined) =>
-        value === undefined
-          ? undefined
-          : whole
-            ? value === null
-              ? null
-              : encrypt(value)
-            : this.protectJson(value, encrypt);
+      const next = (value: JsonValue | undefined): JsonValue | undefined => {
+        if (value === undefined || value === null) return value;
+        return whole ? encrypt(value) : this.protectJson(value, encrypt);
+      };
       const before = next(change.before);
       const after = next(change.after);
       if (before !== change.before || after !== change.after) {

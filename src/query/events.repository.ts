@@ -3,6 +3,7 @@ import { escapeLiteral, PoolClient } from 'pg';
 import { CopyToStreamQuery, to as copyTo } from 'pg-copy-streams';
 import { DataSource } from 'typeorm';
 import { CursorPosition } from 'src/query/cursor';
+import { IP_METADATA_KEY } from 'src/audit/personal-data/personal-data.protector';
 import { EventFilters } from 'src/query/event-filters';
 
 export interface EventRow {
@@ -42,9 +43,19 @@ const EQUALS: Array<[keyof EventFilters, string]> = [
   ['status', 'status'],
   ['severity', 'severity'],
 ];
+/**
+ * The client IP and the metadata as the API shows them. With personal-data protection the IP is stored
+ * encrypted in `metadata."$ip"` (the `ip` column is inet): it comes back as `ip`, still as its token, which
+ * PersonalDataService decrypts like every other personal value.
+ */
+const IP_KEY = escapeLiteral(IP_METADATA_KEY);
+const ipColumn = (t = '') => `COALESCE(host(${t}ip), ${t}metadata->>${IP_KEY})`;
+const metadataColumn = (t = '') =>
+  `CASE WHEN ${t}metadata ? ${IP_KEY} THEN NULLIF(${t}metadata - ${IP_KEY}, '{}') ELSE ${t}metadata END`;
+
 const COLUMNS = `id, occurred_at, occurred_at::text AS occurred_at_text, organization_id, actor_id, actor_type, action,
   event_type, resource_type, resource_id, before, after, changes, status, status_code, error_message, severity,
-  request_id, host(ip) AS ip, user_agent, route, method, duration_ms, metadata`;
+  request_id, ${ipColumn()} AS ip, user_agent, route, method, duration_ms, ${metadataColumn()} AS metadata`;
 const searchVector = (t = '') =>
   `audit_search_vector(${t}event_type, ${t}resource_type, ${t}resource_id, ${t}before, ${t}after)`;
 export const SEARCH_VECTOR = searchVector();
@@ -52,16 +63,15 @@ export const SEARCH_VECTOR = searchVector();
 /**
  * The public event shape (camelCase, DESIGN.md), computed by Postgres for exports: the rows leave the
  * database already serialized and Node only moves bytes (and decrypts personal data, PersonalDataService).
- * Same order as the CSV columns. A client IP stored encrypted (in `metadata.$ip`) comes back as `ip`.
+ * Same order as the CSV columns.
  */
 const EXPORT_COLUMNS = `e.id,
   to_char(e.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "occurredAt",
   e.organization_id AS "organizationId", e.actor_id AS "actorId", e.actor_type AS "actorType", e.action,
   e.event_type AS "eventType", e.resource_type AS "resourceType", e.resource_id AS "resourceId", e.status,
   e.status_code AS "statusCode", e.error_message AS "errorMessage", e.severity, e.request_id AS "requestId",
-  COALESCE(host(e.ip), e.metadata->>'$ip') AS ip, e.user_agent AS "userAgent", e.route, e.method,
-  e.duration_ms AS "durationMs", e.before, e.after, e.changes,
-  CASE WHEN e.metadata ? '$ip' THEN NULLIF(e.metadata - '$ip', '{}') ELSE e.metadata END AS metadata`;
+  ${ipColumn('e.')} AS ip, e.user_agent AS "userAgent", e.route, e.method, e.duration_ms AS "durationMs",
+  e.before, e.after, e.changes, ${metadataColumn('e.')} AS metadata`;
 
 /**
  * COPY options for NDJSON: CSV format with a delimiter and a quote character that JSON text never contains

@@ -15,15 +15,14 @@ import {
   UNAVAILABLE,
   unwrapKey,
 } from 'src/audit/personal-data/personal-data.cipher';
-import {
-  IP_METADATA_KEY,
-  PersonalDataProtector,
-  ProtectedEvent,
-} from 'src/audit/personal-data/personal-data.protector';
+import { PersonalDataProtector, ProtectedEvent } from 'src/audit/personal-data/personal-data.protector';
 import { ErasureResult, SubjectKeyRepository } from 'src/audit/personal-data/subject-key.repository';
 import { SubjectKeyring } from 'src/audit/personal-data/subject-keyring';
 
-/** The fields of a read event that can hold personal data (the API's event shape). */
+/**
+ * The fields of a read event that can hold personal data (the API's event shape; the events repository
+ * returns an IP stored encrypted as `ip`).
+ */
 export interface RevealableEvent {
   ip: string | null;
   before: unknown;
@@ -76,38 +75,25 @@ export class PersonalDataService {
     this.keyring?.markStored(ids);
   }
 
-  /** Copies of the events with personal values decrypted (or `[erased]`), the client IP back in `ip`. */
+  /** Copies of the events with personal values (the client IP included) decrypted, or `[erased]`. */
   async reveal<T extends RevealableEvent>(events: readonly T[]): Promise<T[]> {
     const refs = new Set<string>();
     for (const event of events) {
-      for (const value of [event.before, event.after, event.changes, event.metadata])
+      for (const value of [event.ip, event.before, event.after, event.changes, event.metadata]) {
         collectRefs(value, refs);
+      }
     }
     if (refs.size === 0) return [...events];
     const keys = await this.keysFor(refs);
-    return events.map((event) => {
-      const open = (value: unknown) => this.openJson(value as JsonValue, keys);
-      let metadata = open(event.metadata);
-      let ip = event.ip;
-      if (
-        metadata &&
-        typeof metadata === 'object' &&
-        !Array.isArray(metadata) &&
-        IP_METADATA_KEY in metadata
-      ) {
-        const { [IP_METADATA_KEY]: hidden, ...rest } = metadata;
-        ip = ip ?? (typeof hidden === 'string' ? hidden : null);
-        metadata = Object.keys(rest).length > 0 ? rest : null;
-      }
-      return {
-        ...event,
-        ip,
-        before: open(event.before),
-        after: open(event.after),
-        changes: open(event.changes),
-        metadata,
-      };
-    });
+    const open = (value: unknown) => this.openJson(value as JsonValue, keys);
+    return events.map((event) => ({
+      ...event,
+      ip: open(event.ip) as string | null,
+      before: open(event.before),
+      after: open(event.after),
+      changes: open(event.changes),
+      metadata: open(event.metadata),
+    }));
   }
 
   /**

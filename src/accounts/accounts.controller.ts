@@ -20,7 +20,10 @@ import { CreateAccountDto, UpdateAccountDto } from 'src/accounts/dto/account.dto
 
 type AuthedRequest = { user: AuthUser };
 
-/** The demo domain. `@Audited()` alone: resource type `account`, before state from the `Account` entity. */
+/**
+ * The demo domain. `@Audited()` alone: resource type `account`, before state from the `Account` entity (read by
+ * primary key before the handler runs; the update takes it from the service's own load instead).
+ */
 @Controller('accounts')
 @UseGuards(JwtAuthGuard)
 @Audited()
@@ -42,7 +45,9 @@ export class AccountsController {
     return this.accounts.get(orgOf(req), id);
   }
 
+  /** The service loads the account before saving it: its load is the before state, no extra query. */
   @Patch(':id')
+  @Audited({ beforeState: 'handler' })
   update(@Req() req: AuthedRequest, @Param('id', ParseUUIDPipe) id: string, @Body() dto: UpdateAccountDto) {
     return this.accounts.update(orgOf(req), id, dto);
   }

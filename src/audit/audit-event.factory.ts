@@ -62,8 +62,8 @@ export function buildAuditEvent(draft: EventDraft, maxStateBytes: number): Audit
   let changes: FieldChange[] | null = null;
   if (draft.diff && draft.status === 'success') {
     changes = diffStates(before.value as JsonValue, after.value as JsonValue, {
-      beforeFingerprints: before.fingerprints,
-      afterFingerprints: after.fingerprints,
+      beforeRedacted: before.redacted,
+      afterRedacted: after.redacted,
       partialAfter: draft.partialAfter,
     });
     if (changes.length === 0 && !draft.recordNoOps) return null;

@@ -26,6 +26,8 @@ export interface AuditTarget {
   loadState?: LoadState;
   /** The TypeORM entity of the resource, when known (transactional capture matches on it). */
   entity?: EntityMetadata;
+  /** Take the before state from the handler's own TypeORM load of the row (`beforeState: 'handler'`). */
+  beforeFromHandler: boolean;
 }
 
 /** `AccountsController` -> `account`, `CompanyPoliciesController` -> `company-policy`. */
@@ -57,6 +59,7 @@ export class AuditTargetResolver {
     let target = this.cache.get(handler);
     if (!target) {
       const resourceType = options.resourceType ?? resourceTypeFromController(controller.name);
+      const entity = options.loader ? undefined : this.entityMetadata(options.entity, resourceType);
       target = {
         options,
         resourceType,
@@ -64,11 +67,22 @@ export class AuditTargetResolver {
         responseIdPath: options.responseIdPath ?? 'id',
         rules: this.globalRules.withPaths(options.redact),
         loadState: this.stateLoader(options, resourceType),
-        entity: options.loader ? undefined : this.entityMetadata(options.entity, resourceType),
+        entity,
+        beforeFromHandler: options.beforeState === 'handler' && this.canWatch(entity, resourceType),
       };
       this.cache.set(handler, target);
     }
     return target;
+  }
+
+  /** `beforeState: 'handler'` needs a TypeORM entity with a single primary key to recognize the row. */
+  private canWatch(entity: EntityMetadata | undefined, resourceType: string): boolean {
+    if (entity && entity.primaryColumns.length === 1) return true;
+    this.logger.warn(
+      `${resourceType}: beforeState 'handler' needs a TypeORM entity with a single primary key ` +
+        `(and no loader); the before state is loaded before the handler instead`,
+    );
+    return false;
   }
 
   private stateLoader(options: AuditedOptions, resourceType: string): LoadState | undefined {

@@ -12,12 +12,13 @@ import { Reflector } from '@nestjs/core';
 import type { Request, Response } from 'express';
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { catchError, concatMap, from, Observable, of, switchMap, throwError } from 'rxjs';
+import { catchError, concatMap, finalize, from, Observable, of, switchMap, throwError } from 'rxjs';
 import { AUDIT_OPTIONS, AUDITED_KEY } from 'src/audit/audit.constants';
 import { buildAuditEvent, EventDraft } from 'src/audit/audit-event.factory';
 import { ResolvedAuditOptions } from 'src/audit/audit-options';
 import { AuditTarget, AuditTargetResolver } from 'src/audit/audit-target.resolver';
 import { AuditDelivery } from 'src/audit/audit-delivery.service';
+import { HandlerStateWatch } from 'src/audit/handler-state/handler-state.watch';
 import { actorFromUser, clientIp, compileTrust } from 'src/audit/request-context';
 import { AuditAction, AuditedOptions } from 'src/audit/audit.types';
 import { transactionalCapture } from 'src/audit/transactional/audit-context';
@@ -34,9 +35,10 @@ const HTTP_CODE_METADATA = '__httpCode__';
 
 /**
  * The global interceptor behind `@Audited()`. For a mutation it loads the before state first (the only
- * database work on the request path), lets the handler run, then builds the event and hands it to the
- * delivery: in memory mode the buffer takes it at once; in redis mode (and for critical events) the
- * response waits until the event is durable. Errors are recorded and re-thrown unchanged.
+ * database work on the request path; with `beforeState: 'handler'` none, the state comes from the handler's
+ * own load), lets the handler run, then builds the event and hands it to the delivery: in memory mode the
+ * buffer takes it at once; in redis mode (and for critical events) the response waits until the event is
+ * durable. Errors are recorded and re-thrown unchanged.
  */
 @Injectable()
 export class AuditInterceptor implements NestInterceptor {
@@ -47,6 +49,7 @@ export class AuditInterceptor implements NestInterceptor {
     private readonly reflector: Reflector,
     private readonly targets: AuditTargetResolver,
     private readonly delivery: AuditDelivery,
+    private readonly handlerStates: HandlerStateWatch,
     @Inject(AUDIT_OPTIONS) private readonly options: ResolvedAuditOptions,
   ) {
     this.trust = compileTrust(options.trustedProxies);
@@ -110,24 +113,26 @@ export class AuditInterceptor implements NestInterceptor {
       );
     }
 
-    const needsBefore = (action === 'update' || action === 'delete') && resourceId && target.loadState;
-    const before$ = needsBefore
-      ? from(this.loadBefore(target, resourceId, actor.organizationId))
-      : of(undefined);
-
-    return before$.pipe(
-      switchMap((before) =>
-        next.handle().pipe(
-          concatMap((result) =>
-            this.after(
-              this.capture(() => this.success(draft(), target, before, result, context, handler)),
-              failOnLoss,
-              () => of(result),
-            ),
+    const handle = (before: () => unknown): Observable<unknown> =>
+      next.handle().pipe(
+        concatMap((result) =>
+          this.after(
+            this.capture(() => this.success(draft(), target, before(), result, context, handler)),
+            failOnLoss,
+            () => of(result),
           ),
-          catchError(recordFailure),
         ),
-      ),
+        catchError(recordFailure),
+      );
+
+    const needsBefore = (action === 'update' || action === 'delete') && resourceId && target.loadState;
+    if (!needsBefore) return handle(() => undefined);
+    if (target.beforeFromHandler) {
+      const slot = this.handlerStates.watch(target.entity!, resourceId, actor.organizationId);
+      return handle(() => slot.state).pipe(finalize(() => this.handlerStates.release(target.entity!, slot)));
+    }
+    return from(this.loadBefore(target, resourceId, actor.organizationId)).pipe(
+      switchMap((before) => handle(() => before)),
     );
   }
 

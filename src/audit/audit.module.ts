@@ -13,6 +13,7 @@ import { AuditService } from 'src/audit/audit.service';
 import { RequestIdMiddleware } from 'src/audit/request-id.middleware';
 import { AuditModuleOptions } from 'src/audit/audit.types';
 import { AuditEntitySubscriber } from 'src/audit/transactional/audit-entity.subscriber';
+import { HandlerStateWatch } from 'src/audit/handler-state/handler-state.watch';
 import { PersonalDataService } from 'src/audit/personal-data/personal-data.service';
 
 /**
@@ -42,6 +43,7 @@ import { PersonalDataService } from 'src/audit/personal-data/personal-data.servi
     AuditTargetResolver,
     AuditService,
     AuditEntitySubscriber,
+    HandlerStateWatch,
     { provide: APP_INTERCEPTOR, useClass: AuditInterceptor },
   ],
   exports: [AuditService, PersonalDataService],

@@ -119,6 +119,14 @@ export interface AuditedOptions {
    */
   consistency?: 'request' | 'transactional';
   /**
+   * Where the before state of an update/delete comes from (`consistency: 'request'`, entity-backed resources).
+   * `load` (default): one primary-key read just before the handler runs. `handler`: the row as the handler
+   * itself loads it through TypeORM (`find*`, or the load `save()`/`remove()` makes), so no extra query;
+   * only for handlers that load or save the row through TypeORM before changing it (a query-builder
+   * `update()`/`delete()` or raw SQL without a load first must keep `load`).
+   */
+  beforeState?: 'load' | 'handler';
+  /**
    * When this route's event cannot be accepted (buffer or stream past its high-water mark, Redis and the
    * spool both unavailable): `accept` (default) answers normally and counts the loss; `fail` answers 503.
    * With `fail`, a full pipeline is also checked before the handler runs, so no change is made unaudited.

@@ -1,19 +1,25 @@
 import { deepEqual, diffStates } from 'src/audit/diff';
 import { JsonValue } from 'src/audit/audit.types';
-import { DEFAULT_REDACT_KEYS, RedactionRules, sanitizeState } from 'src/audit/redaction';
+import { DEFAULT_REDACT_KEYS, RedactedValues, RedactionRules, sanitizeState } from 'src/audit/redaction';
 import { REDACTED } from 'src/common/serialization/safe-serialize';
 
 const rules = RedactionRules.fromKeys(DEFAULT_REDACT_KEYS);
 
-/** Diffs two raw states the way the event factory does: sanitized, with their fingerprints. */
+/** Diffs two raw states the way the event factory does: sanitized, with the values redaction removed. */
 function diffSanitized(beforeInput: unknown, afterInput: unknown) {
   const before = sanitizeState(beforeInput, rules, 64 * 1024);
   const after = sanitizeState(afterInput, rules, 64 * 1024);
   // Small states are never truncated, so the values are plain JSON.
   return diffStates(before.value as JsonValue, after.value as JsonValue, {
-    beforeFingerprints: before.fingerprints,
-    afterFingerprints: after.fingerprints,
+    beforeRedacted: before.redacted,
+    afterRedacted: after.redacted,
   });
+}
+
+function redactedValues(values: Record<string, unknown>): RedactedValues {
+  const redacted = new RedactedValues();
+  for (const [path, value] of Object.entries(values)) redacted.set(path, value);
+  return redacted;
 }
 
 describe('diffStates', () => {
@@ -89,25 +95,25 @@ describe('diffStates', () => {
   describe('redacted fields', () => {
     const redactedChange = (path: string) => ({ path, before: REDACTED, after: REDACTED, redacted: true });
 
-    it('reports a redacted field without values when its fingerprint differs', () => {
+    it('reports a redacted field without values when the removed values differ', () => {
       const changes = diffStates(
         { password: REDACTED },
         { password: REDACTED },
         {
-          beforeFingerprints: new Map([['password', 'fp-1']]),
-          afterFingerprints: new Map([['password', 'fp-2']]),
+          beforeRedacted: redactedValues({ password: 'p-1' }),
+          afterRedacted: redactedValues({ password: 'p-2' }),
         },
       );
       expect(changes).toEqual([redactedChange('password')]);
     });
 
-    it('reports nothing for a redacted field whose fingerprint is unchanged', () => {
+    it('reports nothing for a redacted field whose value is unchanged', () => {
       const changes = diffStates(
         { password: REDACTED, name: 'Ada' },
         { password: REDACTED, name: 'Ada' },
         {
-          beforeFingerprints: new Map([['password', 'fp-1']]),
-          afterFingerprints: new Map([['password', 'fp-1']]),
+          beforeRedacted: redactedValues({ password: 'p-1' }),
+          afterRedacted: redactedValues({ password: 'p-1' }),
         },
       );
       expect(changes).toEqual([]);

@@ -1,4 +1,5 @@
 import { FieldChange, JsonValue } from 'src/audit/audit.types';
+import type { RedactedValues } from 'src/audit/redaction';
 import { REDACTED } from 'src/common/serialization/safe-serialize';
 
 type JsonObject = { [key: string]: JsonValue };
@@ -24,9 +25,9 @@ export function deepEqual(a: JsonValue | undefined, b: JsonValue | undefined): b
 }
 
 export interface DiffOptions {
-  /** Fingerprints of redacted values, to tell whether a secret changed without storing it. */
-  beforeFingerprints?: Map<string, string> | null;
-  afterFingerprints?: Map<string, string> | null;
+  /** The values redaction removed from each state, to tell whether a secret changed without storing it. */
+  beforeRedacted?: RedactedValues | null;
+  afterRedacted?: RedactedValues | null;
   /**
    * When the after state is what a handler returned, a field it omits was not reported, not removed:
    * only fields present in `after` are compared.
@@ -37,7 +38,7 @@ export interface DiffOptions {
 /**
  * Field-level diff of two sanitized states. Objects are compared key by key (paths like `address.city`);
  * arrays and scalars are compared as a whole. Redacted fields are reported as changed (without values)
- * when their fingerprints differ.
+ * when the values redaction removed differ.
  */
 export function diffStates(
   before: JsonValue | null,
@@ -45,15 +46,17 @@ export function diffStates(
   options: DiffOptions = {},
 ): FieldChange[] {
   const changes: FieldChange[] = [];
-  const beforePrints = options.beforeFingerprints ?? new Map<string, string>();
-  const afterPrints = options.afterFingerprints ?? new Map<string, string>();
-  /** Whether the fingerprints of the redacted value at `path` (or, with `nested`, below it) differ. */
+  const beforeSecrets = options.beforeRedacted ?? null;
+  const afterSecrets = options.afterRedacted ?? null;
+  /** Whether the redacted value at `path` (or, with `nested`, any below it) changed. */
   const secretsDiffer = (path: string, nested: boolean): boolean => {
-    if (!nested) return beforePrints.get(path) !== afterPrints.get(path);
+    if (!nested)
+      return beforeSecrets ? beforeSecrets.differs(path, afterSecrets) : Boolean(afterSecrets?.has(path));
     const prefix = `${path}.`;
-    for (const [key, print] of beforePrints)
-      if (key.startsWith(prefix) && afterPrints.get(key) !== print) return true;
-    for (const key of afterPrints.keys()) if (key.startsWith(prefix) && !beforePrints.has(key)) return true;
+    for (const key of beforeSecrets?.paths() ?? [])
+      if (key.startsWith(prefix) && beforeSecrets!.differs(key, afterSecrets)) return true;
+    for (const key of afterSecrets?.paths() ?? [])
+      if (key.startsWith(prefix) && !beforeSecrets?.has(key)) return true;
     return false;
   };
   const walk = (

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { DEFAULT_REDACT_KEYS, looksLikeCardNumber, RedactionRules, sanitizeState } from 'src/audit/redaction';
 import { REDACTED } from 'src/common/serialization/safe-serialize';
 
@@ -121,44 +120,39 @@ describe('looksLikeCardNumber', () => {
 });
 
 describe('sanitizeState', () => {
-  const fingerprintOf = (input: unknown, path: string) =>
-    sanitizeState(input, defaults, MAX_BYTES).fingerprints?.get(path);
-
-  it('returns null value and no fingerprints for a missing state', () => {
-    expect(sanitizeState(undefined, defaults, MAX_BYTES)).toEqual({ value: null, fingerprints: null });
-    expect(sanitizeState(null, defaults, MAX_BYTES)).toEqual({ value: null, fingerprints: null });
+  it('returns a null value and nothing redacted for a missing state', () => {
+    expect(sanitizeState(undefined, defaults, MAX_BYTES)).toEqual({ value: null, redacted: null });
+    expect(sanitizeState(null, defaults, MAX_BYTES)).toEqual({ value: null, redacted: null });
   });
 
-  it('returns no fingerprints when nothing was redacted', () => {
-    expect(sanitizeState({ name: 'Ada' }, defaults, MAX_BYTES).fingerprints).toBeNull();
+  it('has nothing redacted when no key or value matched', () => {
+    expect(sanitizeState({ name: 'Ada' }, defaults, MAX_BYTES).redacted).toBeNull();
   });
 
-  it('fingerprints each redacted value by its dotted path', () => {
-    const { fingerprints } = sanitizeState(
+  it('keeps each redacted value by its dotted path, for the diff', () => {
+    const { redacted } = sanitizeState(
       { password: 'p', credentials: { apiKey: 'k' }, cards: [{ note: '4111 1111 1111 1111' }] },
       defaults,
       MAX_BYTES,
     );
-    expect([...(fingerprints?.keys() ?? [])].sort()).toEqual([
-      'cards.0.note',
-      'credentials.apiKey',
-      'password',
-    ]);
+    expect([...(redacted?.paths() ?? [])].sort()).toEqual(['cards.0.note', 'credentials.apiKey', 'password']);
   });
 
-  it('gives equal fingerprints for equal secrets and different ones for different secrets', () => {
-    const hunter = fingerprintOf({ password: 'hunter2' }, 'password');
-    expect(hunter).toEqual(expect.any(String));
-    expect(fingerprintOf({ password: 'hunter2' }, 'password')).toBe(hunter);
-    expect(fingerprintOf({ password: 'hunter3' }, 'password')).not.toBe(hunter);
-    expect(fingerprintOf({ secret: { v: 1 } }, 'secret')).not.toBe(
-      fingerprintOf({ secret: { v: 2 } }, 'secret'),
+  it('tells equal redacted values from different ones, whatever their type', () => {
+    const redactedOf = (input: unknown) => sanitizeState(input, defaults, MAX_BYTES).redacted;
+    const hunter = redactedOf({ password: 'hunter2' })!;
+    expect(hunter.differs('password', redactedOf({ password: 'hunter2' }))).toBe(false);
+    expect(hunter.differs('password', redactedOf({ password: 'hunter3' }))).toBe(true);
+    expect(hunter.differs('password', null)).toBe(true);
+    expect(redactedOf({ secret: { v: 1 } })!.differs('secret', redactedOf({ secret: { v: 2 } }))).toBe(true);
+    expect(redactedOf({ secret: { v: 1n } })!.differs('secret', redactedOf({ secret: { v: 1n } }))).toBe(
+      false,
     );
   });
 
-  it('uses a keyed fingerprint, not a plain hash that could be looked up', () => {
-    const plain = createHash('sha256').update('hunter2').digest('base64url');
-    expect(fingerprintOf({ password: 'hunter2' }, 'password')).not.toBe(plain);
+  it('never serializes the values it keeps', () => {
+    const { redacted } = sanitizeState({ password: 'hunter2', token: 'tok_123' }, defaults, MAX_BYTES);
+    expect(JSON.stringify({ redacted })).not.toMatch(/hunter2|tok_123/);
   });
 
   it('never lets a secret into the returned value', () => {

@@ -1,4 +1,3 @@
-import { createHash, randomBytes } from 'node:crypto';
 import { JsonValue } from 'src/audit/audit.types';
 import { safeSerialize, TruncatedState } from 'src/common/serialization/safe-serialize';
 
@@ -89,41 +88,64 @@ export function looksLikeCardNumber(value: string): boolean {
   return sum % 10 === 0;
 }
 
-export interface SanitizedState {
-  value: JsonValue | TruncatedState | null;
-  /** Path -> keyed fingerprint of each redacted value; kept in memory only, to tell that a secret changed. */
-  fingerprints: Map<string, string> | null;
+/**
+ * The values redaction removed from one state, by dotted path, kept in memory only so the diff can tell that a
+ * secret changed; never serialized (`toJSON` hides them) and dropped with the event's draft.
+ */
+export class RedactedValues {
+  private readonly values = new Map<string, unknown>();
+
+  set(path: string, value: unknown): void {
+    this.values.set(path, value);
+  }
+
+  paths(): IterableIterator<string> {
+    return this.values.keys();
+  }
+
+  has(path: string): boolean {
+    return this.values.has(path);
+  }
+
+  /** Whether the value at `path` here and in `other` differ (one of them missing counts as a change). */
+  differs(path: string, other: RedactedValues | null): boolean {
+    const mine = this.values.has(path);
+    if (!other || !other.values.has(path)) return mine;
+    if (!mine) return true;
+    const [a, b] = [this.values.get(path), other.values.get(path)];
+    return a !== b && comparableText(a) !== comparableText(b);
+  }
+
+  toJSON(): string {
+    return `[${this.values.size} redacted values]`;
+  }
 }
 
-// A per-process key: fingerprints can be compared within the process but never brute-forced from outside
-// (they are never stored anyway).
-const FINGERPRINT_KEY = randomBytes(32);
-
-function fingerprint(value: unknown): string {
-  let text: string;
+/** Values compare by their JSON text (a Date, a Buffer, a nested object); BigInt as its digits. */
+function comparableText(value: unknown): string {
+  if (typeof value === 'string') return `s${value}`;
   try {
-    text =
-      typeof value === 'string'
-        ? value
-        : JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? String(v) : v));
+    return `j${JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? String(v) : v))}`;
   } catch {
-    text = String(value);
+    return `x${String(value)}`;
   }
-  return createHash('sha256')
-    .update(FINGERPRINT_KEY)
-    .update(text ?? '')
-    .digest('base64url');
+}
+
+export interface SanitizedState {
+  value: JsonValue | TruncatedState | null;
+  /** What redaction removed, for the diff only; null when nothing was redacted. */
+  redacted: RedactedValues | null;
 }
 
 /** Redact, serialize and size-cap one state. Nothing redacted survives in the returned value. */
 export function sanitizeState(input: unknown, rules: RedactionRules, maxBytes: number): SanitizedState {
-  if (input === undefined || input === null) return { value: null, fingerprints: null };
-  let fingerprints: Map<string, string> | null = null;
+  if (input === undefined || input === null) return { value: null, redacted: null };
+  let redacted: RedactedValues | null = null;
   const value = safeSerialize(input, {
     maxBytes,
     shouldRedact: rules.isRedactedKey,
     shouldRedactValue: looksLikeCardNumber,
-    onRedact: (path, raw) => (fingerprints ??= new Map()).set(path, fingerprint(raw)),
+    onRedact: (path, raw) => (redacted ??= new RedactedValues()).set(path, raw),
   });
-  return { value, fingerprints };
+  return { value, redacted };
 }

@@ -38,42 +38,77 @@ export class AuditEntitySubscriber implements EntitySubscriberInterface, OnModul
     this.dataSource.subscribers.push(this);
   }
 
-  async afterInsert(event: InsertEvent<ObjectLiteral>): Promise<void> {
+  // Every TypeORM write of the app goes through these hooks: outside a transactional capture they return at
+  // once, without a promise for TypeORM to wait on.
+
+  afterInsert(event: InsertEvent<ObjectLiteral>): Promise<void> | void {
     const capture = this.captureFor(event.metadata);
-    if (!capture) return;
+    if (capture) return this.captureInsert(event, capture);
+  }
+
+  beforeUpdate(event: UpdateEvent<ObjectLiteral>): Promise<void> | void {
+    const capture = this.captureFor(event.metadata);
+    if (capture)
+      return this.lockBefore(
+        event.queryRunner,
+        event.metadata,
+        event.entity ?? event.databaseEntity,
+        capture,
+      );
+  }
+
+  afterUpdate(event: UpdateEvent<ObjectLiteral>): Promise<void> | void {
+    const capture = this.captureFor(event.metadata);
+    const id = capture && this.idOf(event.metadata, event.entity ?? event.databaseEntity);
+    if (capture && id) return this.captureUpdate(event, capture, id);
+  }
+
+  beforeRemove(event: RemoveEvent<ObjectLiteral>): Promise<void> | void {
+    const capture = this.captureFor(event.metadata);
+    if (capture)
+      return this.lockBefore(
+        event.queryRunner,
+        event.metadata,
+        event.entity ?? event.databaseEntity,
+        capture,
+      );
+  }
+
+  afterRemove(event: RemoveEvent<ObjectLiteral>): Promise<void> | void {
+    const capture = this.captureFor(event.metadata);
+    const id =
+      capture &&
+      ((event.entityId as string | undefined)?.toString() ?? this.idOf(event.metadata, event.databaseEntity));
+    if (capture && id)
+      return this.store(event.queryRunner, capture, 'delete', id, capture.before.get(id), undefined);
+  }
+
+  private async captureInsert(
+    event: InsertEvent<ObjectLiteral>,
+    capture: TransactionalCapture,
+  ): Promise<void> {
     const id = this.idOf(event.metadata, event.entity);
     const after = id && (await this.read(event.queryRunner, event.metadata, id, false));
     await this.store(event.queryRunner, capture, 'create', id, undefined, after);
   }
 
-  async beforeUpdate(event: UpdateEvent<ObjectLiteral>): Promise<void> {
-    await this.lockBefore(event.queryRunner, event.metadata, event.entity ?? event.databaseEntity);
-  }
-
-  async afterUpdate(event: UpdateEvent<ObjectLiteral>): Promise<void> {
-    const capture = this.captureFor(event.metadata);
-    const id = this.idOf(event.metadata, event.entity ?? event.databaseEntity);
-    if (!capture || !id) return;
+  private async captureUpdate(
+    event: UpdateEvent<ObjectLiteral>,
+    capture: TransactionalCapture,
+    id: string,
+  ): Promise<void> {
     const after = await this.read(event.queryRunner, event.metadata, id, false);
     await this.store(event.queryRunner, capture, 'update', id, capture.before.get(id), after);
   }
 
-  async beforeRemove(event: RemoveEvent<ObjectLiteral>): Promise<void> {
-    await this.lockBefore(event.queryRunner, event.metadata, event.entity ?? event.databaseEntity);
-  }
-
-  async afterRemove(event: RemoveEvent<ObjectLiteral>): Promise<void> {
-    const capture = this.captureFor(event.metadata);
-    const id =
-      (event.entityId as string | undefined)?.toString() ?? this.idOf(event.metadata, event.databaseEntity);
-    if (!capture || !id) return;
-    await this.store(event.queryRunner, capture, 'delete', id, capture.before.get(id), undefined);
-  }
-
-  private async lockBefore(runner: QueryRunner, metadata: EntityMetadata, entity: ObjectLiteral | undefined) {
-    const capture = this.captureFor(metadata);
+  private async lockBefore(
+    runner: QueryRunner,
+    metadata: EntityMetadata,
+    entity: ObjectLiteral | undefined,
+    capture: TransactionalCapture,
+  ): Promise<void> {
     const id = this.idOf(metadata, entity);
-    if (capture && id) capture.before.set(id, await this.read(runner, metadata, id, true));
+    if (id) capture.before.set(id, await this.read(runner, metadata, id, true));
   }
 
   private captureFor(metadata: EntityMetadata): TransactionalCapture | undefined {

@@ -7,7 +7,7 @@ export interface SafeSerializeOptions {
   shouldRedact?: (key: string, path: readonly string[]) => boolean;
   /** Redacts string values that look like secrets whatever their key (card numbers...). */
   shouldRedactValue?: (value: string) => boolean;
-  /** Called with each redacted value before it is dropped (to fingerprint it for change detection). */
+  /** Called with each redacted value before it is dropped (kept in memory so the diff can see it changed). */
   onRedact?: (path: string, value: unknown) => void;
 }
 

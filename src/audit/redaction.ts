@@ -121,9 +121,10 @@ export class RedactedValues {
   }
 }
 
-/** Values compare by their JSON text (a Date, a Buffer, a nested object); BigInt as its digits. */
+/** Values compare by their JSON text (a Buffer, a nested object), a Date by its time, BigInt by its digits. */
 function comparableText(value: unknown): string {
   if (typeof value === 'string') return `s${value}`;
+  if (value instanceof Date) return `d${value.getTime()}`;
   try {
     return `j${JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? String(v) : v))}`;
   } catch {

@@ -148,6 +148,9 @@ describe('sanitizeState', () => {
     expect(redactedOf({ secret: { v: 1n } })!.differs('secret', redactedOf({ secret: { v: 1n } }))).toBe(
       false,
     );
+    const at = (iso: string) => redactedOf({ passwordUpdatedAt: new Date(iso) })!;
+    expect(at('2026-01-01T00:00:00Z').differs('passwordUpdatedAt', at('2026-01-01T00:00:00Z'))).toBe(false);
+    expect(at('2026-01-01T00:00:00Z').differs('passwordUpdatedAt', at('2026-01-02T00:00:00Z'))).toBe(true);
   });
 
   it('never serializes the values it keeps', () => {

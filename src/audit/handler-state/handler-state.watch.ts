@@ -1,4 +1,4 @@
-import { Injectable, OnModuleInit } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import {
   DataSource,
   EntityMetadata,
@@ -23,8 +23,9 @@ type EntityTarget = EntityMetadata['target'];
 /**
  * `@Audited({ beforeState: 'handler' })`: the before state of a mutation is the row as the handler itself
  * loads it through TypeORM (`find*`, or the load `save()`/`remove()` makes before writing), so no extra query
- * runs on the request path. The interceptor opens a slot for (entity, id) before the handler runs; this
- * subscriber fills every open slot of that row with the first load it sees, and closes nothing itself.
+ * runs on the request path. The interceptor opens a slot for (entity, id) before the handler runs and
+ * releases it once the event is built; in between, this subscriber fills the slot with the first whole load
+ * of that row it sees.
  *
  * Slots are matched by row, not by request (no AsyncLocalStorage, whose promise hooks cost more on Node 20
  * than the query saved). A slot can therefore be filled by another request's load of the same row; that load
@@ -34,17 +35,21 @@ type EntityTarget = EntityMetadata['target'];
  * the default, `beforeState: 'load'`.
  */
 @Injectable()
-export class HandlerStateWatch implements EntitySubscriberInterface, OnModuleInit {
+export class HandlerStateWatch implements EntitySubscriberInterface {
   private readonly open = new Map<EntityTarget, Map<string, HandlerStateSlot[]>>();
   private readonly snapshotters = new Map<EntityMetadata, EntitySnapshotter>();
 
+  private subscribed = false;
+
   constructor(private readonly dataSource: DataSource) {}
 
-  onModuleInit(): void {
-    this.dataSource.subscribers.push(this);
-  }
-
   watch(metadata: EntityMetadata, id: string, organizationId: string | null): HandlerStateSlot {
+    // Subscribed on first use: an `afterLoad` subscriber makes TypeORM broadcast every entity it loads, a cost
+    // an app that never uses `beforeState: 'handler'` should not pay.
+    if (!this.subscribed) {
+      this.dataSource.subscribers.push(this);
+      this.subscribed = true;
+    }
     const slot: HandlerStateSlot = { id, organizationId, state: undefined };
     let rows = this.open.get(metadata.target);
     if (!rows) this.open.set(metadata.target, (rows = new Map()));

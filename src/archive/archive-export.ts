@@ -19,7 +19,7 @@ export interface StoredFile {
 /**
  * Streams every row of `table` into `upload`: COPY TO STDOUT (Postgres serializes each row as a JSON
  * array) -> count lines -> compress -> SHA-256 -> store. Backpressure runs end to end, so memory stays
- * flat at any size; the COPY and the compression run on different cores.
+ * flat at any size; the COPY and the compression run on different cores at the same time.
  */
 export async function exportTable(
   repository: ArchiveRepository,
@@ -32,10 +32,16 @@ export async function exportTable(
   const lines = new LineMeter();
   const sha = new Sha256Meter();
   try {
-    // The ORDER BY sorts the heap tuples (TOASTed values stay out of the sort): enough memory keeps a
-    // month's sort off disk. Local to this transaction.
+    // Rows come in the order of the partition's resource index (resource_type, resource_id, occurred_at, id,
+    // the ARCHIVE_ROW_ORDER): the first row leaves at once and Postgres reads while the compressor works.
+    // Left to itself the planner sorts a sequential scan, and nothing reaches the compressor until the whole
+    // month is sorted: 53-56k rows/s end to end against 90-95k with the index (bench/archive). Without
+    // the index the sort still happens, with enough memory to stay off disk. Local to this transaction.
     await client.query('BEGIN');
-    await client.query(`SET LOCAL work_mem = '${EXPORT_WORK_MEM}'`);
+    await client.query(
+      `SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off; SET LOCAL enable_sort = off; ` +
+        `SET LOCAL work_mem = '${EXPORT_WORK_MEM}'`,
+    );
     const copy = repository.copyOut(client, table, columns);
     await pipeline(copy as Readable, lines, compressor(compression), sha, upload.stream);
     await client.query('COMMIT');

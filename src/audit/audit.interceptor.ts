@@ -43,7 +43,7 @@ const HTTP_CODE_METADATA = '__httpCode__';
 @Injectable()
 export class AuditInterceptor implements NestInterceptor {
   private readonly logger = new Logger(AuditInterceptor.name);
-  private readonly trust: (addr: string, i: number) => boolean;
+  private readonly trust: ((addr: string, i: number) => boolean) | null;
 
   constructor(
     private readonly reflector: Reflector,

@@ -24,18 +24,22 @@ export function actorFromUser(user: unknown): AuditActor {
   };
 }
 
-/** A trust function for proxy-addr: X-Forwarded-For is believed only from these proxies. */
-export function compileTrust(trustedProxies: readonly string[]): (addr: string, i: number) => boolean {
-  return trustedProxies.length === 0 ? () => false : proxyaddr.compile([...trustedProxies]);
+/** A trust function for proxy-addr: X-Forwarded-For is believed only from these proxies; null for none. */
+export function compileTrust(
+  trustedProxies: readonly string[],
+): ((addr: string, i: number) => boolean) | null {
+  return trustedProxies.length === 0 ? null : proxyaddr.compile([...trustedProxies]);
 }
 
 /** The client IP: the socket peer, or the first untrusted hop of X-Forwarded-For behind trusted proxies. */
 export function clientIp(
   request: IncomingMessage,
-  trust: (addr: string, i: number) => boolean,
+  trust: ((addr: string, i: number) => boolean) | null,
 ): string | null {
-  if (!request.socket?.remoteAddress) return null;
-  const address = proxyaddr(request, trust);
+  const peer = request.socket?.remoteAddress;
+  if (!peer) return null;
+  // Without trusted proxies the header is never believed: no need to parse it.
+  const address = trust ? proxyaddr(request, trust) : peer;
   return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
 }
 

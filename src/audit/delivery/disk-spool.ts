@@ -45,6 +45,8 @@ export class DiskSpool {
   /** The segment an earlier process may have committed before it died (see the constructor). */
   private readonly recovered = new Set<string>();
   private sequence = 0;
+  /** The segment after the one `oldest` returned, being read ahead. */
+  private prefetched?: { name: string; segment: Promise<SpoolSegment | null> };
   private bytes = 0;
   private events = 0;
 
@@ -163,6 +165,17 @@ export class DiskSpool {
   async oldest(): Promise<SpoolSegment | null> {
     const info = this.segments[0];
     if (!info) return null;
+    const prefetched = this.prefetched?.name === info.name ? await this.prefetched.segment : null;
+    const segment = prefetched ?? (await this.read(info));
+    // The next segment is read (and parsed) while the caller writes this one: a replay keeps Postgres busy
+    // instead of waiting for the disk and the parse between batches. Segments are never modified once
+    // written, so reading ahead is safe; a failed read ahead is simply read again.
+    const next = this.segments[1];
+    this.prefetched = next ? { name: next.name, segment: this.read(next).catch(() => null) } : undefined;
+    return segment;
+  }
+
+  private async read(info: SegmentInfo): Promise<SpoolSegment> {
     const text = await readFile(join(this.options.directory, info.name), 'utf8');
     const events: QueuedEvent[] = [];
     const unreadable: string[] = [];

@@ -2,6 +2,11 @@ import { EntityMetadata } from 'typeorm';
 
 const TENANT_PROPERTIES = ['organizationId', 'tenantId', 'orgId'];
 
+/** The entity's tenant column (`organizationId`, `tenantId` or `orgId`), if it has one. */
+export function tenantColumn(metadata: EntityMetadata): EntityMetadata['columns'][number] | undefined {
+  return metadata.columns.find((c) => TENANT_PROPERTIES.includes(c.propertyName));
+}
+
 export interface EntityStateQuery {
   /** `$1` is the primary key; `$2` the organization when `tenantScoped`. */
   sql: string;
@@ -22,10 +27,7 @@ export function entityStateQuery(
 ): EntityStateQuery | null {
   if (metadata.primaryColumns.length !== 1) return null;
   const key = metadata.primaryColumns[0];
-  const tenant =
-    options.scoped === false
-      ? undefined
-      : metadata.columns.find((c) => TENANT_PROPERTIES.includes(c.propertyName));
+  const tenant = options.scoped === false ? undefined : tenantColumn(metadata);
   const table = metadata.tablePath.split('.').map(quote).join('.');
   const columns = metadata.columns
     .map((c) => `${quote(c.databaseName)} AS ${quote(c.propertyName)}`)

@@ -1,13 +1,12 @@
 import { EntityMetadata, ObjectLiteral } from 'typeorm';
-
-const TENANT_PROPERTIES = ['organizationId', 'tenantId', 'orgId'];
+import { tenantColumn } from 'src/audit/entity-state.sql';
 
 /** How to read one entity's state, resolved once per entity class. */
 export class EntitySnapshotter {
   private readonly tenant: EntityMetadata['columns'][number] | undefined;
 
   constructor(private readonly metadata: EntityMetadata) {
-    this.tenant = metadata.columns.find((c) => TENANT_PROPERTIES.includes(c.propertyName));
+    this.tenant = tenantColumn(metadata);
   }
 
   /** The primary key as the route carries it (a string), or null for a composite or missing key. */

@@ -47,14 +47,7 @@ export class AuditEntitySubscriber implements EntitySubscriberInterface, OnModul
   }
 
   beforeUpdate(event: UpdateEvent<ObjectLiteral>): Promise<void> | void {
-    const capture = this.captureFor(event.metadata);
-    if (capture)
-      return this.lockBefore(
-        event.queryRunner,
-        event.metadata,
-        event.entity ?? event.databaseEntity,
-        capture,
-      );
+    return this.lockBefore(event);
   }
 
   afterUpdate(event: UpdateEvent<ObjectLiteral>): Promise<void> | void {
@@ -64,14 +57,7 @@ export class AuditEntitySubscriber implements EntitySubscriberInterface, OnModul
   }
 
   beforeRemove(event: RemoveEvent<ObjectLiteral>): Promise<void> | void {
-    const capture = this.captureFor(event.metadata);
-    if (capture)
-      return this.lockBefore(
-        event.queryRunner,
-        event.metadata,
-        event.entity ?? event.databaseEntity,
-        capture,
-      );
+    return this.lockBefore(event);
   }
 
   afterRemove(event: RemoveEvent<ObjectLiteral>): Promise<void> | void {
@@ -101,14 +87,20 @@ export class AuditEntitySubscriber implements EntitySubscriberInterface, OnModul
     await this.store(event.queryRunner, capture, 'update', id, capture.before.get(id), after);
   }
 
-  private async lockBefore(
+  /** Before an update or remove inside a capture: the row, locked, is the before state. */
+  private lockBefore(event: UpdateEvent<ObjectLiteral> | RemoveEvent<ObjectLiteral>): Promise<void> | void {
+    const capture = this.captureFor(event.metadata);
+    const id = capture && this.idOf(event.metadata, event.entity ?? event.databaseEntity);
+    if (capture && id) return this.lock(event.queryRunner, event.metadata, id, capture);
+  }
+
+  private async lock(
     runner: QueryRunner,
     metadata: EntityMetadata,
-    entity: ObjectLiteral | undefined,
+    id: string,
     capture: TransactionalCapture,
   ): Promise<void> {
-    const id = this.idOf(metadata, entity);
-    if (id) capture.before.set(id, await this.read(runner, metadata, id, true));
+    capture.before.set(id, await this.read(runner, metadata, id, true));
   }
 
   private captureFor(metadata: EntityMetadata): TransactionalCapture | undefined {

@@ -8,6 +8,7 @@ import { AuditIntegrity1795390000020 } from './1795390000020-AuditIntegrity';
 import { AppendOnlyAuditEvents1795390000021 } from './1795390000021-AppendOnlyAuditEvents';
 import { ArchivedBoundaryLeaves1795390000030 } from './1795390000030-ArchivedBoundaryLeaves';
 import { PersonalDataKeys1795390000040 } from './1795390000040-PersonalDataKeys';
+import { ZstdArchives1795390000050 } from './1795390000050-ZstdArchives';
 
 /** Listed explicitly (not globbed) so the same list works from ts (tests) and the built js. */
 export const MIGRATIONS = [
@@ -21,4 +22,5 @@ export const MIGRATIONS = [
   AppendOnlyAuditEvents1795390000021,
   ArchivedBoundaryLeaves1795390000030,
   PersonalDataKeys1795390000040,
+  ZstdArchives1795390000050,
 ];

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { brotliCompressSync, gunzipSync, gzipSync } from 'node:zlib';
+import { compress as zstdCompress } from '@mongodb-js/zstd';
 import { createHash } from 'node:crypto';
 import { INestApplication } from '@nestjs/common';
 import { ArchiveService } from 'src/archive/archive.service';
@@ -216,6 +217,19 @@ describe('cold archives verify offline (npm run integrity -- verify-archive)', (
       };
     });
     expect(await verify(brFile, asBrotli)).toMatchObject({ ok: true, checkedEvents: 2 * PER_MONTH });
+    // zstd likewise (compressed by libzstd here, not by the exporter).
+    const zstd = await zstdCompress(Buffer.from(rowsText()));
+    const zstFile = write('data.ndjson.zst', zstd);
+    const asZstd = resigned((m) => {
+      m.files[0] = {
+        ...m.files[0],
+        key: m.files[0].key.replace(/gz$/, 'zst'),
+        compression: 'zstd',
+        bytes: zstd.length,
+        sha256: createHash('sha256').update(zstd).digest('hex'),
+      };
+    });
+    expect(await verify(zstFile, asZstd)).toMatchObject({ ok: true, checkedEvents: 2 * PER_MONTH });
     // ...and the gzip file no longer matches that manifest.
     expect((await verify(dataFile, asBrotli)).firstBroken).toMatchObject({ kind: 'file' });
   });

@@ -2,7 +2,7 @@
  * The manifest written next to each cold archive: everything needed to check and restore it without the
  * database that produced it. Versioned: readers refuse a schema version they do not know.
  */
-import { ArchiveCompression } from 'src/archive/archive-codec';
+import { ArchiveCompression, isArchiveCompression } from 'src/archive/archive-codec';
 
 export const MANIFEST_SCHEMA_VERSION = 1;
 export const MANIFEST_KIND = 'nest-audit-trail/archive';
@@ -115,8 +115,7 @@ export function parseManifest(text: string): ArchiveManifest {
   if (value.rowEncoding !== 'json-array') throw new InvalidManifest('rowEncoding');
   if (!Array.isArray(value.files) || value.files.length !== 1) throw new InvalidManifest('files');
   const [file] = value.files;
-  if (file?.compression !== 'gzip' && file?.compression !== 'brotli')
-    throw new InvalidManifest('files[0].compression');
+  if (!isArchiveCompression(file?.compression)) throw new InvalidManifest('files[0].compression');
   if (!/^[0-9a-f]{64}$/.test(file?.sha256 ?? '')) throw new InvalidManifest('files[0].sha256');
   if (!Number.isInteger(file.rows) || !Number.isInteger(file.bytes)) throw new InvalidManifest('files[0]');
   if (value.rowCount !== file.rows) throw new InvalidManifest('rowCount');

@@ -110,7 +110,7 @@ export interface ArchiveVerifyReport extends VerifyReport {
 
 /**
  * Verifies a cold archive offline, exactly as the archive job stored it: its manifest (text) and data file
- * (one JSON array per line in the manifest's column order, any row order, gzip or brotli per the
+ * (one JSON array per line in the manifest's column order, any row order, gzip, zstd or brotli per the
  * manifest), with the public key(s) only. Checked: the manifest's Ed25519 signature (so every field of
  * it: range, row count, columns, checksum, integrity section); the data file's bytes against the
  * manifest's SHA-256 and size, and its row count; every event's hash and that it lies in the archived

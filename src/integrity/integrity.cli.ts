@@ -13,7 +13,7 @@ import { KeyObject } from 'node:crypto';
 
 /**
  * npm run integrity -- verify [--from ISO] [--to ISO] [--org ID]          (DATABASE_URL)
- * npm run integrity -- verify-archive <data.ndjson.gz|.br> <manifest.json> --public-key <file>
+ * npm run integrity -- verify-archive <data.ndjson.gz|.zst|.br> <manifest.json> --public-key <file>
  * npm run integrity -- archive-section --from ISO --to ISO               (DATABASE_URL; prints JSON)
  * npm run integrity -- public-key                                         (from AUDIT_SIGNING_KEY)
  * Exit status: 0 verified, 1 broken (the report says where), 2 usage or configuration error.
@@ -75,7 +75,7 @@ program
 program
   .command('verify-archive <data> <manifest>')
   .description(
-    'Verify a cold archive offline: its data file (data.ndjson.gz or .br), its manifest.json and the public key',
+    'Verify a cold archive offline: its data file (data.ndjson.gz, .zst or .br), its manifest.json and the public key',
   )
   .requiredOption('--public-key <file>', 'public key (PEM or base64 raw 32 bytes); repeatable', collect, [])
   .action(async (file: string, manifestPath: string, options: { publicKey: string[] }) => {

@@ -100,6 +100,10 @@ describe('loadConfig', () => {
     expect(config.audit.enabled).toBe(false);
   });
 
+  it.each(['gzip', 'zstd', 'brotli'])('accepts ARCHIVE_COMPRESSION=%s', (compression) => {
+    expect(loadConfig({ ARCHIVE_COMPRESSION: compression }).archive.compression).toBe(compression);
+  });
+
   it('treats empty strings as unset', () => {
     const config = loadConfig({
       PORT: '',

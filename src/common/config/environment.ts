@@ -4,6 +4,7 @@ import { plainToInstance, Transform } from 'class-transformer';
 import { createHash } from 'node:crypto';
 import proxyaddr from 'proxy-addr';
 import { parsePrivateKey, parsePublicKey } from 'src/common/crypto/ed25519-keys';
+import { ARCHIVE_COMPRESSIONS, ArchiveCompression, zstdUnavailable } from 'src/archive/archive-codec';
 import { parseKek } from 'src/audit/personal-data/personal-data.cipher';
 import { DEFAULT_PERSONAL_KEYS } from 'src/audit/personal-data/personal-data.protector';
 import {
@@ -288,8 +289,8 @@ export class EnvironmentVariables {
   ARCHIVE_INTERVAL_MS?: number;
 
   @IsOptional()
-  @IsIn(['gzip', 'brotli'], { message: 'ARCHIVE_COMPRESSION must be "gzip" or "brotli"' })
-  ARCHIVE_COMPRESSION?: 'gzip' | 'brotli';
+  @IsIn(ARCHIVE_COMPRESSIONS, { message: 'ARCHIVE_COMPRESSION must be "gzip", "zstd" or "brotli"' })
+  ARCHIVE_COMPRESSION?: ArchiveCompression;
 
   @IsOptional()
   @Matches(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, { message: 'ARCHIVE_WARM_TABLESPACE must be a tablespace name' })
@@ -388,7 +389,7 @@ export interface AppConfig {
     retentionDays: number;
     intervalMs: number;
     /** Compression of the archive files (the manifest says which). */
-    compression: 'gzip' | 'brotli';
+    compression: ArchiveCompression;
     /** Warm partitions are moved to this tablespace when set. */
     warmTablespace?: string;
   };
@@ -513,6 +514,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       problems.push(`AUDIT_VERIFY_KEYS: "${key.slice(0, 12)}..." is not a base64 32-byte Ed25519 public key`);
     }
   }
+  const zstdProblem = vars.ARCHIVE_COMPRESSION === 'zstd' ? zstdUnavailable() : null;
+  if (zstdProblem) problems.push(`ARCHIVE_COMPRESSION: "zstd" is not available here (${zstdProblem})`);
   if (problems.length > 0) throw new ConfigError(problems);
   const list = (value: string | undefined) => value?.split(',').filter(Boolean);
   const dataDir = vars.DATA_DIR ?? '.data';

@@ -1,0 +1,77 @@
+import { decompress as libzstdDecompress } from '@mongodb-js/zstd';
+import { randomBytes } from 'node:crypto';
+import { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { gunzipSync } from 'node:zlib';
+import {
+  ARCHIVE_COMPRESSIONS,
+  ArchiveCompression,
+  compressor,
+  decompressor,
+  extensionOf,
+} from 'src/archive/archive-codec';
+
+/** NDJSON-like text that compresses like archive lines: repeated structure, random ids. */
+function lines(count: number): Buffer {
+  const out: string[] = [];
+  for (let i = 0; i < count; i++)
+    out.push(
+      `["${randomBytes(16).toString('hex')}", "account", ${i}, {"plan": "pro", "seats": ${i % 50}}]\n`,
+    );
+  return Buffer.from(out.join(''));
+}
+
+async function through(input: Buffer, stage: NodeJS.ReadWriteStream): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  const sink = new Writable({
+    write: (chunk: Buffer, _encoding, done) => {
+      chunks.push(chunk);
+      done();
+    },
+  });
+  // Fed in 64 KiB pieces, as a COPY or a file read delivers it.
+  const pieces = function* () {
+    for (let at = 0; at < input.length; at += 65_536) yield input.subarray(at, at + 65_536);
+  };
+  await pipeline(Readable.from(pieces()), stage, sink);
+  return Buffer.concat(chunks);
+}
+
+describe('archive codecs', () => {
+  // ~10 MiB: more than two zstd frames of 4 MiB of input.
+  const data = lines(110_000);
+
+  it.each(ARCHIVE_COMPRESSIONS)('%s round-trips a multi-megabyte stream byte for byte', async (kind) => {
+    const packed = await through(data, compressor(kind));
+    expect(packed.length).toBeLessThan(data.length / 2);
+    expect((await through(packed, decompressor(kind))).equals(data)).toBe(true);
+  });
+
+  it('writes zstd as standard frames that libzstd itself decodes', async () => {
+    const packed = await through(data, compressor('zstd'));
+    expect(packed.readUInt32LE(0)).toBe(0xfd2fb528); // zstd frame magic
+    expect((await libzstdDecompress(packed)).equals(data)).toBe(true);
+  });
+
+  it('keeps gzip a single standard gzip stream', async () => {
+    expect(gunzipSync(await through(data, compressor('gzip'))).equals(data)).toBe(true);
+  });
+
+  it('fails on a zstd stream that is cut short or is not zstd', async () => {
+    const packed = await through(data, compressor('zstd'));
+    await expect(through(packed.subarray(0, packed.length - 100), decompressor('zstd'))).rejects.toThrow(
+      /invalid zstd data/,
+    );
+    await expect(through(Buffer.from('not zstd at all, not at all'), decompressor('zstd'))).rejects.toThrow(
+      /invalid zstd data/,
+    );
+  });
+
+  it.each<[ArchiveCompression, string]>([
+    ['gzip', 'gz'],
+    ['zstd', 'zst'],
+    ['brotli', 'br'],
+  ])('names %s files .%s', (kind, extension) => {
+    expect(extensionOf(kind)).toBe(extension);
+  });
+});

@@ -216,7 +216,8 @@ describe("@Audited({ beforeState: 'handler' })", () => {
 
   it('gives each of many concurrent updates its own row’s before state', async () => {
     const plans = ['free', 'pro', 'team', 'enterprise'];
-    const ids = await Promise.all(plans.map((plan) => insertAccount(plan)));
+    const ids: string[] = [];
+    for (const plan of plans) ids.push(await insertAccount(plan));
     await Promise.all(
       ids.map((id, i) => patch(`/hs/find-then-save/${id}`, { plan: plans[(i + 1) % 4] }).expect(200)),
     );

@@ -9,7 +9,7 @@ export const isArchiveCompression = (value: unknown): value is ArchiveCompressio
   ARCHIVE_COMPRESSIONS.includes(value as ArchiveCompression);
 
 /**
- * gzip (level 6) is the default: every tool reads it. zstd (level 3, `zstd -d` reads it) costs a third of
+ * gzip (level 6) is the default: every tool reads it. zstd (libzstd's default level 3; `zstd -d` reads it) costs a third of
  * gzip's CPU for a slightly smaller file: on two cores the export is then bound by Postgres, not by the
  * compressor (bench/archive). brotli (quality 4, 16 MiB window) is there for stores where every byte counts.
  */
@@ -64,7 +64,10 @@ class ZstdFrameCompressor extends Transform {
   }
 }
 
-/** A streaming zstd decoder (fzstd, in JavaScript): any number of frames, memory bounded by the window. */
+/**
+ * A streaming zstd decoder (fzstd, in JavaScript): any number of frames, memory bounded by each frame's
+ * window (4 MiB for the frames written here; a frame header may claim up to 2 GiB, which fzstd allocates).
+ */
 class ZstdDecompressor extends Transform {
   private readonly decoder: ZstdDecoder;
 

@@ -153,14 +153,14 @@ export class DatabaseVerifier {
     orgKey: string,
     range: VerifyRange,
   ): Promise<ChainVerifier> {
-    const [seals, head, pendingBatches, checkpoints, archivedRanges, outsideLeaves] = await Promise.all([
-      repository.seals(orgKey),
-      repository.head(orgKey),
-      repository.pendingBatches(orgKey),
-      repository.checkpoints(orgKey),
-      repository.archivedRanges(),
-      repository.archivedLeaves(orgKey),
-    ]);
+    // One after the other: they share the snapshot's connection, which runs one query at a time anyway
+    // (pg queues concurrent calls on a client, deprecated and gone in pg 9).
+    const seals = await repository.seals(orgKey);
+    const head = await repository.head(orgKey);
+    const pendingBatches = await repository.pendingBatches(orgKey);
+    const checkpoints = await repository.checkpoints(orgKey);
+    const archivedRanges = await repository.archivedRanges();
+    const outsideLeaves = await repository.archivedLeaves(orgKey);
     return new ChainVerifier({
       orgKey,
       fromMicros: micros(range.from),

@@ -1,4 +1,5 @@
 import { compress as libzstdCompress, decompress as libzstdDecompress } from '@mongodb-js/zstd';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -69,5 +70,16 @@ describe('zstd archives', () => {
       .set('Authorization', `Bearer ${admin}`)
       .expect(422);
     expect(refused.body.code).toBe('ARCHIVE_TAMPERED');
+
+    // Garbage behind a zstd magic number: refused on its checksum, before any decoder reads it.
+    const decode = jest.spyOn(app.get(ArchiveService), 'measure');
+    writeFileSync(file, Buffer.concat([Buffer.from([0x28, 0xb5, 0x2f, 0xfd]), randomBytes(4096)]));
+    const garbage = await request(app.getHttpServer())
+      .post(`/audit/archives/${archive.id}/restore`)
+      .set('Authorization', `Bearer ${admin}`)
+      .expect(422);
+    expect(garbage.body.code).toBe('ARCHIVE_TAMPERED');
+    expect(decode).not.toHaveBeenCalled();
+    decode.mockRestore();
   });
 });

@@ -43,6 +43,7 @@ class ZstdFrameCompressor extends Transform {
   private readonly compress = loadZstd().compress;
   private pending: Buffer[] = [];
   private pendingBytes = 0;
+  private frames = 0;
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
     this.pending.push(chunk);
@@ -52,7 +53,8 @@ class ZstdFrameCompressor extends Transform {
   }
 
   override _flush(done: TransformCallback): void {
-    if (this.pendingBytes === 0) return done();
+    // No input at all (an empty partition) still makes one (empty) frame: a 0-byte file is not zstd.
+    if (this.pendingBytes === 0 && this.frames > 0) return done();
     this.frame().then(() => done(), done);
   }
 
@@ -60,6 +62,7 @@ class ZstdFrameCompressor extends Transform {
     const input = Buffer.concat(this.pending, this.pendingBytes);
     this.pending = [];
     this.pendingBytes = 0;
+    this.frames++;
     this.push(await this.compress(input));
   }
 }
@@ -73,9 +76,9 @@ class ZstdDecompressor extends Transform {
 
   constructor() {
     super();
-    // The decoder's blocks may be views of its own buffers: copied before they leave.
+    // Each block comes in a new array (fzstd copies raw blocks, allocates the others): wrapped, not copied.
     this.decoder = new ZstdDecoder((data) => {
-      if (data.length > 0) this.push(Buffer.from(data));
+      if (data.length > 0) this.push(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
     });
   }
 
@@ -98,9 +101,12 @@ class ZstdDecompressor extends Transform {
   }
 }
 
-/** fzstd throws errors with a numeric code and a terse message: named as zstd's. */
+/**
+ * fzstd throws errors with a numeric code: rethrown with zlib's code for bad data (`Z_DATA_ERROR`), which
+ * callers already treat as a corrupt file (restore refuses it as tampered).
+ */
 function zstdError(error: unknown): Error {
-  return new Error(`invalid zstd data: ${(error as Error).message}`);
+  return Object.assign(new Error(`zstd: ${(error as Error).message}`), { code: 'Z_DATA_ERROR' });
 }
 
 /** Null when the zstd compressor loads on this platform, else why not (checked with the configuration). */

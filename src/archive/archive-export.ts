@@ -54,6 +54,17 @@ export async function exportTable(
   return { rows: lines.lines, bytes: sha.bytes, sha256: sha.sha256 };
 }
 
+/** SHA-256 and size of a stored object's bytes as stored, nothing decompressed. */
+export async function checksumStored(
+  storage: ArchiveStorage,
+  key: string,
+): Promise<Omit<StoredFile, 'rows'>> {
+  const sha = new Sha256Meter();
+  const sink = new Writable({ write: (_chunk, _encoding, done) => done() });
+  await pipeline(await storage.download(key), sha, sink);
+  return { sha256: sha.sha256, bytes: sha.bytes };
+}
+
 /** SHA-256 and size of a stored object, and the rows it holds once decompressed. */
 export async function measureStored(
   storage: ArchiveStorage,

@@ -2,6 +2,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { decompressor } from 'src/archive/archive-codec';
+import { checksumStored } from 'src/archive/archive-export';
 import { ArchiveManifest, parseManifest } from 'src/archive/archive-manifest';
 import { ArchiveRecord, ArchiveRepository } from 'src/archive/archive.repository';
 import { LineMeter, Sha256Meter } from 'src/archive/archive-stream';
@@ -28,7 +29,8 @@ export interface RestoreResult {
  * Loads a cold archive into a table of its own for an investigation. The stored file is checked first
  * (SHA-256, size, rows against the manifest AND the archives table, so a file and manifest replaced
  * together are refused too); the bytes are hashed again while loading and the load is rolled back if they
- * changed in between.
+ * changed in between. The bytes as stored are hashed before anything is decompressed: a replaced file is
+ * refused before a decoder sees it (a crafted zstd frame header can make a decoder allocate gigabytes).
  */
 @Injectable()
 export class RestoreService {
@@ -82,10 +84,15 @@ export class RestoreService {
     return result!;
   }
 
-  /** The stored file's checksum; a missing or undecodable file is refused like a mismatching one. */
+  /**
+   * The stored file's checksum, size and rows. The bytes as stored are checked before they are decoded; a
+   * missing or undecodable file is refused like a mismatching one.
+   */
   private async measure(archive: ArchiveRecord) {
     try {
-      return await this.archiveService.measure(archive);
+      const asStored = await checksumStored(this.storage, archive.dataKey);
+      if (asStored.sha256 === archive.sha256 && asStored.bytes === archive.byteSize)
+        return await this.archiveService.measure(archive);
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code ?? '';
       if (error instanceof ArchiveObjectNotFound || code.startsWith('Z_'))
@@ -95,6 +102,10 @@ export class RestoreService {
         );
       throw error;
     }
+    throw new ArchiveError(
+      ArchiveErrorCode.Tampered,
+      `archive ${archive.id}: the stored file does not match its checksum; refused`,
+    );
   }
 
   private async checkedManifest(archive: ArchiveRecord): Promise<ArchiveManifest> {

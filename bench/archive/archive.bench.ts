@@ -7,7 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { DataSource } from 'typeorm';
-import { ARCHIVE_COMPRESSIONS, isArchiveCompression } from 'src/archive/archive-codec';
+import { ARCHIVE_COMPRESSIONS, ArchiveCompression, isArchiveCompression } from 'src/archive/archive-codec';
 import { exportTable } from 'src/archive/archive-export';
 import { ArchiveRepository } from 'src/archive/archive.repository';
 import { ArchiveCheckpoint, ArchiveService } from 'src/archive/archive.service';
@@ -44,11 +44,16 @@ const parsed = parseFlags({
   seed: 7,
   /** Of the archive run (ARCHIVE_COMPRESSION); the export alone is measured with every compression. */
   compression: 'gzip',
+  /** ARCHIVE_EXPORT_STREAMS of the archive run and of the export alone (brotli always exports with one). */
+  streams: 2,
+  /** Side-by-side repetitions of the export alone with one stream and with --streams. */
+  exportReps: 3,
   quick: false,
 });
 if (!isArchiveCompression(parsed.compression))
   throw new Error(`--compression must be one of ${ARCHIVE_COMPRESSIONS.join(', ')}`);
-const flags = parsed.quick ? withPreset(parsed, { events: 200_000, reps: 5 }) : parsed;
+const flags = parsed.quick ? withPreset(parsed, { events: 200_000, reps: 5, exportReps: 2 }) : parsed;
+const compression: ArchiveCompression = parsed.compression;
 
 const TARGETS = { eventsPerSec: 100_000, ratio: 5, maintenanceMs: 1000 };
 
@@ -91,6 +96,7 @@ async function main(): Promise<void> {
         DATABASE_URL: db.url,
         ARCHIVE_URL: pathToFileURL(dir).href,
         ARCHIVE_COMPRESSION: flags.compression,
+        ARCHIVE_EXPORT_STREAMS: String(flags.streams),
         LOG_LEVEL: 'warn',
       });
       const context = await NestFactory.createApplicationContext(CliModule.forRoot(config, db.url), {
@@ -98,17 +104,18 @@ async function main(): Promise<void> {
       });
       try {
         const codecs = await measureCodecs(context, month.name);
+        const streams = await measureStreams(context, month.name);
         const archive = await measureArchive(context);
         const maintenance = await measureMaintenance(context, db.sql, flags.partitions, flags.reps);
         // The loader's sample of event ids is for by-id lookups (bench/query): not worth keeping here.
         const { sample: _sample, ...loaded } = load;
-        return { load: loaded, table, codecs, archive, maintenance };
+        return { load: loaded, table, codecs, streams, archive, maintenance };
       } finally {
         await context.close();
       }
     });
 
-    const { table, codecs, archive, maintenance } = results;
+    const { table, codecs, streams, archive, maintenance } = results;
     const heapToast = table.heap + table.toast;
     const ratio = heapToast / archive.bytes;
     printTable(
@@ -123,11 +130,24 @@ async function main(): Promise<void> {
       ]),
     );
     printTable(
+      `export alone (${streams.compression}), one stream vs ${streams.streams}, alternated`,
+      ['streams', 'events/s per rep', 'median', 'ratio'],
+      [
+        ['1', streams.oneStream.map(formatNumber).join(', '), median(streams.oneStream), '1.00x'],
+        [
+          String(streams.streams),
+          streams.manyStreams.map(formatNumber).join(', '),
+          median(streams.manyStreams),
+          `${streams.ratio.toFixed(2)}x`,
+        ],
+      ],
+    );
+    printTable(
       `bench/archive: ${formatNumber(archive.rows)} events, machine shared (figures are noisy)`,
       ['measure', 'value', 'target', 'result'],
       [
         [
-          `export rate in the archive run, events/s (${flags.compression})`,
+          `export rate in the archive run, events/s (${compression}, ${flags.streams} streams)`,
           archive.eventsPerSec,
           `>= ${formatNumber(TARGETS.eventsPerSec)}`,
           archive.eventsPerSec >= TARGETS.eventsPerSec ? 'met' : 'NOT met',
@@ -168,44 +188,69 @@ async function main(): Promise<void> {
   }
 }
 
-/** The export step alone, once per compression, on the same table (nothing is dropped). */
+/** The export step alone on the same table (nothing is dropped), once per compression. */
 async function measureCodecs(context: INestApplicationContext, table: string) {
+  const results = [];
+  for (const compression of ARCHIVE_COMPRESSIONS)
+    results.push(
+      await measureExport(context, table, compression, compression === 'brotli' ? 1 : flags.streams),
+    );
+  return results;
+}
+
+/**
+ * The export alone with one stream and with --streams, side by side: alternated --export-reps times with
+ * the archive run's compression, so both see the same machine.
+ */
+async function measureStreams(context: INestApplicationContext, table: string) {
+  const one: number[] = [];
+  const many: number[] = [];
+  for (let rep = 0; rep < flags.exportReps; rep++) {
+    one.push((await measureExport(context, table, compression, 1)).eventsPerSec);
+    many.push((await measureExport(context, table, compression, flags.streams)).eventsPerSec);
+  }
+  return {
+    compression,
+    streams: flags.streams,
+    oneStream: one,
+    manyStreams: many,
+    ratio: median(many) / median(one),
+  };
+}
+
+async function measureExport(
+  context: INestApplicationContext,
+  table: string,
+  compression: ArchiveCompression,
+  streams: number,
+) {
   const repository = context.get(ArchiveRepository);
   const storage = context.get<ArchiveStorage>(ARCHIVE_STORAGE);
   const columns = await repository.columns(table);
-  const results = [];
-  for (const compression of ARCHIVE_COMPRESSIONS) {
-    const client = await repository.connect();
-    const rss = new RssSampler();
-    rss.start();
-    const t0 = performance.now();
-    try {
-      const stored = await exportTable(
-        repository,
-        client,
-        table,
-        columns,
-        storage.upload(`bench/${compression}`),
-        compression,
-      );
-      const seconds = (performance.now() - t0) / 1000;
-      results.push({
-        compression,
-        rows: stored.rows,
-        bytes: stored.bytes,
-        seconds,
-        eventsPerSec: stored.rows / seconds,
-        peakRss: rss.stop(),
-      });
-      console.log(
-        `Export with ${compression}: ${formatNumber(stored.rows / seconds)} events/s, ${formatMiB(stored.bytes)}`,
-      );
-    } finally {
-      client.release();
-      await storage.delete(`bench/${compression}`);
-    }
+  const rss = new RssSampler();
+  rss.start();
+  const t0 = performance.now();
+  try {
+    const stored = await exportTable(repository, table, columns, storage.upload(`bench/${compression}`), {
+      compression,
+      streams,
+    });
+    const seconds = (performance.now() - t0) / 1000;
+    console.log(
+      `Export with ${compression}, ${streams} stream(s): ${formatNumber(stored.rows / seconds)} events/s, ${formatMiB(stored.bytes)}`,
+    );
+    return {
+      compression,
+      streams,
+      rows: stored.rows,
+      bytes: stored.bytes,
+      seconds,
+      eventsPerSec: stored.rows / seconds,
+      peakRss: rss.stop(),
+    };
+  } finally {
+    await storage.delete(`bench/${compression}`);
   }
-  return results;
 }
 
 /** One archive run (default compression), timed step by step through the service's checkpoints. */

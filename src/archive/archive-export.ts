@@ -1,3 +1,7 @@
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { PoolClient } from 'pg';
@@ -7,8 +11,6 @@ import { ArchiveRepository } from 'src/archive/archive.repository';
 import { LineMeter, Sha256Meter } from 'src/archive/archive-stream';
 import { ArchiveStorage, ObjectUpload } from 'src/archive/storage/archive-storage';
 
-const EXPORT_WORK_MEM = '64MB';
-
 export interface StoredFile {
   rows: number;
   /** Size and SHA-256 of the stored (compressed) bytes. */
@@ -16,42 +18,90 @@ export interface StoredFile {
   sha256: string;
 }
 
+export interface ExportOptions {
+  compression: ArchiveCompression;
+  /** Connections reading at the same time (ARCHIVE_EXPORT_STREAMS). */
+  streams: number;
+  /** Where the slices after the first wait, compressed, until their turn (the OS temporary directory). */
+  spoolDir?: string;
+}
+
+interface SpooledSlice {
+  file: string;
+  lines: LineMeter;
+  done: Promise<void>;
+}
+
 /**
  * Streams every row of `table` into `upload`: COPY TO STDOUT (Postgres serializes each row as a JSON
  * array) -> count lines -> compress -> SHA-256 -> store. Backpressure runs end to end, so memory stays
- * flat at any size; the COPY and the compression run on different cores at the same time.
+ * flat at any size.
+ *
+ * With `streams` > 1, that many connections read consecutive slices of the rows at the same time (one
+ * snapshot), each compressed on its own: Postgres' serialization, the export's bottleneck, then runs on
+ * several cores. The first slice flows straight to the store; the others are compressed into a temporary
+ * directory and appended in order once it is done. gzip members and zstd frames concatenate into one valid
+ * stream, so the file is the same kind of file (brotli streams do not: it always exports with one).
  */
 export async function exportTable(
   repository: ArchiveRepository,
-  client: PoolClient,
   table: string,
   columns: ManifestColumn[],
   upload: ObjectUpload,
-  compression: ArchiveCompression,
+  { compression, streams, spoolDir = tmpdir() }: ExportOptions,
 ): Promise<StoredFile> {
+  const count = compression === 'brotli' ? 1 : Math.max(1, streams);
+  const clients: PoolClient[] = [];
+  const abort = new AbortController();
+  const spooled: SpooledSlice[] = [];
   const lines = new LineMeter();
   const sha = new Sha256Meter();
+  let failure: Error | undefined;
+  const spool = count > 1 ? await mkdtemp(join(spoolDir, 'audit-archive-')) : null;
   try {
-    // Rows come in the order of the partition's resource index (resource_type, resource_id, occurred_at, id,
-    // the ARCHIVE_ROW_ORDER): the first row leaves at once and Postgres reads while the compressor works.
-    // Left to itself the planner sorts a sequential scan, and nothing reaches the compressor until the whole
-    // month is sorted: 53-56k rows/s end to end against 90-95k with the index (bench/archive). Without
-    // the index the sort still happens, with enough memory to stay off disk. Local to this transaction.
-    await client.query('BEGIN');
-    await client.query(
-      `SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off; SET LOCAL enable_sort = off; ` +
-        `SET LOCAL work_mem = '${EXPORT_WORK_MEM}'`,
-    );
-    const copy = repository.copyOut(client, table, columns);
-    await pipeline(copy as Readable, lines, compressor(compression), sha, upload.stream);
-    await client.query('COMMIT');
+    for (let i = 0; i < count; i++) clients.push(await repository.connect());
+    const [first, ...rest] = await repository.beginExport(clients, table);
+    rest.forEach((slice, i) => {
+      const file = join(spool!, `slice-${i + 1}`);
+      const meter = new LineMeter();
+      const copy = repository.copyOut(clients[i + 1], table, columns, slice) as Readable;
+      const done = pipeline(copy, meter, compressor(compression), createWriteStream(file), {
+        signal: abort.signal,
+      });
+      done.catch((error: unknown) => abort.abort(error));
+      spooled.push({ file, lines: meter, done });
+    });
+    const copy = repository.copyOut(clients[0], table, columns, first) as Readable;
+    await pipeline(copy, lines, compressor(compression), appendInOrder(spooled), sha, upload.stream, {
+      signal: abort.signal,
+    });
+    await repository.endExport(clients);
     await upload.done;
   } catch (error) {
+    // A slice that failed first aborted the rest: its error is the one to report.
+    failure = (abort.signal.aborted ? abort.signal.reason : error) as Error;
+    abort.abort(failure);
     upload.stream.destroy();
-    await upload.done.catch(() => undefined);
-    throw error;
+    await Promise.allSettled([upload.done, ...spooled.map((slice) => slice.done)]);
+    throw failure;
+  } finally {
+    // A connection interrupted mid-COPY is not reusable: hand back an error so the pool discards it.
+    for (const client of clients) client.release(failure);
+    if (spool) await rm(spool, { recursive: true, force: true });
   }
-  return { rows: lines.lines, bytes: sha.bytes, sha256: sha.sha256 };
+  const rows = spooled.reduce((sum, slice) => sum + slice.lines.lines, lines.lines);
+  return { rows, bytes: sha.bytes, sha256: sha.sha256 };
+}
+
+/** Passes the first slice's bytes through, then each spooled slice's, in order, as they complete. */
+function appendInOrder(slices: SpooledSlice[]) {
+  return async function* (head: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+    yield* head;
+    for (const slice of slices) {
+      await slice.done;
+      yield* createReadStream(slice.file);
+    }
+  };
 }
 
 /** SHA-256 and size of a stored object's bytes as stored, nothing decompressed. */

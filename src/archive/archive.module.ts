@@ -23,10 +23,12 @@ import { PartitionsModule } from 'src/partitions/partitions.module';
     RestoreService,
     ArchiveJob,
     {
-      // Its own connections: the lock holder and long COPY streams never take the API's.
+      // Its own connections: the lock holder and long COPY streams never take the API's. One for the run's
+      // lock, one per export stream, one for restore or a listing meanwhile.
       provide: ARCHIVE_POOL,
-      useFactory: (dataSource: DataSource) => poolFromDataSource(dataSource, 3, 'nest-audit-trail:archive'),
-      inject: [DataSource],
+      useFactory: (dataSource: DataSource, config: AppConfig) =>
+        poolFromDataSource(dataSource, 2 + config.archive.exportStreams, 'nest-audit-trail:archive'),
+      inject: [DataSource, APP_CONFIG],
     },
     {
       provide: ARCHIVE_STORAGE,

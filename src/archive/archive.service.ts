@@ -253,26 +253,13 @@ export class ArchiveService {
     await this.checkpoint('export-started');
     const columns = await this.archives.columns(archive.partitionName);
     const tableBytes = await this.archives.totalBytes(archive.partitionName);
-    const client = await this.archives.connect();
-    let failure: Error | undefined;
-    let stored: StoredFile;
-    try {
-      const upload = this.storage.upload(archive.dataKey);
-      stored = await exportTable(
-        this.archives,
-        client,
-        archive.partitionName,
-        columns,
-        upload,
-        archive.compression,
-      );
-    } catch (error) {
-      failure = error as Error;
-      throw error;
-    } finally {
-      // A connection interrupted mid-COPY is not reusable: hand back an error so the pool discards it.
-      client.release(failure);
-    }
+    const stored = await exportTable(
+      this.archives,
+      archive.partitionName,
+      columns,
+      this.storage.upload(archive.dataKey),
+      { compression: archive.compression, streams: this.config.archive.exportStreams },
+    );
     await this.checkpoint('uploaded');
     const file = { key: archive.dataKey, compression: archive.compression, ...stored };
     // The integrity section is taken while the table still exists (its events' seals, a checkpoint).

@@ -63,6 +63,7 @@ describe('loadConfig', () => {
         retentionDays: 2557,
         intervalMs: 3600000,
         compression: 'gzip',
+        exportStreams: 2,
         warmTablespace: undefined,
       },
       integrity: {
@@ -104,6 +105,11 @@ describe('loadConfig', () => {
     expect(loadConfig({ ARCHIVE_COMPRESSION: compression }).archive.compression).toBe(compression);
   });
 
+  it('exports with 2 streams unless ARCHIVE_EXPORT_STREAMS says otherwise', () => {
+    expect(loadConfig({}).archive.exportStreams).toBe(2);
+    expect(loadConfig({ ARCHIVE_EXPORT_STREAMS: '1' }).archive.exportStreams).toBe(1);
+  });
+
   it('treats empty strings as unset', () => {
     const config = loadConfig({
       PORT: '',
@@ -143,6 +149,8 @@ describe('loadConfig', () => {
     ['ARCHIVE_S3_FORCE_PATH_STYLE', 'yes'],
     ['ARCHIVE_HOT_DAYS', '0'],
     ['ARCHIVE_COMPRESSION', 'zip'],
+    ['ARCHIVE_EXPORT_STREAMS', '0'],
+    ['ARCHIVE_EXPORT_STREAMS', '9'],
     ['ARCHIVE_WARM_TABLESPACE', 'bad name;'],
   ])('rejects %s=%j with a ConfigError naming the variable', (name, value) => {
     const error = configErrorOf({ [name]: value });

@@ -293,6 +293,13 @@ export class EnvironmentVariables {
   ARCHIVE_COMPRESSION?: ArchiveCompression;
 
   @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(8)
+  ARCHIVE_EXPORT_STREAMS?: number;
+
+  @IsOptional()
   @Matches(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, { message: 'ARCHIVE_WARM_TABLESPACE must be a tablespace name' })
   ARCHIVE_WARM_TABLESPACE?: string;
 
@@ -390,6 +397,11 @@ export interface AppConfig {
     intervalMs: number;
     /** Compression of the archive files (the manifest says which). */
     compression: ArchiveCompression;
+    /**
+     * Connections that read one partition's rows at the same time during an export, each a consecutive
+     * slice in one snapshot, compressed on its own (gzip and zstd only: brotli streams do not concatenate).
+     */
+    exportStreams: number;
     /** Warm partitions are moved to this tablespace when set. */
     warmTablespace?: string;
   };
@@ -577,6 +589,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       retentionDays,
       intervalMs: vars.ARCHIVE_INTERVAL_MS ?? 60 * 60 * 1000,
       compression: vars.ARCHIVE_COMPRESSION ?? 'gzip',
+      exportStreams: vars.ARCHIVE_EXPORT_STREAMS ?? 2,
       warmTablespace: vars.ARCHIVE_WARM_TABLESPACE,
     },
     integrity: {

@@ -28,5 +28,11 @@ export function poolFromDataSource(dataSource: DataSource, max: number, applicat
   });
   // An idle client that dies (Postgres restart) must not crash the process; the next user reconnects.
   pool.on('error', () => undefined);
+  // Nor one that dies while checked out (pg-pool listens only to idle ones): it emits 'error' on the client
+  // as well as failing the query in flight, and the failed query is what its user acts on.
+  pool.on('acquire', (client) => client.on('error', ignore));
+  pool.on('release', (_error, client) => client.off('error', ignore));
   return pool;
 }
+
+const ignore = () => undefined;

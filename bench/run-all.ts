@@ -55,7 +55,7 @@ const BENCHMARKS: Benchmark[] = [
   {
     name: 'archive',
     script: 'archive/archive.bench.js',
-    args: ['--quick', '--events', '50000', '--reps', '3'],
+    args: ['--quick', '--events', '50000', '--reps', '3', '--export-reps', '1'],
     results: 'archive-quick',
     headlines: archiveHeadlines,
   },

@@ -20,10 +20,11 @@ import { monthlyPartition } from 'src/partitions/partition-naming';
 import { PartitionRepository } from 'src/partitions/partition.repository';
 import { PartitionService } from 'src/partitions/partition.service';
 import { withBenchDatabase } from '../lib/bench-db';
+import { barChartSvg } from '../lib/chart';
 import { AuditHistory } from '../lib/event-history';
 import { parseFlags, withPreset } from '../lib/flags';
 import { RssSampler } from '../lib/memory';
-import { writeResults } from '../lib/results';
+import { resultStamp, writeBenchFile, writeResults } from '../lib/results';
 import { median } from '../lib/stats';
 import { Cell, formatMiB, formatNumber, printTable } from '../lib/table';
 import { loadHistory } from '../query/load';
@@ -47,12 +48,12 @@ const parsed = parseFlags({
   /** ARCHIVE_EXPORT_STREAMS of the archive run and of the export alone (brotli always exports with one). */
   streams: 2,
   /** Side-by-side repetitions of the export alone with one stream and with --streams. */
-  exportReps: 3,
+  'export-reps': 3,
   quick: false,
 });
 if (!isArchiveCompression(parsed.compression))
   throw new Error(`--compression must be one of ${ARCHIVE_COMPRESSIONS.join(', ')}`);
-const flags = parsed.quick ? withPreset(parsed, { events: 200_000, reps: 5, exportReps: 2 }) : parsed;
+const flags = parsed.quick ? withPreset(parsed, { events: 200_000, reps: 5, 'export-reps': 2 }) : parsed;
 const compression: ArchiveCompression = parsed.compression;
 
 const TARGETS = { eventsPerSec: 100_000, ratio: 5, maintenanceMs: 1000 };
@@ -172,17 +173,53 @@ async function main(): Promise<void> {
         ],
       ],
     );
-    const file = writeResults(flags.quick ? 'archive-quick' : 'archive', {
-      flags,
-      targets: TARGETS,
-      ...results,
-      compressionVsHeapToast: ratio,
-      codecRatiosVsHeapToast: Object.fromEntries(
-        results.codecs.map((c) => [c.compression, heapToast / c.bytes]),
-      ),
-      compressionVsTotal: table.total / archive.bytes,
+    const name = flags.quick ? 'archive-quick' : 'archive';
+    const stamp = resultStamp();
+    const file = writeResults(
+      name,
+      {
+        flags,
+        targets: TARGETS,
+        ...results,
+        compressionVsHeapToast: ratio,
+        codecRatiosVsHeapToast: Object.fromEntries(
+          results.codecs.map((c) => [c.compression, heapToast / c.bytes]),
+        ),
+        compressionVsTotal: table.total / archive.bytes,
+      },
+      stamp,
+    );
+    const chart = barChartSvg({
+      title: `Archive export, ${formatNumber(archive.rows)} events in one partition`,
+      subtitle: `npm run bench:archive -- ${process.argv.slice(2).join(' ')} · ${stamp}`,
+      panels: [
+        {
+          title: `Export alone, events/s (${flags.streams} streams; brotli 1)`,
+          categories: codecs.map((c) => c.compression),
+          series: [{ name: 'events/s', values: codecs.map((c) => Math.round(c.eventsPerSec)) }],
+        },
+        {
+          title: `${compression}: 1 vs ${flags.streams} streams, events/s (median)`,
+          categories: ['export alone', 'archive run'],
+          series: [
+            { name: '1 stream', values: [Math.round(median(streams.oneStream)), null] },
+            {
+              name: `${flags.streams} streams`,
+              values: [Math.round(median(streams.manyStreams)), Math.round(archive.eventsPerSec)],
+            },
+          ],
+        },
+        {
+          title: 'Smaller than heap + TOAST (x)',
+          categories: codecs.map((c) => c.compression),
+          series: [{ name: 'ratio', values: codecs.map((c) => heapToast / c.bytes) }],
+          decimals: 1,
+        },
+      ],
     });
-    console.log(`\nResults: ${file}`);
+    const svg = writeBenchFile(join('bench', 'results', `${name}-${stamp}.svg`), chart);
+    if (!flags.quick) writeBenchFile(join('bench', 'charts', 'archive.svg'), chart);
+    console.log(`\nResults: ${file}\nChart: ${svg}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -205,7 +242,7 @@ async function measureCodecs(context: INestApplicationContext, table: string) {
 async function measureStreams(context: INestApplicationContext, table: string) {
   const one: number[] = [];
   const many: number[] = [];
-  for (let rep = 0; rep < flags.exportReps; rep++) {
+  for (let rep = 0; rep < flags['export-reps']; rep++) {
     one.push((await measureExport(context, table, compression, 1)).eventsPerSec);
     many.push((await measureExport(context, table, compression, flags.streams)).eventsPerSec);
   }

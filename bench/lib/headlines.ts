@@ -24,7 +24,7 @@ interface CompareResults {
 }
 
 interface ArchiveResults {
-  flags: { compression?: string };
+  flags: { compression?: string; streams?: number };
   archive: { eventsPerSec: number; rows: number };
   codecRatiosVsHeapToast: Record<string, number>;
   maintenance: { partitions: number; medianMs: number };
@@ -33,9 +33,10 @@ interface ArchiveResults {
 export function archiveHeadlines(results: ArchiveResults): Headline[] {
   // Targets as in archive.bench.ts (TARGETS).
   const compression = results.flags.compression ?? 'gzip';
+  const streams = results.flags.streams ?? 1;
   return [
     [
-      `archive export of ${formatNumber(results.archive.rows)} events (${compression}), events/s`,
+      `archive export of ${formatNumber(results.archive.rows)} events (${compression}, ${streams} stream${streams === 1 ? '' : 's'}), events/s`,
       results.archive.eventsPerSec,
       '>= 100,000',
       verdict(results.archive.eventsPerSec >= 100_000),

@@ -144,6 +144,31 @@ describe('archive runs: crash safety and concurrent instances', () => {
     expect(await archivesOf(db, partition)).toEqual([expect.objectContaining({ state: 'cold', rows: 7 })]);
   });
 
+  it("the run's lock connection dies mid-run: nothing is dropped without the lock, the next run finishes", async () => {
+    await recordMonths(app, -60, -60, 4);
+    await maintainNow(app);
+    const partition = partitionName(monthStart(-60));
+    jest.spyOn(app.get(ArchiveService), 'checkpoint').mockImplementation(async (step) => {
+      if (step !== 'verified') return;
+      // As a Postgres restart or a network cut would: the session, and its advisory lock, end.
+      const { rows } = await db.sql.query(
+        `SELECT pg_terminate_backend(pid) AS done FROM pg_locks
+          WHERE locktype = 'advisory' AND objid = 7331004 AND objsubid = 1 AND granted`,
+      );
+      expect(rows).toEqual([{ done: true }]);
+    });
+    await expect(app.get(ArchiveService).run()).rejects.toThrow('archive lock was lost');
+    expect(await tableExists(partition)).toBe(true);
+    expect(await archivesOf(db, partition)).toEqual([
+      expect.objectContaining({ state: 'exported', rows: 4 }),
+    ]);
+
+    jest.restoreAllMocks();
+    await app.get(ArchiveService).run();
+    expect(await archivesOf(db, partition)).toEqual([expect.objectContaining({ state: 'cold', rows: 4 })]);
+    expect(await tableExists(partition)).toBe(false);
+  });
+
   it('a partition held by a long reader is not detached now (lock timeout), and is the next run', async () => {
     await recordMonths(app, -4, -4, 3);
     await maintainNow(app);

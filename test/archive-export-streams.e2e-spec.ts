@@ -162,7 +162,11 @@ describe('archive export in several streams', () => {
     }
   });
 
-  it('a slice that fails fails the whole export: nothing is stored, no spool is left', async () => {
+  // The first slice streams to the store; the second is spooled while the first runs.
+  it.each([
+    ['the first slice', `query LIKE 'COPY %OFFSET 0 LIMIT %'`],
+    ['a spooled slice', `query LIKE 'COPY %OFFSET %LIMIT %' AND query NOT LIKE '%OFFSET 0 %'`],
+  ])('%s failing fails the whole export: nothing is stored, no spool is left', async (_slice, which) => {
     const locker = new Client({ connectionString: db.url });
     await locker.connect();
     try {
@@ -190,7 +194,7 @@ describe('archive export in several streams', () => {
       for (let attempt = 0; attempt < 200 && pid === undefined; attempt++) {
         const { rows } = await db.sql.query(
           `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'
-              AND query LIKE 'COPY %OFFSET %LIMIT %' AND query NOT LIKE '%OFFSET 0 %'`,
+              AND ${which}`,
         );
         if (rows.length > 0) pid = rows[0].pid as number;
         else await new Promise((resolve) => setTimeout(resolve, 25));

@@ -50,32 +50,43 @@ export async function exportTable(
   upload: ObjectUpload,
   { compression, streams, spoolDir = tmpdir() }: ExportOptions,
 ): Promise<StoredFile> {
-  const count = compression === 'brotli' ? 1 : Math.max(1, streams);
+  const count = compression === 'brotli' ? 1 : Math.max(1, Math.floor(streams));
   const clients: PoolClient[] = [];
   const abort = new AbortController();
   const spooled: SpooledSlice[] = [];
   const lines = new LineMeter();
   const sha = new Sha256Meter();
   let failure: Error | undefined;
-  const spool = count > 1 ? await mkdtemp(join(spoolDir, 'audit-archive-')) : null;
+  let spool: string | null = null;
   try {
+    if (count > 1) spool = await mkdtemp(join(spoolDir, 'audit-archive-'));
     for (let i = 0; i < count; i++) clients.push(await repository.connect());
     const [first, ...rest] = await repository.beginExport(clients, table);
     rest.forEach((slice, i) => {
+      const client = clients[i + 1];
       const file = join(spool!, `slice-${i + 1}`);
       const meter = new LineMeter();
-      const copy = repository.copyOut(clients[i + 1], table, columns, slice) as Readable;
+      const copy = repository.copyOut(client, table, columns, slice) as Readable;
+      // Each slice's transaction ends with its COPY: none waits idle in transaction for the others.
       const done = pipeline(copy, meter, compressor(compression), createWriteStream(file), {
         signal: abort.signal,
-      });
+      }).then(() => repository.endExport(client));
       done.catch((error: unknown) => abort.abort(error));
       spooled.push({ file, lines: meter, done });
     });
     const copy = repository.copyOut(clients[0], table, columns, first) as Readable;
-    await pipeline(copy, lines, compressor(compression), appendInOrder(spooled), sha, upload.stream, {
-      signal: abort.signal,
-    });
-    await repository.endExport(clients);
+    const afterFirst = () => repository.endExport(clients[0]);
+    await pipeline(
+      copy,
+      lines,
+      compressor(compression),
+      appendInOrder(afterFirst, spooled),
+      sha,
+      upload.stream,
+      {
+        signal: abort.signal,
+      },
+    );
     await upload.done;
   } catch (error) {
     // A slice that failed first aborted the rest: its error is the one to report.
@@ -93,10 +104,14 @@ export async function exportTable(
   return { rows, bytes: sha.bytes, sha256: sha.sha256 };
 }
 
-/** Passes the first slice's bytes through, then each spooled slice's, in order, as they complete. */
-function appendInOrder(slices: SpooledSlice[]) {
+/**
+ * Passes the first slice's bytes through, runs `afterFirst` (its transaction ends, read to the end), then
+ * each spooled slice's bytes, in order, as they complete.
+ */
+function appendInOrder(afterFirst: () => Promise<void>, slices: SpooledSlice[]) {
   return async function* (head: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
     yield* head;
+    await afterFirst();
     for (const slice of slices) {
       await slice.done;
       yield* createReadStream(slice.file);

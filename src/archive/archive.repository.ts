@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { escapeIdentifier, Pool, PoolClient } from 'pg';
+import { escapeIdentifier, escapeLiteral, Pool, PoolClient } from 'pg';
 import { CopyStreamQuery, CopyToStreamQuery, from as copyFrom, to as copyTo } from 'pg-copy-streams';
-import { DataSource } from 'typeorm';
+import { DataSource, EntityManager } from 'typeorm';
 import { ArchiveCompression } from 'src/archive/archive-codec';
 import { ManifestColumn } from 'src/archive/archive-manifest';
 import { MAINTENANCE_LOCK_KEY, WARM_PARENT } from 'src/partitions/partition.repository';
@@ -60,6 +60,13 @@ const EXPORT_SETTINGS =
   `SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off; SET LOCAL enable_sort = off; ` +
   `SET LOCAL work_mem = '64MB'`;
 
+/** The run's lock connection ended (Postgres restart, network): the run stops before changing anything else. */
+export class ArchiveLockLost extends Error {
+  constructor() {
+    super('the archive lock was lost (its connection ended): this run stops, the next one resumes');
+  }
+}
+
 /** Held (session level) for a whole archive run: one replica archives at a time. */
 const ARCHIVE_LOCK_KEY = 7_331_004;
 
@@ -111,24 +118,47 @@ export class ArchiveRepository {
 
   /**
    * Runs `work` holding the archive lock on a dedicated connection; null when another replica holds it.
-   * Session level because a run spans many transactions and long COPY streams.
+   * Session level because a run spans many transactions and long COPY streams. The connection sits idle
+   * meanwhile: if it dies, the lock is gone and another replica may start a run, so the destructive steps
+   * check that it is still held (assertLockHeld) rather than trust that it is.
    */
   async withArchiveLock<T>(work: () => Promise<T>): Promise<T | null> {
     const client = await this.pool.connect();
     let broken: Error | undefined;
+    const onError = (error: Error) => (broken = error);
+    client.on('error', onError);
     try {
       const { rows } = await client.query('SELECT pg_try_advisory_lock($1) AS locked', [ARCHIVE_LOCK_KEY]);
       if (!rows[0].locked) return null;
+      this.lockHolder = (client as PoolClient & { processID: number }).processID;
       try {
         return await work();
       } finally {
+        this.lockHolder = null;
         await client.query('SELECT pg_advisory_unlock($1)', [ARCHIVE_LOCK_KEY]).catch((error: Error) => {
           broken = error;
         });
       }
     } finally {
+      client.off('error', onError);
       client.release(broken);
     }
+  }
+
+  /** Backend pid of the connection holding the archive lock for this process' run, while it runs. */
+  private lockHolder: number | null = null;
+
+  /**
+   * Throws unless this process' run still holds the archive lock (its connection may have died since the
+   * run began, and another replica taken the lock). Run inside the transaction of the step it guards.
+   */
+  async assertLockHeld(manager: EntityManager = this.dataSource.manager): Promise<void> {
+    const held = await manager.query(
+      `SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND classid = 0 AND objid = $1 AND objsubid = 1
+          AND pid = $2 AND granted`,
+      [ARCHIVE_LOCK_KEY, this.lockHolder ?? 0],
+    );
+    if (held.length === 0) throw new ArchiveLockLost();
   }
 
   // --- the archives table -------------------------------------------------------------------------------
@@ -246,6 +276,7 @@ export class ArchiveRepository {
   private dropLocked(archive: ArchiveRecord): Promise<boolean> {
     return this.dataSource.transaction(async (manager) => {
       await manager.query(`SET LOCAL lock_timeout = '10s'`);
+      await this.assertLockHeld(manager);
       const sql = async (build: string) => {
         const [{ text }] = await manager.query(build, [archive.partitionName]);
         return manager.query(text);
@@ -410,7 +441,7 @@ export class ArchiveRepository {
     );
     for (const client of others) {
       await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-      await client.query(`SET TRANSACTION SNAPSHOT '${rows[0].snapshot}'`);
+      await client.query(`SET TRANSACTION SNAPSHOT ${escapeLiteral(rows[0].snapshot)}`);
       await client.query(EXPORT_SETTINGS);
     }
     const size = Math.ceil(Number(rows[0].estimate) / clients.length);
@@ -420,8 +451,9 @@ export class ArchiveRepository {
     }));
   }
 
-  async endExport(clients: PoolClient[]): Promise<void> {
-    for (const client of clients) await client.query('COMMIT');
+  /** Ends one export transaction (read only: nothing to write), once its slice has been read. */
+  async endExport(client: PoolClient): Promise<void> {
+    await client.query('COMMIT');
   }
 
   /**

@@ -157,6 +157,7 @@ export class ArchiveService {
         });
         continue;
       }
+      await this.archives.assertLockHeld();
       await this.storage.delete(archive.dataKey);
       await this.storage.delete(archive.manifestKey);
       await this.archives.markExpired(archive.id);
@@ -194,6 +195,7 @@ export class ArchiveService {
 
   /** Takes one archive from whatever state it is in to cold. */
   private async finish(archive: ArchiveRecord, resumed: boolean, report: ArchiveReport): Promise<void> {
+    await this.archives.assertLockHeld();
     const tableExists = await this.archives.tableExists(archive.partitionName);
     if (!tableExists) {
       if (archive.state === 'exported' && (await this.verify(archive))) {
@@ -258,7 +260,11 @@ export class ArchiveService {
       archive.partitionName,
       columns,
       this.storage.upload(archive.dataKey),
-      { compression: archive.compression, streams: this.config.archive.exportStreams },
+      {
+        compression: archive.compression,
+        streams: this.config.archive.exportStreams,
+        spoolDir: this.config.archive.spoolDir,
+      },
     );
     await this.checkpoint('uploaded');
     const file = { key: archive.dataKey, compression: archive.compression, ...stored };

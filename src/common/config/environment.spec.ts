@@ -1,3 +1,4 @@
+import { tmpdir } from 'node:os';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import {
@@ -64,6 +65,7 @@ describe('loadConfig', () => {
         intervalMs: 3600000,
         compression: 'gzip',
         exportStreams: 2,
+        spoolDir: tmpdir(),
         warmTablespace: undefined,
       },
       integrity: {

@@ -1,3 +1,4 @@
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { plainToInstance, Transform } from 'class-transformer';
@@ -300,6 +301,10 @@ export class EnvironmentVariables {
   ARCHIVE_EXPORT_STREAMS?: number;
 
   @IsOptional()
+  @IsString()
+  ARCHIVE_SPOOL_DIR?: string;
+
+  @IsOptional()
   @Matches(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, { message: 'ARCHIVE_WARM_TABLESPACE must be a tablespace name' })
   ARCHIVE_WARM_TABLESPACE?: string;
 
@@ -402,6 +407,8 @@ export interface AppConfig {
      * slice in one snapshot, compressed on its own (gzip and zstd only: brotli streams do not concatenate).
      */
     exportStreams: number;
+    /** Where an export's slices after the first wait, compressed, until their turn. */
+    spoolDir: string;
     /** Warm partitions are moved to this tablespace when set. */
     warmTablespace?: string;
   };
@@ -590,6 +597,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       intervalMs: vars.ARCHIVE_INTERVAL_MS ?? 60 * 60 * 1000,
       compression: vars.ARCHIVE_COMPRESSION ?? 'gzip',
       exportStreams: vars.ARCHIVE_EXPORT_STREAMS ?? 2,
+      spoolDir: vars.ARCHIVE_SPOOL_DIR ?? tmpdir(),
       warmTablespace: vars.ARCHIVE_WARM_TABLESPACE,
     },
     integrity: {

@@ -9,6 +9,8 @@ import {
   compressor,
   decompressor,
   extensionOf,
+  ZSTD_MAX_WINDOW,
+  ZstdFrameGuard,
 } from 'src/archive/archive-codec';
 
 /** NDJSON-like text that compresses like archive lines: repeated structure, random ids. */
@@ -76,6 +78,51 @@ describe('archive codecs', () => {
     await expect(
       through(Buffer.from('not zstd at all, not at all'), decompressor('zstd')),
     ).rejects.toMatchObject(corrupt);
+  });
+
+  describe('zstd frame guard', () => {
+    /** A frame header: magic, descriptor, then the given window descriptor / content size bytes. */
+    const frameHeader = (descriptor: number, rest: number[]) =>
+      Buffer.from([0x28, 0xb5, 0x2f, 0xfd, descriptor, ...rest]);
+    const corrupt = (pattern: RegExp) => ({ message: expect.stringMatching(pattern), code: 'Z_DATA_ERROR' });
+
+    it('passes every frame written here, however the stream is cut into chunks', async () => {
+      const packed = await through(data, compressor('zstd'));
+      for (const size of [1, 3, 7, 4096]) {
+        const guard = new ZstdFrameGuard();
+        for (let at = 0; at < packed.length; at += size) guard.check(packed.subarray(at, at + size));
+        expect(guard.frames).toBe(Math.ceil(data.length / (4 * 1024 * 1024))); // 4 MiB of input each
+      }
+      // A skippable frame (metadata some tools add) in front decodes too.
+      const skippable = Buffer.from([0x50, 0x2a, 0x4d, 0x18, 3, 0, 0, 0, 1, 2, 3]);
+      expect((await through(Buffer.concat([skippable, packed]), decompressor('zstd'))).equals(data)).toBe(
+        true,
+      );
+    });
+
+    it('refuses a header claiming a 2 GiB window before the decoder allocates it', async () => {
+      // Single segment, 4-byte content size of 2 GiB - 1: the window is the content size.
+      const singleSegment = frameHeader(0b1010_0000, [0xff, 0xff, 0xff, 0x7f]);
+      await expect(through(singleSegment, decompressor('zstd'))).rejects.toMatchObject(
+        corrupt(/^zstd: frame window of 2147483647 bytes is over the 134217728-byte limit$/),
+      );
+      // Window descriptor: exponent 21 -> 2^31 bytes.
+      const windowed = frameHeader(0b0000_0000, [21 << 3]);
+      await expect(through(windowed, decompressor('zstd'))).rejects.toMatchObject(corrupt(/over the/));
+    });
+
+    it('accepts windows up to the limit zstd -d applies by default', () => {
+      expect(ZSTD_MAX_WINDOW).toBe(2 ** 27);
+      expect(() => new ZstdFrameGuard().check(frameHeader(0, [17 << 3]))).not.toThrow(); // 2^27
+      expect(() => new ZstdFrameGuard().check(frameHeader(0, [(17 << 3) | 1]))).toThrow(/over the/);
+    });
+
+    it('refuses bytes that are not a frame where the next frame must start', async () => {
+      const packed = await through(lines(100), compressor('zstd'));
+      await expect(
+        through(Buffer.concat([packed, Buffer.from('trailing garbage')]), decompressor('zstd')),
+      ).rejects.toMatchObject(corrupt(/^zstd: not a zstd frame$/));
+    });
   });
 
   it.each<[ArchiveCompression, string]>([

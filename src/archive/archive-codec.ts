@@ -68,11 +68,14 @@ class ZstdFrameCompressor extends Transform {
 }
 
 /**
- * A streaming zstd decoder (fzstd, in JavaScript): any number of frames, memory bounded by each frame's
- * window (4 MiB for the frames written here; a frame header may claim up to 2 GiB, which fzstd allocates).
+ * A streaming zstd decoder (fzstd, in JavaScript): any number of frames. fzstd allocates the window a frame
+ * header claims (up to 2 GiB): every header is checked first by a ZstdFrameGuard, which refuses more than
+ * `zstd -d` decodes by default (128 MiB), so a crafted file cannot make a restore or `verify-archive`
+ * allocate gigabytes. The frames written here have windows of 4 MiB at most.
  */
 class ZstdDecompressor extends Transform {
   private readonly decoder: ZstdDecoder;
+  private readonly guard = new ZstdFrameGuard();
 
   constructor() {
     super();
@@ -84,6 +87,7 @@ class ZstdDecompressor extends Transform {
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
     try {
+      this.guard.check(chunk);
       this.decoder.push(chunk);
       done();
     } catch (error) {
@@ -98,6 +102,96 @@ class ZstdDecompressor extends Transform {
     } catch (error) {
       done(zstdError(error));
     }
+  }
+}
+
+/** zstd's default decoding limit (ZSTD_WINDOWLOG_LIMIT_DEFAULT, 2^27): larger windows need `--memory`. */
+export const ZSTD_MAX_WINDOW = 128 * 1024 * 1024;
+
+const ZSTD_MAGIC = 0xfd2fb528;
+const isSkippableMagic = (magic: number) => magic >>> 4 === 0x184d2a5;
+
+/**
+ * Walks the frame structure of a zstd stream as it passes (RFC 8878: frame header, block headers, optional
+ * checksum; skippable frames), reading headers only and counting past block contents, and throws on a
+ * frame whose window is larger than ZSTD_MAX_WINDOW, or on bytes that are not a frame where one must start.
+ */
+export class ZstdFrameGuard {
+  /** Bytes of a header cut by a chunk boundary, waiting for the rest. */
+  private pending = Buffer.alloc(0);
+  /** Content bytes still to pass over before the next header. */
+  private skip = 0;
+  private state: 'frame' | 'block' = 'frame';
+  /** zstd frames whose header has been checked. */
+  frames = 0;
+  private checksum = false;
+
+  check(chunk: Buffer): void {
+    let data = this.pending.length > 0 ? Buffer.concat([this.pending, chunk]) : chunk;
+    this.pending = Buffer.alloc(0);
+    let at = 0;
+    for (;;) {
+      const passed = Math.min(this.skip, data.length - at);
+      this.skip -= passed;
+      at += passed;
+      if (this.skip > 0 || at === data.length) return;
+      const used = this.header(data, at);
+      if (used === 0) {
+        this.pending = Buffer.from(data.subarray(at));
+        return;
+      }
+      at += used;
+    }
+  }
+
+  /** Reads the header at `at`: its length (its content is then skipped), or 0 when it is not all there yet. */
+  private header(data: Buffer, at: number): number {
+    const available = data.length - at;
+    if (this.state === 'block') {
+      if (available < 3) return 0;
+      const header = data.readUIntLE(at, 3);
+      const [last, type, size] = [header & 1, (header >> 1) & 3, header >>> 3];
+      if (type === 3) throw new Error('reserved block type');
+      // An RLE block stores one byte; the last block is followed by the content checksum, if any.
+      this.skip = (type === 1 ? 1 : size) + (last && this.checksum ? 4 : 0);
+      if (last) this.state = 'frame';
+      return 3;
+    }
+    if (available < 4) return 0;
+    const magic = data.readUInt32LE(at);
+    if (isSkippableMagic(magic)) {
+      if (available < 8) return 0;
+      this.skip = data.readUInt32LE(at + 4);
+      return 8;
+    }
+    if (magic !== ZSTD_MAGIC) throw new Error('not a zstd frame');
+    if (available < 5) return 0;
+    const descriptor = data[at + 4];
+    const singleSegment = (descriptor >> 5) & 1;
+    const dictionaryBytes = [0, 1, 2, 4][descriptor & 3];
+    const contentSizeFlag = descriptor >> 6;
+    const contentSizeBytes = contentSizeFlag === 0 ? singleSegment : 1 << contentSizeFlag;
+    const length = 5 + (singleSegment ? 0 : 1) + dictionaryBytes + contentSizeBytes;
+    if (available < length) return 0;
+    let window: number;
+    if (singleSegment) {
+      // The window is the content size (1, 2 + 256, 4 or 8 bytes, little-endian).
+      const field = at + length - contentSizeBytes;
+      window =
+        contentSizeBytes === 8
+          ? Number(data.readBigUInt64LE(field))
+          : data.readUIntLE(field, contentSizeBytes) + (contentSizeBytes === 2 ? 256 : 0);
+    } else {
+      const exponent = data[at + 5] >> 3;
+      const base = 2 ** (10 + exponent);
+      window = base + (base / 8) * (data[at + 5] & 7);
+    }
+    if (window > ZSTD_MAX_WINDOW)
+      throw new Error(`frame window of ${window} bytes is over the ${ZSTD_MAX_WINDOW}-byte limit`);
+    this.checksum = ((descriptor >> 2) & 1) === 1;
+    this.state = 'block';
+    this.frames++;
+    return length;
   }
 }
 

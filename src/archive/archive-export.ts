@@ -39,8 +39,8 @@ interface SpooledSlice {
  *
  * With `streams` > 1, that many connections read consecutive slices of the rows at the same time (one
  * snapshot), each compressed on its own: Postgres' serialization, the export's bottleneck, then runs on
- * several cores. The first slice flows straight to the store; the others are compressed into a temporary
- * directory and appended in order once it is done. gzip members and zstd frames concatenate into one valid
+ * several cores. The first slice flows straight to the store; the others are compressed into files in
+ * `spoolDir` and appended in order once it is done. gzip members and zstd frames concatenate into one valid
  * stream, so the file is the same kind of file (brotli streams do not: it always exports with one).
  */
 export async function exportTable(
@@ -75,18 +75,9 @@ export async function exportTable(
       spooled.push({ file, lines: meter, done });
     });
     const copy = repository.copyOut(clients[0], table, columns, first) as Readable;
-    const afterFirst = () => repository.endExport(clients[0]);
-    await pipeline(
-      copy,
-      lines,
-      compressor(compression),
-      appendInOrder(afterFirst, spooled),
-      sha,
-      upload.stream,
-      {
-        signal: abort.signal,
-      },
-    );
+    const then = appendInOrder(() => repository.endExport(clients[0]), spooled);
+    const { signal } = abort;
+    await pipeline(copy, lines, compressor(compression), then, sha, upload.stream, { signal });
     await upload.done;
   } catch (error) {
     // A slice that failed first aborted the rest: its error is the one to report.

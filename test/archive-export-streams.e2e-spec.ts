@@ -1,11 +1,11 @@
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { INestApplication } from '@nestjs/common';
 import { Client } from 'pg';
 import { ArchiveCompression, decompressor } from 'src/archive/archive-codec';
-import { exportTable } from 'src/archive/archive-export';
+import { exportTable, STALE_SPOOL_MS, sweepStaleSpools } from 'src/archive/archive-export';
 import { ArchiveRepository } from 'src/archive/archive.repository';
 import { ArchiveService } from 'src/archive/archive.service';
 import { RestoreService } from 'src/archive/restore.service';
@@ -36,6 +36,7 @@ describe('archive export in several streams', () => {
       ARCHIVE_URL: pathToFileURL(dir).href,
       ARCHIVE_COMPRESSION: 'zstd',
       ARCHIVE_EXPORT_STREAMS: '3',
+      ARCHIVE_SPOOL_DIR: spoolDir,
     });
     await waitForMaintenanceIdle(db);
   });
@@ -214,8 +215,27 @@ describe('archive export in several streams', () => {
     expect((await exportText('zstd', 3)).rows).toBe(1200);
   });
 
+  it('finds the spools left by killed exports (a day old) and removes them, not a fresh one', async () => {
+    const stale = join(spoolDir, 'audit-archive-killed');
+    const fresh = join(spoolDir, 'audit-archive-running');
+    const unrelated = join(spoolDir, 'something-else');
+    for (const path of [stale, fresh, unrelated]) mkdirSync(path);
+    writeFileSync(join(stale, 'slice-1'), 'compressed bytes of a killed export');
+    const dayAgo = new Date(Date.now() - STALE_SPOOL_MS - 60_000);
+    for (const path of [stale, unrelated]) utimesSync(path, dayAgo, dayAgo);
+
+    expect(await sweepStaleSpools(spoolDir)).toEqual(['audit-archive-killed']);
+    expect(readdirSync(spoolDir).sort()).toEqual(['audit-archive-running', 'something-else']);
+    for (const path of [fresh, unrelated]) rmSync(path, { recursive: true });
+  });
+
   it('an archive run in 3 streams stores a file that verifies and restores every row', async () => {
     const expected = await idsInRowOrder();
+    // A killed export's spool, which the run sweeps away first.
+    const stale = join(spoolDir, 'audit-archive-left');
+    mkdirSync(stale);
+    const dayAgo = new Date(Date.now() - STALE_SPOOL_MS - 60_000);
+    utimesSync(stale, dayAgo, dayAgo);
     const report = (await app.get(ArchiveService).run())!;
     expect(report.archived).toEqual([expect.objectContaining({ partition: table, rows: expected.length })]);
     const [archive] = await app.get(ArchiveService).list();
@@ -225,5 +245,6 @@ describe('archive export in several streams', () => {
       `SELECT id::text FROM "${restored.table}" ORDER BY resource_type, resource_id, occurred_at, id`,
     );
     expect(rows.map((r) => r.id as string)).toEqual(expected);
+    expect(readdirSync(spoolDir)).toEqual([]);
   });
 });

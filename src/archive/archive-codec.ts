@@ -127,7 +127,7 @@ export class ZstdFrameGuard {
   private checksum = false;
 
   check(chunk: Buffer): void {
-    let data = this.pending.length > 0 ? Buffer.concat([this.pending, chunk]) : chunk;
+    const data = this.pending.length > 0 ? Buffer.concat([this.pending, chunk]) : chunk;
     this.pending = Buffer.alloc(0);
     let at = 0;
     for (;;) {

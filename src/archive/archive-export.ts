@@ -1,5 +1,5 @@
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
@@ -59,7 +59,7 @@ export async function exportTable(
   let failure: Error | undefined;
   let spool: string | null = null;
   try {
-    if (count > 1) spool = await mkdtemp(join(spoolDir, 'audit-archive-'));
+    if (count > 1) spool = await mkdtemp(join(spoolDir, SPOOL_PREFIX));
     for (let i = 0; i < count; i++) clients.push(await repository.connect());
     const [first, ...rest] = await repository.beginExport(clients, table);
     rest.forEach((slice, i) => {
@@ -108,6 +108,29 @@ function appendInOrder(afterFirst: () => Promise<void>, slices: SpooledSlice[]) 
       yield* createReadStream(slice.file);
     }
   };
+}
+
+const SPOOL_PREFIX = 'audit-archive-';
+
+/** An export's spool lives minutes to hours: one this old was left by a process killed mid-export. */
+export const STALE_SPOOL_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * Removes spool directories that exports of killed processes left in `spoolDir` (not modified for
+ * STALE_SPOOL_MS: an export running elsewhere on this host keeps writing to its own). Returns their names.
+ */
+export async function sweepStaleSpools(spoolDir: string, now = Date.now()): Promise<string[]> {
+  const entries = await readdir(spoolDir, { withFileTypes: true }).catch(() => []);
+  const removed: string[] = [];
+  for (const entry of entries) {
+    if (!entry.isDirectory() || !entry.name.startsWith(SPOOL_PREFIX)) continue;
+    const path = join(spoolDir, entry.name);
+    const { mtimeMs } = await stat(path);
+    if (now - mtimeMs < STALE_SPOOL_MS) continue;
+    await rm(path, { recursive: true, force: true });
+    removed.push(entry.name);
+  }
+  return removed;
 }
 
 /** SHA-256 and size of a stored object's bytes as stored, nothing decompressed. */

@@ -3,7 +3,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { buildManifest, parseManifest } from 'src/archive/archive-manifest';
 import { ARCHIVE_ROW_ORDER, ArchiveRecord, ArchiveRepository } from 'src/archive/archive.repository';
 import { extensionOf } from 'src/archive/archive-codec';
-import { exportTable, measureStored, StoredFile } from 'src/archive/archive-export';
+import { exportTable, measureStored, StoredFile, sweepStaleSpools } from 'src/archive/archive-export';
 import { ARCHIVE_INTEGRITY, ARCHIVE_STORAGE, ArchiveIntegrity } from 'src/archive/archive.tokens';
 import { ArchiveStorage, getText, putText } from 'src/archive/storage/archive-storage';
 import { Clock } from 'src/common/clock/clock';
@@ -132,6 +132,8 @@ export class ArchiveService {
 
     // Also before an export: the integrity section reads event hashes from the warm parent.
     if (toWarm.length + unfinished.length + toCold.length > 0) await this.archives.syncWarmColumns();
+    for (const spool of await sweepStaleSpools(this.config.archive.spoolDir))
+      this.logger.warn(`Removed ${spool}, the export spool of a process stopped mid-export`);
     for (const partition of toWarm) {
       if (await this.warm(partition)) report.warmed.push(partition.name);
       else

@@ -217,16 +217,23 @@ describe('archive export in several streams', () => {
 
   it('finds the spools left by killed exports (a day old) and removes them, not a fresh one', async () => {
     const stale = join(spoolDir, 'audit-archive-killed');
-    const fresh = join(spoolDir, 'audit-archive-running');
+    const running = join(spoolDir, 'audit-archive-running'); // made a day ago, its slice still written to
+    const fresh = join(spoolDir, 'audit-archive-fresh');
     const unrelated = join(spoolDir, 'something-else');
-    for (const path of [stale, fresh, unrelated]) mkdirSync(path);
-    writeFileSync(join(stale, 'slice-1'), 'compressed bytes of a killed export');
+    for (const path of [stale, running, fresh, unrelated]) mkdirSync(path);
     const dayAgo = new Date(Date.now() - STALE_SPOOL_MS - 60_000);
-    for (const path of [stale, unrelated]) utimesSync(path, dayAgo, dayAgo);
+    writeFileSync(join(stale, 'slice-1'), 'compressed bytes of a killed export');
+    utimesSync(join(stale, 'slice-1'), dayAgo, dayAgo);
+    writeFileSync(join(running, 'slice-1'), 'compressed bytes of a long export');
+    for (const path of [stale, running, unrelated]) utimesSync(path, dayAgo, dayAgo);
 
     expect(await sweepStaleSpools(spoolDir)).toEqual(['audit-archive-killed']);
-    expect(readdirSync(spoolDir).sort()).toEqual(['audit-archive-running', 'something-else']);
-    for (const path of [fresh, unrelated]) rmSync(path, { recursive: true });
+    expect(readdirSync(spoolDir).sort()).toEqual([
+      'audit-archive-fresh',
+      'audit-archive-running',
+      'something-else',
+    ]);
+    for (const path of [running, fresh, unrelated]) rmSync(path, { recursive: true });
   });
 
   it('an archive run in 3 streams stores a file that verifies and restores every row', async () => {

@@ -116,8 +116,8 @@ const SPOOL_PREFIX = 'audit-archive-';
 export const STALE_SPOOL_MS = 24 * 60 * 60 * 1000;
 
 /**
- * Removes spool directories that exports of killed processes left in `spoolDir` (not modified for
- * STALE_SPOOL_MS: an export running elsewhere on this host keeps writing to its own). Returns their names.
+ * Removes spool directories that exports of killed processes left in `spoolDir` (nothing in them modified
+ * for STALE_SPOOL_MS: an export running elsewhere on this host keeps writing to its own). Returns their names.
  */
 export async function sweepStaleSpools(spoolDir: string, now = Date.now()): Promise<string[]> {
   const entries = await readdir(spoolDir, { withFileTypes: true }).catch(() => []);
@@ -125,8 +125,10 @@ export async function sweepStaleSpools(spoolDir: string, now = Date.now()): Prom
   for (const entry of entries) {
     if (!entry.isDirectory() || !entry.name.startsWith(SPOOL_PREFIX)) continue;
     const path = join(spoolDir, entry.name);
-    const { mtimeMs } = await stat(path);
-    if (now - mtimeMs < STALE_SPOOL_MS) continue;
+    // Its slices are written to as the export runs; the directory's own time changes only when one is made.
+    const files = await readdir(path).catch(() => []);
+    const times = await Promise.all([path, ...files.map((file) => join(path, file))].map((p) => stat(p)));
+    if (now - Math.max(...times.map((time) => time.mtimeMs)) < STALE_SPOOL_MS) continue;
     await rm(path, { recursive: true, force: true });
     removed.push(entry.name);
   }

@@ -141,8 +141,7 @@ export async function checksumStored(
   key: string,
 ): Promise<Omit<StoredFile, 'rows'>> {
   const sha = new Sha256Meter();
-  const sink = new Writable({ write: (_chunk, _encoding, done) => done() });
-  await pipeline(await storage.download(key), sha, sink);
+  await pipeline(await storage.download(key), sha, discard());
   return { sha256: sha.sha256, bytes: sha.bytes };
 }
 
@@ -154,7 +153,9 @@ export async function measureStored(
 ): Promise<StoredFile> {
   const sha = new Sha256Meter();
   const lines = new LineMeter();
-  const sink = new Writable({ write: (_chunk, _encoding, done) => done() });
-  await pipeline(await storage.download(key), sha, decompressor(compression), lines, sink);
+  await pipeline(await storage.download(key), sha, decompressor(compression), lines, discard());
   return { sha256: sha.sha256, bytes: sha.bytes, rows: lines.lines };
 }
+
+/** The end of a pipeline whose stages only measure. */
+const discard = () => new Writable({ write: (_chunk, _encoding, done) => done() });

@@ -111,6 +111,9 @@ function toRecord(r: Record<string, unknown>): ArchiveRecord {
 /** SQL of the warm/cold tiers: the archives table, the warm transition, COPY out and back in. */
 @Injectable()
 export class ArchiveRepository {
+  /** Backend pid of the connection holding the archive lock for this process' run, while it runs. */
+  private lockHolder: number | null = null;
+
   constructor(
     private readonly dataSource: DataSource,
     @Inject(ARCHIVE_POOL) private readonly pool: Pool,
@@ -144,9 +147,6 @@ export class ArchiveRepository {
       client.release(broken);
     }
   }
-
-  /** Backend pid of the connection holding the archive lock for this process' run, while it runs. */
-  private lockHolder: number | null = null;
 
   /**
    * Throws unless this process' run still holds the archive lock (its connection may have died since the

@@ -132,8 +132,10 @@ export class ArchiveService {
 
     // Also before an export: the integrity section reads event hashes from the warm parent.
     if (toWarm.length + unfinished.length + toCold.length > 0) await this.archives.syncWarmColumns();
-    for (const spool of await sweepStaleSpools(this.config.archive.spoolDir))
-      this.logger.warn(`Removed ${spool}, the export spool of a process stopped mid-export`);
+    // Before exporting: spools that exports of killed processes left behind.
+    if (unfinished.length + toCold.length > 0)
+      for (const spool of await sweepStaleSpools(this.config.archive.spoolDir))
+        this.logger.warn(`Removed ${spool}, the export spool of a process stopped mid-export`);
     for (const partition of toWarm) {
       if (await this.warm(partition)) report.warmed.push(partition.name);
       else

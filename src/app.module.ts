@@ -54,7 +54,6 @@ export class AppModule {
           flushIntervalMs: config.audit.flushIntervalMs,
           maxBuffer: config.audit.maxBuffer,
           flushConcurrency: config.audit.flushConcurrency,
-          encoderThread: config.audit.encoderThread,
           drainTimeoutMs: config.audit.drainTimeoutMs,
           maxStateBytes: config.audit.maxStateBytes,
           trustedProxies: config.audit.trustedProxies,

@@ -78,9 +78,6 @@ describe('GET /health/ready', () => {
       // failed batches stay in memory, where the high-water mark bounds them (the spool has its own tests).
       app = await startTestApp(db.url, {
         AUDIT_SPOOL_DIR: 'off',
-        // Events encoded on the request thread: a burst's full batch goes into a COPY at once, which the
-        // counts below rely on (the encoder thread's own burst behaviour is checked further down).
-        AUDIT_ENCODER_THREAD: 'false',
         AUDIT_MAX_BUFFER: '100',
         AUDIT_BATCH_SIZE: '100',
         AUDIT_FLUSH_INTERVAL_MS: '60000',
@@ -141,66 +138,4 @@ describe('GET /health/ready', () => {
       await ready(app, 200);
     });
   });
-
-  describe('with the encoder thread (the default) and small limits', () => {
-    let db: TestDatabase;
-    let app: INestApplication;
-    let audit: AuditService;
-    const record = (n: number) =>
-      Array.from({ length: n }, (_, i) =>
-        audit.record({ action: 'update', resourceType: 'job', resourceId: `${i}` }),
-      );
-
-    beforeAll(async () => {
-      db = await createTestDatabase();
-      app = await startTestApp(db.url, {
-        AUDIT_SPOOL_DIR: 'off',
-        AUDIT_MAX_BUFFER: '100',
-        AUDIT_BATCH_SIZE: '100',
-        AUDIT_FLUSH_INTERVAL_MS: '60000',
-        AUDIT_READY_MAX_LAG_MS: '1000',
-      });
-      audit = app.get(AuditService);
-    });
-    afterAll(async () => {
-      await app?.close();
-      await db?.drop();
-    });
-
-    it('counts an event still on the encoder thread as held, with its age', async () => {
-      expect(record(1)[0]).toBeTruthy(); // the event, or null had it been dropped
-      // Synchronously after capture the event is with the thread, not in the buffer yet.
-      const stats = audit.stats();
-      expect(stats.pending).toBe(1);
-      expect(stats.oldestPendingMs).not.toBeNull();
-      await sleep(1100);
-      expect((await ready(app, 503)).error.auditLag.message).toMatch(/^oldest event held for \d+ ms/);
-      expect(await audit.flush()).toBe(true);
-      expect(await countEvents(db)).toBe(1);
-      await ready(app, 200);
-    });
-
-    it('cuts a burst at the high-water mark: events waiting for the thread count against it', async () => {
-      await db.sql.query('ALTER TABLE audit_events RENAME COLUMN event_type TO event_type_away');
-      try {
-        const before = await scrape(app);
-        const accepted = record(150).filter(Boolean).length;
-        expect(accepted).toBe(100);
-        const after = await scrape(app);
-        expect(
-          after.value('audit_events_dropped_total', { reason: 'high_water' })! -
-            before.value('audit_events_dropped_total', { reason: 'high_water' })!,
-        ).toBe(50);
-        const body = await ready(app, 503);
-        expect(body.error.auditBuffer.message).toMatch(/^100 events held \(\d+ waiting, \d+ in flight\)/);
-      } finally {
-        await db.sql.query('ALTER TABLE audit_events RENAME COLUMN event_type_away TO event_type');
-      }
-      expect(await audit.flush(15_000)).toBe(true);
-      expect(await countEvents(db)).toBe(101);
-    });
-  });
 });
-
-const countEvents = async (db: TestDatabase): Promise<number> =>
-  Number((await db.sql.query('SELECT count(*)::int AS n FROM audit_events')).rows[0].n);

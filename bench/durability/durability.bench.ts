@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AuditService } from 'src/audit';
-import { toQueued } from 'src/audit/delivery/queued-event';
+import { toQueued } from 'src/audit/audit-writer.service';
 import { DiskSpool } from 'src/audit/delivery/disk-spool';
 import { serializeQueued } from 'src/audit/delivery/queued-event.codec';
 import { benchToken, ServiceProcess, startInProcessApp, startServiceProcess } from '../lib/app';

@@ -22,14 +22,10 @@ import { formatNumber, formatRatio, printTable } from '../lib/table';
 const ORG = 'org_bench';
 const TARGETS: Record<string, number> = { 'GET /accounts/:id': 0.95, 'PATCH /accounts/:id': 0.85 };
 
-/**
- * `audited-plain`: audited with personal-data encryption off (AUDIT_PERSONAL_KEYS=off), to show its cost;
- * `audited-inline`: audited with events encoded on the request thread (AUDIT_ENCODER_THREAD=false), to show
- * what the encoder thread saves.
- */
-const VARIANTS = ['audited', 'audited-inline', 'audited-plain', 'unaudited'] as const;
+/** `audited-plain`: audited with personal-data encryption off (AUDIT_PERSONAL_KEYS=off), to show its cost. */
+const VARIANTS = ['audited', 'audited-plain', 'unaudited'] as const;
 type Variant = (typeof VARIANTS)[number];
-const AUDITED: Array<Exclude<Variant, 'unaudited'>> = ['audited', 'audited-inline', 'audited-plain'];
+const AUDITED: Array<Exclude<Variant, 'unaudited'>> = ['audited', 'audited-plain'];
 
 interface Scenario {
   name: string;
@@ -57,10 +53,6 @@ async function main(): Promise<void> {
     // The services share the database: same accounts, same cache; only the switches differ.
     const services: Record<Variant, ServiceProcess> = {
       audited: await startServiceProcess(db.url, { AUDIT_DISABLED: 'false' }),
-      'audited-inline': await startServiceProcess(db.url, {
-        AUDIT_DISABLED: 'false',
-        AUDIT_ENCODER_THREAD: 'false',
-      }),
       'audited-plain': await startServiceProcess(db.url, {
         AUDIT_DISABLED: 'false',
         AUDIT_PERSONAL_KEYS: 'off',
@@ -204,7 +196,7 @@ function report(runs: Run[], flags: Flags, migrations: string[]): void {
     summaries.map((s) => [s.scenario, s.variant, s.requestsPerSec, s.p50Ms, s.p99Ms, s.failures]),
   );
   printTable(
-    'Audited / unaudited (audited-inline: events encoded on the request thread; audited-plain: personal-data encryption off)',
+    'Audited / unaudited (audited-plain: personal-data encryption off)',
     [
       'endpoint',
       'variant',

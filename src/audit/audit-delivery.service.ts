@@ -3,8 +3,7 @@ import { Pool } from 'pg';
 import { AUDIT_OPTIONS, AUDIT_PG_POOL } from 'src/audit/audit.constants';
 import { AuditEventRepository } from 'src/audit/audit-event.repository';
 import { isCritical, ResolvedAuditOptions } from 'src/audit/audit-options';
-import { AuditWriter, AuditWriterStats } from 'src/audit/audit-writer.service';
-import { toQueued } from 'src/audit/delivery/queued-event';
+import { AuditWriter, AuditWriterStats, toQueued } from 'src/audit/audit-writer.service';
 import { AuditEvent } from 'src/audit/audit.types';
 import { RedisStreamDelivery, StreamStats } from 'src/audit/delivery/redis-stream.delivery';
 import { PersonalDataService } from 'src/audit/personal-data/personal-data.service';
@@ -55,14 +54,6 @@ export class AuditDelivery implements OnModuleInit, BeforeApplicationShutdown {
   }
 
   submit(event: AuditEvent): boolean | Promise<boolean> {
-    if (!this.stream && this.writer.encodesOffThread && !isCritical(this.options, event)) {
-      // Encrypted and encoded on the encoder thread, then buffered: nothing of it on the request thread.
-      if (this.writer.hasRoom()) return this.writer.enqueueUnencoded(event);
-      return this.overflow(
-        () => this.writer.hasRoom(),
-        () => this.writer.enqueueUnencoded(event),
-      );
-    }
     // Personal data is encrypted before the event goes anywhere: buffer, stream, spool, COPY.
     const { event: stored, keys } = this.personal.protect(event);
     const queued = toQueued(stored, keys);

@@ -51,7 +51,6 @@ export function resolveAuditOptions(options: AuditModuleOptions = {}): ResolvedA
     flushIntervalMs: options.flushIntervalMs ?? 250,
     maxBuffer: options.maxBuffer ?? 50_000,
     flushConcurrency: options.flushConcurrency ?? 2,
-    encoderThread: options.encoderThread ?? true,
     drainTimeoutMs: options.drainTimeoutMs ?? 10_000,
     maxStateBytes: options.maxStateBytes ?? 64 * 1024,
     redactKeys: [...(options.redactKeys ?? DEFAULT_REDACT_KEYS), ...(options.extraRedactKeys ?? [])],

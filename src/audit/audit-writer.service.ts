@@ -11,12 +11,31 @@ import { AUDIT_OPTIONS, AUDIT_PG_POOL } from 'src/audit/audit.constants';
 import { AuditEventRepository } from 'src/audit/audit-event.repository';
 import { isCritical, ResolvedAuditOptions } from 'src/audit/audit-options';
 import { AuditEvent } from 'src/audit/audit.types';
-import { QueuedEvent, toQueued } from 'src/audit/delivery/queued-event';
+import { encodeEvent } from 'src/audit/copy-format';
+import type { SubjectKeyRecord } from 'src/audit/personal-data/subject-keyring';
 import { PersonalDataService } from 'src/audit/personal-data/personal-data.service';
 import { adaptiveBatchSize, maxAdaptiveBatch } from 'src/audit/delivery/adaptive-batch';
 import { BatchOutcome, copyBatch, describeError, PoisonedEvent } from 'src/audit/delivery/batch-copy';
 import { DiskSpool } from 'src/audit/delivery/disk-spool';
-import { EncoderThread } from 'src/audit/encoding/encoder-thread';
+
+/**
+ * An event as the buffer holds it: already encoded to its COPY line (one flat string instead of an object
+ * tree: a third of the memory and nothing for the GC to walk), plus what the writer and listeners need.
+ */
+export interface QueuedEvent {
+  id: string;
+  occurredAt: Date;
+  organizationId: string | null;
+  resourceType: string | null;
+  action: string;
+  eventType: string;
+  severity: string;
+  line: string;
+  /** When the pipeline accepted it (epoch ms): the age of what waits, whatever `occurredAt` says. */
+  enqueuedAt: number;
+  /** Subject keys of its personal data not yet known stored: stored in the same transaction as the event. */
+  keys?: SubjectKeyRecord[];
+}
 
 export interface AuditWriterStats {
   captured: number;
@@ -54,6 +73,23 @@ export type DropReason = 'high_water' | 'spool_full' | 'undeliverable';
 
 const MAX_BACKOFF_MS = 5_000;
 
+/** An event as the writer holds it, from the event built by capture. */
+export function toQueued(event: AuditEvent, keys: SubjectKeyRecord[] = []): QueuedEvent {
+  const queued: QueuedEvent = {
+    id: event.id,
+    occurredAt: event.occurredAt,
+    organizationId: event.organizationId,
+    resourceType: event.resourceType,
+    action: event.action,
+    eventType: event.eventType,
+    severity: event.severity,
+    line: encodeEvent(event),
+    enqueuedAt: Date.now(),
+  };
+  if (keys.length > 0) queued.keys = keys;
+  return queued;
+}
+
 /**
  * The bounded buffer between capture and Postgres. Events are appended in memory (no I/O on the request
  * path) and written in batches with COPY when a batch is full or the flush interval passes, with up to
@@ -81,7 +117,6 @@ export class AuditWriter implements OnModuleInit, BeforeApplicationShutdown, OnA
   private readonly writing = new Set<QueuedEvent[]>();
   private draining = false;
   private timer?: NodeJS.Timeout;
-  private encoder: EncoderThread | null = null;
   private idle: Array<() => void> = [];
   private readonly counters = {
     captured: 0,
@@ -99,33 +134,14 @@ export class AuditWriter implements OnModuleInit, BeforeApplicationShutdown, OnA
   constructor(
     @Inject(AUDIT_OPTIONS) private readonly options: ResolvedAuditOptions,
     @Inject(AUDIT_PG_POOL) private readonly pool: Pool,
-    private readonly personal: PersonalDataService,
+    personal: PersonalDataService,
   ) {
-    this.repository = new AuditEventRepository(pool, (ids) => {
-      personal.markStored(ids);
-      this.encoder?.markStored(ids);
-    });
+    this.repository = new AuditEventRepository(pool, (ids) => personal.markStored(ids));
     this.spool = options.spool ? new DiskSpool(options.spool) : null;
     this.maxBatch = maxAdaptiveBatch(options.batchSize);
-    personal.onErased((organizationId, subjectId) => this.encoder?.forget(organizationId, subjectId));
   }
 
   onModuleInit(): void {
-    if (this.options.delivery === 'memory' && this.options.encoderThread) {
-      this.encoder = new EncoderThread(this.options.personalData, {
-        encoded: (events) => this.encoded(events),
-        failed: (errors) => {
-          for (const error of errors) this.logger.error(`Audit capture failed: ${error}`);
-          this.reportDropped(errors.length, 'undeliverable');
-        },
-        died: (count, error) => {
-          this.logger.error(
-            `Audit encoder thread failed (${describeError(error)}): ${count} events lost; encoding on the request thread from now on`,
-          );
-          this.reportDropped(count, 'undeliverable');
-        },
-      });
-    }
     if (this.spool && !this.spool.isEmpty()) {
       const { events, segments } = this.spool.stats();
       this.logger.warn(
@@ -142,28 +158,6 @@ export class AuditWriter implements OnModuleInit, BeforeApplicationShutdown, OnA
    */
   enqueue(event: AuditEvent): boolean {
     return this.enqueueQueued(toQueued(event));
-  }
-
-  /** True while events can be handed over unencoded (`enqueueUnencoded`): the encoder thread runs. */
-  get encodesOffThread(): boolean {
-    return this.encoder?.running ?? false;
-  }
-
-  /**
-   * Accepts a non-critical event whose personal data is not yet encrypted, for the encoder thread; it joins
-   * the buffer once encoded (counted as pending meanwhile). False when the buffer is at its bound (dropped).
-   */
-  enqueueUnencoded(event: AuditEvent): boolean {
-    if (!this.hasRoom()) {
-      this.reportDropped(1, 'high_water');
-      return false;
-    }
-    if (this.encoder?.running) {
-      this.encoder.encode(event);
-      return true;
-    }
-    const { event: stored, keys } = this.personal.protect(event);
-    return this.enqueueQueued(toQueued(stored, keys));
   }
 
   enqueueQueued(event: QueuedEvent): boolean {
@@ -280,7 +274,6 @@ export class AuditWriter implements OnModuleInit, BeforeApplicationShutdown, OnA
       this.retries[0]?.[0]?.enqueuedAt ?? Infinity,
       this.buffer[0]?.enqueuedAt ?? Infinity,
       this.spool?.stats().oldestEnqueuedAt ?? Infinity,
-      this.encoder?.oldestAcceptedAt ?? Infinity,
     );
     let inFlight = 0;
     for (const batch of this.writing) {
@@ -314,14 +307,13 @@ export class AuditWriter implements OnModuleInit, BeforeApplicationShutdown, OnA
   }
 
   async onApplicationShutdown(): Promise<void> {
-    await this.encoder?.close();
     this.spool?.close();
     await this.pool.end();
   }
 
-  /** Events held in memory, waiting for a write (or, before that, for the encoder thread). */
+  /** Events held in memory, waiting for a write. */
   private pending(): number {
-    let count = this.buffer.length + (this.encoder?.pending ?? 0);
+    let count = this.buffer.length;
     for (const batch of this.retries) count += batch.length;
     return count;
   }
@@ -361,13 +353,6 @@ export class AuditWriter implements OnModuleInit, BeforeApplicationShutdown, OnA
       this.buffer = batch === this.buffer ? [] : this.buffer.slice(size);
       this.run(batch, () => (spooling ? this.spoolBatch(batch) : this.write(batch, false)));
     }
-  }
-
-  private encoded(events: QueuedEvent[]): void {
-    for (const event of events) this.buffer.push(event);
-    this.counters.captured += events.length;
-    // A flush waiting for these is written at once rather than at its next poll.
-    this.pump(this.idle.length > 0);
   }
 
   private run(batch: QueuedEvent[], work: () => Promise<void>): void {

@@ -4,8 +4,7 @@ import { buildAuditEvent } from 'src/audit/audit-event.factory';
 import { ResolvedAuditOptions } from 'src/audit/audit-options';
 import { AuditTargetResolver } from 'src/audit/audit-target.resolver';
 import { AuditDelivery, AuditPipelineStats } from 'src/audit/audit-delivery.service';
-import { AuditWriter, WriteAttempt } from 'src/audit/audit-writer.service';
-import { QueuedEvent } from 'src/audit/delivery/queued-event';
+import { AuditWriter, QueuedEvent, WriteAttempt } from 'src/audit/audit-writer.service';
 import { AuditEvent, RecordAuditEventInput } from 'src/audit/audit.types';
 
 /** The programmatic API: events that are not HTTP requests (jobs, logins, system actions). */

@@ -146,11 +146,6 @@ export interface AuditModuleOptions {
   maxBuffer?: number;
   /** Parallel COPY streams. Default 2. */
   flushConcurrency?: number;
-  /**
-   * Memory mode: encrypt personal data and encode events (COPY line, event hash) on a worker thread instead
-   * of the thread that serves requests. Critical events and redis mode always encode inline. Default true.
-   */
-  encoderThread?: boolean;
   /** How long shutdown waits for the buffer to drain. Default 10 s. */
   drainTimeoutMs?: number;
   /** Size cap for one serialized state; larger states are replaced by a truncation marker. Default 64 KiB. */

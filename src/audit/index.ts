@@ -7,8 +7,7 @@ export type { RevealableEvent } from 'src/audit/personal-data/personal-data.serv
 export type { ErasureResult } from 'src/audit/personal-data/subject-key.repository';
 export { ERASED } from 'src/audit/personal-data/personal-data.cipher';
 export { DEFAULT_PERSONAL_KEYS } from 'src/audit/personal-data/personal-data.protector';
-export type { AuditWriterStats, WriteAttempt } from 'src/audit/audit-writer.service';
-export type { QueuedEvent } from 'src/audit/delivery/queued-event';
+export type { AuditWriterStats, QueuedEvent, WriteAttempt } from 'src/audit/audit-writer.service';
 export type { AuditPipelineStats } from 'src/audit/audit-delivery.service';
 export type { StreamStats } from 'src/audit/delivery/redis-stream.delivery';
 export { DEFAULT_REDACT_KEYS } from 'src/audit/redaction';

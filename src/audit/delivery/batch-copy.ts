@@ -1,7 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { AuditEventRepository } from 'src/audit/audit-event.repository';
-import type { WriteAttempt } from 'src/audit/audit-writer.service';
-import type { QueuedEvent } from 'src/audit/delivery/queued-event';
+import type { QueuedEvent, WriteAttempt } from 'src/audit/audit-writer.service';
 import type { SubjectKeyRecord } from 'src/audit/personal-data/subject-keyring';
 
 // Postgres error classes that mean "this data can never be written" (bad value, constraint), as opposed to

@@ -1,7 +1,7 @@
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { QueuedEvent } from 'src/audit/delivery/queued-event';
+import type { QueuedEvent } from 'src/audit/audit-writer.service';
 import { DiskSpool } from 'src/audit/delivery/disk-spool';
 
 const events = (n: number, from = 0): QueuedEvent[] =>

@@ -1,4 +1,4 @@
-import type { QueuedEvent } from 'src/audit/delivery/queued-event';
+import type { QueuedEvent } from 'src/audit/audit-writer.service';
 import { deserializeQueued, serializeQueued } from 'src/audit/delivery/queued-event.codec';
 
 const event: QueuedEvent = {

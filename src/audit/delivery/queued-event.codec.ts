@@ -1,4 +1,4 @@
-import type { QueuedEvent } from 'src/audit/delivery/queued-event';
+import type { QueuedEvent } from 'src/audit/audit-writer.service';
 import type { SubjectKeyRecord } from 'src/audit/personal-data/subject-keyring';
 
 type EncodedKey = [

@@ -51,7 +51,6 @@ export class PersonalDataService {
   private readonly kek: Buffer | null;
   private readonly kekId: string | null;
   private warnedKek = false;
-  private readonly erasedListeners: Array<(organizationId: string | null, subjectId: string) => void> = [];
 
   constructor(@Inject(AUDIT_OPTIONS) options: ResolvedAuditOptions, @Inject(AUDIT_PG_POOL) pool: Pool) {
     const personal = options.personalData;
@@ -74,11 +73,6 @@ export class PersonalDataService {
   /** Called once a batch carrying these keys has committed: later events need not carry them. */
   markStored(ids: Iterable<string>): void {
     this.keyring?.markStored(ids);
-  }
-
-  /** Other keyrings of this process (the encoder thread's) are told of each erasure by this listener. */
-  onErased(listener: (organizationId: string | null, subjectId: string) => void): void {
-    this.erasedListeners.push(listener);
   }
 
   /** Copies of the events with personal values (the client IP included) decrypted, or `[erased]`. */
@@ -122,7 +116,6 @@ export class PersonalDataService {
   ): Promise<ErasureResult> {
     const result = await this.repository.erase(organizationId, subjectId, erasedBy);
     this.keyring?.forget(organizationId, subjectId);
-    for (const listener of this.erasedListeners) listener(organizationId, subjectId);
     await this.repository.vacuum();
     return result;
   }

@@ -45,7 +45,6 @@ describe('loadConfig', () => {
         flushIntervalMs: 250,
         maxBuffer: 50000,
         flushConcurrency: 2,
-        encoderThread: true,
         drainTimeoutMs: 10000,
         maxStateBytes: 65536,
         trustedProxies: [],
@@ -113,11 +112,6 @@ describe('loadConfig', () => {
     expect(loadConfig({ ARCHIVE_EXPORT_STREAMS: '1' }).archive.exportStreams).toBe(1);
   });
 
-  it('encodes on the encoder thread unless AUDIT_ENCODER_THREAD=false', () => {
-    expect(loadConfig({}).audit.encoderThread).toBe(true);
-    expect(loadConfig({ AUDIT_ENCODER_THREAD: 'false' }).audit.encoderThread).toBe(false);
-  });
-
   it('treats empty strings as unset', () => {
     const config = loadConfig({
       PORT: '',
@@ -143,7 +137,6 @@ describe('loadConfig', () => {
     ['AUDIT_BATCH_SIZE', '12.5'],
     ['AUTH_JWT_SECRET', 'too-short'],
     ['AUDIT_DISABLED', 'yes'],
-    ['AUDIT_ENCODER_THREAD', 'no'],
     ['AUDIT_READY_MAX_LAG_MS', '999'],
     ['AUDIT_READY_MAX_LAG_MS', '1m'],
     ['AUDIT_TRUSTED_PROXIES', 'not-an-ip'],

@@ -313,10 +313,6 @@ export class EnvironmentVariables {
   AUDIT_DISABLED?: 'true' | 'false';
 
   @IsOptional()
-  @IsIn(['true', 'false'], { message: 'AUDIT_ENCODER_THREAD must be "true" or "false"' })
-  AUDIT_ENCODER_THREAD?: 'true' | 'false';
-
-  @IsOptional()
   @IsString()
   AUDIT_SIGNING_KEY?: string;
 
@@ -376,8 +372,6 @@ export interface AppConfig {
     flushIntervalMs: number;
     maxBuffer: number;
     flushConcurrency: number;
-    /** Memory mode: events are encrypted and encoded on a worker thread (AUDIT_ENCODER_THREAD, default true). */
-    encoderThread: boolean;
     drainTimeoutMs: number;
     maxStateBytes: number;
     trustedProxies: string[];
@@ -583,7 +577,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       flushIntervalMs: vars.AUDIT_FLUSH_INTERVAL_MS ?? 250,
       maxBuffer: vars.AUDIT_MAX_BUFFER ?? 50000,
       flushConcurrency: vars.AUDIT_FLUSH_CONCURRENCY ?? 2,
-      encoderThread: vars.AUDIT_ENCODER_THREAD !== 'false',
       drainTimeoutMs: vars.AUDIT_DRAIN_TIMEOUT_MS ?? 10000,
       maxStateBytes: vars.AUDIT_MAX_STATE_BYTES ?? 65536,
       trustedProxies,

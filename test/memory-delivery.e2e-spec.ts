@@ -78,6 +78,24 @@ describe('memory delivery: critical events and overflow', () => {
     expect(await count(`action = 'create'`)).toBe(30);
   });
 
+  it('a strict route answers 503 when its event is lost after the handler ran, and the 503 is recorded as a failure', async () => {
+    app = await tight();
+    const audit = app.get(AuditService);
+    await jam();
+    try {
+      // The handler's own 30 events: 10 in a COPY (waiting on the lock), 20 waiting: the high-water mark.
+      const strict = await request(app.getHttpServer()).post('/strict-notes/crowded').expect(503);
+      expect(strict.body.message).toBe('Audit trail unavailable, try again later');
+      // Its success event, then the failure event recording the 503: both past the mark.
+      expect(audit.stats().droppedByReason.high_water).toBe(2);
+    } finally {
+      await unjam();
+    }
+    expect(await audit.flush(10_000)).toBe(true);
+    expect(await count(`action = 'crowd'`)).toBe(30);
+    expect(await count(`resource_type = 'note' AND action <> 'crowd'`)).toBe(0);
+  });
+
   it('block policy: a request waits for room, and its event is kept once the writer catches up', async () => {
     app = await tight({ overflow: 'block', overflowBlockMs: 5_000 });
     const audit = app.get(AuditService);

@@ -15,7 +15,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Audited, AuditModule, AuditModuleOptions } from 'src/audit';
+import { Audited, AuditModule, AuditModuleOptions, AuditService } from 'src/audit';
 import { dataSourceOptions } from 'src/common/database/data-source-options';
 
 /**
@@ -52,9 +52,18 @@ class NotesController {
 @UseGuards(FixedActor)
 @Audited({ resourceType: 'note', onUndelivered: 'fail' })
 class StrictNotesController {
+  constructor(private readonly audit: AuditService) {}
+
   @Post()
   create() {
     return { id: 'strict' };
+  }
+
+  /** Other work fills the audit buffer while this handler runs: 30 events of its own before it returns. */
+  @Post('crowded')
+  crowded() {
+    for (let i = 0; i < 30; i++) this.audit.record({ action: 'crowd', resourceType: 'note' });
+    return { id: 'crowded' };
   }
 }
 

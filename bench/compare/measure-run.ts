@@ -2,7 +2,7 @@ import { Client } from 'pg';
 import { ServiceProcess } from '../lib/app';
 import { waitForAuditWritten } from '../lib/audit-drain';
 import { resetAuditEvents } from '../lib/bench-db';
-import { CpuMeter, processCpuSeconds } from '../lib/cpu';
+import { busyShare, CpuMeter, machineTicks, mainThreadCpuSeconds, processCpuSeconds } from '../lib/cpu';
 import { LoadOptions, LoadResult, runLoad } from '../lib/http-load';
 import { AuditRows, countAuditRows, subtractRows, truncateTriggerAudit } from './trigger-audit';
 import { Variant } from './variants';
@@ -19,6 +19,10 @@ export interface Run extends LoadResult {
   /** CPU seconds of the Postgres backends of the benchmark database, and of the variant's service process. */
   postgresCpuSeconds: number | null;
   serviceCpuSeconds: number | null;
+  /** Of those, the service's main thread: on a busy machine the thread that serves requests is the bottleneck. */
+  mainThreadCpuSeconds: number | null;
+  /** Share of the machine's CPU busy while the load ran (all processes, all CPUs; 0..1). */
+  machineBusy: number;
 }
 
 export interface RunSpec {
@@ -55,13 +59,17 @@ export async function measureRun(spec: RunSpec): Promise<Run> {
     const meter = new CpuMeter(sql);
     await meter.start();
     const serviceCpu = processCpuSeconds(service.pid);
+    const mainThreadCpu = mainThreadCpuSeconds(service.pid);
     driver.resetCounts();
+    const machineBefore = machineTicks();
     const result = await runLoad(load(spec.durationSeconds), driver.request);
+    const machineBusy = busyShare(machineBefore, machineTicks());
     // A copy: the next run's warm-up counts into the driver's object again.
     const counts = structuredClone(driver.counts);
     await waitForAuditWritten(sql, service);
     const cpu = await meter.stop();
     const serviceCpuAfter = processCpuSeconds(service.pid);
+    const mainThreadCpuAfter = mainThreadCpuSeconds(service.pid);
     return {
       workload: driver.workload.name,
       variant: variant.key,
@@ -75,6 +83,11 @@ export async function measureRun(spec: RunSpec): Promise<Run> {
         serviceCpu === null || serviceCpuAfter === null
           ? null
           : Number((serviceCpuAfter - serviceCpu).toFixed(2)),
+      mainThreadCpuSeconds:
+        mainThreadCpu === null || mainThreadCpuAfter === null
+          ? null
+          : Number((mainThreadCpuAfter - mainThreadCpu).toFixed(2)),
+      machineBusy: Number(machineBusy.toFixed(3)),
     };
   } finally {
     await variant.tearDown?.(sql);

@@ -30,6 +30,9 @@ export interface Summary {
   /** CPU microseconds per request of the Postgres backends and of the service process (medians). */
   postgresCpuUsPerRequest: number | null;
   serviceCpuUsPerRequest: number | null;
+  mainThreadCpuUsPerRequest: number | null;
+  /** Median share of the machine's CPU busy during the measured load, in percent. */
+  machineBusyPercent: number;
   auditRowsPerRun: number[];
   expectedRowsPerRun: number[];
   rowsOk: boolean;
@@ -66,6 +69,8 @@ export function summarize({ runs, variants, flags }: Outcome): Summary[] {
         p99Ms: median(group.map((r) => r.p99Ms)),
         postgresCpuUsPerRequest: perRequest(group, (r) => r.postgresCpuSeconds),
         serviceCpuUsPerRequest: perRequest(group, (r) => r.serviceCpuSeconds),
+        mainThreadCpuUsPerRequest: perRequest(group, (r) => r.mainThreadCpuSeconds),
+        machineBusyPercent: Math.round(100 * median(group.map((r) => r.machineBusy))),
         auditRowsPerRun: checks.map((c) => c.recorded),
         expectedRowsPerRun: checks.map((c) => c.expected),
         rowsOk: checks.every((c) => c.ok),

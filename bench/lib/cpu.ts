@@ -56,10 +56,31 @@ export function processCpuSeconds(pid: number): number | null {
   return ticks === null ? null : ticks / CLOCK_TICKS_PER_SECOND;
 }
 
-/** utime + stime of a process, from /proc/<pid>/stat (fields 14 and 15, after the parenthesised name). */
-function processTicks(pid: number): number | null {
+/**
+ * CPU seconds of a Node process's main thread (the one running JavaScript and serving requests; its other
+ * threads are the garbage collector's helpers and libuv's pool); null when it is gone.
+ */
+export function mainThreadCpuSeconds(pid: number): number | null {
+  const ticks = processTicks(pid, `/proc/${pid}/task/${pid}/stat`);
+  return ticks === null ? null : ticks / CLOCK_TICKS_PER_SECOND;
+}
+
+/** The machine's CPU ticks so far, all CPUs: idle (idle + iowait) and total, from /proc/stat. */
+export function machineTicks(): { idle: number; total: number } {
+  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  return { idle: fields[3] + fields[4], total: fields.reduce((sum, n) => sum + n, 0) };
+}
+
+/** Share of the machine's CPU time that was busy between two `machineTicks()` readings (0..1). */
+export function busyShare(before: { idle: number; total: number }, after: { idle: number; total: number }) {
+  const total = after.total - before.total;
+  return total > 0 ? 1 - (after.idle - before.idle) / total : 0;
+}
+
+/** utime + stime of a process (or thread), from its stat file (fields 14 and 15, after the parenthesised name). */
+function processTicks(pid: number, file = `/proc/${pid}/stat`): number | null {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const stat = readFileSync(file, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return Number(fields[11]) + Number(fields[12]);
   } catch {

@@ -65,14 +65,20 @@ export function mainThreadCpuSeconds(pid: number): number | null {
   return ticks === null ? null : ticks / CLOCK_TICKS_PER_SECOND;
 }
 
-/** The machine's CPU ticks so far, all CPUs: idle (idle + iowait) and total, from /proc/stat. */
-export function machineTicks(): { idle: number; total: number } {
+/** The machine's CPU ticks so far, all CPUs: idle (idle + iowait) and total. */
+export interface MachineTicks {
+  idle: number;
+  total: number;
+}
+
+/** Read from /proc/stat. */
+export function machineTicks(): MachineTicks {
   const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
   return { idle: fields[3] + fields[4], total: fields.reduce((sum, n) => sum + n, 0) };
 }
 
 /** Share of the machine's CPU time that was busy between two `machineTicks()` readings (0..1). */
-export function busyShare(before: { idle: number; total: number }, after: { idle: number; total: number }) {
+export function busyShare(before: MachineTicks, after: MachineTicks): number {
   const total = after.total - before.total;
   return total > 0 ? 1 - (after.idle - before.idle) / total : 0;
 }

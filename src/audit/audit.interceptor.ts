@@ -95,7 +95,7 @@ export class AuditInterceptor implements NestInterceptor {
       // Checked before the handler: a change that could not be audited is not made at all.
       throw unavailable();
     }
-    const fail = (error: unknown) => this.capture(() => this.failure(draft(), target, error));
+    const captureFailure = (error: unknown) => this.capture(() => this.failure(draft(), target, error));
 
     if (target.options.consistency === 'transactional' && !isRead) {
       // Successful writes are recorded by AuditEntitySubscriber inside their transaction; failures here.
@@ -103,7 +103,7 @@ export class AuditInterceptor implements NestInterceptor {
       const capture = { target, base: () => ({ ...draft(), statusCode }), before: new Map(), captured: 0 };
       return new Observable((subscriber) =>
         transactionalCapture.run(capture, () =>
-          this.recorded(next, subscriber, { onValue: () => true, onError: fail, failOnLoss }),
+          this.recorded(next, subscriber, { onValue: () => true, onError: captureFailure, failOnLoss }),
         ),
       );
     }
@@ -113,7 +113,7 @@ export class AuditInterceptor implements NestInterceptor {
         const unsubscribe = this.recorded(next, subscriber, {
           onValue: (result) =>
             this.capture(() => this.success(draft(), target, before(), result, context, handler)),
-          onError: fail,
+          onError: captureFailure,
           failOnLoss,
         });
         return release ? () => (unsubscribe(), release()) : unsubscribe;

@@ -27,6 +27,13 @@ export interface ProtectedEvent {
 
 type Encrypt = (value: JsonValue) => JsonValue;
 
+/**
+ * A value's key in the token cache: a string as it is (most personal values are strings: no JSON text to
+ * make), anything else its JSON text after a NUL, which no state string holds (safeSerialize removes them).
+ */
+const cacheKeyOf = (value: JsonValue): string =>
+  typeof value === 'string' ? value : '\u0000' + JSON.stringify(value);
+
 /** Per subject key: a subject has a handful of personal values, not thousands. */
 const MAX_TOKENS_PER_KEY = 32;
 
@@ -67,7 +74,7 @@ export class PersonalDataProtector {
           key = this.keyring.keyFor(event.organizationId, subjectId);
           if (!this.keyring.isStored(key.record.id)) keys.push(key.record);
         }
-        const text = JSON.stringify(value);
+        const text = cacheKeyOf(value);
         let token = key.tokens.get(text);
         if (token === undefined) {
           token = encryptValue(key.dataKey, key.ref, value);

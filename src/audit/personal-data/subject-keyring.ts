@@ -20,8 +20,9 @@ export interface ActiveSubjectKey {
   ref: string;
   dataKey: Buffer;
   /**
-   * Tokens already made with this key, by the value's JSON: a subject's values repeat from event to event
-   * (the same email in every update of an account), and AES-GCM setup is most of the cost of a token.
+   * Tokens already made with this key, by the value (see the protector's cacheKeyOf): a subject's values
+   * repeat from event to event (the same email in every update of an account), and AES-GCM setup is most
+   * of the cost of a token.
    * Equal values of one subject get equal tokens while the key lives, which tells no more than the diff
    * already does (an unchanged field is not listed as changed).
    */

@@ -98,31 +98,43 @@ export function safeSerialize(input: unknown, options: SafeSerializeOptions): Js
         }
         return out;
       }
-      const entries: Iterable<[unknown, unknown]> =
-        object instanceof Map ? object.entries() : Object.entries(object);
       const out: { [key: string]: JsonValue } = {};
-      for (const [rawKey, child] of entries) {
-        const key = withoutNul(String(rawKey));
-        path.push(key);
-        if (options.shouldRedact?.(key, path)) {
-          if (child !== undefined && child !== null) options.onRedact?.(path.join('.'), child);
-          if (spend(jsonBytes(key) + 13))
-            setField(out, key, child === null || child === undefined ? null : REDACTED);
-        } else {
-          // A field cut short by the budget is kept as far as it got (the root marker says it is partial).
-          const serialized = visit(child, depth + 1);
-          if (serialized !== undefined) {
-            spend(jsonBytes(key) + 1);
-            setField(out, key, serialized);
-          }
-        }
-        path.pop();
-        if (truncated) break;
+      if (object instanceof Map) {
+        for (const [rawKey, child] of object) if (!field(out, String(rawKey), child, depth)) break;
+      } else {
+        // Keys and a lookup rather than Object.entries: no [key, value] pair allocated per field.
+        const record = object as Record<string, unknown>;
+        for (const key of Object.keys(record)) if (!field(out, key, record[key], depth)) break;
       }
       return out;
     } finally {
       ancestors.delete(object);
     }
+  };
+
+  /** One field of an object into `out`; false once the budget is spent (stop the object there). */
+  const field = (
+    out: { [key: string]: JsonValue },
+    rawKey: string,
+    child: unknown,
+    depth: number,
+  ): boolean => {
+    const key = withoutNul(rawKey);
+    path.push(key);
+    if (options.shouldRedact?.(key, path)) {
+      if (child !== undefined && child !== null) options.onRedact?.(path.join('.'), child);
+      if (spend(jsonBytes(key) + 13))
+        setField(out, key, child === null || child === undefined ? null : REDACTED);
+    } else {
+      // A field cut short by the budget is kept as far as it got (the root marker says it is partial).
+      const serialized = visit(child, depth + 1);
+      if (serialized !== undefined) {
+        spend(jsonBytes(key) + 1);
+        setField(out, key, serialized);
+      }
+    }
+    path.pop();
+    return !truncated;
   };
 
   const spend = (bytes: number): boolean => {

@@ -44,7 +44,7 @@ export class AppModule {
       module: AppModule,
       imports: [
         AppConfigModule.forRoot(config),
-        TypeOrmModule.forRoot(dataSourceOptions(databaseUrl)),
+        TypeOrmModule.forRoot(dataSourceOptions(databaseUrl, { poolMax: config.databasePoolMax })),
         ScheduleModule.forRoot(),
         ClockModule,
         MetricsModule,
@@ -82,7 +82,9 @@ export class AppModule {
         PartitionsModule,
         HealthModule,
         // Admin API, archive and integrity endpoints and jobs, demo domain: API processes only.
-        ...(role === 'api' ? [ArchiveModule, IntegrityModule, QueryModule, SubjectsModule, AccountsModule] : []),
+        ...(role === 'api'
+          ? [ArchiveModule, IntegrityModule, QueryModule, SubjectsModule, AccountsModule]
+          : []),
       ],
       providers: [
         { provide: APP_PIPE, useFactory: strictValidationPipe },

@@ -4,8 +4,16 @@ import { Outcome, Summary } from './summary';
 import { Variant } from './variants';
 import { WORKLOADS } from './workloads';
 
-/** The baseline grey, the trigger orange, this project blue (and green for its redis mode). */
-const COLORS: Record<Variant['key'], string> = { a: '#9aa0a6', b: '#e8710a', c: '#1a73e8', d: '#188038' };
+/** The baseline grey, the trigger orange, this project blue (its capture stages lighter blues, its redis mode green). */
+const COLORS: Record<Variant['key'], string> = {
+  a: '#9aa0a6',
+  b: '#e8710a',
+  c0: '#d2e3fc',
+  c1: '#aecbfa',
+  c2: '#669df6',
+  c: '#1a73e8',
+  d: '#188038',
+};
 
 /** Throughput and p99 of every variant on every workload, as SVG; the subtitle says how it was produced. */
 export function compareChart(summaries: Summary[], { flags, variants, unavailable }: Outcome): string {

@@ -20,6 +20,8 @@ function readFlags() {
     /** Extra accounts that creates and deletes cycle through (reads and updates never touch them). */
     churn: 200,
     quick: false,
+    /** Adds (c) stopped after each capture stage (c0, c1, c2): where its cost goes. */
+    stages: false,
   });
   return flags.quick
     ? withPreset(flags, { duration: 2, warmup: 1, reps: 2, accounts: 100, churn: 30 })
@@ -29,7 +31,7 @@ export type Flags = ReturnType<typeof readFlags>;
 
 async function main(): Promise<void> {
   const flags = readFlags();
-  const { available, unavailable } = variants();
+  const { available, unavailable } = variants(flags.stages);
   const outcome = await withBenchDatabase(async (db) => {
     await installTriggerAudit(db.sql);
     const services = await startServices(db.url, available);
@@ -47,7 +49,9 @@ type Services = Partial<Record<Variant['key'], ServiceProcess>>;
 /** One service process per variant, all on the same database (same accounts, same Postgres caches). */
 async function startServices(url: string, list: Variant[]): Promise<Services> {
   const services: Services = {};
-  for (const variant of list) services[variant.key] = await startServiceProcess(url, variant.env);
+  for (const variant of list) {
+    services[variant.key] = await startServiceProcess(url, variant.env, variant.nodeArgs);
+  }
   return services;
 }
 

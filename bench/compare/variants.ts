@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { Client } from 'pg';
 import { loadConfig } from 'src/common/config/environment';
 import { appEnv } from '../lib/app';
@@ -13,9 +14,13 @@ const UNAUDITED = { AUDIT_DISABLED: 'true' };
  * equally idle connections and cold caches, which a shared process would spare one of them.
  */
 export interface Variant {
-  key: 'a' | 'b' | 'c' | 'd';
+  key: 'a' | 'b' | 'c' | 'd' | 'c0' | 'c1' | 'c2';
   label: string;
   env: Record<string, string>;
+  /** Node flags of its service process (the capture stages preload their switch). */
+  nodeArgs?: string[];
+  /** Where its audit rows go: none, the trigger's table, or audit_events (an event per request). */
+  records: 'nothing' | 'trigger' | 'events';
   /** Switches the variant's database side on for its runs, and off after them. */
   setUp?: (sql: Client) => Promise<void>;
   tearDown?: (sql: Client) => Promise<void>;
@@ -27,32 +32,64 @@ export interface UnavailableVariant {
   reason: string;
 }
 
+const MEMORY = { AUDIT_DISABLED: 'false', AUDIT_DELIVERY: 'memory' };
+
 const ALL: Variant[] = [
-  { key: 'a', label: '(a) no auditing', env: UNAUDITED },
+  { key: 'a', label: '(a) no auditing', env: UNAUDITED, records: 'nothing' },
   {
     key: 'b',
     label: '(b) Postgres trigger',
     env: UNAUDITED,
+    records: 'trigger',
     setUp: (sql) => setTriggerAudit(sql, true),
     tearDown: (sql) => setTriggerAudit(sql, false),
   },
-  {
-    key: 'c',
-    label: '(c) this project, memory',
-    env: { AUDIT_DISABLED: 'false', AUDIT_DELIVERY: 'memory' },
-  },
+  { key: 'c', label: '(c) this project, memory', env: MEMORY, records: 'events' },
   {
     key: 'd',
     label: '(d) this project, redis',
     env: { AUDIT_DISABLED: 'false', AUDIT_DELIVERY: 'redis', REDIS_URL },
+    records: 'events',
   },
 ];
 
+/**
+ * `--stages`: (c) stopped after each stage of its capture (see capture-stage.ts), between (b) and (c), so the
+ * table shows what each stage adds: (c0) interceptor and watch, (c1) + building the event, (c2) + encryption
+ * and COPY encoding, (c) + the writer's COPY.
+ */
+const stage = (key: Variant['key'], label: string, name: string): Variant => ({
+  key,
+  label,
+  env: { ...MEMORY, BENCH_CAPTURE_STAGE: name },
+  nodeArgs: ['--require', join(__dirname, 'capture-stage.js')],
+  records: 'nothing',
+});
+const STAGES: Variant[] = [
+  stage('c0', '(c0) interceptor + watch only', 'none'),
+  stage('c1', '(c1) + build the event', 'build'),
+  stage('c2', '(c2) + encrypt and encode', 'encode'),
+];
+
+/**
+ * (a), (b), the stages and (c), each with a smaller app pool: six service processes with the default pool of
+ * 20 could ask a default Postgres (max_connections 100) for more connections than it has. (d) is left out (its
+ * stream consumers need connections too; the stages are about (c)).
+ */
+function withStages(): Variant[] {
+  const [a, b, c] = ALL;
+  return [a, b, ...STAGES, c].map((variant) => ({
+    ...variant,
+    env: { ...variant.env, DATABASE_POOL_MAX: String(STAGES_POOL_MAX) },
+  }));
+}
+const STAGES_POOL_MAX = 10;
+
 /** The variants this version of the service can run, and the others with the reason (never faked). */
-export function variants(): { available: Variant[]; unavailable: UnavailableVariant[] } {
+export function variants(stages = false): { available: Variant[]; unavailable: UnavailableVariant[] } {
   const available: Variant[] = [];
   const unavailable: UnavailableVariant[] = [];
-  for (const variant of ALL) {
+  for (const variant of stages ? withStages() : ALL) {
     const reason = configError(variant.env);
     if (reason) unavailable.push({ key: variant.key, label: variant.label, reason });
     else available.push(variant);

@@ -38,6 +38,13 @@ export class EnvironmentVariables {
   DATABASE_URL?: string;
 
   @IsOptional()
+  @Transform(toInt)
+  @IsInt({ message: 'DATABASE_POOL_MAX must be a whole number' })
+  @Min(2, { message: 'DATABASE_POOL_MAX must be at least 2' })
+  @Max(1000, { message: 'DATABASE_POOL_MAX must be at most 1000' })
+  DATABASE_POOL_MAX?: number;
+
+  @IsOptional()
   @IsString()
   DATA_DIR?: string;
 
@@ -346,6 +353,8 @@ export interface AppConfig {
   port: number;
   /** Unset: main.ts starts an embedded Postgres under `dataDir`. */
   databaseUrl?: string;
+  /** Connections of the app's TypeORM pool (the API's own queries; the audit writer has its own small pool). */
+  databasePoolMax: number;
   dataDir: string;
   embeddedPgPort: number;
   redisUrl?: string;
@@ -542,6 +551,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   return {
     port: vars.PORT ?? 3000,
     databaseUrl: vars.DATABASE_URL,
+    databasePoolMax: vars.DATABASE_POOL_MAX ?? 20,
     dataDir,
     embeddedPgPort: vars.EMBEDDED_PG_PORT ?? 54329,
     redisUrl: vars.REDIS_URL,

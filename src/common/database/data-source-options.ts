@@ -5,7 +5,7 @@ import { Account } from 'src/accounts/account.entity';
 /** One place that says how the app talks to Postgres: used by Nest, the migration runner and the TypeORM CLI. */
 export function dataSourceOptions(
   url: string,
-  overrides: Partial<DataSourceOptions> = {},
+  { poolMax = 20, ...overrides }: Partial<DataSourceOptions> & { poolMax?: number } = {},
 ): DataSourceOptions {
   return {
     type: 'postgres',
@@ -16,7 +16,7 @@ export function dataSourceOptions(
     migrationsTransactionMode: 'each',
     synchronize: false,
     logging: ['error'],
-    extra: { max: 20, application_name: 'nest-audit-trail' },
+    extra: { max: poolMax, application_name: 'nest-audit-trail' },
     ...overrides,
   } as DataSourceOptions;
 }

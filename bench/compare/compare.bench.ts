@@ -22,6 +22,8 @@ function readFlags() {
     quick: false,
     /** Adds (c) stopped after each capture stage (c0, c1, c2): where its cost goes. */
     stages: false,
+    /** Every variant's app pool (DATABASE_POOL_MAX); 0: the service's default (10 with --stages). */
+    pool: 0,
   });
   return flags.quick
     ? withPreset(flags, { duration: 2, warmup: 1, reps: 2, accounts: 100, churn: 30 })
@@ -31,7 +33,7 @@ export type Flags = ReturnType<typeof readFlags>;
 
 async function main(): Promise<void> {
   const flags = readFlags();
-  const { available, unavailable } = variants(flags.stages);
+  const { available, unavailable } = variants(flags.stages, flags.pool);
   const outcome = await withBenchDatabase(async (db) => {
     await installTriggerAudit(db.sql);
     const services = await startServices(db.url, available);

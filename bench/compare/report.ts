@@ -6,7 +6,7 @@ import { WORKLOADS } from './workloads';
 
 /**
  * Prints the comparison and writes bench/results/<name>-<stamp>.json and .svg, plus a copy of the chart at a
- * stable path for the README (bench/charts/compare.svg; quick and `--stages` runs write under their own names).
+ * stable path for the README (bench/charts/compare.svg; quick, `--stages` and `--pool` runs write under their own names).
  */
 export function report(outcome: Outcome): void {
   const summaries = summarize(outcome);
@@ -55,7 +55,7 @@ export function report(outcome: Outcome): void {
     targets.map((t) => [t.check, t.value, t.target, t.pass ? 'PASS' : 'FAIL']),
   );
 
-  const name = `compare${flags.stages ? '-stages' : ''}${flags.quick ? '-quick' : ''}`;
+  const name = `compare${flags.stages ? '-stages' : ''}${flags.pool ? `-pool${flags.pool}` : ''}${flags.quick ? '-quick' : ''}`;
   const stamp = resultStamp();
   const svg = compareChart(summaries, outcome);
   const file = writeResults(

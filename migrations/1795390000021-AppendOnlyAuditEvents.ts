@@ -8,9 +8,9 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
  *   of stray rows out of the DEFAULT partition. DETACH/DROP of whole partitions fire no row trigger and
  *   stay the lifecycle path. The same trigger protects the seals and checkpoints;
  * - a BEFORE TRUNCATE statement trigger on the parent and on the seals/checkpoints;
- * - `audit_app`, a NOLOGIN group role for the application: INSERT and SELECT on events, seals and
- *   checkpoints, what the writer needs on the chain heads and queue, the demo tables, read-only stats.
- *   Deployments grant it to the service's login role (README, "Append-only").
+ *
+ * The restricted application role is not made here (roles are cluster-wide and need CREATEROLE): it is the
+ * optional `nest-audit-trail create-role` step (src/common/database/audit-role.ts).
  */
 export class AppendOnlyAuditEvents1795390000021 implements MigrationInterface {
   name = 'AppendOnlyAuditEvents1795390000021';
@@ -36,35 +36,13 @@ export class AppendOnlyAuditEvents1795390000021 implements MigrationInterface {
            FOR EACH STATEMENT EXECUTE FUNCTION "audit_append_only"()`,
       );
     }
-
-    // Roles are cluster-wide: another database of the cluster may have created it already.
-    await queryRunner.query(`
-      DO $$
-      BEGIN
-        CREATE ROLE "audit_app" NOLOGIN;
-      EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
-      END $$`);
-    await queryRunner.query(
-      `GRANT SELECT, INSERT ON "audit_events", "audit_seals", "audit_checkpoints" TO "audit_app"`,
-    );
-    await queryRunner.query(`GRANT SELECT, INSERT, UPDATE ON "audit_chain_heads" TO "audit_app"`);
-    await queryRunner.query(`GRANT SELECT, INSERT, DELETE ON "audit_seal_queue" TO "audit_app"`);
-    await queryRunner.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON "accounts" TO "audit_app"`);
-    await queryRunner.query(
-      `GRANT SELECT ON "audit_stats_daily", "audit_stats_actors_daily", "audit_stats_refreshes", "schema_migrations" TO "audit_app"`,
-    );
   }
 
   async down(queryRunner: QueryRunner): Promise<void> {
-    await queryRunner.query(
-      `REVOKE ALL ON "audit_events", "audit_seals", "audit_checkpoints", "audit_chain_heads", "audit_seal_queue",
-         "accounts", "audit_stats_daily", "audit_stats_actors_daily", "audit_stats_refreshes", "schema_migrations" FROM "audit_app"`,
-    );
     for (const table of ['audit_events', 'audit_seals', 'audit_checkpoints']) {
       await queryRunner.query(`DROP TRIGGER "${table}_no_truncate" ON "${table}"`);
       await queryRunner.query(`DROP TRIGGER "${table}_append_only" ON "${table}"`);
     }
     await queryRunner.query(`DROP FUNCTION "audit_append_only"()`);
-    // The role is left in place: other databases of the cluster may still use it.
   }
 }

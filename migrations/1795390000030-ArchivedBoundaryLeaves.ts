@@ -24,7 +24,6 @@ export class ArchivedBoundaryLeaves1795390000030 implements MigrationInterface {
         "event_hash"  bytea       NOT NULL,
         CONSTRAINT "audit_archived_leaves_pkey" PRIMARY KEY ("org_key", "batch_id", "id")
       )`);
-    await queryRunner.query(`GRANT SELECT, INSERT ON "audit_archived_leaves" TO "audit_app"`);
     await queryRunner.query(
       `ALTER TABLE "audit_events_warm" ADD COLUMN IF NOT EXISTS "event_hash" bytea, ADD COLUMN IF NOT EXISTS "batch_id" uuid`,
     );

@@ -39,8 +39,6 @@ export class PersonalDataKeys1795390000040 implements MigrationInterface {
     await queryRunner.query(
       `CREATE INDEX "audit_subject_erasures_subject_idx" ON "audit_subject_erasures" ("subject_id", "organization_id", "erased_at")`,
     );
-    await queryRunner.query(`GRANT SELECT, INSERT, UPDATE ON "audit_subject_keys" TO "audit_app"`);
-    await queryRunner.query(`GRANT SELECT, INSERT ON "audit_subject_erasures" TO "audit_app"`);
   }
 
   async down(queryRunner: QueryRunner): Promise<void> {

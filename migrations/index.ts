@@ -1,5 +1,4 @@
 import { CreateAuditEvents1795390000000 } from './1795390000000-CreateAuditEvents';
-import { CreateAccounts1795390000001 } from './1795390000001-CreateAccounts';
 import { AuditSearchAndStats1795390000002 } from './1795390000002-AuditSearchAndStats';
 import { TenantFirstReadIndexes1795390000003 } from './1795390000003-TenantFirstReadIndexes';
 import { PartitionLifecycle1795390000010 } from './1795390000010-PartitionLifecycle';
@@ -10,10 +9,10 @@ import { ArchivedBoundaryLeaves1795390000030 } from './1795390000030-ArchivedBou
 import { PersonalDataKeys1795390000040 } from './1795390000040-PersonalDataKeys';
 import { ZstdArchives1795390000050 } from './1795390000050-ZstdArchives';
 
-/** Listed explicitly (not globbed) so the same list works from ts (tests) and the built js. */
-export const MIGRATIONS = [
+// Listed explicitly (not globbed) so the same list works from ts (tests) and the built js.
+/** The audit schema, in order: what `nest-audit-trail migrate` runs, and what an app adds to its own DataSource. */
+export const AUDIT_MIGRATIONS = [
   CreateAuditEvents1795390000000,
-  CreateAccounts1795390000001,
   AuditSearchAndStats1795390000002,
   TenantFirstReadIndexes1795390000003,
   PartitionLifecycle1795390000010,

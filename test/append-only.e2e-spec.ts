@@ -1,9 +1,12 @@
 import { Client } from 'pg';
-import { AuditEventRepository } from 'src/audit/audit-event.repository';
-import { encodeEvent } from 'src/audit/copy-format';
-import { AuditEvent } from 'src/audit/audit.types';
-import { eventId } from 'src/audit/event-id';
+import { AuditEventRepository } from '../src/audit/audit-event.repository';
+import { encodeEvent } from '../src/audit/copy-format';
+import { AuditEvent } from '../src/audit/audit.types';
+import { eventId } from '../src/audit/event-id';
 import { Pool } from 'pg';
+import { randomBytes } from 'node:crypto';
+import { createAuditRole } from '../src/common/database/audit-role';
+import { TEST_ADMIN_URL } from './support/env';
 import { createTestDatabase, TestDatabase } from './support/test-db';
 
 const event = (at: Date, org = 'org-ao'): AuditEvent => ({
@@ -44,15 +47,21 @@ describe('append-only audit events', () => {
   let db: TestDatabase;
   let pool: Pool;
   let repository: AuditEventRepository;
+  // Roles are cluster-wide: this run's own, made by the optional create-role step and dropped after.
+  const appRoleName = `audit_app_${randomBytes(4).toString('hex')}`;
 
   beforeAll(async () => {
     db = await createTestDatabase();
     pool = new Pool({ connectionString: db.url, max: 2 });
     repository = new AuditEventRepository(pool);
+    await createAuditRole(db.url, { role: appRoleName });
   });
   afterAll(async () => {
     await pool?.end();
     await db?.drop();
+    const admin = new Client({ connectionString: TEST_ADMIN_URL });
+    await admin.connect();
+    await admin.query(`DROP ROLE IF EXISTS "${appRoleName}"`).finally(() => admin.end());
   });
 
   it('rejects UPDATE and DELETE even for a superuser, unless the lifecycle switch is on', async () => {
@@ -106,7 +115,7 @@ describe('append-only audit events', () => {
     const appRole = new Client({ connectionString: db.url });
     await appRole.connect();
     try {
-      await appRole.query('SET ROLE audit_app');
+      await appRole.query(`SET ROLE "${appRoleName}"`);
       const e = event(new Date());
       // The writer's whole path (COPY + seals + chain head) works as the app role.
       const asApp = new AuditEventRepository({

@@ -5,7 +5,7 @@ import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3
 import { INestApplication } from '@nestjs/common';
 import S3rver from 's3rver';
 import request from 'supertest';
-import { ArchiveService } from 'src/archive/archive.service';
+import { ArchiveService } from '../src/archive/archive.service';
 import { maintainNow, monthStart, partitionName, recordMonths } from './support/lifecycle';
 import { waitForMaintenanceIdle } from './support/maintenance';
 import { freePort } from './support/process';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { INestApplication } from '@nestjs/common';
 import { Client } from 'pg';
-import { ArchiveService } from 'src/archive/archive.service';
+import { ArchiveService } from '../src/archive/archive.service';
 import { maintainNow, monthStart, partitionName, recordMonths } from './support/lifecycle';
 import { waitForMaintenanceIdle } from './support/maintenance';
 import { TEST_ADMIN_URL } from './support/env';

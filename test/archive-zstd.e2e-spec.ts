@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { INestApplication } from '@nestjs/common';
 import request from 'supertest';
-import { ArchiveService } from 'src/archive/archive.service';
+import { ArchiveService } from '../src/archive/archive.service';
 import { maintainNow, monthStart, partitionName, recordMonths } from './support/lifecycle';
 import { waitForMaintenanceIdle } from './support/maintenance';
 import { startTestApp, token } from './support/test-app';

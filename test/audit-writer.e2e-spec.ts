@@ -1,8 +1,8 @@
 import { INestApplication } from '@nestjs/common';
 import { Pool } from 'pg';
-import { AuditService } from 'src/audit';
-import { AuditEventRepository } from 'src/audit/audit-event.repository';
-import { encodeEvent } from 'src/audit/copy-format';
+import { AuditService } from '../src/audit';
+import { AuditEventRepository } from '../src/audit/audit-event.repository';
+import { encodeEvent } from '../src/audit/copy-format';
 import { createTestDatabase, TestDatabase } from './support/test-db';
 import { startTestApp } from './support/test-app';
 

@@ -1,7 +1,7 @@
 import { to as copyTo } from 'pg-copy-streams';
-import { escapeCopyText } from 'src/audit/copy-format';
-import { inetText } from 'src/audit/integrity/inet-text';
-import { jsonbText } from 'src/audit/integrity/jsonb-text';
+import { escapeCopyText } from '../src/audit/copy-format';
+import { inetText } from '../src/audit/integrity/inet-text';
+import { jsonbText } from '../src/audit/integrity/jsonb-text';
 import { createTestDatabase, TestDatabase } from './support/test-db';
 
 /** A deterministic pseudo-random JSON value: nested objects and arrays, odd keys, numbers, escapes. */

@@ -16,8 +16,8 @@ import {
 import { Test } from '@nestjs/testing';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import request from 'supertest';
-import { Audited, AuditModule, AuditService, AuditStateLoader, NoAudit } from 'src/audit';
-import { dataSourceOptions } from 'src/common/database/data-source-options';
+import { Audited, AuditModule, AuditService, AuditStateLoader, NoAudit } from '../src/audit';
+import { dataSourceOptions } from '../demo/data-source-options';
 import { createTestDatabase, TestDatabase } from './support/test-db';
 
 type Doc = { id: string; title: string; meta: { internalNote: string; tags: string[] } };

@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { get } from 'node:http';
 import { Pool } from 'pg';
-import { AuditEventRepository } from 'src/audit/audit-event.repository';
-import { encodeEvent } from 'src/audit/copy-format';
-import { AuditEvent } from 'src/audit';
+import { AuditEventRepository } from '../src/audit/audit-event.repository';
+import { encodeEvent } from '../src/audit/copy-format';
+import { AuditEvent } from '../src/audit';
 import { TEST_JWT_SECRET } from './support/env';
 import { freePort, startService, waitForHttp } from './support/process';
 import { createTestDatabase, TestDatabase } from './support/test-db';

@@ -15,10 +15,10 @@ import { Test } from '@nestjs/testing';
 import { InjectRepository, TypeOrmModule } from '@nestjs/typeorm';
 import request from 'supertest';
 import { DataSource, Repository } from 'typeorm';
-import { Account, toAccountView } from 'src/accounts/account.entity';
-import { Audited, AuditModule, AuditService } from 'src/audit';
-import { HandlerStateWatch } from 'src/audit/handler-state/handler-state.watch';
-import { dataSourceOptions } from 'src/common/database/data-source-options';
+import { Account, toAccountView } from '../demo/accounts/account.entity';
+import { Audited, AuditModule, AuditService } from '../src/audit';
+import { HandlerStateWatch } from '../src/audit/handler-state/handler-state.watch';
+import { dataSourceOptions } from '../demo/data-source-options';
 import { createTestDatabase, TestDatabase } from './support/test-db';
 
 const ORG = 'org-hs';

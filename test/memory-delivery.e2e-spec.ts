@@ -1,7 +1,7 @@
 import { INestApplication } from '@nestjs/common';
 import { Client } from 'pg';
 import request from 'supertest';
-import { AuditModuleOptions, AuditService } from 'src/audit';
+import { AuditModuleOptions, AuditService } from '../src/audit';
 import { startNotesApp } from './support/notes-app';
 import { createTestDatabase, TestDatabase } from './support/test-db';
 

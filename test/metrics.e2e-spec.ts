@@ -2,14 +2,14 @@ import { INestApplication } from '@nestjs/common';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import request from 'supertest';
-import { AuditService } from 'src/audit';
-import { PartitionService } from 'src/partitions/partition.service';
-import { monthlyPartition } from 'src/partitions/partition-naming';
+import { AuditService } from '../src/audit';
+import { PartitionService } from '../src/partitions/partition.service';
+import { monthlyPartition } from '../src/partitions/partition-naming';
 import { waitForMaintenanceIdle } from './support/maintenance';
 import { createTestDatabase, TestDatabase } from './support/test-db';
 import { flushAudit, startTestApp, token } from './support/test-app';
 import { Scrape, scrape } from './support/metrics';
-import { StatsRefreshJob } from 'src/query/stats-refresh.job';
+import { StatsRefreshJob } from '../src/query/stats-refresh.job';
 
 /** How much a series moved between two scrapes (a series that did not exist yet counts as 0). */
 const delta = (before: Scrape, after: Scrape, name: string, labels: Record<string, string> = {}) =>

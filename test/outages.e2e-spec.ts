@@ -2,7 +2,7 @@ import { INestApplication } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 import request from 'supertest';
-import { AuditService } from 'src/audit';
+import { AuditService } from '../src/audit';
 import {
   createOwnDatabase,
   OwnPostgres,

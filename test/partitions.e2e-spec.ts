@@ -1,8 +1,8 @@
 import { INestApplication } from '@nestjs/common';
-import { AuditService } from 'src/audit';
-import { Clock } from 'src/common/clock/clock';
-import { EventsRepository } from 'src/query/events.repository';
-import { PartitionService } from 'src/partitions/partition.service';
+import { AuditService } from '../src/audit';
+import { Clock } from '../src/common/clock/clock';
+import { EventsRepository } from '../src/query/events.repository';
+import { PartitionService } from '../src/partitions/partition.service';
 import { createTestDatabase, TestDatabase } from './support/test-db';
 import { startTestApp } from './support/test-app';
 

@@ -1,8 +1,8 @@
 import { INestApplication } from '@nestjs/common';
 import request from 'supertest';
-import { AuditService } from 'src/audit';
-import { PartitionService } from 'src/partitions/partition.service';
-import { monthlyPartition } from 'src/partitions/partition-naming';
+import { AuditService } from '../src/audit';
+import { PartitionService } from '../src/partitions/partition.service';
+import { monthlyPartition } from '../src/partitions/partition-naming';
 import { waitForMaintenanceIdle } from './support/maintenance';
 import { createTestDatabase, TestDatabase } from './support/test-db';
 import { startTestApp } from './support/test-app';

@@ -3,9 +3,9 @@ import Redis from 'ioredis';
 import { randomBytes } from 'node:crypto';
 import { Pool } from 'pg';
 import request from 'supertest';
-import { AuditModuleOptions, AuditService } from 'src/audit';
-import { AuditEventRepository } from 'src/audit/audit-event.repository';
-import { deserializeQueued } from 'src/audit/delivery/queued-event.codec';
+import { AuditModuleOptions, AuditService } from '../src/audit';
+import { AuditEventRepository } from '../src/audit/audit-event.repository';
+import { deserializeQueued } from '../src/audit/delivery/queued-event.codec';
 import { startNotesApp } from './support/notes-app';
 import { createTestDatabase, TestDatabase } from './support/test-db';
 

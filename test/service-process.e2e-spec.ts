@@ -6,7 +6,7 @@ import { token } from './support/test-app';
 import { TEST_JWT_SECRET } from './support/env';
 import { freePort, startService, waitForHttp } from './support/process';
 
-/** The built service as a user runs it: `npm start` (dist/src/main.js). */
+/** The built service as a user runs it: `npm start` (dist/demo/main.js). */
 describe('the service process', () => {
   it('refuses to start on bad configuration, naming every bad variable', async () => {
     const service = startService({ PORT: 'abc', AUDIT_BATCH_SIZE: '0', DATABASE_URL: 'mysql://nope' });

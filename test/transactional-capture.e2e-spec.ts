@@ -15,9 +15,9 @@ import { Test } from '@nestjs/testing';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import request from 'supertest';
 import { DataSource } from 'typeorm';
-import { Account, toAccountView } from 'src/accounts/account.entity';
-import { Audited, AuditModule, AuditService } from 'src/audit';
-import { dataSourceOptions } from 'src/common/database/data-source-options';
+import { Account, toAccountView } from '../demo/accounts/account.entity';
+import { Audited, AuditModule, AuditService } from '../src/audit';
+import { dataSourceOptions } from '../demo/data-source-options';
 import { createTestDatabase, TestDatabase } from './support/test-db';
 
 /** The app's own auth, reduced to a header for this test. */

@@ -1,7 +1,7 @@
 import { INestApplication } from '@nestjs/common';
 import Redis from 'ioredis';
 import { randomBytes } from 'node:crypto';
-import { AuditService } from 'src/audit';
+import { AuditService } from '../src/audit';
 import { TEST_JWT_SECRET } from './support/env';
 import { startNotesApp } from './support/notes-app';
 import { freePort, ServiceProcess, startService, waitForHttp, WORKER_JS } from './support/process';

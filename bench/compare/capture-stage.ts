@@ -7,11 +7,11 @@
  * - `encode`: it is also encrypted (personal data) and encoded to its COPY line with its hash, and dropped.
  * Benchmark-only: the service has no switch for this.
  */
-import { AuditDelivery } from 'src/audit/audit-delivery.service';
-import { toQueued } from 'src/audit/audit-writer.service';
-import { AuditInterceptor } from 'src/audit/audit.interceptor';
-import { AuditEvent } from 'src/audit/audit.types';
-import { PersonalDataService } from 'src/audit/personal-data/personal-data.service';
+import { AuditDelivery } from '../../src/audit/audit-delivery.service';
+import { toQueued } from '../../src/audit/audit-writer.service';
+import { AuditInterceptor } from '../../src/audit/audit.interceptor';
+import { AuditEvent } from '../../src/audit/audit.types';
+import { PersonalDataService } from '../../src/audit/personal-data/personal-data.service';
 
 const stage = process.env.BENCH_CAPTURE_STAGE;
 

@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { setImmediate as yieldToLoop, setTimeout as sleep } from 'node:timers/promises';
-import { AuditService } from 'src/audit/audit.service';
-import { RecordAuditEventInput } from 'src/audit/audit.types';
+import { AuditService } from '../../src/audit/audit.service';
+import { RecordAuditEventInput } from '../../src/audit/audit.types';
 import { RssSampler } from '../lib/memory';
 
 /** Records this many events, then lets timers and sockets run: the writer's COPY streams make progress. */

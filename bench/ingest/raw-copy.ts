@@ -3,8 +3,8 @@ import { performance } from 'node:perf_hooks';
 import { pipeline } from 'node:stream/promises';
 import { Client } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { RecordAuditEventInput } from 'src/audit/audit.types';
-import { AUDIT_EVENT_COLUMNS, encodeEvent } from 'src/audit/copy-format';
+import { RecordAuditEventInput } from '../../src/audit/audit.types';
+import { AUDIT_EVENT_COLUMNS, encodeEvent } from '../../src/audit/copy-format';
 import { createEventBuilder } from '../lib/events';
 
 const WRITE_CHUNK = 1024 * 1024;

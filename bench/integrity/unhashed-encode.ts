@@ -1,5 +1,5 @@
-import { AuditEvent } from 'src/audit/audit.types';
-import { AUDIT_EVENT_COLUMNS, escapeCopyText } from 'src/audit/copy-format';
+import { AuditEvent } from '../../src/audit/audit.types';
+import { AUDIT_EVENT_COLUMNS, escapeCopyText } from '../../src/audit/copy-format';
 
 /** The columns before tamper evidence: everything but `event_hash`. */
 export const UNHASHED_COLUMNS = AUDIT_EVENT_COLUMNS.filter((c) => c !== 'event_hash');

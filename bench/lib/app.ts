@@ -6,12 +6,12 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { INestApplication } from '@nestjs/common';
 import { SignJWT } from 'jose';
-import { createApp } from 'src/bootstrap';
-import { loadConfig } from 'src/common/config/environment';
+import { createApp } from '../../demo/bootstrap';
+import { loadConfig } from '../../src/common/config/environment';
 
 export const BENCH_JWT_SECRET = 'bench-secret-bench-secret-bench-secret-0123456789';
 /** The built service, as `npm start` runs it (this file is dist/bench/lib/app.js). */
-const MAIN_JS = join(__dirname, '..', '..', 'src', 'main.js');
+const MAIN_JS = join(__dirname, '..', '..', 'demo', 'main.js');
 
 /** The environment of a benchmarked app: quiet logs, the bench secret, plus per-run settings. */
 export function appEnv(databaseUrl: string, extra: Record<string, string> = {}): Record<string, string> {

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import { Client } from 'pg';
-import { runMigrations } from 'src/common/database/migrate';
+import { runMigrations } from '../../src/common/database/migrate';
+import { ALL_MIGRATIONS } from '../../demo/data-source-options';
 
 /** An admin connection: benchmarks create and drop their own databases. */
 export const BENCH_ADMIN_URL =
@@ -27,7 +28,7 @@ export async function createBenchDatabase(): Promise<BenchDatabase> {
   let migrations: string[];
   try {
     Logger.overrideLogger(['error', 'warn']);
-    migrations = await runMigrations(url);
+    migrations = await runMigrations(url, { migrations: ALL_MIGRATIONS });
   } catch (error) {
     await dropDatabase(name);
     throw error;

@@ -1,7 +1,7 @@
-import { buildAuditEvent } from 'src/audit/audit-event.factory';
-import { resolveAuditOptions } from 'src/audit/audit-options';
-import { AuditEvent, AuditSeverity } from 'src/audit/audit.types';
-import { RedactionRules } from 'src/audit/redaction';
+import { buildAuditEvent } from '../../src/audit/audit-event.factory';
+import { resolveAuditOptions } from '../../src/audit/audit-options';
+import { AuditEvent, AuditSeverity } from '../../src/audit/audit.types';
+import { RedactionRules } from '../../src/audit/redaction';
 import { hex, pick, prng, Random, uuid } from './events';
 import {
   RESOURCE_TYPES,

@@ -1,11 +1,11 @@
-import { AuditService } from 'src/audit/audit.service';
-import { resolveAuditOptions } from 'src/audit/audit-options';
-import type { AuditDelivery } from 'src/audit/audit-delivery.service';
-import { AuditTargetResolver } from 'src/audit/audit-target.resolver';
-import { AuditWriter } from 'src/audit/audit-writer.service';
-import { AuditEvent, RecordAuditEventInput } from 'src/audit/audit.types';
-import { encodeEvent } from 'src/audit/copy-format';
-import { RedactionRules } from 'src/audit/redaction';
+import { AuditService } from '../../src/audit/audit.service';
+import { resolveAuditOptions } from '../../src/audit/audit-options';
+import type { AuditDelivery } from '../../src/audit/audit-delivery.service';
+import { AuditTargetResolver } from '../../src/audit/audit-target.resolver';
+import { AuditWriter } from '../../src/audit/audit-writer.service';
+import { AuditEvent, RecordAuditEventInput } from '../../src/audit/audit.types';
+import { encodeEvent } from '../../src/audit/copy-format';
+import { RedactionRules } from '../../src/audit/redaction';
 
 const FIRST_NAMES = [
   'Ada',

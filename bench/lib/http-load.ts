@@ -1,5 +1,5 @@
 import autocannon from 'autocannon';
-import { PLANS } from 'src/accounts/dto/account.dto';
+import { PLANS } from '../../demo/accounts/dto/account.dto';
 
 /** Flag defaults shared by the HTTP benchmarks (overhead, compare). */
 export const HTTP_LOAD_FLAGS = {

@@ -1,5 +1,5 @@
 import { DataSource } from 'typeorm';
-import { SEARCH_INDEX_SUFFIX } from 'src/partitions/partition.repository';
+import { SEARCH_INDEX_SUFFIX } from '../../src/partitions/partition.repository';
 
 /** One node of `EXPLAIN (FORMAT JSON)`: only the fields read here. */
 interface PlanNode {

@@ -1,10 +1,10 @@
 import { performance } from 'node:perf_hooks';
 import { Writable } from 'node:stream';
 import { Pool } from 'pg';
-import { EventFilters } from 'src/query/event-filters';
-import { EventsRepository } from 'src/query/events.repository';
-import { RevealTransform } from 'src/audit/personal-data/personal-data.service';
-import { RowCounter, streamExport } from 'src/query/export-stream';
+import { EventFilters } from '../../src/query/event-filters';
+import { EventsRepository } from '../../src/query/events.repository';
+import { RevealTransform } from '../../src/audit/personal-data/personal-data.service';
+import { RowCounter, streamExport } from '../../src/query/export-stream';
 import { Statement } from './queries';
 
 export interface ExportRun {

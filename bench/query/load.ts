@@ -4,9 +4,9 @@ import { pipeline } from 'node:stream/promises';
 import { Client } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { DataSource } from 'typeorm';
-import { AUDIT_EVENT_COLUMNS, encodeEvent } from 'src/audit/copy-format';
-import { monthlyPartition } from 'src/partitions/partition-naming';
-import { PartitionRepository } from 'src/partitions/partition.repository';
+import { AUDIT_EVENT_COLUMNS, encodeEvent } from '../../src/audit/copy-format';
+import { monthlyPartition } from '../../src/partitions/partition-naming';
+import { PartitionRepository } from '../../src/partitions/partition.repository';
 import { AuditHistory } from '../lib/event-history';
 import { formatNumber } from '../lib/table';
 

@@ -1,6 +1,6 @@
 import { DataSource } from 'typeorm';
-import { EventsRepository } from 'src/query/events.repository';
-import { StatsRepository } from 'src/query/stats.repository';
+import { EventsRepository } from '../../src/query/events.repository';
+import { StatsRepository } from '../../src/query/stats.repository';
 import { HistoryOrganization, HistoryResource } from '../lib/event-history';
 
 /** The API asks the repositories for one row more than the page size, to know whether there is a next page. */

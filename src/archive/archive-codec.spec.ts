@@ -11,7 +11,7 @@ import {
   extensionOf,
   ZSTD_MAX_WINDOW,
   ZstdFrameGuard,
-} from 'src/archive/archive-codec';
+} from './archive-codec';
 
 /** NDJSON-like text that compresses like archive lines: repeated structure, random ids. */
 function lines(count: number): Buffer {

@@ -5,11 +5,11 @@ import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { PoolClient } from 'pg';
-import { ArchiveCompression, compressor, decompressor } from 'src/archive/archive-codec';
-import { ManifestColumn } from 'src/archive/archive-manifest';
-import { ArchiveRepository } from 'src/archive/archive.repository';
-import { LineMeter, Sha256Meter } from 'src/archive/archive-stream';
-import { ArchiveStorage, ObjectUpload } from 'src/archive/storage/archive-storage';
+import { ArchiveCompression, compressor, decompressor } from './archive-codec';
+import { ManifestColumn } from './archive-manifest';
+import { ArchiveRepository } from './archive.repository';
+import { LineMeter, Sha256Meter } from './archive-stream';
+import { ArchiveStorage, ObjectUpload } from './storage/archive-storage';
 
 export interface StoredFile {
   rows: number;

@@ -3,7 +3,7 @@ import {
   InvalidManifest,
   MANIFEST_SCHEMA_VERSION,
   parseManifest,
-} from 'src/archive/archive-manifest';
+} from './archive-manifest';
 
 const input = {
   archiveId: '0193a1b2-0000-7000-8000-000000000001',

@@ -2,7 +2,7 @@
  * The manifest written next to each cold archive: everything needed to check and restore it without the
  * database that produced it. Versioned: readers refuse a schema version they do not know.
  */
-import { ArchiveCompression, isArchiveCompression } from 'src/archive/archive-codec';
+import { ArchiveCompression, isArchiveCompression } from './archive-codec';
 
 export const MANIFEST_SCHEMA_VERSION = 1;
 export const MANIFEST_KIND = 'nest-audit-trail/archive';

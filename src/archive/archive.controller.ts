@@ -19,16 +19,16 @@ import {
   ApiUnprocessableEntityResponse,
 } from '@nestjs/swagger';
 import type { Request } from 'express';
-import { ArchiveError } from 'src/archive/archive.errors';
-import { ArchiveService } from 'src/archive/archive.service';
-import { ArchiveReportDto, ArchiveViewDto, RestoreResultDto } from 'src/archive/dto/responses';
-import { RestoreService } from 'src/archive/restore.service';
-import { AuditService } from 'src/audit';
-import { AuthUser, ROLES } from 'src/common/auth/auth.types';
-import { JwtAuthGuard } from 'src/common/auth/jwt-auth.guard';
-import { Roles } from 'src/common/auth/roles.decorator';
-import { DryRunQuery } from 'src/partitions/dto/dry-run.query';
-import { AdminApi } from 'src/query/api-docs.decorator';
+import { ArchiveError } from './archive.errors';
+import { ArchiveService } from './archive.service';
+import { ArchiveReportDto, ArchiveViewDto, RestoreResultDto } from './dto/responses';
+import { RestoreService } from './restore.service';
+import { AuditService } from '../audit';
+import { AuthUser, ROLES } from '../common/auth/auth.types';
+import { JwtAuthGuard } from '../common/auth/jwt-auth.guard';
+import { Roles } from '../common/auth/roles.decorator';
+import { DryRunQuery } from '../partitions/dto/dry-run.query';
+import { AdminApi } from '../query/api-docs.decorator';
 
 type AuthedRequest = Request & { user: AuthUser; requestId?: string };
 

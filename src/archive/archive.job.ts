@@ -1,10 +1,10 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, Optional } from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
-import { ARCHIVE_JOB, ArchiveService } from 'src/archive/archive.service';
-import { APP_CONFIG } from 'src/common/config/app-config.module';
-import { AppConfig } from 'src/common/config/environment';
-import { JobMetrics } from 'src/common/metrics/job-metrics.service';
-import { scheduleEvery, trackJob } from 'src/common/scheduling/jobs';
+import { ARCHIVE_JOB, ArchiveService } from './archive.service';
+import { APP_CONFIG } from '../common/config/app-config.module';
+import { AppConfig } from '../common/config/environment';
+import { JobMetrics } from '../common/metrics/job-metrics.service';
+import { scheduleEvery, trackJob } from '../common/scheduling/jobs';
 
 /**
  * Runs the archive job every ARCHIVE_INTERVAL_MS (not at boot: a restart should not start an export).

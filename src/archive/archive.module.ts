@@ -1,17 +1,17 @@
 import { Inject, Module, OnApplicationShutdown } from '@nestjs/common';
 import { Pool } from 'pg';
 import { DataSource } from 'typeorm';
-import { ArchiveController } from 'src/archive/archive.controller';
-import { ArchiveJob } from 'src/archive/archive.job';
-import { ARCHIVE_POOL, ArchiveRepository } from 'src/archive/archive.repository';
-import { ArchiveService } from 'src/archive/archive.service';
-import { ARCHIVE_STORAGE } from 'src/archive/archive.tokens';
-import { RestoreService } from 'src/archive/restore.service';
-import { createArchiveStorage } from 'src/archive/storage/create-archive-storage';
-import { APP_CONFIG } from 'src/common/config/app-config.module';
-import { AppConfig } from 'src/common/config/environment';
-import { poolFromDataSource } from 'src/common/database/pg-pool';
-import { PartitionsModule } from 'src/partitions/partitions.module';
+import { ArchiveController } from './archive.controller';
+import { ArchiveJob } from './archive.job';
+import { ARCHIVE_POOL, ArchiveRepository } from './archive.repository';
+import { ArchiveService } from './archive.service';
+import { ARCHIVE_STORAGE } from './archive.tokens';
+import { RestoreService } from './restore.service';
+import { createArchiveStorage } from './storage/create-archive-storage';
+import { APP_CONFIG } from '../common/config/app-config.module';
+import { AppConfig } from '../common/config/environment';
+import { poolFromDataSource } from '../common/database/pg-pool';
+import { PartitionsModule } from '../partitions/partitions.module';
 
 /** Hot -> warm -> cold -> expired tiers of closed partitions, and restore of cold archives. */
 @Module({

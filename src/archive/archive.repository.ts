@@ -2,9 +2,9 @@ import { Inject, Injectable } from '@nestjs/common';
 import { escapeIdentifier, escapeLiteral, Pool, PoolClient } from 'pg';
 import { CopyStreamQuery, CopyToStreamQuery, from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { DataSource, EntityManager } from 'typeorm';
-import { ArchiveCompression } from 'src/archive/archive-codec';
-import { ManifestColumn } from 'src/archive/archive-manifest';
-import { MAINTENANCE_LOCK_KEY, WARM_PARENT } from 'src/partitions/partition.repository';
+import { ArchiveCompression } from './archive-codec';
+import { ManifestColumn } from './archive-manifest';
+import { MAINTENANCE_LOCK_KEY, WARM_PARENT } from '../partitions/partition.repository';
 
 export const ARCHIVE_POOL = Symbol('ARCHIVE_POOL');
 

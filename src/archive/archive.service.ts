@@ -1,21 +1,21 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { buildManifest, parseManifest } from 'src/archive/archive-manifest';
-import { ARCHIVE_ROW_ORDER, ArchiveRecord, ArchiveRepository } from 'src/archive/archive.repository';
-import { extensionOf } from 'src/archive/archive-codec';
-import { exportTable, measureStored, StoredFile, sweepStaleSpools } from 'src/archive/archive-export';
-import { ARCHIVE_INTEGRITY, ARCHIVE_STORAGE, ArchiveIntegrity } from 'src/archive/archive.tokens';
-import { ArchiveStorage, getText, putText } from 'src/archive/storage/archive-storage';
-import { Clock } from 'src/common/clock/clock';
-import { APP_CONFIG } from 'src/common/config/app-config.module';
-import { AppConfig } from 'src/common/config/environment';
-import { LifecycleRunRepository } from 'src/partitions/lifecycle-run.repository';
+import { buildManifest, parseManifest } from './archive-manifest';
+import { ARCHIVE_ROW_ORDER, ArchiveRecord, ArchiveRepository } from './archive.repository';
+import { extensionOf } from './archive-codec';
+import { exportTable, measureStored, StoredFile, sweepStaleSpools } from './archive-export';
+import { ARCHIVE_INTEGRITY, ARCHIVE_STORAGE, ArchiveIntegrity } from './archive.tokens';
+import { ArchiveStorage, getText, putText } from './storage/archive-storage';
+import { Clock } from '../common/clock/clock';
+import { APP_CONFIG } from '../common/config/app-config.module';
+import { AppConfig } from '../common/config/environment';
+import { LifecycleRunRepository } from '../partitions/lifecycle-run.repository';
 import {
   DEFAULT_PARTITION,
   PartitionInfo,
   PartitionRepository,
   WARM_PARENT,
-} from 'src/partitions/partition.repository';
+} from '../partitions/partition.repository';
 
 const DAY_MS = 86_400_000;
 export const ARCHIVE_JOB = 'archive';

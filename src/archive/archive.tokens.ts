@@ -1,4 +1,4 @@
-import { ArchiveManifest } from 'src/archive/archive-manifest';
+import { ArchiveManifest } from './archive-manifest';
 
 /** The ArchiveStorage built from ARCHIVE_URL. */
 export const ARCHIVE_STORAGE = Symbol('ARCHIVE_STORAGE');

@@ -1,16 +1,16 @@
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { decompressor } from 'src/archive/archive-codec';
-import { checksumStored } from 'src/archive/archive-export';
-import { ArchiveManifest, parseManifest } from 'src/archive/archive-manifest';
-import { ArchiveRecord, ArchiveRepository } from 'src/archive/archive.repository';
-import { LineMeter, Sha256Meter } from 'src/archive/archive-stream';
-import { ArchiveError, ArchiveErrorCode } from 'src/archive/archive.errors';
-import { ArchiveService } from 'src/archive/archive.service';
-import { ARCHIVE_STORAGE } from 'src/archive/archive.tokens';
-import { ArchiveObjectNotFound, ArchiveStorage, getText } from 'src/archive/storage/archive-storage';
-import { LifecycleRunRepository } from 'src/partitions/lifecycle-run.repository';
+import { decompressor } from './archive-codec';
+import { checksumStored } from './archive-export';
+import { ArchiveManifest, parseManifest } from './archive-manifest';
+import { ArchiveRecord, ArchiveRepository } from './archive.repository';
+import { LineMeter, Sha256Meter } from './archive-stream';
+import { ArchiveError, ArchiveErrorCode } from './archive.errors';
+import { ArchiveService } from './archive.service';
+import { ARCHIVE_STORAGE } from './archive.tokens';
+import { ArchiveObjectNotFound, ArchiveStorage, getText } from './storage/archive-storage';
+import { LifecycleRunRepository } from '../partitions/lifecycle-run.repository';
 
 export const RESTORE_JOB = 'restore';
 

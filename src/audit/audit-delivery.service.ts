@@ -1,12 +1,12 @@
 import { BeforeApplicationShutdown, Inject, Injectable, OnModuleInit } from '@nestjs/common';
 import { Pool } from 'pg';
-import { AUDIT_OPTIONS, AUDIT_PG_POOL } from 'src/audit/audit.constants';
-import { AuditEventRepository } from 'src/audit/audit-event.repository';
-import { isCritical, ResolvedAuditOptions } from 'src/audit/audit-options';
-import { AuditWriter, AuditWriterStats, toQueued } from 'src/audit/audit-writer.service';
-import { AuditEvent } from 'src/audit/audit.types';
-import { RedisStreamDelivery, StreamStats } from 'src/audit/delivery/redis-stream.delivery';
-import { PersonalDataService } from 'src/audit/personal-data/personal-data.service';
+import { AUDIT_OPTIONS, AUDIT_PG_POOL } from './audit.constants';
+import { AuditEventRepository } from './audit-event.repository';
+import { isCritical, ResolvedAuditOptions } from './audit-options';
+import { AuditWriter, AuditWriterStats, toQueued } from './audit-writer.service';
+import { AuditEvent } from './audit.types';
+import { RedisStreamDelivery, StreamStats } from './delivery/redis-stream.delivery';
+import { PersonalDataService } from './personal-data/personal-data.service';
 
 export interface AuditPipelineStats extends AuditWriterStats {
   delivery: 'memory' | 'redis';

@@ -1,8 +1,8 @@
 import { validate as isUuid, version as uuidVersion } from 'uuid';
-import { buildAuditEvent, EventDraft } from 'src/audit/audit-event.factory';
-import { DEFAULT_REDACT_KEYS, RedactionRules } from 'src/audit/redaction';
-import { AuditEvent } from 'src/audit/audit.types';
-import { REDACTED } from 'src/common/serialization/safe-serialize';
+import { buildAuditEvent, EventDraft } from './audit-event.factory';
+import { DEFAULT_REDACT_KEYS, RedactionRules } from './redaction';
+import { AuditEvent } from './audit.types';
+import { REDACTED } from '../common/serialization/safe-serialize';
 
 const MAX_STATE_BYTES = 64 * 1024;
 const rules = RedactionRules.fromKeys(DEFAULT_REDACT_KEYS);

@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
-import { diffStates } from 'src/audit/diff';
-import { eventId } from 'src/audit/event-id';
-import { RedactionRules, sanitizeState } from 'src/audit/redaction';
+import { diffStates } from './diff';
+import { eventId } from './event-id';
+import { RedactionRules, sanitizeState } from './redaction';
 import {
   AuditAction,
   AuditActor,
@@ -10,7 +10,7 @@ import {
   AuditStatus,
   FieldChange,
   JsonValue,
-} from 'src/audit/audit.types';
+} from './audit.types';
 
 export interface EventDraft {
   action: AuditAction;

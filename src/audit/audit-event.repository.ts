@@ -4,12 +4,12 @@ import { Readable } from 'node:stream';
 import { Pool, PoolClient } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { QueryRunner } from 'typeorm';
-import { AUDIT_EVENT_COLUMNS, eventValues } from 'src/audit/copy-format';
-import { AuditEvent } from 'src/audit/audit.types';
-import { SubjectKeyRepository } from 'src/audit/personal-data/subject-key.repository';
-import type { SubjectKeyRecord } from 'src/audit/personal-data/subject-keyring';
-import { appendSeals, sealItems, tagBatch } from 'src/audit/integrity/chain-sealer';
-import { groupForSeals, merkleRoot, orgKeyOf, SealGrouper } from 'src/audit/integrity/seal';
+import { AUDIT_EVENT_COLUMNS, eventValues } from './copy-format';
+import { AuditEvent } from './audit.types';
+import { SubjectKeyRepository } from './personal-data/subject-key.repository';
+import type { SubjectKeyRecord } from './personal-data/subject-keyring';
+import { appendSeals, sealItems, tagBatch } from './integrity/chain-sealer';
+import { groupForSeals, merkleRoot, orgKeyOf, SealGrouper } from './integrity/seal';
 
 const COLUMN_LIST = AUDIT_EVENT_COLUMNS.join(', ');
 const INSERT_ONE = `INSERT INTO audit_events (${COLUMN_LIST}, batch_id) VALUES (${AUDIT_EVENT_COLUMNS.map((_, i) => `$${i + 1}`).join(', ')}, $${AUDIT_EVENT_COLUMNS.length + 1})`;

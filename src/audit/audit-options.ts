@@ -1,9 +1,9 @@
 import { join } from 'node:path';
-import { DEFAULT_REDACT_KEYS } from 'src/audit/redaction';
-import { AuditModuleOptions, AuditRedisOptions, AuditSeverity } from 'src/audit/audit.types';
-import type { SpoolOptions } from 'src/audit/delivery/disk-spool';
-import { parseKek } from 'src/audit/personal-data/personal-data.cipher';
-import { DEFAULT_PERSONAL_KEYS } from 'src/audit/personal-data/personal-data.protector';
+import { DEFAULT_REDACT_KEYS } from './redaction';
+import { AuditModuleOptions, AuditRedisOptions, AuditSeverity } from './audit.types';
+import type { SpoolOptions } from './delivery/disk-spool';
+import { parseKek } from './personal-data/personal-data.cipher';
+import { DEFAULT_PERSONAL_KEYS } from './personal-data/personal-data.protector';
 
 export interface ResolvedRedisOptions extends Required<AuditRedisOptions> {
   deadLetterKey: string;

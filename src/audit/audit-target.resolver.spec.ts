@@ -1,4 +1,4 @@
-import { resourceTypeFromController } from 'src/audit/audit-target.resolver';
+import { resourceTypeFromController } from './audit-target.resolver';
 
 describe('resourceTypeFromController', () => {
   it.each([

@@ -3,11 +3,11 @@ import { ModuleRef } from '@nestjs/core';
 import { createHash } from 'node:crypto';
 import pluralize from 'pluralize';
 import { DataSource, EntityMetadata } from 'typeorm';
-import { AUDIT_OPTIONS } from 'src/audit/audit.constants';
-import { ResolvedAuditOptions } from 'src/audit/audit-options';
-import { RedactionRules } from 'src/audit/redaction';
-import { AuditedOptions, AuditStateLoader } from 'src/audit/audit.types';
-import { entityStateQuery, UUID } from 'src/audit/entity-state.sql';
+import { AUDIT_OPTIONS } from './audit.constants';
+import { ResolvedAuditOptions } from './audit-options';
+import { RedactionRules } from './redaction';
+import { AuditedOptions, AuditStateLoader } from './audit.types';
+import { entityStateQuery, UUID } from './entity-state.sql';
 
 type PreparedQueryable = {
   query(config: { name: string; text: string; values: unknown[] }): Promise<{ rows: unknown[] }>;

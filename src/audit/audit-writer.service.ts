@@ -7,16 +7,16 @@ import {
   OnModuleInit,
 } from '@nestjs/common';
 import { Pool } from 'pg';
-import { AUDIT_OPTIONS, AUDIT_PG_POOL } from 'src/audit/audit.constants';
-import { AuditEventRepository } from 'src/audit/audit-event.repository';
-import { isCritical, ResolvedAuditOptions } from 'src/audit/audit-options';
-import { AuditEvent } from 'src/audit/audit.types';
-import { encodeEvent } from 'src/audit/copy-format';
-import type { SubjectKeyRecord } from 'src/audit/personal-data/subject-keyring';
-import { PersonalDataService } from 'src/audit/personal-data/personal-data.service';
-import { adaptiveBatchSize, maxAdaptiveBatch } from 'src/audit/delivery/adaptive-batch';
-import { BatchOutcome, copyBatch, describeError, PoisonedEvent } from 'src/audit/delivery/batch-copy';
-import { DiskSpool } from 'src/audit/delivery/disk-spool';
+import { AUDIT_OPTIONS, AUDIT_PG_POOL } from './audit.constants';
+import { AuditEventRepository } from './audit-event.repository';
+import { isCritical, ResolvedAuditOptions } from './audit-options';
+import { AuditEvent } from './audit.types';
+import { encodeEvent } from './copy-format';
+import type { SubjectKeyRecord } from './personal-data/subject-keyring';
+import { PersonalDataService } from './personal-data/personal-data.service';
+import { adaptiveBatchSize, maxAdaptiveBatch } from './delivery/adaptive-batch';
+import { BatchOutcome, copyBatch, describeError, PoisonedEvent } from './delivery/batch-copy';
+import { DiskSpool } from './delivery/disk-spool';
 
 /**
  * An event as the buffer holds it: already encoded to its COPY line (one flat string instead of an object

@@ -13,15 +13,15 @@ import type { Request, Response } from 'express';
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { from, Observable, Subscriber, switchMap } from 'rxjs';
-import { AUDIT_OPTIONS, AUDITED_KEY } from 'src/audit/audit.constants';
-import { buildAuditEvent, EventDraft } from 'src/audit/audit-event.factory';
-import { ResolvedAuditOptions } from 'src/audit/audit-options';
-import { AuditTarget, AuditTargetResolver } from 'src/audit/audit-target.resolver';
-import { AuditDelivery } from 'src/audit/audit-delivery.service';
-import { HandlerStateWatch } from 'src/audit/handler-state/handler-state.watch';
-import { actorFromUser, clientIp, compileTrust } from 'src/audit/request-context';
-import { AuditAction, AuditedOptions, AuditSeverity, AuditStatus } from 'src/audit/audit.types';
-import { transactionalCapture } from 'src/audit/transactional/audit-context';
+import { AUDIT_OPTIONS, AUDITED_KEY } from './audit.constants';
+import { buildAuditEvent, EventDraft } from './audit-event.factory';
+import { ResolvedAuditOptions } from './audit-options';
+import { AuditTarget, AuditTargetResolver } from './audit-target.resolver';
+import { AuditDelivery } from './audit-delivery.service';
+import { HandlerStateWatch } from './handler-state/handler-state.watch';
+import { actorFromUser, clientIp, compileTrust } from './request-context';
+import { AuditAction, AuditedOptions, AuditSeverity, AuditStatus } from './audit.types';
+import { transactionalCapture } from './transactional/audit-context';
 
 type AuditedRequest = Request & { requestId?: string; user?: unknown };
 

@@ -1,5 +1,5 @@
 import { ConfigurableModuleBuilder } from '@nestjs/common';
-import { AuditModuleOptions } from 'src/audit/audit.types';
+import { AuditModuleOptions } from './audit.types';
 
 export const {
   ConfigurableModuleClass: ConfigurableAuditModule,

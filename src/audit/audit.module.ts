@@ -1,20 +1,20 @@
 import { MiddlewareConsumer, Module, NestModule } from '@nestjs/common';
 import { APP_INTERCEPTOR } from '@nestjs/core';
 import { DataSource } from 'typeorm';
-import { poolFromDataSource } from 'src/common/database/pg-pool';
-import { AUDIT_OPTIONS, AUDIT_PG_POOL } from 'src/audit/audit.constants';
-import { AUDIT_MODULE_OPTIONS, ConfigurableAuditModule } from 'src/audit/audit.module-definition';
-import { resolveAuditOptions, ResolvedAuditOptions } from 'src/audit/audit-options';
-import { AuditTargetResolver } from 'src/audit/audit-target.resolver';
-import { AuditDelivery } from 'src/audit/audit-delivery.service';
-import { AuditWriter } from 'src/audit/audit-writer.service';
-import { AuditInterceptor } from 'src/audit/audit.interceptor';
-import { AuditService } from 'src/audit/audit.service';
-import { RequestIdMiddleware } from 'src/audit/request-id.middleware';
-import { AuditModuleOptions } from 'src/audit/audit.types';
-import { AuditEntitySubscriber } from 'src/audit/transactional/audit-entity.subscriber';
-import { HandlerStateWatch } from 'src/audit/handler-state/handler-state.watch';
-import { PersonalDataService } from 'src/audit/personal-data/personal-data.service';
+import { poolFromDataSource } from '../common/database/pg-pool';
+import { AUDIT_OPTIONS, AUDIT_PG_POOL } from './audit.constants';
+import { AUDIT_MODULE_OPTIONS, ConfigurableAuditModule } from './audit.module-definition';
+import { resolveAuditOptions, ResolvedAuditOptions } from './audit-options';
+import { AuditTargetResolver } from './audit-target.resolver';
+import { AuditDelivery } from './audit-delivery.service';
+import { AuditWriter } from './audit-writer.service';
+import { AuditInterceptor } from './audit.interceptor';
+import { AuditService } from './audit.service';
+import { RequestIdMiddleware } from './request-id.middleware';
+import { AuditModuleOptions } from './audit.types';
+import { AuditEntitySubscriber } from './transactional/audit-entity.subscriber';
+import { HandlerStateWatch } from './handler-state/handler-state.watch';
+import { PersonalDataService } from './personal-data/personal-data.service';
 
 /**
  * `AuditModule.forRoot({...})` / `forRootAsync({ useFactory, inject })`: registers the global

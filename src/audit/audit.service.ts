@@ -1,11 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { AUDIT_OPTIONS } from 'src/audit/audit.constants';
-import { buildAuditEvent } from 'src/audit/audit-event.factory';
-import { ResolvedAuditOptions } from 'src/audit/audit-options';
-import { AuditTargetResolver } from 'src/audit/audit-target.resolver';
-import { AuditDelivery, AuditPipelineStats } from 'src/audit/audit-delivery.service';
-import { AuditWriter, QueuedEvent, WriteAttempt } from 'src/audit/audit-writer.service';
-import { AuditEvent, RecordAuditEventInput } from 'src/audit/audit.types';
+import { AUDIT_OPTIONS } from './audit.constants';
+import { buildAuditEvent } from './audit-event.factory';
+import { ResolvedAuditOptions } from './audit-options';
+import { AuditTargetResolver } from './audit-target.resolver';
+import { AuditDelivery, AuditPipelineStats } from './audit-delivery.service';
+import { AuditWriter, QueuedEvent, WriteAttempt } from './audit-writer.service';
+import { AuditEvent, RecordAuditEventInput } from './audit.types';
 
 /** The programmatic API: events that are not HTTP requests (jobs, logins, system actions). */
 @Injectable()

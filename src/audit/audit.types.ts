@@ -1,6 +1,6 @@
 import type { Type } from '@nestjs/common';
 
-import type { JsonValue } from 'src/common/serialization/safe-serialize';
+import type { JsonValue } from '../common/serialization/safe-serialize';
 
 export type { JsonValue };
 

@@ -1,6 +1,6 @@
 import { applyDecorators, SetMetadata } from '@nestjs/common';
-import { AUDITED_KEY } from 'src/audit/audit.constants';
-import { AuditedOptions } from 'src/audit/audit.types';
+import { AUDITED_KEY } from './audit.constants';
+import { AuditedOptions } from './audit.types';
 
 /**
  * Audits a controller (every handler) or one handler: mutations with before/after state and diff, reads as

@@ -1,5 +1,5 @@
-import { AUDIT_EVENT_COLUMNS, encodeEvent, escapeCopyText, eventValues } from 'src/audit/copy-format';
-import { AuditEvent } from 'src/audit/audit.types';
+import { AUDIT_EVENT_COLUMNS, encodeEvent, escapeCopyText, eventValues } from './copy-format';
+import { AuditEvent } from './audit.types';
 
 const event = (overrides: Partial<AuditEvent> = {}): AuditEvent => ({
   id: '01960000-0000-7000-8000-000000000001',

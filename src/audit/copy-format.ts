@@ -1,7 +1,7 @@
-import { AuditEvent } from 'src/audit/audit.types';
-import { canonicalHashHex, eventHash } from 'src/audit/integrity/event-hash';
-import { inetText } from 'src/audit/integrity/inet-text';
-import { jsonbText } from 'src/audit/integrity/jsonb-text';
+import { AuditEvent } from './audit.types';
+import { canonicalHashHex, eventHash } from './integrity/event-hash';
+import { inetText } from './integrity/inet-text';
+import { jsonbText } from './integrity/jsonb-text';
 
 /** Column order of the COPY stream; `encodeEvent` writes the fields in exactly this order. */
 export const AUDIT_EVENT_COLUMNS = [

@@ -1,7 +1,7 @@
-import { deepEqual, diffStates } from 'src/audit/diff';
-import { JsonValue } from 'src/audit/audit.types';
-import { DEFAULT_REDACT_KEYS, RedactedValues, RedactionRules, sanitizeState } from 'src/audit/redaction';
-import { REDACTED } from 'src/common/serialization/safe-serialize';
+import { deepEqual, diffStates } from './diff';
+import { JsonValue } from './audit.types';
+import { DEFAULT_REDACT_KEYS, RedactedValues, RedactionRules, sanitizeState } from './redaction';
+import { REDACTED } from '../common/serialization/safe-serialize';
 
 const rules = RedactionRules.fromKeys(DEFAULT_REDACT_KEYS);
 

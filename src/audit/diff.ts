@@ -1,6 +1,6 @@
-import { FieldChange, JsonValue } from 'src/audit/audit.types';
-import type { RedactedValues } from 'src/audit/redaction';
-import { REDACTED } from 'src/common/serialization/safe-serialize';
+import { FieldChange, JsonValue } from './audit.types';
+import type { RedactedValues } from './redaction';
+import { REDACTED } from '../common/serialization/safe-serialize';
 
 type JsonObject = { [key: string]: JsonValue };
 

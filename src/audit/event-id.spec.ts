@@ -1,4 +1,4 @@
-import { eventId } from 'src/audit/event-id';
+import { eventId } from './event-id';
 
 const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 

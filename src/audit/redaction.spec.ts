@@ -1,5 +1,5 @@
-import { DEFAULT_REDACT_KEYS, looksLikeCardNumber, RedactionRules, sanitizeState } from 'src/audit/redaction';
-import { REDACTED } from 'src/common/serialization/safe-serialize';
+import { DEFAULT_REDACT_KEYS, looksLikeCardNumber, RedactionRules, sanitizeState } from './redaction';
+import { REDACTED } from '../common/serialization/safe-serialize';
 
 const MAX_BYTES = 64 * 1024;
 const defaults = RedactionRules.fromKeys(DEFAULT_REDACT_KEYS);

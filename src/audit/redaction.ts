@@ -1,5 +1,5 @@
-import { JsonValue } from 'src/audit/audit.types';
-import { safeSerialize, TruncatedState } from 'src/common/serialization/safe-serialize';
+import { JsonValue } from './audit.types';
+import { safeSerialize, TruncatedState } from '../common/serialization/safe-serialize';
 
 /**
  * Key names redacted wherever they appear. Matching ignores case and separators (`api_key`, `apiKey`,

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { acceptRequestId, actorFromUser, clientIp, compileTrust } from 'src/audit/request-context';
+import { acceptRequestId, actorFromUser, clientIp, compileTrust } from './request-context';
 
 /** Just what proxy-addr reads from a request: the socket peer and the X-Forwarded-For header. */
 const request = (remoteAddress: string | undefined, forwardedFor?: string) =>

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import proxyaddr from 'proxy-addr';
-import { ActorType, AuditActor } from 'src/audit/audit.types';
+import { ActorType, AuditActor } from './audit.types';
 
 const ACTOR_TYPES: readonly ActorType[] = ['user', 'service', 'system', 'anonymous'];
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;

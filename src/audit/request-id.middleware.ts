@@ -1,8 +1,8 @@
 import { Injectable, NestMiddleware } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { REQUEST_ID_HEADER } from 'src/audit/audit.constants';
-import { acceptRequestId } from 'src/audit/request-context';
+import { REQUEST_ID_HEADER } from './audit.constants';
+import { acceptRequestId } from './request-context';
 
 export type RequestWithId = IncomingMessage & { requestId?: string };
 

@@ -1,9 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { HealthIndicatorService } from '@nestjs/terminus';
-import { AuditService } from 'src/audit';
-import { APP_CONFIG } from 'src/common/config/app-config.module';
-import { AppConfig } from 'src/common/config/environment';
-import { bufferProblem, lagProblem } from 'src/health/audit-readiness';
+import { AuditService } from '../audit';
+import { APP_CONFIG } from '../common/config/app-config.module';
+import { AppConfig } from '../common/config/environment';
+import { bufferProblem, lagProblem } from './audit-readiness';
 
 /** Readiness of the audit pipeline, read from the writer's counters (no I/O). */
 @Injectable()

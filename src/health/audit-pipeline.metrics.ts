@@ -1,9 +1,9 @@
 import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
 import { Counter } from 'prom-client';
-import { AuditPipelineStats, AuditService, WriteAttempt } from 'src/audit';
-import { APP_CONFIG } from 'src/common/config/app-config.module';
-import { AppConfig } from 'src/common/config/environment';
-import { MetricsService } from 'src/common/metrics/metrics.service';
+import { AuditPipelineStats, AuditService, WriteAttempt } from '../audit';
+import { APP_CONFIG } from '../common/config/app-config.module';
+import { AppConfig } from '../common/config/environment';
+import { MetricsService } from '../common/metrics/metrics.service';
 
 /** Committed COPY sizes: from a lone event up to the largest AUDIT_BATCH_SIZE allowed. */
 const BATCH_SIZE_BUCKETS = [1, 10, 50, 100, 250, 500, 1000, 2000, 5000, 10000, 50000];

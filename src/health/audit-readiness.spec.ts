@@ -1,4 +1,4 @@
-import { bufferProblem, lagProblem } from 'src/health/audit-readiness';
+import { bufferProblem, lagProblem } from './audit-readiness';
 
 describe('bufferProblem', () => {
   it('is fine below the high-water mark', () => {

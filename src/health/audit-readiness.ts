@@ -1,4 +1,4 @@
-import type { AuditWriterStats } from 'src/audit';
+import type { AuditWriterStats } from '../audit';
 
 /**
  * Why the audit buffer makes this instance unready, or null. Every event held counts, waiting or in a COPY

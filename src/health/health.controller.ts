@@ -6,9 +6,9 @@ import {
   TypeOrmHealthIndicator,
 } from '@nestjs/terminus';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { AuditService } from 'src/audit';
-import { AuditBufferHealthIndicator } from 'src/health/audit-buffer.health';
-import { PartitionsHealthIndicator } from 'src/health/partitions.health';
+import { AuditService } from '../audit';
+import { AuditBufferHealthIndicator } from './audit-buffer.health';
+import { PartitionsHealthIndicator } from './partitions.health';
 
 const CHECK_TIMEOUT_MS = 1500;
 const MAX_EVENT_LOOP_DELAY_MS = 2000;

@@ -1,10 +1,10 @@
 import { Module } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
-import { AuditBufferHealthIndicator } from 'src/health/audit-buffer.health';
-import { AuditPipelineMetrics } from 'src/health/audit-pipeline.metrics';
-import { HealthController } from 'src/health/health.controller';
-import { PartitionsHealthIndicator } from 'src/health/partitions.health';
-import { PartitionsModule } from 'src/partitions/partitions.module';
+import { AuditBufferHealthIndicator } from './audit-buffer.health';
+import { AuditPipelineMetrics } from './audit-pipeline.metrics';
+import { HealthController } from './health.controller';
+import { PartitionsHealthIndicator } from './partitions.health';
+import { PartitionsModule } from '../partitions/partitions.module';
 
 /**
  * What an operator watches: the Kubernetes probes, and the audit pipeline's metrics (served at /metrics by

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { HealthIndicatorService } from '@nestjs/terminus';
-import { partitionsAhead } from 'src/partitions/partition-naming';
-import { PartitionService } from 'src/partitions/partition.service';
+import { partitionsAhead } from '../partitions/partition-naming';
+import { PartitionService } from '../partitions/partition.service';
 
 /**
  * The partitions of the current and the next month exist. Without them events land in the DEFAULT

@@ -1,10 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { Pool } from 'pg';
-import { ArchiveManifest } from 'src/archive/archive-manifest';
-import { ArchiveIntegrity } from 'src/archive/archive.tokens';
-import { archiveIntegritySection, retainBoundaryLeaves } from 'src/integrity/archive-section';
-import { CheckpointSigner } from 'src/integrity/checkpoint-signer';
-import { INTEGRITY_POOL, IntegrityService } from 'src/integrity/integrity.service';
+import { ArchiveManifest } from '../archive/archive-manifest';
+import { ArchiveIntegrity } from '../archive/archive.tokens';
+import { archiveIntegritySection, retainBoundaryLeaves } from './archive-section';
+import { CheckpointSigner } from './checkpoint-signer';
+import { INTEGRITY_POOL, IntegrityService } from './integrity.service';
 
 const LOCK_ATTEMPTS = 100;
 const LOCK_RETRY_MS = 100;

@@ -1,7 +1,7 @@
 import { Pool } from 'pg';
-import { IntegrityRepository, toStoredSeal } from 'src/integrity/integrity.repository';
-import { StoredSeal } from 'src/integrity/chain-verifier';
-import { ManifestSignature } from 'src/integrity/manifest-signature';
+import { IntegrityRepository, toStoredSeal } from './integrity.repository';
+import { StoredSeal } from './chain-verifier';
+import { ManifestSignature } from './manifest-signature';
 
 /** A seal as written in an archive manifest (hex for binary, strings for 64-bit numbers). */
 export interface ManifestSeal {

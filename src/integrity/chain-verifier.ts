@@ -1,6 +1,6 @@
 import { KeyObject } from 'node:crypto';
-import { GENESIS_HASH, merkleRoot, SealBody, SealLeaf, sealHash } from 'src/audit/integrity/seal';
-import { Checkpoint, checkpointSignatureValid } from 'src/integrity/checkpoint-statement';
+import { GENESIS_HASH, merkleRoot, SealBody, SealLeaf, sealHash } from '../audit/integrity/seal';
+import { Checkpoint, checkpointSignatureValid } from './checkpoint-statement';
 
 export interface StoredSeal extends SealBody {
   sealHash: Buffer;

@@ -1,7 +1,7 @@
 import { createPublicKey, KeyObject } from 'node:crypto';
-import { parsePrivateKey, parsePublicKey } from 'src/common/crypto/ed25519-keys';
-import { Checkpoint, keyIdOf, rawPublicKey, signCheckpoint } from 'src/integrity/checkpoint-statement';
-import { ManifestSignature, signManifest } from 'src/integrity/manifest-signature';
+import { parsePrivateKey, parsePublicKey } from '../common/crypto/ed25519-keys';
+import { Checkpoint, keyIdOf, rawPublicKey, signCheckpoint } from './checkpoint-statement';
+import { ManifestSignature, signManifest } from './manifest-signature';
 
 /** The public verification material of one key, as published (endpoint, CLI). */
 export interface PublicKeyInfo {

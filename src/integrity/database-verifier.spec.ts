@@ -1,5 +1,5 @@
-import { StoredSeal } from 'src/integrity/chain-verifier';
-import { splitWindow } from 'src/integrity/database-verifier';
+import { StoredSeal } from './chain-verifier';
+import { splitWindow } from './database-verifier';
 
 const seal = (firstAtMicros: bigint, eventCount: number) =>
   ({ firstAtMicros: String(firstAtMicros), eventCount }) as StoredSeal;

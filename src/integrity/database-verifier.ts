@@ -1,6 +1,6 @@
 import { KeyObject } from 'node:crypto';
-import { ChainReport, ChainVerifier, StoredSeal, VerifiedEvent } from 'src/integrity/chain-verifier';
-import { IntegrityRepository } from 'src/integrity/integrity.repository';
+import { ChainReport, ChainVerifier, StoredSeal, VerifiedEvent } from './chain-verifier';
+import { IntegrityRepository } from './integrity.repository';
 
 export interface VerifyRange {
   from?: Date;

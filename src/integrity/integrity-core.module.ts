@@ -1,12 +1,12 @@
 import { Global, Module } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { ARCHIVE_INTEGRITY } from 'src/archive/archive.tokens';
-import { APP_CONFIG } from 'src/common/config/app-config.module';
-import { AppConfig } from 'src/common/config/environment';
-import { poolFromDataSource } from 'src/common/database/pg-pool';
-import { ArchiveIntegrityService } from 'src/integrity/archive-integrity.service';
-import { CheckpointSigner } from 'src/integrity/checkpoint-signer';
-import { INTEGRITY_POOL, IntegrityService } from 'src/integrity/integrity.service';
+import { ARCHIVE_INTEGRITY } from '../archive/archive.tokens';
+import { APP_CONFIG } from '../common/config/app-config.module';
+import { AppConfig } from '../common/config/environment';
+import { poolFromDataSource } from '../common/database/pg-pool';
+import { ArchiveIntegrityService } from './archive-integrity.service';
+import { CheckpointSigner } from './checkpoint-signer';
+import { INTEGRITY_POOL, IntegrityService } from './integrity.service';
 
 /**
  * Signing key, verification and chaining, and the ARCHIVE_INTEGRITY the archive job seals manifests with

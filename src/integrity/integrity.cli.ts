@@ -1,14 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { Pool } from 'pg';
-import { loadConfig } from 'src/common/config/environment';
-import { parsePublicKey } from 'src/common/crypto/ed25519-keys';
-import { archiveIntegritySection } from 'src/integrity/archive-section';
-import { verifyArchive } from 'src/integrity/archive-verifier';
-import { keyIdOf } from 'src/integrity/checkpoint-statement';
-import { CheckpointSigner } from 'src/integrity/checkpoint-signer';
-import { DatabaseVerifier, VerifyReport } from 'src/integrity/database-verifier';
-import { IntegrityRepository } from 'src/integrity/integrity.repository';
+import { loadConfig } from '../common/config/environment';
+import { parsePublicKey } from '../common/crypto/ed25519-keys';
+import { archiveIntegritySection } from './archive-section';
+import { verifyArchive } from './archive-verifier';
+import { keyIdOf } from './checkpoint-statement';
+import { CheckpointSigner } from './checkpoint-signer';
+import { DatabaseVerifier, VerifyReport } from './database-verifier';
+import { IntegrityRepository } from './integrity.repository';
 import { KeyObject } from 'node:crypto';
 
 /**

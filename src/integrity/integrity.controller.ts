@@ -1,12 +1,12 @@
 import { BadRequestException, Controller, Get, Query, Req, UseGuards } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation } from '@nestjs/swagger';
 import type { Request } from 'express';
-import { AuthUser, ROLES } from 'src/common/auth/auth.types';
-import { JwtAuthGuard } from 'src/common/auth/jwt-auth.guard';
-import { Roles } from 'src/common/auth/roles.decorator';
-import { VerifyQuery } from 'src/integrity/dto/verify.query';
-import { IntegrityService } from 'src/integrity/integrity.service';
-import { AdminApi } from 'src/query/api-docs.decorator';
+import { AuthUser, ROLES } from '../common/auth/auth.types';
+import { JwtAuthGuard } from '../common/auth/jwt-auth.guard';
+import { Roles } from '../common/auth/roles.decorator';
+import { VerifyQuery } from './dto/verify.query';
+import { IntegrityService } from './integrity.service';
+import { AdminApi } from '../query/api-docs.decorator';
 
 @Controller('audit/integrity')
 @UseGuards(JwtAuthGuard)

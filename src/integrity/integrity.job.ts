@@ -7,11 +7,11 @@ import {
   Optional,
 } from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
-import { APP_CONFIG } from 'src/common/config/app-config.module';
-import { AppConfig } from 'src/common/config/environment';
-import { JobMetrics } from 'src/common/metrics/job-metrics.service';
-import { scheduleEvery, trackJob } from 'src/common/scheduling/jobs';
-import { IntegrityService } from 'src/integrity/integrity.service';
+import { APP_CONFIG } from '../common/config/app-config.module';
+import { AppConfig } from '../common/config/environment';
+import { JobMetrics } from '../common/metrics/job-metrics.service';
+import { scheduleEvery, trackJob } from '../common/scheduling/jobs';
+import { IntegrityService } from './integrity.service';
 
 const CHECKPOINT_JOB = 'integrity-checkpoint';
 const CHAIN_JOB = 'integrity-chain-queued';

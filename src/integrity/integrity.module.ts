@@ -1,7 +1,7 @@
 import { Module } from '@nestjs/common';
-import { IntegrityCoreModule } from 'src/integrity/integrity-core.module';
-import { IntegrityController } from 'src/integrity/integrity.controller';
-import { IntegrityJob } from 'src/integrity/integrity.job';
+import { IntegrityCoreModule } from './integrity-core.module';
+import { IntegrityController } from './integrity.controller';
+import { IntegrityJob } from './integrity.job';
 
 /** Tamper evidence: verification API, public keys, the chaining/checkpoint job. */
 @Module({

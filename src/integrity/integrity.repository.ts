@@ -2,10 +2,10 @@ import { escapeLiteral, Pool, PoolClient } from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import { Readable } from 'node:stream';
 import { hash as digest } from 'node:crypto';
-import { CANONICAL_COLUMNS_SQL } from 'src/audit/integrity/event-hash';
-import { SealLeaf } from 'src/audit/integrity/seal';
-import { Checkpoint } from 'src/integrity/checkpoint-statement';
-import { StoredSeal, VerifiedEvent } from 'src/integrity/chain-verifier';
+import { CANONICAL_COLUMNS_SQL } from '../audit/integrity/event-hash';
+import { SealLeaf } from '../audit/integrity/seal';
+import { Checkpoint } from './checkpoint-statement';
+import { StoredSeal, VerifiedEvent } from './chain-verifier';
 
 const TAB = 9;
 const NEWLINE = 10;

@@ -1,11 +1,11 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { Pool, PoolClient } from 'pg';
-import { appendSeals } from 'src/audit/integrity/chain-sealer';
-import { AuthUser } from 'src/common/auth/auth.types';
-import { CheckpointSigner, PublicKeyInfo } from 'src/integrity/checkpoint-signer';
-import { DatabaseVerifier, VerifyRange, VerifyReport } from 'src/integrity/database-verifier';
-import { IntegrityMaintenanceRepository, IntegrityRepository } from 'src/integrity/integrity.repository';
-import { organizationScope } from 'src/query/tenant-scope';
+import { appendSeals } from '../audit/integrity/chain-sealer';
+import { AuthUser } from '../common/auth/auth.types';
+import { CheckpointSigner, PublicKeyInfo } from './checkpoint-signer';
+import { DatabaseVerifier, VerifyRange, VerifyReport } from './database-verifier';
+import { IntegrityMaintenanceRepository, IntegrityRepository } from './integrity.repository';
+import { organizationScope } from '../query/tenant-scope';
 
 export const INTEGRITY_POOL = Symbol('INTEGRITY_POOL');
 

@@ -4,7 +4,7 @@ import {
   manifestSignatureProblem,
   manifestStatement,
   signManifest,
-} from 'src/integrity/manifest-signature';
+} from './manifest-signature';
 
 describe('archive manifest signature', () => {
   const { privateKey } = generateKeyPairSync('ed25519');

@@ -1,14 +1,14 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { Clock } from 'src/common/clock/clock';
-import { APP_CONFIG } from 'src/common/config/app-config.module';
-import { AppConfig } from 'src/common/config/environment';
+import { Clock } from '../common/clock/clock';
+import { APP_CONFIG } from '../common/config/app-config.module';
+import { AppConfig } from '../common/config/environment';
 import {
   DEFAULT_PARTITION,
   HOT_PARENT,
   PartitionRepository,
   PartitionStats,
   WARM_PARENT,
-} from 'src/partitions/partition.repository';
+} from './partition.repository';
 
 export interface PartitionView {
   name: string;

@@ -5,7 +5,7 @@ import {
   partitionFor,
   partitionsAhead,
   weeklyPartition,
-} from 'src/partitions/partition-naming';
+} from './partition-naming';
 
 const utc = (iso: string) => new Date(iso);
 

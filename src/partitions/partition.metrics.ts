@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { Counter, Gauge } from 'prom-client';
-import { MetricsService } from 'src/common/metrics/metrics.service';
+import { MetricsService } from '../common/metrics/metrics.service';
 
 /** What partition maintenance finds in the DEFAULT partition. */
 @Injectable()

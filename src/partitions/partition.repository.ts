@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
-import { PartitionRange } from 'src/partitions/partition-naming';
+import { PartitionRange } from './partition-naming';
 
 /**
  * Fixed key: every replica takes the same lock, so one runs maintenance at a time. Partition creation and

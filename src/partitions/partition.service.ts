@@ -1,20 +1,20 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, Optional } from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
-import { Clock } from 'src/common/clock/clock';
-import { APP_CONFIG } from 'src/common/config/app-config.module';
-import { AppConfig } from 'src/common/config/environment';
-import { JobMetrics } from 'src/common/metrics/job-metrics.service';
-import { scheduleEvery, trackJob } from 'src/common/scheduling/jobs';
-import { LifecycleRunRepository } from 'src/partitions/lifecycle-run.repository';
-import { PartitionMetrics } from 'src/partitions/partition.metrics';
-import { overlaps, partitionFor, PartitionRange, partitionsAhead } from 'src/partitions/partition-naming';
+import { Clock } from '../common/clock/clock';
+import { APP_CONFIG } from '../common/config/app-config.module';
+import { AppConfig } from '../common/config/environment';
+import { JobMetrics } from '../common/metrics/job-metrics.service';
+import { scheduleEvery, trackJob } from '../common/scheduling/jobs';
+import { LifecycleRunRepository } from './lifecycle-run.repository';
+import { PartitionMetrics } from './partition.metrics';
+import { overlaps, partitionFor, PartitionRange, partitionsAhead } from './partition-naming';
 import {
   DEFAULT_PARTITION,
   PartitionInfo,
   PartitionRepository,
   ranged,
   WARM_PARENT,
-} from 'src/partitions/partition.repository';
+} from './partition.repository';
 
 const DAY_MS = 86_400_000;
 const MAINTENANCE_JOB = 'partition-maintenance';

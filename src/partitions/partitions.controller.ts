@@ -1,13 +1,13 @@
 import { ConflictException, Controller, Get, HttpCode, Post, Query, UseGuards } from '@nestjs/common';
 import { ApiConflictResponse, ApiOkResponse, ApiOperation } from '@nestjs/swagger';
-import { ROLES } from 'src/common/auth/auth.types';
-import { JwtAuthGuard } from 'src/common/auth/jwt-auth.guard';
-import { Roles } from 'src/common/auth/roles.decorator';
-import { DryRunQuery, PartitionListQuery } from 'src/partitions/dto/dry-run.query';
-import { MaintenanceReportDto, PartitionViewDto } from 'src/partitions/dto/responses';
-import { PartitionListService } from 'src/partitions/partition-list.service';
-import { PartitionService } from 'src/partitions/partition.service';
-import { AdminApi } from 'src/query/api-docs.decorator';
+import { ROLES } from '../common/auth/auth.types';
+import { JwtAuthGuard } from '../common/auth/jwt-auth.guard';
+import { Roles } from '../common/auth/roles.decorator';
+import { DryRunQuery, PartitionListQuery } from './dto/dry-run.query';
+import { MaintenanceReportDto, PartitionViewDto } from './dto/responses';
+import { PartitionListService } from './partition-list.service';
+import { PartitionService } from './partition.service';
+import { AdminApi } from '../query/api-docs.decorator';
 
 @Controller('audit/partitions')
 @UseGuards(JwtAuthGuard)

@@ -1,10 +1,10 @@
 import { Module } from '@nestjs/common';
-import { LifecycleRunRepository } from 'src/partitions/lifecycle-run.repository';
-import { PartitionListService } from 'src/partitions/partition-list.service';
-import { PartitionMetrics } from 'src/partitions/partition.metrics';
-import { PartitionRepository } from 'src/partitions/partition.repository';
-import { PartitionService } from 'src/partitions/partition.service';
-import { PartitionsController } from 'src/partitions/partitions.controller';
+import { LifecycleRunRepository } from './lifecycle-run.repository';
+import { PartitionListService } from './partition-list.service';
+import { PartitionMetrics } from './partition.metrics';
+import { PartitionRepository } from './partition.repository';
+import { PartitionService } from './partition.service';
+import { PartitionsController } from './partitions.controller';
 
 @Module({
   controllers: [PartitionsController],

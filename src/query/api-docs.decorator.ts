@@ -6,7 +6,7 @@ import {
   ApiTags,
   ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
-import { ErrorDto } from 'src/query/dto/responses';
+import { ErrorDto } from './dto/responses';
 
 /** The common OpenAPI description of an admin controller: Bearer JWT, 400/401/403 shapes. */
 export function AdminApi(tag: string) {

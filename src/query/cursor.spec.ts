@@ -1,4 +1,4 @@
-import { CursorCodec, CursorPosition } from 'src/query/cursor';
+import { CursorCodec, CursorPosition } from './cursor';
 
 const SECRET = 'cursor-secret-0123456789-0123456789';
 const SCOPE = 'org-1|actor=user-1';

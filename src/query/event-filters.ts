@@ -1,5 +1,5 @@
 import { BadRequestException } from '@nestjs/common';
-import { EventFiltersQuery } from 'src/query/dto/event-filters.query';
+import { EventFiltersQuery } from './dto/event-filters.query';
 
 /** Validated, tenant-scoped filters as the repository takes them. */
 export interface EventFilters {

@@ -1,4 +1,4 @@
-import { EventRow } from 'src/query/events.repository';
+import { EventRow } from './events.repository';
 
 /** The public JSON shape of an event (camelCase, as in DESIGN.md). */
 export function toEventView(row: EventRow) {

@@ -10,14 +10,14 @@ import {
 } from '@nestjs/common';
 import { ApiNotFoundResponse, ApiOkResponse, ApiOperation } from '@nestjs/swagger';
 import type { Request } from 'express';
-import { Audited } from 'src/audit';
-import { AuthUser, ROLES } from 'src/common/auth/auth.types';
-import { JwtAuthGuard } from 'src/common/auth/jwt-auth.guard';
-import { Roles } from 'src/common/auth/roles.decorator';
-import { AdminApi } from 'src/query/api-docs.decorator';
-import { ListEventsQuery } from 'src/query/dto/list-events.query';
-import { AuditEventDto, ErrorDto, EventPageDto } from 'src/query/dto/responses';
-import { EventPage, EventsService } from 'src/query/events.service';
+import { Audited } from '../audit';
+import { AuthUser, ROLES } from '../common/auth/auth.types';
+import { JwtAuthGuard } from '../common/auth/jwt-auth.guard';
+import { Roles } from '../common/auth/roles.decorator';
+import { AdminApi } from './api-docs.decorator';
+import { ListEventsQuery } from './dto/list-events.query';
+import { AuditEventDto, ErrorDto, EventPageDto } from './dto/responses';
+import { EventPage, EventsService } from './events.service';
 
 type AuthedRequest = Request & { user: AuthUser; requestId?: string };
 

@@ -2,9 +2,9 @@ import { Injectable } from '@nestjs/common';
 import { escapeLiteral, PoolClient } from 'pg';
 import { CopyToStreamQuery, to as copyTo } from 'pg-copy-streams';
 import { DataSource } from 'typeorm';
-import { CursorPosition } from 'src/query/cursor';
-import { IP_METADATA_KEY } from 'src/audit/personal-data/personal-data.protector';
-import { EventFilters } from 'src/query/event-filters';
+import { CursorPosition } from './cursor';
+import { IP_METADATA_KEY } from '../audit/personal-data/personal-data.protector';
+import { EventFilters } from './event-filters';
 
 export interface EventRow {
   id: string;

@@ -1,15 +1,15 @@
 import { BadRequestException, Inject, Injectable, NotFoundException } from '@nestjs/common';
-import { PersonalDataService } from 'src/audit';
-import { AuthUser } from 'src/common/auth/auth.types';
-import { APP_CONFIG } from 'src/common/config/app-config.module';
-import { AppConfig } from 'src/common/config/environment';
-import { CursorCodec, CursorPosition } from 'src/query/cursor';
-import { ListEventsQuery, PageQuery } from 'src/query/dto/list-events.query';
-import { EventFilters, filtersKey, toEventFilters } from 'src/query/event-filters';
-import { EventView, toEventView } from 'src/query/event.view';
-import { EventRow, EventsRepository } from 'src/query/events.repository';
-import { QueryCache } from 'src/query/query-cache.service';
-import { organizationScope } from 'src/query/tenant-scope';
+import { PersonalDataService } from '../audit';
+import { AuthUser } from '../common/auth/auth.types';
+import { APP_CONFIG } from '../common/config/app-config.module';
+import { AppConfig } from '../common/config/environment';
+import { CursorCodec, CursorPosition } from './cursor';
+import { ListEventsQuery, PageQuery } from './dto/list-events.query';
+import { EventFilters, filtersKey, toEventFilters } from './event-filters';
+import { EventView, toEventView } from './event.view';
+import { EventRow, EventsRepository } from './events.repository';
+import { QueryCache } from './query-cache.service';
+import { organizationScope } from './tenant-scope';
 
 export interface EventPage {
   items: EventView[];

@@ -1,8 +1,8 @@
 import { Readable, Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Pool } from 'pg';
-import { EventFilters } from 'src/query/event-filters';
-import { EventsRepository, ExportFormat } from 'src/query/events.repository';
+import { EventFilters } from './event-filters';
+import { EventsRepository, ExportFormat } from './events.repository';
 
 /**
  * The export's bytes into `sink` (the HTTP response, or a benchmark's counter) through `counter`, on a

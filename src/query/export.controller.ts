@@ -1,12 +1,12 @@
 import { Controller, Get, Query, Req, Res, UseGuards } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiProduces } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
-import { AuthUser, ROLES } from 'src/common/auth/auth.types';
-import { JwtAuthGuard } from 'src/common/auth/jwt-auth.guard';
-import { Roles } from 'src/common/auth/roles.decorator';
-import { AdminApi } from 'src/query/api-docs.decorator';
-import { ExportQuery } from 'src/query/dto/export.query';
-import { ExportService } from 'src/query/export.service';
+import { AuthUser, ROLES } from '../common/auth/auth.types';
+import { JwtAuthGuard } from '../common/auth/jwt-auth.guard';
+import { Roles } from '../common/auth/roles.decorator';
+import { AdminApi } from './api-docs.decorator';
+import { ExportQuery } from './dto/export.query';
+import { ExportService } from './export.service';
 
 /** Not `@Audited()`: ExportService records the export itself, with the row count, once the stream ends. */
 @Controller('audit/export')

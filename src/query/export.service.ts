@@ -1,13 +1,13 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import type { Response } from 'express';
 import { Pool } from 'pg';
-import { AuditService, PersonalDataService } from 'src/audit';
-import { AuthUser } from 'src/common/auth/auth.types';
-import { ExportQuery } from 'src/query/dto/export.query';
-import { toEventFilters } from 'src/query/event-filters';
-import { EventsRepository, ExportFormat } from 'src/query/events.repository';
-import { RowCounter, streamExport } from 'src/query/export-stream';
-import { organizationScope } from 'src/query/tenant-scope';
+import { AuditService, PersonalDataService } from '../audit';
+import { AuthUser } from '../common/auth/auth.types';
+import { ExportQuery } from './dto/export.query';
+import { toEventFilters } from './event-filters';
+import { EventsRepository, ExportFormat } from './events.repository';
+import { RowCounter, streamExport } from './export-stream';
+import { organizationScope } from './tenant-scope';
 
 export const EXPORT_POOL = Symbol('EXPORT_POOL');
 

@@ -1,9 +1,9 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { createHash } from 'node:crypto';
 import Redis from 'ioredis';
-import { AuditService } from 'src/audit';
-import { APP_CONFIG } from 'src/common/config/app-config.module';
-import { AppConfig } from 'src/common/config/environment';
+import { AuditService } from '../audit';
+import { APP_CONFIG } from '../common/config/app-config.module';
+import { AppConfig } from '../common/config/environment';
 
 const ALL = '*';
 const STATS = '~stats';

@@ -1,18 +1,18 @@
 import { Module } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { poolFromDataSource } from 'src/common/database/pg-pool';
-import { ActorsController } from 'src/query/actors.controller';
-import { EventsController } from 'src/query/events.controller';
-import { EventsRepository } from 'src/query/events.repository';
-import { EventsService } from 'src/query/events.service';
-import { ExportController } from 'src/query/export.controller';
-import { EXPORT_POOL, ExportService } from 'src/query/export.service';
-import { QueryCache } from 'src/query/query-cache.service';
-import { ResourcesController } from 'src/query/resources.controller';
-import { StatsRefreshJob } from 'src/query/stats-refresh.job';
-import { StatsController } from 'src/query/stats.controller';
-import { StatsRepository } from 'src/query/stats.repository';
-import { StatsService } from 'src/query/stats.service';
+import { poolFromDataSource } from '../common/database/pg-pool';
+import { ActorsController } from './actors.controller';
+import { EventsController } from './events.controller';
+import { EventsRepository } from './events.repository';
+import { EventsService } from './events.service';
+import { ExportController } from './export.controller';
+import { EXPORT_POOL, ExportService } from './export.service';
+import { QueryCache } from './query-cache.service';
+import { ResourcesController } from './resources.controller';
+import { StatsRefreshJob } from './stats-refresh.job';
+import { StatsController } from './stats.controller';
+import { StatsRepository } from './stats.repository';
+import { StatsService } from './stats.service';
 
 /** The admin read API: search, by id, history, activity, stats, export. */
 @Module({

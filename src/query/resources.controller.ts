@@ -1,14 +1,14 @@
 import { Controller, Get, Param, Query, Req, UseGuards } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation } from '@nestjs/swagger';
-import { Audited } from 'src/audit';
-import { AuthUser, ROLES } from 'src/common/auth/auth.types';
-import { JwtAuthGuard } from 'src/common/auth/jwt-auth.guard';
-import { Roles } from 'src/common/auth/roles.decorator';
-import { AdminApi } from 'src/query/api-docs.decorator';
-import { ResourcePathParams } from 'src/query/dto/path-params';
-import { PageQuery } from 'src/query/dto/list-events.query';
-import { EventPageDto } from 'src/query/dto/responses';
-import { EventPage, EventsService } from 'src/query/events.service';
+import { Audited } from '../audit';
+import { AuthUser, ROLES } from '../common/auth/auth.types';
+import { JwtAuthGuard } from '../common/auth/jwt-auth.guard';
+import { Roles } from '../common/auth/roles.decorator';
+import { AdminApi } from './api-docs.decorator';
+import { ResourcePathParams } from './dto/path-params';
+import { PageQuery } from './dto/list-events.query';
+import { EventPageDto } from './dto/responses';
+import { EventPage, EventsService } from './events.service';
 
 @Controller('audit/resources')
 @UseGuards(JwtAuthGuard)

@@ -7,12 +7,12 @@ import {
   Optional,
 } from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
-import { APP_CONFIG } from 'src/common/config/app-config.module';
-import { AppConfig } from 'src/common/config/environment';
-import { JobMetrics } from 'src/common/metrics/job-metrics.service';
-import { scheduleEvery, trackJob } from 'src/common/scheduling/jobs';
-import { QueryCache } from 'src/query/query-cache.service';
-import { StatsRepository } from 'src/query/stats.repository';
+import { APP_CONFIG } from '../common/config/app-config.module';
+import { AppConfig } from '../common/config/environment';
+import { JobMetrics } from '../common/metrics/job-metrics.service';
+import { scheduleEvery, trackJob } from '../common/scheduling/jobs';
+import { QueryCache } from './query-cache.service';
+import { StatsRepository } from './stats.repository';
 
 const JOB = 'audit-stats-refresh';
 

@@ -1,12 +1,12 @@
 import { Controller, Get, Query, Req, UseGuards } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation } from '@nestjs/swagger';
-import { AuthUser, ROLES } from 'src/common/auth/auth.types';
-import { JwtAuthGuard } from 'src/common/auth/jwt-auth.guard';
-import { Roles } from 'src/common/auth/roles.decorator';
-import { AdminApi } from 'src/query/api-docs.decorator';
-import { StatsResponseDto } from 'src/query/dto/responses';
-import { StatsQuery } from 'src/query/dto/stats.query';
-import { StatsResponse, StatsService } from 'src/query/stats.service';
+import { AuthUser, ROLES } from '../common/auth/auth.types';
+import { JwtAuthGuard } from '../common/auth/jwt-auth.guard';
+import { Roles } from '../common/auth/roles.decorator';
+import { AdminApi } from './api-docs.decorator';
+import { StatsResponseDto } from './dto/responses';
+import { StatsQuery } from './dto/stats.query';
+import { StatsResponse, StatsService } from './stats.service';
 
 @Controller('audit/stats')
 @UseGuards(JwtAuthGuard)

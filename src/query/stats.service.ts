@@ -1,9 +1,9 @@
 import { Injectable } from '@nestjs/common';
-import { AuthUser } from 'src/common/auth/auth.types';
-import { StatsQuery } from 'src/query/dto/stats.query';
-import { QueryCache } from 'src/query/query-cache.service';
-import { StatsRepository, StatsRow } from 'src/query/stats.repository';
-import { organizationScope } from 'src/query/tenant-scope';
+import { AuthUser } from '../common/auth/auth.types';
+import { StatsQuery } from './dto/stats.query';
+import { QueryCache } from './query-cache.service';
+import { StatsRepository, StatsRow } from './stats.repository';
+import { organizationScope } from './tenant-scope';
 import { BadRequestException } from '@nestjs/common';
 
 export interface StatsResponse {

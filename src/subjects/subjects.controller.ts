@@ -10,13 +10,13 @@ import {
 } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation } from '@nestjs/swagger';
 import type { Request } from 'express';
-import { AuthUser, ROLES } from 'src/common/auth/auth.types';
-import { JwtAuthGuard } from 'src/common/auth/jwt-auth.guard';
-import { Roles } from 'src/common/auth/roles.decorator';
-import { AdminApi } from 'src/query/api-docs.decorator';
-import { organizationScope } from 'src/query/tenant-scope';
-import { EraseSubjectParams, EraseSubjectQuery, ErasureResultDto } from 'src/subjects/dto/erase.dto';
-import { SubjectsService } from 'src/subjects/subjects.service';
+import { AuthUser, ROLES } from '../common/auth/auth.types';
+import { JwtAuthGuard } from '../common/auth/jwt-auth.guard';
+import { Roles } from '../common/auth/roles.decorator';
+import { AdminApi } from '../query/api-docs.decorator';
+import { organizationScope } from '../query/tenant-scope';
+import { EraseSubjectParams, EraseSubjectQuery, ErasureResultDto } from './dto/erase.dto';
+import { SubjectsService } from './subjects.service';
 
 @Controller('audit/subjects')
 @UseGuards(JwtAuthGuard)

@@ -1,6 +1,6 @@
 import { Module } from '@nestjs/common';
-import { SubjectsController } from 'src/subjects/subjects.controller';
-import { SubjectsService } from 'src/subjects/subjects.service';
+import { SubjectsController } from './subjects.controller';
+import { SubjectsService } from './subjects.service';
 
 /** Data subjects (GDPR): erasure by crypto-shredding. */
 @Module({

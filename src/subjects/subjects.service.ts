@@ -1,7 +1,7 @@
 import { Injectable, ServiceUnavailableException } from '@nestjs/common';
-import { AuditService, PersonalDataService } from 'src/audit';
-import { AuthUser } from 'src/common/auth/auth.types';
-import { ErasureResultDto } from 'src/subjects/dto/erase.dto';
+import { AuditService, PersonalDataService } from '../audit';
+import { AuthUser } from '../common/auth/auth.types';
+import { ErasureResultDto } from './dto/erase.dto';
 
 /** GDPR erasure: destroys a subject's keys (crypto-shredding) and records that it did. */
 @Injectable()

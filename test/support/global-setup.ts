@@ -1,6 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { Client } from 'pg';
-import { runMigrations } from 'src/common/database/migrate';
+import { runMigrations } from '../../src/common/database/migrate';
+import { ALL_MIGRATIONS } from '../../demo/data-source-options';
 import { databaseUrl, TEMPLATE_FILE, TEST_ADMIN_URL, TEST_DB_PREFIX } from './env';
 
 /** Creates one migrated template database per run; each test file clones it (CREATE DATABASE ... TEMPLATE). */
@@ -22,7 +23,7 @@ export default async function globalSetup(): Promise<void> {
   } finally {
     await admin.end();
   }
-  await runMigrations(databaseUrl(template));
+  await runMigrations(databaseUrl(template), { migrations: ALL_MIGRATIONS });
   process.env.AUDIT_TEST_TEMPLATE = template;
   writeFileSync(TEMPLATE_FILE, template);
 }

@@ -1,6 +1,6 @@
 import { INestApplication } from '@nestjs/common';
-import { MaintenanceReport, PartitionService } from 'src/partitions/partition.service';
-import { AuditService } from 'src/audit';
+import { MaintenanceReport, PartitionService } from '../../src/partitions/partition.service';
+import { AuditService } from '../../src/audit';
 import { TestDatabase } from './test-db';
 
 /** First instant of the UTC month `offset` months from `base`. */

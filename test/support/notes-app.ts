@@ -15,8 +15,8 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Audited, AuditModule, AuditModuleOptions, AuditService } from 'src/audit';
-import { dataSourceOptions } from 'src/common/database/data-source-options';
+import { Audited, AuditModule, AuditModuleOptions, AuditService } from '../../src/audit';
+import { dataSourceOptions } from '../../demo/data-source-options';
 
 /**
  * A tiny audited app whose own data does not live in Postgres (notes in memory), for the delivery and

@@ -4,9 +4,9 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-export const MAIN_JS = join(__dirname, '..', '..', 'dist', 'src', 'main.js');
+export const MAIN_JS = join(__dirname, '..', '..', 'dist', 'demo', 'main.js');
 /** `npm run worker`'s file: the stream flush worker. */
-export const WORKER_JS = join(__dirname, '..', '..', 'dist', 'src', 'worker.js');
+export const WORKER_JS = join(__dirname, '..', '..', 'dist', 'demo', 'worker.js');
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

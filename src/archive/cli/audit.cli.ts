@@ -3,14 +3,14 @@ import { INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { SingleBar, Presets } from 'cli-progress';
 import { Command } from 'commander';
-import { ArchiveService } from 'src/archive/archive.service';
-import { CliModule } from 'src/archive/cli/cli.module';
-import { RestoreService } from 'src/archive/restore.service';
-import { ConfigError, loadConfig } from 'src/common/config/environment';
-import { EmbeddedDatabase, startEmbeddedPostgres } from 'src/common/database/embedded-postgres';
-import { runMigrations } from 'src/common/database/migrate';
-import { PartitionListService } from 'src/partitions/partition-list.service';
-import { PartitionService } from 'src/partitions/partition.service';
+import { ArchiveService } from '../archive.service';
+import { CliModule } from './cli.module';
+import { RestoreService } from '../restore.service';
+import { ConfigError, loadConfig } from '../../common/config/environment';
+import { EmbeddedDatabase, startEmbeddedPostgres } from '../../../demo/embedded-postgres';
+import { runMigrations } from '../../common/database/migrate';
+import { PartitionListService } from '../../partitions/partition-list.service';
+import { PartitionService } from '../../partitions/partition.service';
 
 /** Exit code when another instance holds the job's lock: nothing was done, try again later. */
 const EXIT_BUSY = 3;

@@ -1,12 +1,12 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { ArchiveModule } from 'src/archive/archive.module';
-import { ClockModule } from 'src/common/clock/clock';
-import { AppConfigModule } from 'src/common/config/app-config.module';
-import { AppConfig } from 'src/common/config/environment';
-import { dataSourceOptions } from 'src/common/database/data-source-options';
-import { MetricsModule } from 'src/common/metrics/metrics.module';
-import { IntegrityCoreModule } from 'src/integrity/integrity-core.module';
+import { ArchiveModule } from '../archive.module';
+import { ClockModule } from '../../common/clock/clock';
+import { AppConfigModule } from '../../common/config/app-config.module';
+import { AppConfig } from '../../common/config/environment';
+import { dataSourceOptions } from '../../../demo/data-source-options';
+import { MetricsModule } from '../../common/metrics/metrics.module';
+import { IntegrityCoreModule } from '../../integrity/integrity-core.module';
 
 /**
  * What the CLI needs: configuration, the database, partitions and archives (and the integrity core that

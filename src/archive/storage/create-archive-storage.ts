@@ -1,7 +1,7 @@
-import { FileArchiveStorage } from 'src/archive/storage/file-archive.storage';
-import { S3ArchiveStorage } from 'src/archive/storage/s3-archive.storage';
-import { ArchiveStorage } from 'src/archive/storage/archive-storage';
-import { AppConfig } from 'src/common/config/environment';
+import { FileArchiveStorage } from './file-archive.storage';
+import { S3ArchiveStorage } from './s3-archive.storage';
+import { ArchiveStorage } from './archive-storage';
+import { AppConfig } from '../../common/config/environment';
 
 /** The store ARCHIVE_URL names (validated at boot: file:/// or s3://). */
 export function createArchiveStorage(config: AppConfig['archive']): ArchiveStorage {

@@ -5,7 +5,7 @@ import { dirname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
-import { ArchiveObjectNotFound, ArchiveStorage, ObjectUpload } from 'src/archive/storage/archive-storage';
+import { ArchiveObjectNotFound, ArchiveStorage, ObjectUpload } from './archive-storage';
 
 /**
  * Archives in a directory. An object is written to a temporary name and renamed when complete, so a crash

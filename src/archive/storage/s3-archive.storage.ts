@@ -1,7 +1,7 @@
 import { DeleteObjectCommand, GetObjectCommand, NoSuchKey, S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { PassThrough, Readable } from 'node:stream';
-import { ArchiveObjectNotFound, ArchiveStorage, ObjectUpload } from 'src/archive/storage/archive-storage';
+import { ArchiveObjectNotFound, ArchiveStorage, ObjectUpload } from './archive-storage';
 
 export interface S3StorageOptions {
   endpoint?: string;

@@ -1,4 +1,4 @@
-import { adaptiveBatchSize, maxAdaptiveBatch } from 'src/audit/delivery/adaptive-batch';
+import { adaptiveBatchSize, maxAdaptiveBatch } from './adaptive-batch';
 
 describe('adaptiveBatchSize', () => {
   it('uses the configured size while the backlog is small', () => {

@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
-import type { AuditEventRepository } from 'src/audit/audit-event.repository';
-import type { QueuedEvent, WriteAttempt } from 'src/audit/audit-writer.service';
-import type { SubjectKeyRecord } from 'src/audit/personal-data/subject-keyring';
+import type { AuditEventRepository } from '../audit-event.repository';
+import type { QueuedEvent, WriteAttempt } from '../audit-writer.service';
+import type { SubjectKeyRecord } from '../personal-data/subject-keyring';
 
 // Postgres error classes that mean "this data can never be written" (bad value, constraint), as opposed to
 // "try again later" (connection, lock, admin shutdown, missing table being recreated...). A unique

@@ -1,8 +1,8 @@
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { QueuedEvent } from 'src/audit/audit-writer.service';
-import { DiskSpool } from 'src/audit/delivery/disk-spool';
+import type { QueuedEvent } from '../audit-writer.service';
+import { DiskSpool } from './disk-spool';
 
 const events = (n: number, from = 0): QueuedEvent[] =>
   Array.from({ length: n }, (_, i) => ({

@@ -1,8 +1,8 @@
 import { mkdirSync, readdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { appendFile, open, readFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { QueuedEvent } from 'src/audit/audit-writer.service';
-import { deserializeQueued, serializeQueued } from 'src/audit/delivery/queued-event.codec';
+import type { QueuedEvent } from '../audit-writer.service';
+import { deserializeQueued, serializeQueued } from './queued-event.codec';
 
 export type SpoolFsync = 'always' | 'never';
 

@@ -1,5 +1,5 @@
-import type { QueuedEvent } from 'src/audit/audit-writer.service';
-import { deserializeQueued, serializeQueued } from 'src/audit/delivery/queued-event.codec';
+import type { QueuedEvent } from '../audit-writer.service';
+import { deserializeQueued, serializeQueued } from './queued-event.codec';
 
 const event: QueuedEvent = {
   id: '01a20d1f-d94f-735f-869f-39e45a1e1fc7',

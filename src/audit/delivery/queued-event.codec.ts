@@ -1,5 +1,5 @@
-import type { QueuedEvent } from 'src/audit/audit-writer.service';
-import type { SubjectKeyRecord } from 'src/audit/personal-data/subject-keyring';
+import type { QueuedEvent } from '../audit-writer.service';
+import type { SubjectKeyRecord } from '../personal-data/subject-keyring';
 
 type EncodedKey = [
   id: string,

@@ -1,13 +1,13 @@
 import { Logger } from '@nestjs/common';
 import Redis from 'ioredis';
 import { hostname } from 'node:os';
-import type { AuditEventRepository } from 'src/audit/audit-event.repository';
-import type { ResolvedAuditOptions, ResolvedRedisOptions } from 'src/audit/audit-options';
-import type { AuditWriter, QueuedEvent } from 'src/audit/audit-writer.service';
-import { maxAdaptiveBatch } from 'src/audit/delivery/adaptive-batch';
-import { describeError } from 'src/audit/delivery/batch-copy';
-import { serializeQueued } from 'src/audit/delivery/queued-event.codec';
-import { StreamConsumer } from 'src/audit/delivery/stream-consumer';
+import type { AuditEventRepository } from '../audit-event.repository';
+import type { ResolvedAuditOptions, ResolvedRedisOptions } from '../audit-options';
+import type { AuditWriter, QueuedEvent } from '../audit-writer.service';
+import { maxAdaptiveBatch } from './adaptive-batch';
+import { describeError } from './batch-copy';
+import { serializeQueued } from './queued-event.codec';
+import { StreamConsumer } from './stream-consumer';
 
 export interface StreamStats {
   /** False while Redis does not answer (events then go to the local spool). */

@@ -1,11 +1,11 @@
 import { Logger } from '@nestjs/common';
 import type Redis from 'ioredis';
-import type { AuditEventRepository } from 'src/audit/audit-event.repository';
-import type { ResolvedRedisOptions } from 'src/audit/audit-options';
-import type { QueuedEvent, WriteAttempt } from 'src/audit/audit-writer.service';
-import { adaptiveBatchSize } from 'src/audit/delivery/adaptive-batch';
-import { BatchOutcome, copyBatch, describeError } from 'src/audit/delivery/batch-copy';
-import { deserializeQueued } from 'src/audit/delivery/queued-event.codec';
+import type { AuditEventRepository } from '../audit-event.repository';
+import type { ResolvedRedisOptions } from '../audit-options';
+import type { QueuedEvent, WriteAttempt } from '../audit-writer.service';
+import { adaptiveBatchSize } from './adaptive-batch';
+import { BatchOutcome, copyBatch, describeError } from './batch-copy';
+import { deserializeQueued } from './queued-event.codec';
 
 /** What a consumer reports to the rest of the pipeline (the writer's counters and listeners). */
 export interface ConsumerSink {

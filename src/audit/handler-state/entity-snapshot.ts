@@ -1,5 +1,5 @@
 import { EntityMetadata, ObjectLiteral } from 'typeorm';
-import { tenantColumn } from 'src/audit/entity-state.sql';
+import { tenantColumn } from '../entity-state.sql';
 
 /** How to read one entity's state, resolved once per entity class. */
 export class EntitySnapshotter {

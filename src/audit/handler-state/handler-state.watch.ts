@@ -8,7 +8,7 @@ import {
   RemoveEvent,
   UpdateEvent,
 } from 'typeorm';
-import { EntitySnapshotter } from 'src/audit/handler-state/entity-snapshot';
+import { EntitySnapshotter } from './entity-snapshot';
 
 /** One audited mutation waiting for its handler to load the row it changes. */
 export interface HandlerStateSlot {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { merkleRoot, PendingSeal, SealBody, sealHash } from 'src/audit/integrity/seal';
+import { merkleRoot, PendingSeal, SealBody, sealHash } from './seal';
 
 /** Anything that runs a parameterized query in the caller's transaction (pg client, TypeORM runner). */
 export interface Queryable {

@@ -1,6 +1,6 @@
-import { compareKeys, jsonbText, numberText } from 'src/audit/integrity/jsonb-text';
-import { inetText } from 'src/audit/integrity/inet-text';
-import { merkleRoot } from 'src/audit/integrity/seal';
+import { compareKeys, jsonbText, numberText } from './jsonb-text';
+import { inetText } from './inet-text';
+import { merkleRoot } from './seal';
 import { createHash } from 'node:crypto';
 
 describe('jsonbText', () => {

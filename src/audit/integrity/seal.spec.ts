@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { merkleRoot, SealGrouper, SealLeaf } from 'src/audit/integrity/seal';
+import { merkleRoot, SealGrouper, SealLeaf } from './seal';
 
 type BytesLeaf = SealLeaf & { hash: Buffer };
 

@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv, createHash, randomFillSync } from 'node:crypto';
-import type { JsonValue } from 'src/audit/audit.types';
+import type { JsonValue } from '../audit.types';
 
 /**
  * The ciphertext format of a personal value, stored in place of the value (a JSON string inside the

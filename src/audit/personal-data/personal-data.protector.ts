@@ -1,7 +1,7 @@
-import type { AuditEvent, FieldChange, JsonValue } from 'src/audit/audit.types';
-import { normalizeKey } from 'src/audit/redaction';
-import { encryptValue } from 'src/audit/personal-data/personal-data.cipher';
-import { ActiveSubjectKey, SubjectKeyRecord, SubjectKeyring } from 'src/audit/personal-data/subject-keyring';
+import type { AuditEvent, FieldChange, JsonValue } from '../audit.types';
+import { normalizeKey } from '../redaction';
+import { encryptValue } from './personal-data.cipher';
+import { ActiveSubjectKey, SubjectKeyRecord, SubjectKeyring } from './subject-keyring';
 
 /** Where an event's client IP goes when personal data is protected: `ip` (an inet column) cannot hold ciphertext. */
 export const IP_METADATA_KEY = '$ip';

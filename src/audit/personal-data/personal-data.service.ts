@@ -1,9 +1,9 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { Transform, TransformCallback } from 'node:stream';
 import { Pool } from 'pg';
-import { AUDIT_OPTIONS, AUDIT_PG_POOL } from 'src/audit/audit.constants';
-import type { ResolvedAuditOptions } from 'src/audit/audit-options';
-import type { AuditEvent, JsonValue } from 'src/audit/audit.types';
+import { AUDIT_OPTIONS, AUDIT_PG_POOL } from '../audit.constants';
+import type { ResolvedAuditOptions } from '../audit-options';
+import type { AuditEvent, JsonValue } from '../audit.types';
 import {
   decryptValue,
   ERASED,
@@ -14,10 +14,10 @@ import {
   TOKENS_IN_TEXT,
   UNAVAILABLE,
   unwrapKey,
-} from 'src/audit/personal-data/personal-data.cipher';
-import { PersonalDataProtector, ProtectedEvent } from 'src/audit/personal-data/personal-data.protector';
-import { ErasureResult, SubjectKeyRepository } from 'src/audit/personal-data/subject-key.repository';
-import { SubjectKeyring } from 'src/audit/personal-data/subject-keyring';
+} from './personal-data.cipher';
+import { PersonalDataProtector, ProtectedEvent } from './personal-data.protector';
+import { ErasureResult, SubjectKeyRepository } from './subject-key.repository';
+import { SubjectKeyring } from './subject-keyring';
 
 /**
  * The fields of a read event that can hold personal data (the API's event shape; the events repository

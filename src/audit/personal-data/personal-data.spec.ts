@@ -1,6 +1,6 @@
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { AuditEvent } from 'src/audit/audit.types';
+import type { AuditEvent } from '../audit.types';
 import {
   decryptValue,
   encryptValue,
@@ -9,10 +9,10 @@ import {
   TOKEN,
   unwrapKey,
   uuidToRef,
-} from 'src/audit/personal-data/personal-data.cipher';
-import { IP_METADATA_KEY, PersonalDataProtector } from 'src/audit/personal-data/personal-data.protector';
-import { RevealTransform } from 'src/audit/personal-data/personal-data.service';
-import { SubjectKeyring } from 'src/audit/personal-data/subject-keyring';
+} from './personal-data.cipher';
+import { IP_METADATA_KEY, PersonalDataProtector } from './personal-data.protector';
+import { RevealTransform } from './personal-data.service';
+import { SubjectKeyring } from './subject-keyring';
 
 const KEK = Buffer.alloc(32, 5);
 

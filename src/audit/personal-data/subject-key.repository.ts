@@ -1,5 +1,5 @@
 import type { Pool } from 'pg';
-import type { SubjectKeyRecord } from 'src/audit/personal-data/subject-keyring';
+import type { SubjectKeyRecord } from './subject-keyring';
 
 interface Queryable {
   query(sql: string, values?: unknown[]): Promise<unknown>;

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { eventId } from 'src/audit/event-id';
-import { kekIdOf, uuidToRef, wrapKey } from 'src/audit/personal-data/personal-data.cipher';
+import { eventId } from '../event-id';
+import { kekIdOf, uuidToRef, wrapKey } from './personal-data.cipher';
 
 /** A subject key as it travels with the events it encrypted, until it is stored with them. */
 export interface SubjectKeyRecord {

@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { EventDraft } from 'src/audit/audit-event.factory';
-import type { AuditTarget } from 'src/audit/audit-target.resolver';
+import type { EventDraft } from '../audit-event.factory';
+import type { AuditTarget } from '../audit-target.resolver';
 
 /** What the transactional subscriber needs to know about the request it is running in. */
 export interface TransactionalCapture {

@@ -9,14 +9,14 @@ import {
   RemoveEvent,
   UpdateEvent,
 } from 'typeorm';
-import { AUDIT_OPTIONS } from 'src/audit/audit.constants';
-import { AuditEventRepository } from 'src/audit/audit-event.repository';
-import { buildAuditEvent } from 'src/audit/audit-event.factory';
-import { PersonalDataService } from 'src/audit/personal-data/personal-data.service';
-import { ResolvedAuditOptions } from 'src/audit/audit-options';
-import { AuditAction } from 'src/audit/audit.types';
-import { entityStateQuery } from 'src/audit/entity-state.sql';
-import { TransactionalCapture, transactionalCapture } from 'src/audit/transactional/audit-context';
+import { AUDIT_OPTIONS } from '../audit.constants';
+import { AuditEventRepository } from '../audit-event.repository';
+import { buildAuditEvent } from '../audit-event.factory';
+import { PersonalDataService } from '../personal-data/personal-data.service';
+import { ResolvedAuditOptions } from '../audit-options';
+import { AuditAction } from '../audit.types';
+import { entityStateQuery } from '../entity-state.sql';
+import { TransactionalCapture, transactionalCapture } from './audit-context';
 
 /**
  * `@Audited({ consistency: 'transactional' })`: captures TypeORM writes inside their own transaction.

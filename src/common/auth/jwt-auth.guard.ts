@@ -8,10 +8,10 @@ import {
 } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { createRemoteJWKSet, JWTHeaderParameters, jwtVerify, JWTVerifyGetKey } from 'jose';
-import { APP_CONFIG } from 'src/common/config/app-config.module';
-import { AppConfig } from 'src/common/config/environment';
-import { AuthUser } from 'src/common/auth/auth.types';
-import { ROLES_KEY } from 'src/common/auth/roles.decorator';
+import { APP_CONFIG } from '../config/app-config.module';
+import { AppConfig } from '../config/environment';
+import { AuthUser } from './auth.types';
+import { ROLES_KEY } from './roles.decorator';
 
 /**
  * Bearer JWT (HS256 with AUTH_JWT_SECRET; RS256/ES256/EdDSA from AUTH_JWKS_URL when set). Sets `request.user` to `{ sub, org, roles }`; with `@Roles()`

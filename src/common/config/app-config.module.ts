@@ -1,5 +1,5 @@
 import { Global, Module } from '@nestjs/common';
-import { AppConfig, loadConfig } from 'src/common/config/environment';
+import { AppConfig, loadConfig } from './environment';
 
 export const APP_CONFIG = Symbol('APP_CONFIG');
 

@@ -7,7 +7,7 @@ import {
   DEV_PERSONAL_DATA_KEY,
   DEV_SIGNING_KEY,
   loadConfig,
-} from 'src/common/config/environment';
+} from './environment';
 
 /** The ConfigError thrown for `env`, or a failure when none is thrown. */
 function configErrorOf(env: NodeJS.ProcessEnv): ConfigError {

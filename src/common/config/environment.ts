@@ -4,10 +4,10 @@ import { pathToFileURL } from 'node:url';
 import { plainToInstance, Transform } from 'class-transformer';
 import { createHash } from 'node:crypto';
 import proxyaddr from 'proxy-addr';
-import { parsePrivateKey, parsePublicKey } from 'src/common/crypto/ed25519-keys';
-import { ARCHIVE_COMPRESSIONS, ArchiveCompression, zstdUnavailable } from 'src/archive/archive-codec';
-import { parseKek } from 'src/audit/personal-data/personal-data.cipher';
-import { DEFAULT_PERSONAL_KEYS } from 'src/audit/personal-data/personal-data.protector';
+import { parsePrivateKey, parsePublicKey } from '../crypto/ed25519-keys';
+import { ARCHIVE_COMPRESSIONS, ArchiveCompression, zstdUnavailable } from '../../archive/archive-codec';
+import { parseKek } from '../../audit/personal-data/personal-data.cipher';
+import { DEFAULT_PERSONAL_KEYS } from '../../audit/personal-data/personal-data.protector';
 import {
   IsIn,
   IsInt,

@@ -1,20 +1,45 @@
 import { Logger } from '@nestjs/common';
-import { DataSource } from 'typeorm';
-import { dataSourceOptions } from 'src/common/database/data-source-options';
+import { DataSource, MigrationInterface } from 'typeorm';
+import { AUDIT_MIGRATIONS } from '../../../migrations';
 
 /** Arbitrary but fixed: every replica agrees on it, so only one runs migrations at a time. */
 const MIGRATION_LOCK_KEY = 7_331_001;
 
-/** Runs pending migrations under a Postgres advisory lock, so replicas starting together do not race. */
-export async function runMigrations(url: string): Promise<string[]> {
-  const dataSource = new DataSource(dataSourceOptions(url, { extra: { max: 2 } }));
+/** Where the applied migrations are recorded; the 0.1 schema used this name, so upgrades find their history. */
+export const AUDIT_MIGRATIONS_TABLE = 'schema_migrations';
+
+export interface RunMigrationsOptions {
+  /** Migrations to run: the audit schema's by default; an app may add its own (they sort by timestamp). */
+  migrations?: Array<new () => MigrationInterface>;
+  /** Table recording applied migrations. Default `schema_migrations`. */
+  tableName?: string;
+  logger?: Pick<Logger, 'log'>;
+}
+
+/**
+ * Runs pending migrations under a Postgres advisory lock, so replicas starting together do not race.
+ * Returns the names applied.
+ */
+export async function runMigrations(url: string, options: RunMigrationsOptions = {}): Promise<string[]> {
+  const dataSource = new DataSource({
+    type: 'postgres',
+    url,
+    migrations: options.migrations ?? AUDIT_MIGRATIONS,
+    migrationsTableName: options.tableName ?? AUDIT_MIGRATIONS_TABLE,
+    migrationsTransactionMode: 'each',
+    synchronize: false,
+    logging: false,
+    extra: { max: 2, application_name: 'nest-audit-trail:migrate' },
+  });
   await dataSource.initialize();
   const runner = dataSource.createQueryRunner();
   try {
     await runner.connect();
     await runner.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
     const applied = await dataSource.runMigrations({ transaction: 'each' });
-    if (applied.length > 0) new Logger('Migrations').log(`Applied ${applied.map((m) => m.name).join(', ')}`);
+    if (applied.length > 0) {
+      (options.logger ?? new Logger('Migrations')).log(`Applied ${applied.map((m) => m.name).join(', ')}`);
+    }
     return applied.map((m) => m.name);
   } finally {
     await runner.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]).catch(() => undefined);

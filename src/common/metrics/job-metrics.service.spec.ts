@@ -1,5 +1,5 @@
-import { JobMetrics } from 'src/common/metrics/job-metrics.service';
-import { MetricsService } from 'src/common/metrics/metrics.service';
+import { JobMetrics } from './job-metrics.service';
+import { MetricsService } from './metrics.service';
 
 describe('JobMetrics.track', () => {
   let metrics: MetricsService;

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { Counter, Histogram } from 'prom-client';
-import { MetricsService } from 'src/common/metrics/metrics.service';
+import { MetricsService } from './metrics.service';
 
 // `job_name`, not `job`: Prometheus sets its own `job` label on every scraped series and would rename ours
 // to `exported_job` (or, with honor_labels, overwrite the target's).

@@ -1,6 +1,6 @@
 import { Controller, Get, Res } from '@nestjs/common';
 import type { Response } from 'express';
-import { MetricsService } from 'src/common/metrics/metrics.service';
+import { MetricsService } from './metrics.service';
 
 /**
  * `GET /metrics` for Prometheus. No auth, like the health probes: it carries counts and durations, never

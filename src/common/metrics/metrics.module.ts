@@ -1,7 +1,7 @@
 import { Global, Module } from '@nestjs/common';
-import { JobMetrics } from 'src/common/metrics/job-metrics.service';
-import { MetricsController } from 'src/common/metrics/metrics.controller';
-import { MetricsService } from 'src/common/metrics/metrics.service';
+import { JobMetrics } from './job-metrics.service';
+import { MetricsController } from './metrics.controller';
+import { MetricsService } from './metrics.service';
 
 /**
  * `GET /metrics` and the app's registry. Global: features inject `MetricsService` to declare their metrics

@@ -1,5 +1,5 @@
 import type { SchedulerRegistry } from '@nestjs/schedule';
-import type { JobMetrics } from 'src/common/metrics/job-metrics.service';
+import type { JobMetrics } from '../metrics/job-metrics.service';
 
 /**
  * `work` as one run of `job`: counted and timed when metrics are available (the CLIs and benchmarks build the

@@ -5,7 +5,7 @@ import {
   safeSerialize,
   SafeSerializeOptions,
   TruncatedState,
-} from 'src/common/serialization/safe-serialize';
+} from './safe-serialize';
 
 const serialize = (input: unknown, options: Partial<SafeSerializeOptions> = {}) =>
   safeSerialize(input, { maxBytes: 1024 * 1024, ...options });

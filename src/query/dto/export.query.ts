@@ -1,6 +1,6 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { IsIn, IsOptional } from 'class-validator';
-import { EventFiltersQuery } from 'src/query/dto/event-filters.query';
+import { EventFiltersQuery } from './event-filters.query';
 
 export const EXPORT_FORMATS = ['ndjson', 'csv'] as const;
 

@@ -1,7 +1,7 @@
 import { ApiPropertyOptional, IntersectionType } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
-import { EventFiltersQuery } from 'src/query/dto/event-filters.query';
+import { EventFiltersQuery } from './event-filters.query';
 
 export const MAX_LIMIT = 1000;
 

@@ -1,5 +1,5 @@
 import { DataSource } from 'typeorm';
-import { dataSourceOptions } from 'src/common/database/data-source-options';
+import { dataSourceOptions } from './data-source-options';
 
 /** For the TypeORM CLI (`npm run migration:run`); the app itself migrates at boot. */
 if (!process.env.DATABASE_URL) throw new Error('DATABASE_URL must be set for the TypeORM CLI');

@@ -12,11 +12,11 @@ import {
   Req,
   UseGuards,
 } from '@nestjs/common';
-import { Audited } from 'src/audit';
-import { AuthUser } from 'src/common/auth/auth.types';
-import { JwtAuthGuard } from 'src/common/auth/jwt-auth.guard';
-import { AccountsService } from 'src/accounts/accounts.service';
-import { CreateAccountDto, UpdateAccountDto } from 'src/accounts/dto/account.dto';
+import { Audited } from '../../src/audit';
+import { AuthUser } from '../../src/common/auth/auth.types';
+import { JwtAuthGuard } from '../../src/common/auth/jwt-auth.guard';
+import { AccountsService } from './accounts.service';
+import { CreateAccountDto, UpdateAccountDto } from './dto/account.dto';
 
 type AuthedRequest = { user: AuthUser };
 

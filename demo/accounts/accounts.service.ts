@@ -3,8 +3,8 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { randomBytes, scrypt } from 'node:crypto';
 import { promisify } from 'node:util';
 import { Repository } from 'typeorm';
-import { Account, AccountView, toAccountView } from 'src/accounts/account.entity';
-import { CreateAccountDto, UpdateAccountDto } from 'src/accounts/dto/account.dto';
+import { Account, AccountView, toAccountView } from './account.entity';
+import { CreateAccountDto, UpdateAccountDto } from './dto/account.dto';
 
 const scryptAsync = promisify(scrypt) as (password: string, salt: Buffer, keylen: number) => Promise<Buffer>;
 

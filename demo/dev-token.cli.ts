@@ -1,5 +1,5 @@
 import { SignJWT } from 'jose';
-import { loadConfig } from 'src/common/config/environment';
+import { loadConfig } from '../src/common/config/environment';
 
 /**
  * Prints a Bearer token for trying the API locally:

@@ -2,21 +2,21 @@ import { DynamicModule, Module, OnApplicationShutdown } from '@nestjs/common';
 import { APP_FILTER, APP_PIPE } from '@nestjs/core';
 import { ScheduleModule } from '@nestjs/schedule';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { AccountsModule } from 'src/accounts/accounts.module';
-import { ArchiveModule } from 'src/archive/archive.module';
-import { AuditModule } from 'src/audit';
-import { ClockModule } from 'src/common/clock/clock';
-import { AppConfigModule } from 'src/common/config/app-config.module';
-import { AppConfig } from 'src/common/config/environment';
-import { dataSourceOptions } from 'src/common/database/data-source-options';
-import { AllExceptionsFilter } from 'src/common/errors/all-exceptions.filter';
-import { strictValidationPipe } from 'src/common/errors/validation.pipe';
-import { MetricsModule } from 'src/common/metrics/metrics.module';
-import { HealthModule } from 'src/health/health.module';
-import { IntegrityModule } from 'src/integrity/integrity.module';
-import { PartitionsModule } from 'src/partitions/partitions.module';
-import { SubjectsModule } from 'src/subjects/subjects.module';
-import { QueryModule } from 'src/query/query.module';
+import { AccountsModule } from './accounts/accounts.module';
+import { ArchiveModule } from '../src/archive/archive.module';
+import { AuditModule } from '../src/audit';
+import { ClockModule } from '../src/common/clock/clock';
+import { AppConfigModule } from '../src/common/config/app-config.module';
+import { AppConfig } from '../src/common/config/environment';
+import { dataSourceOptions } from './data-source-options';
+import { AllExceptionsFilter } from '../src/common/errors/all-exceptions.filter';
+import { strictValidationPipe } from '../src/common/errors/validation.pipe';
+import { MetricsModule } from '../src/common/metrics/metrics.module';
+import { HealthModule } from '../src/health/health.module';
+import { IntegrityModule } from '../src/integrity/integrity.module';
+import { PartitionsModule } from '../src/partitions/partitions.module';
+import { SubjectsModule } from '../src/subjects/subjects.module';
+import { QueryModule } from '../src/query/query.module';
 
 /** Runs last at shutdown: stops what main.ts started outside Nest (the embedded Postgres). */
 class ExternalResources implements OnApplicationShutdown {

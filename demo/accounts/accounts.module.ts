@@ -1,8 +1,8 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { Account } from 'src/accounts/account.entity';
-import { AccountsController } from 'src/accounts/accounts.controller';
-import { AccountsService } from 'src/accounts/accounts.service';
+import { Account } from './account.entity';
+import { AccountsController } from './accounts.controller';
+import { AccountsService } from './accounts.service';
 
 @Module({
   imports: [TypeOrmModule.forFeature([Account])],

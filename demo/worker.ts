@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
-import { createApp } from 'src/bootstrap';
-import { ConfigError, loadConfig } from 'src/common/config/environment';
+import { createApp } from './bootstrap';
+import { ConfigError, loadConfig } from '../src/common/config/environment';
 
 /**
  * `npm run worker`: a flush worker for Redis Streams delivery, as its own process (its own Deployment in

@@ -2,10 +2,11 @@ import { INestApplication, Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import { AppModule, AppRole } from 'src/app.module';
-import { AppConfig } from 'src/common/config/environment';
-import { EmbeddedDatabase, startEmbeddedPostgres } from 'src/common/database/embedded-postgres';
-import { runMigrations } from 'src/common/database/migrate';
+import { AppModule, AppRole } from './app.module';
+import { AppConfig } from '../src/common/config/environment';
+import { EmbeddedDatabase, startEmbeddedPostgres } from './embedded-postgres';
+import { runMigrations } from '../src/common/database/migrate';
+import { ALL_MIGRATIONS } from './data-source-options';
 
 /**
  * Builds the whole service: the database (DATABASE_URL, or an embedded Postgres under DATA_DIR), the
@@ -20,7 +21,7 @@ export async function createApp(config: AppConfig, role: AppRole = 'api'): Promi
   }
   const databaseUrl = config.databaseUrl ?? embedded!.url;
   try {
-    await runMigrations(databaseUrl);
+    await runMigrations(databaseUrl, { migrations: ALL_MIGRATIONS });
     if (config.jwtSecretIsDevDefault) {
       logger.warn(
         'AUTH_JWT_SECRET is not set: using the built-in DEVELOPMENT secret. Never run like this in production.',

@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { performance } from 'node:perf_hooks';
 import { DataSource } from 'typeorm';
 import { loadConfig } from '../../src/common/config/environment';
+import { trailConfigFrom } from '../../src/common/config/audit-config';
 import { dataSourceOptions } from '../../demo/data-source-options';
 import { poolFromDataSource } from '../../src/common/database/pg-pool';
 import { monthlyPartition } from '../../src/partitions/partition-naming';
@@ -152,7 +153,7 @@ async function main(): Promise<void> {
     await timed('vacuum analyze', () => db.sql.query('VACUUM ANALYZE audit_events'));
     const partitionService = new PartitionService(
       new PartitionRepository(maintenance),
-      loadConfig({}),
+      trailConfigFrom(loadConfig({})),
       new Clock(),
       new LifecycleRunRepository(maintenance),
     );

@@ -1,8 +1,8 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, Optional } from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
 import { ARCHIVE_JOB, ArchiveService } from './archive.service';
-import { APP_CONFIG } from '../common/config/app-config.module';
-import { AppConfig } from '../common/config/environment';
+import { AUDIT_CONFIG } from '../common/config/audit-config';
+import { AuditTrailConfig } from '../common/config/audit-config';
 import { JobMetrics } from '../common/metrics/job-metrics.service';
 import { scheduleEvery, trackJob } from '../common/scheduling/jobs';
 
@@ -16,7 +16,7 @@ export class ArchiveJob implements OnApplicationBootstrap {
 
   constructor(
     private readonly archives: ArchiveService,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(AUDIT_CONFIG) private readonly config: AuditTrailConfig,
     @Optional() private readonly jobs?: JobMetrics,
     @Optional() private readonly scheduler?: SchedulerRegistry,
   ) {}

@@ -8,8 +8,8 @@ import { ArchiveService } from './archive.service';
 import { ARCHIVE_STORAGE } from './archive.tokens';
 import { RestoreService } from './restore.service';
 import { createArchiveStorage } from './storage/create-archive-storage';
-import { APP_CONFIG } from '../common/config/app-config.module';
-import { AppConfig } from '../common/config/environment';
+import { AUDIT_CONFIG } from '../common/config/audit-config';
+import { AuditTrailConfig } from '../common/config/audit-config';
 import { poolFromDataSource } from '../common/database/pg-pool';
 import { PartitionsModule } from '../partitions/partitions.module';
 
@@ -26,14 +26,14 @@ import { PartitionsModule } from '../partitions/partitions.module';
       // Its own connections: the lock holder and long COPY streams never take the API's. One for the run's
       // lock, one per export stream, one for restore or a listing meanwhile.
       provide: ARCHIVE_POOL,
-      useFactory: (dataSource: DataSource, config: AppConfig) =>
+      useFactory: (dataSource: DataSource, config: AuditTrailConfig) =>
         poolFromDataSource(dataSource, 2 + config.archive.exportStreams, 'nest-audit-trail:archive'),
-      inject: [DataSource, APP_CONFIG],
+      inject: [DataSource, AUDIT_CONFIG],
     },
     {
       provide: ARCHIVE_STORAGE,
-      useFactory: (config: AppConfig) => createArchiveStorage(config.archive),
-      inject: [APP_CONFIG],
+      useFactory: (config: AuditTrailConfig) => createArchiveStorage(config.archive),
+      inject: [AUDIT_CONFIG],
     },
   ],
   exports: [ArchiveService, RestoreService],

@@ -7,8 +7,8 @@ import { exportTable, measureStored, StoredFile, sweepStaleSpools } from './arch
 import { ARCHIVE_INTEGRITY, ARCHIVE_STORAGE, ArchiveIntegrity } from './archive.tokens';
 import { ArchiveStorage, getText, putText } from './storage/archive-storage';
 import { Clock } from '../common/clock/clock';
-import { APP_CONFIG } from '../common/config/app-config.module';
-import { AppConfig } from '../common/config/environment';
+import { AUDIT_CONFIG } from '../common/config/audit-config';
+import { AuditTrailConfig } from '../common/config/audit-config';
 import { LifecycleRunRepository } from '../partitions/lifecycle-run.repository';
 import {
   DEFAULT_PARTITION,
@@ -63,7 +63,7 @@ export class ArchiveService {
     private readonly runs: LifecycleRunRepository,
     private readonly clock: Clock,
     @Inject(ARCHIVE_STORAGE) private readonly storage: ArchiveStorage,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(AUDIT_CONFIG) private readonly config: AuditTrailConfig,
     @Inject(ARCHIVE_INTEGRITY) private readonly integrity: ArchiveIntegrity,
   ) {}
 

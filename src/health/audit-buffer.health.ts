@@ -1,8 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { HealthIndicatorService } from '@nestjs/terminus';
 import { AuditService } from '../audit';
-import { APP_CONFIG } from '../common/config/app-config.module';
-import { AppConfig } from '../common/config/environment';
+import { AUDIT_CONFIG } from '../common/config/audit-config';
+import { AuditTrailConfig } from '../common/config/audit-config';
 import { bufferProblem, lagProblem } from './audit-readiness';
 
 /** Readiness of the audit pipeline, read from the writer's counters (no I/O). */
@@ -11,7 +11,7 @@ export class AuditBufferHealthIndicator {
   constructor(
     private readonly indicator: HealthIndicatorService,
     private readonly audit: AuditService,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(AUDIT_CONFIG) private readonly config: AuditTrailConfig,
   ) {}
 
   /** Events held below the high-water mark (AUDIT_MAX_BUFFER). */

@@ -1,8 +1,8 @@
 import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
 import { Counter } from 'prom-client';
 import { AuditPipelineStats, AuditService, WriteAttempt } from '../audit';
-import { APP_CONFIG } from '../common/config/app-config.module';
-import { AppConfig } from '../common/config/environment';
+import { AUDIT_CONFIG } from '../common/config/audit-config';
+import { AuditTrailConfig } from '../common/config/audit-config';
 import { MetricsService } from '../common/metrics/metrics.service';
 
 /** Committed COPY sizes: from a lone event up to the largest AUDIT_BATCH_SIZE allowed. */
@@ -25,7 +25,7 @@ export class AuditPipelineMetrics implements OnModuleInit {
   constructor(
     private readonly metrics: MetricsService,
     private readonly audit: AuditService,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(AUDIT_CONFIG) private readonly config: AuditTrailConfig,
   ) {}
 
   onModuleInit(): void {

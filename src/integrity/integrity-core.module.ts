@@ -1,8 +1,8 @@
 import { Global, Module } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { ARCHIVE_INTEGRITY } from '../archive/archive.tokens';
-import { APP_CONFIG } from '../common/config/app-config.module';
-import { AppConfig } from '../common/config/environment';
+import { AUDIT_CONFIG } from '../common/config/audit-config';
+import { AuditTrailConfig } from '../common/config/audit-config';
 import { poolFromDataSource } from '../common/database/pg-pool';
 import { ArchiveIntegrityService } from './archive-integrity.service';
 import { CheckpointSigner } from './checkpoint-signer';
@@ -20,9 +20,9 @@ import { INTEGRITY_POOL, IntegrityService } from './integrity.service';
     { provide: ARCHIVE_INTEGRITY, useExisting: ArchiveIntegrityService },
     {
       provide: CheckpointSigner,
-      useFactory: (config: AppConfig) =>
+      useFactory: (config: AuditTrailConfig) =>
         new CheckpointSigner(config.integrity.signingKey, config.integrity.verifyKeys),
-      inject: [APP_CONFIG],
+      inject: [AUDIT_CONFIG],
     },
     {
       // Verification streams whole ranges: its own connections, never the API's.

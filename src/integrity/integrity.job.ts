@@ -7,8 +7,8 @@ import {
   Optional,
 } from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
-import { APP_CONFIG } from '../common/config/app-config.module';
-import { AppConfig } from '../common/config/environment';
+import { AUDIT_CONFIG } from '../common/config/audit-config';
+import { AuditTrailConfig } from '../common/config/audit-config';
 import { JobMetrics } from '../common/metrics/job-metrics.service';
 import { scheduleEvery, trackJob } from '../common/scheduling/jobs';
 import { IntegrityService } from './integrity.service';
@@ -31,7 +31,7 @@ export class IntegrityJob implements OnApplicationBootstrap, OnModuleDestroy {
   constructor(
     private readonly integrity: IntegrityService,
     private readonly scheduler: SchedulerRegistry,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(AUDIT_CONFIG) private readonly config: AuditTrailConfig,
     @Optional() private readonly jobs?: JobMetrics,
   ) {}
 

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { Clock } from '../common/clock/clock';
-import { APP_CONFIG } from '../common/config/app-config.module';
-import { AppConfig } from '../common/config/environment';
+import { AUDIT_CONFIG } from '../common/config/audit-config';
+import { AuditTrailConfig } from '../common/config/audit-config';
 import {
   DEFAULT_PARTITION,
   HOT_PARENT,
@@ -27,7 +27,7 @@ export class PartitionListService {
   constructor(
     private readonly partitions: PartitionRepository,
     private readonly clock: Clock,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(AUDIT_CONFIG) private readonly config: AuditTrailConfig,
   ) {}
 
   async list(exact: boolean): Promise<PartitionView[]> {

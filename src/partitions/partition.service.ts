@@ -1,8 +1,8 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, Optional } from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
 import { Clock } from '../common/clock/clock';
-import { APP_CONFIG } from '../common/config/app-config.module';
-import { AppConfig } from '../common/config/environment';
+import { AUDIT_CONFIG } from '../common/config/audit-config';
+import { AuditTrailConfig } from '../common/config/audit-config';
 import { JobMetrics } from '../common/metrics/job-metrics.service';
 import { scheduleEvery, trackJob } from '../common/scheduling/jobs';
 import { LifecycleRunRepository } from './lifecycle-run.repository';
@@ -45,7 +45,7 @@ export class PartitionService implements OnApplicationBootstrap {
 
   constructor(
     private readonly partitions: PartitionRepository,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(AUDIT_CONFIG) private readonly config: AuditTrailConfig,
     private readonly clock: Clock,
     private readonly runs: LifecycleRunRepository,
     // Optional: benchmarks and the CLI build this service without metrics or a scheduler.

@@ -1,8 +1,8 @@
 import { BadRequestException, Inject, Injectable, NotFoundException } from '@nestjs/common';
 import { PersonalDataService } from '../audit';
 import { AuthUser } from '../common/auth/auth.types';
-import { APP_CONFIG } from '../common/config/app-config.module';
-import { AppConfig } from '../common/config/environment';
+import { AUDIT_CONFIG } from '../common/config/audit-config';
+import { AuditTrailConfig } from '../common/config/audit-config';
 import { CursorCodec, CursorPosition } from './cursor';
 import { ListEventsQuery, PageQuery } from './dto/list-events.query';
 import { EventFilters, filtersKey, toEventFilters } from './event-filters';
@@ -26,9 +26,9 @@ export class EventsService {
     private readonly events: EventsRepository,
     private readonly cache: QueryCache,
     private readonly personal: PersonalDataService,
-    @Inject(APP_CONFIG) config: AppConfig,
+    @Inject(AUDIT_CONFIG) config: AuditTrailConfig,
   ) {
-    this.cursors = new CursorCodec(config.jwtSecret);
+    this.cursors = new CursorCodec(config.cursorSecret);
   }
 
   /** Newest first. First pages are cached per tenant (invalidated when that tenant's events are written). */

@@ -2,8 +2,8 @@ import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from 
 import { createHash } from 'node:crypto';
 import Redis from 'ioredis';
 import { AuditService } from '../audit';
-import { APP_CONFIG } from '../common/config/app-config.module';
-import { AppConfig } from '../common/config/environment';
+import { AUDIT_CONFIG } from '../common/config/audit-config';
+import { AuditTrailConfig } from '../common/config/audit-config';
 
 const ALL = '*';
 const STATS = '~stats';
@@ -25,7 +25,7 @@ export class QueryCache implements OnModuleInit, OnApplicationShutdown {
   private readonly prefix: string;
 
   constructor(
-    @Inject(APP_CONFIG) config: AppConfig,
+    @Inject(AUDIT_CONFIG) config: AuditTrailConfig,
     private readonly audit: AuditService,
   ) {
     this.ttl = config.query.cacheTtlSeconds;

@@ -1,10 +1,10 @@
 import { FileArchiveStorage } from './file-archive.storage';
 import { S3ArchiveStorage } from './s3-archive.storage';
 import { ArchiveStorage } from './archive-storage';
-import { AppConfig } from '../../common/config/environment';
+import { AuditTrailConfig } from '../../common/config/audit-config';
 
 /** The store ARCHIVE_URL names (validated at boot: file:/// or s3://). */
-export function createArchiveStorage(config: AppConfig['archive']): ArchiveStorage {
+export function createArchiveStorage(config: AuditTrailConfig['archive']): ArchiveStorage {
   if (config.url.startsWith('s3://')) {
     return new S3ArchiveStorage(config.url, {
       endpoint: config.s3Endpoint,

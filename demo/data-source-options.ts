@@ -1,5 +1,5 @@
 import { DataSourceOptions } from 'typeorm';
-import { AUDIT_MIGRATIONS, AUDIT_MIGRATIONS_TABLE } from 'nest-audit-trail';
+import { AUDIT_MIGRATIONS, AUDIT_MIGRATIONS_TABLE, SafeQueryLogger } from 'nest-audit-trail';
 import { Account } from './accounts/account.entity';
 import { DEMO_MIGRATIONS } from './migrations';
 
@@ -19,7 +19,9 @@ export function dataSourceOptions(
     migrationsTableName: AUDIT_MIGRATIONS_TABLE,
     migrationsTransactionMode: 'each',
     synchronize: false,
+    // Failed queries by SQLSTATE and table only: TypeORM's own logger prints their parameters.
     logging: ['error'],
+    logger: new SafeQueryLogger(),
     extra: { max: poolMax, application_name: 'nest-audit-trail' },
     ...overrides,
   } as DataSourceOptions;

@@ -6,3 +6,4 @@ export * from './audit';
 export { AUDIT_MIGRATIONS } from '../migrations';
 export { AUDIT_MIGRATIONS_TABLE, runMigrations } from './common/database/migrate';
 export type { RunMigrationsOptions } from './common/database/migrate';
+export { SafeQueryLogger } from './common/database/safe-query.logger';

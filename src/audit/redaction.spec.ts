@@ -1,4 +1,11 @@
-import { DEFAULT_REDACT_KEYS, looksLikeCardNumber, RedactionRules, sanitizeState } from './redaction';
+import {
+  DEFAULT_REDACT_KEYS,
+  keyMatcher,
+  keyWords,
+  looksLikeCardNumber,
+  RedactionRules,
+  sanitizeState,
+} from './redaction';
 import { REDACTED } from '../common/serialization/safe-serialize';
 
 const MAX_BYTES = 64 * 1024;
@@ -36,6 +43,42 @@ describe('RedactionRules', () => {
 
     it('leaves harmless keys alone', () => {
       const input = { name: 'Ada', email: 'ada@example.com', plan: 'pro', company: { name: 'Acme' } };
+      expect(redact(input)).toEqual(input);
+    });
+
+    it.each([
+      'newPassword',
+      'password_hash',
+      'refreshToken',
+      'stripeSecretKey',
+      'apiKey',
+      'passwordupdatedat', // no word boundary: nothing says it is only a date
+      'passwordReset', // not `set`: the last word is `reset`
+      'tokenSet', // a collection of tokens
+      'privateKeySet',
+      'passwordHint', // a hint gives the password away
+      'secretQuestionId', // an id of a secret may be the bearer secret itself (a reset id)
+      'tokenFormat', // not `at`: the last word is `format`
+    ])('still redacts the secret %s', (key) => {
+      expect(redact({ [key]: 'very-secret-value' })).toEqual({ [key]: REDACTED });
+    });
+
+    it.each([
+      'passwordUpdatedAt',
+      'password_updated_at',
+      'tokenExpiresAt',
+      'secretRotationDate',
+      'accessTokenTtl',
+      'tokenCount',
+      'failedPasswordAttempts',
+      'passwordLength',
+      'apiKeyEnabled',
+      'passwordPolicy',
+      'tokenVersion',
+      'hasPassword',
+      'is_secret',
+    ])('keeps the neighbour %s: it describes a secret, it is not one', (key) => {
+      const input = { [key]: key.endsWith('At') ? '2026-01-01T00:00:00.000Z' : 3 };
       expect(redact(input)).toEqual(input);
     });
 
@@ -85,6 +128,39 @@ describe('RedactionRules', () => {
       expect(defaults.withPaths(undefined)).toBe(defaults);
       expect(defaults.withPaths([])).toBe(defaults);
     });
+  });
+});
+
+describe('keyWords', () => {
+  it.each([
+    ['clientIPAddress', ['client', 'ip', 'address']],
+    ['remote_ip', ['remote', 'ip']],
+    ['x-forwarded-for', ['x', 'forwarded', 'for']],
+    ['passwordUpdatedAt', ['password', 'updated', 'at']],
+    ['PASSWORD_HASH', ['password', 'hash']],
+    ['zip', ['zip']],
+  ])('splits %s at separators and camelCase', (key, words) => expect(keyWords(key)).toEqual(words));
+});
+
+describe('keyMatcher', () => {
+  it('matches `word` whole, `word*` anywhere, `~word` as whole words, all without case or separators', () => {
+    const matches = keyMatcher(['cvv', 'secret*', '~ip', '~card holder']);
+    expect(['cvv', 'CVV', 'c_v_v'].every(matches)).toBe(true);
+    expect(matches('cvvCode')).toBe(false);
+    expect(['clientSecret', 'SECRET_KEY', 'secrets'].every(matches)).toBe(true);
+    expect(['ip', 'clientIp', 'remote_ip', 'IPAddress', 'x-real-ip'].every(matches)).toBe(true);
+    expect(['zip', 'ship', 'tooltip', 'description', 'clientip'].some(matches)).toBe(false);
+    expect(['cardHolder', 'card_holder_name'].every(matches)).toBe(true);
+    expect(matches('cardholder')).toBe(false);
+  });
+
+  it('drops a neighbour match, but not one reaching into the neighbour word or an exact pattern', () => {
+    expect(keyMatcher(['token*'])('tokenCount')).toBe(false);
+    expect(keyMatcher(['tokencount*'])('tokenCount')).toBe(true);
+    expect(keyMatcher(['tokencount'])('token_count')).toBe(true);
+    expect(keyMatcher(['~ip'])('ipCount')).toBe(false);
+    expect(keyMatcher(['~ip'])('hasIp')).toBe(false);
+    expect(keyMatcher(['count*'])('tokenCount')).toBe(true);
   });
 });
 
@@ -148,9 +224,9 @@ describe('sanitizeState', () => {
     expect(redactedOf({ secret: { v: 1n } })!.differs('secret', redactedOf({ secret: { v: 1n } }))).toBe(
       false,
     );
-    const at = (iso: string) => redactedOf({ passwordUpdatedAt: new Date(iso) })!;
-    expect(at('2026-01-01T00:00:00Z').differs('passwordUpdatedAt', at('2026-01-01T00:00:00Z'))).toBe(false);
-    expect(at('2026-01-01T00:00:00Z').differs('passwordUpdatedAt', at('2026-01-02T00:00:00Z'))).toBe(true);
+    const at = (iso: string) => redactedOf({ secret: new Date(iso) })!;
+    expect(at('2026-01-01T00:00:00Z').differs('secret', at('2026-01-01T00:00:00Z'))).toBe(false);
+    expect(at('2026-01-01T00:00:00Z').differs('secret', at('2026-01-02T00:00:00Z'))).toBe(true);
   });
 
   it('never serializes the values it keeps', () => {

@@ -40,7 +40,11 @@ function resolvePersonalData(
   }
   const keyTtlMs = options.keyTtlMs ?? 10 * 60 * 1000;
   if (!(keyTtlMs >= 1000)) problems.push('personalData.keyTtlMs must be >= 1000');
-  return { encryptionKey, keys: options.keys ?? DEFAULT_PERSONAL_KEYS, keyTtlMs };
+  return {
+    encryptionKey,
+    keys: [...(options.keys ?? DEFAULT_PERSONAL_KEYS), ...(options.extraKeys ?? [])],
+    keyTtlMs,
+  };
 }
 
 export function resolveAuditOptions(options: AuditModuleOptions = {}): ResolvedAuditOptions {

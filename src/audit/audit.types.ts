@@ -200,8 +200,14 @@ export interface AuditModuleOptions {
 export interface AuditPersonalDataOptions {
   /** Key-encryption key wrapping the subject keys: 32 bytes (or base64 / 64 hex digits of them). */
   encryptionKey: Buffer | string;
-  /** Key names whose values are personal (any depth, no case or separators). Default `email`, `name`, `phone`. */
+  /**
+   * Keys whose values are personal, at any depth, as key patterns (no case or separators; `word` the whole
+   * key, `word*` anywhere in it, `~word` a whole word of it: `~ip` matches `clientIp`, not `zip`). Replaces
+   * the defaults, `DEFAULT_PERSONAL_KEYS` (emails, phones, person names, client IPs).
+   */
   keys?: string[];
+  /** Personal keys added to `keys` (or to the defaults): `['customerName*', 'dateOfBirth']`. */
+  extraKeys?: string[];
   /** How long a process encrypts a subject's events with one key before making a new one. Default 10 min. */
   keyTtlMs?: number;
 }

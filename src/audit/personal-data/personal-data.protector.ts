@@ -1,13 +1,52 @@
 import type { AuditEvent, FieldChange, JsonValue } from '../audit.types';
-import { normalizeKey } from '../redaction';
+import { keyMatcher } from '../redaction';
 import { encryptValue } from './personal-data.cipher';
 import { ActiveSubjectKey, SubjectKeyRecord, SubjectKeyring } from './subject-keyring';
 
 /** Where an event's client IP goes when personal data is protected: `ip` (an inet column) cannot hold ciphertext. */
 export const IP_METADATA_KEY = '$ip';
 
-/** The default personal-data key names (matched like redaction keys: any depth, no case or separators). */
-export const DEFAULT_PERSONAL_KEYS = ['email', 'name', 'phone'];
+/**
+ * The default personal-data keys, key patterns like the redaction keys (`keyMatcher`: any depth, no case or
+ * separators; `word` the whole key, `word*` anywhere in it, `~word` a whole word of it). A key about the
+ * value rather than the value (`emailVerifiedAt`, `phoneVerified`, `isMobile`) is left readable.
+ * - Contact: `email*`, `phone*`, `mobile*`, `fax*` (`customerEmail`, `contact_email`, `billingPhone`).
+ * - Names: only keys that name a person. `name` itself (the resource's name: an account holder's), the
+ *   parts of a person's name anywhere in a key (`firstName`, `billing_last_name`, `customerFullName`,
+ *   `surname`), the person-role names (`contactName`, `customerName`, `cardHolderName`) and, as whole keys,
+ *   `displayName`, `nickname`. A username identifies its person as surely as an email (and is often made of
+ *   their name): `username*` is personal. Other `...Name` keys are not: `fileName`, `hostname`, `planName`,
+ *   `resourceName`, `companyName`; add yours with `extraKeys`.
+ * - Network: the client IP wherever it is copied: `~ip` (`ip`, `ipAddress`, `clientIp`, `remote_ip`,
+ *   `x-real-ip`, not `zip`, `ship`, `tip`, `description`), `ipv4*`, `ipv6*`, `forwardedfor*`
+ *   (`x-forwarded-for`), `remoteaddr*` (`remoteAddress`).
+ */
+export const DEFAULT_PERSONAL_KEYS = [
+  'email*',
+  'phone*',
+  'mobile*',
+  'fax*',
+  'name',
+  'firstname*',
+  'middlename*',
+  'lastname*',
+  'fullname*',
+  'givenname*',
+  'familyname*',
+  'maidenname*',
+  'surname*',
+  'contactname*',
+  'customername*',
+  'holdername*',
+  'displayname',
+  'nickname',
+  'username*',
+  '~ip',
+  'ipv4*',
+  'ipv6*',
+  'forwardedfor*',
+  'remoteaddr*',
+];
 
 /**
  * Whose data an event's states hold: the resource's subject `<resourceType>:<resourceId>` (an account's
@@ -46,20 +85,20 @@ const MAX_TOKENS_PER_KEY = 32;
  * see ActiveSubjectKey.tokens).
  */
 export class PersonalDataProtector {
-  private readonly names: ReadonlySet<string>;
+  private readonly matchesKey: (key: string) => boolean;
   private readonly verdicts = new Map<string, boolean>();
 
   constructor(
     private readonly keyring: SubjectKeyring,
     personalKeys: readonly string[],
   ) {
-    this.names = new Set(personalKeys.map(normalizeKey));
+    this.matchesKey = keyMatcher(personalKeys);
   }
 
   private readonly isPersonal = (key: string): boolean => {
     let verdict = this.verdicts.get(key);
     if (verdict === undefined) {
-      verdict = this.names.has(normalizeKey(key));
+      verdict = this.matchesKey(key);
       if (this.verdicts.size < 10_000) this.verdicts.set(key, verdict);
     }
     return verdict;

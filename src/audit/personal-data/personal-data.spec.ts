@@ -10,7 +10,8 @@ import {
   unwrapKey,
   uuidToRef,
 } from './personal-data.cipher';
-import { IP_METADATA_KEY, PersonalDataProtector } from './personal-data.protector';
+import { DEFAULT_PERSONAL_KEYS, IP_METADATA_KEY, PersonalDataProtector } from './personal-data.protector';
+import { resolveAuditOptions } from '../audit-options';
 import { RevealTransform } from './personal-data.service';
 import { SubjectKeyring } from './subject-keyring';
 
@@ -129,6 +130,93 @@ describe('PersonalDataProtector', () => {
     const { protector: p } = protector();
     const { keys } = p.protect(baseEvent({ resourceType: null, resourceId: null, actorId: null }));
     expect(keys.map((k) => k.subjectId)).toEqual(['anonymous']);
+  });
+});
+
+describe('DEFAULT_PERSONAL_KEYS', () => {
+  const protectedKeys = (keys: string[], personalKeys: readonly string[] = DEFAULT_PERSONAL_KEYS) => {
+    const protector = new PersonalDataProtector(new SubjectKeyring(KEK, 60_000), personalKeys);
+    const state = Object.fromEntries(keys.map((key) => [key, `value-of-${key}`]));
+    const { event } = protector.protect(baseEvent({ before: null, after: state, changes: null, ip: null }));
+    const after = event.after as Record<string, string>;
+    return keys.filter((key) => after[key] !== `value-of-${key}`);
+  };
+
+  it.each([
+    [
+      'contact fields',
+      [
+        'email',
+        'customerEmail',
+        'contact_email',
+        'EMAIL_ADDRESS',
+        'billingPhone',
+        'phone_number',
+        'telephone',
+        'mobile',
+        'mobileNumber',
+        'faxNumber',
+      ],
+    ],
+    [
+      'person names',
+      [
+        'name',
+        'firstName',
+        'last_name',
+        'fullName',
+        'customerFullName',
+        'middleName',
+        'givenName',
+        'familyName',
+        'surname',
+        'displayName',
+        'nickname',
+        'username',
+        'contactName',
+        'customerName',
+        'cardHolderName',
+      ],
+    ],
+    [
+      'client IPs',
+      [
+        'ip',
+        'IP',
+        'ipAddress',
+        'clientIp',
+        'clientIPAddress',
+        'remote_ip',
+        'x-real-ip',
+        'x-forwarded-for',
+        'forwardedFor',
+        'remoteAddress',
+        'lastLoginIpV6',
+        'clientIPv4',
+      ],
+    ],
+  ])('encrypts %s', (_label, keys) => expect(protectedKeys(keys)).toEqual(keys));
+
+  it.each([
+    ['look-alike words', ['zip', 'ship', 'shipTo', 'tip', 'tooltip', 'description', 'recipe', 'vip']],
+    ['non-person names', ['fileName', 'hostname', 'planName', 'resourceName', 'companyName', 'rename']],
+    [
+      'keys about a personal value',
+      ['emailVerified', 'emailVerifiedAt', 'phoneVerified', 'isMobile', 'hasEmail', 'ipCount'],
+    ],
+  ])('leaves %s readable', (_label, keys) => expect(protectedKeys(keys)).toEqual([]));
+
+  it('takes extraKeys on top of the defaults, and keys instead of them', () => {
+    const resolve = (personalData: object) =>
+      resolveAuditOptions({ personalData: { encryptionKey: KEK, ...personalData } }).personalData!.keys;
+    const extended = resolve({ extraKeys: ['dateOfBirth', 'planName'] });
+    expect(protectedKeys(['customerEmail', 'dateOfBirth', 'planName', 'zip'], extended)).toEqual([
+      'customerEmail',
+      'dateOfBirth',
+      'planName',
+    ]);
+    const replaced = resolve({ keys: ['planName'], extraKeys: ['zip'] });
+    expect(protectedKeys(['customerEmail', 'planName', 'zip'], replaced)).toEqual(['planName', 'zip']);
   });
 });
 

@@ -174,4 +174,40 @@ describe('buildAuditEvent', () => {
       expect(event.metadata).toEqual({ profile: { nickname: REDACTED } });
     });
   });
+
+  describe('strings Postgres refuses (NUL, lone surrogates)', () => {
+    const storable = (text: string | null) =>
+      text === null ||
+      !/\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(text);
+
+    it('replaces them with U+FFFD in every text field, the actor, states, diff and metadata', () => {
+      const bad = 'x\u0000\ud800y';
+      const event = built({
+        action: `custom${bad}`,
+        eventType: `thing.${bad}`,
+        actor: { id: bad, type: 'user', organizationId: bad },
+        resourceType: bad,
+        resourceId: bad,
+        before: { title: 'old' },
+        after: { title: bad, [bad]: 1 },
+        diff: true,
+        errorMessage: bad,
+        requestId: bad,
+        userAgent: bad,
+        route: bad,
+        method: bad,
+        metadata: { [bad]: [bad] },
+      });
+      for (const value of Object.values(event))
+        if (typeof value === 'string') expect(storable(value)).toBe(true);
+      expect(event.actorId).toBe('x\ufffd\ufffdy');
+      expect(JSON.stringify([event.after, event.changes, event.metadata])).not.toMatch(/\\u(0000|d[89a-f])/i);
+      expect(event.changes).toContainEqual({ path: 'title', before: 'old', after: 'x\ufffd\ufffdy' });
+    });
+
+    it('never leaves half a surrogate pair where a long field is cut', () => {
+      const event = built({ userAgent: 'a'.repeat(511) + '😀😀' });
+      expect(storable(event.userAgent)).toBe(true);
+    });
+  });
 });

@@ -2,6 +2,7 @@ import { isIP } from 'node:net';
 import { diffStates } from './diff';
 import { eventId } from './event-id';
 import { RedactionRules, sanitizeState } from './redaction';
+import { storableOrNull } from '../common/serialization/storable-text';
 import {
   AuditAction,
   AuditActor,
@@ -42,8 +43,15 @@ export interface EventDraft {
 }
 
 const MAX_TEXT = 2048;
+/**
+ * A text field capped and made storable (NUL and lone surrogates, which Postgres refuses, become U+FFFD;
+ * after the cut, which can split a surrogate pair). States and metadata get the same from safeSerialize:
+ * every event passes here before it is queued, whatever the path (HTTP, record(), transactional).
+ */
 const clip = (value: string | null | undefined, max = MAX_TEXT): string | null =>
-  value === null || value === undefined ? null : value.length > max ? `${value.slice(0, max)}…` : value;
+  value === null || value === undefined
+    ? null
+    : storableOrNull(value.length > max ? `${value.slice(0, max)}…` : value);
 
 /** An address Postgres' inet accepts: a zone index (`fe80::1%eth0`) is dropped, anything else invalid is null. */
 function inetOrNull(ip: string | null | undefined): string | null {
@@ -77,7 +85,7 @@ export function buildAuditEvent(draft: EventDraft, maxStateBytes: number): Audit
     organizationId: clip(draft.actor.organizationId, 256),
     actorId: clip(draft.actor.id, 256),
     actorType: draft.actor.type,
-    action: draft.action,
+    action: storableOrNull(draft.action),
     eventType: clip(
       draft.eventType ?? (draft.resourceType ? `${draft.resourceType}.${draft.action}` : draft.action),
       256,
@@ -95,7 +103,7 @@ export function buildAuditEvent(draft: EventDraft, maxStateBytes: number): Audit
     ip: inetOrNull(draft.ip),
     userAgent: clip(draft.userAgent, 512),
     route: clip(draft.route, 512),
-    method: draft.method ?? null,
+    method: storableOrNull(draft.method ?? null),
     durationMs:
       draft.durationMs === null || draft.durationMs === undefined ? null : Math.round(draft.durationMs),
     metadata: metadata as { [key: string]: JsonValue } | null,

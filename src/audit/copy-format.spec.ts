@@ -133,13 +133,13 @@ describe('encodeEvent', () => {
     expect(unescapeCopyText(row.error_message)).toBe(errorMessage);
   });
 
-  it('removes NUL characters from text fields', () => {
+  it('replaces NUL characters and lone surrogates in text fields with U+FFFD', () => {
     const row = fields(
-      encodeEvent(event({ errorMessage: 'bad\u0000value', userAgent: '\u0000agent', resourceId: 'a\u0000' })),
+      encodeEvent(event({ errorMessage: 'bad\u0000value', userAgent: '\ud800agent', resourceId: 'a\u0000' })),
     );
-    expect(row.error_message).toBe('badvalue');
-    expect(row.user_agent).toBe('agent');
-    expect(row.resource_id).toBe('a');
+    expect(row.error_message).toBe('bad\ufffdvalue');
+    expect(row.user_agent).toBe('\ufffdagent');
+    expect(row.resource_id).toBe('a\ufffd');
   });
 
   it('writes integer columns without a fractional part', () => {
@@ -163,9 +163,9 @@ describe('eventValues', () => {
     expect(asCopyText).toEqual(encodeEvent(sample).slice(0, -1).split('\t'));
   });
 
-  it('removes NUL characters from text fields, as encodeEvent does', () => {
+  it('replaces NUL characters in text fields, as encodeEvent does', () => {
     const values = eventValues(event({ errorMessage: 'bad\u0000value', userAgent: '\u0000agent' }));
-    expect(values[AUDIT_EVENT_COLUMNS.indexOf('error_message')]).toBe('badvalue');
-    expect(values[AUDIT_EVENT_COLUMNS.indexOf('user_agent')]).toBe('agent');
+    expect(values[AUDIT_EVENT_COLUMNS.indexOf('error_message')]).toBe('bad\ufffdvalue');
+    expect(values[AUDIT_EVENT_COLUMNS.indexOf('user_agent')]).toBe('\ufffdagent');
   });
 });

@@ -1,4 +1,5 @@
 import { AuditEvent } from './audit.types';
+import { storableOrNull } from '../common/serialization/storable-text';
 import { canonicalHashHex, eventHash } from './integrity/event-hash';
 import { inetText } from './integrity/inet-text';
 import { jsonbText } from './integrity/jsonb-text';
@@ -53,9 +54,9 @@ export function escapeCopyText(value: string): string {
   return value.replace(/[\\\t\n\r\b\f\v]/g, (ch) => ESCAPES[ch]);
 }
 
-// Postgres text cannot hold NUL; states are already NUL-free, free-text fields are cleaned here.
-const clean = <T extends string | null>(value: T): T =>
-  (value !== null && value.includes('\u0000') ? value.replaceAll('\u0000', '') : value) as T;
+// The event factory already made every string storable; this is the last guard for events built elsewhere
+// (the same replacement, so the hashed line is the stored line).
+const clean = <T extends string | null>(value: T): T => storableOrNull(value);
 const text = (value: string | null): string => (value === null ? NULL : escapeCopyText(clean(value)));
 // JSON text never holds a raw control character (it escapes them), so only its backslashes need doubling
 // for COPY: a plain scan instead of the general escape.

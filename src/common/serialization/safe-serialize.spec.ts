@@ -37,14 +37,17 @@ describe('safeSerialize', () => {
       });
     });
 
-    it('removes NUL characters from strings', () => {
-      expect(serialize({ name: 'a\u0000b\u0000' })).toEqual({ name: 'ab' });
+    it('replaces NUL characters and lone surrogates in strings with U+FFFD', () => {
+      expect(serialize({ name: 'a\u0000b\u0000' })).toEqual({ name: 'a\ufffdb\ufffd' });
+      expect(serialize({ list: ['\ud800x', 'y\udfff', 'ok😀'] })).toEqual({
+        list: ['\ufffdx', 'y\ufffd', 'ok😀'],
+      });
     });
 
-    it('removes NUL characters from keys too (Postgres jsonb rejects \\u0000 anywhere)', () => {
-      const result = serialize(JSON.parse('{"a\\u0000b": 1}'));
-      expect(JSON.stringify(result)).not.toContain('\\u0000');
-      expect(result).toEqual({ ab: 1 });
+    it('replaces them in keys too (Postgres jsonb rejects \\u0000 and lone surrogates anywhere)', () => {
+      const result = serialize(JSON.parse('{"a\\u0000b": 1, "c\\ud800": {"\\udc00": 2}}'));
+      expect(JSON.stringify(result)).not.toMatch(/\\u(0000|d[89a-f])/i);
+      expect(result).toEqual({ 'a\ufffdb': 1, 'c\ufffd': { '\ufffd': 2 } });
     });
   });
 

@@ -1,3 +1,5 @@
+import { storableText } from './storable-text';
+
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 
 export interface SafeSerializeOptions {
@@ -18,8 +20,6 @@ const MAX_INLINE_BUFFER = 1024;
 
 // eslint-disable-next-line no-control-regex -- JSON escapes exactly these control characters
 const NEEDS_ESCAPE = /["\\\u0000-\u001f]/;
-
-const withoutNul = (value: string) => (value.includes('\u0000') ? value.replaceAll('\u0000', '') : value);
 
 /** Bytes of a string once written as JSON: UTF-8 length, escapes included, plus the quotes. */
 function jsonBytes(value: string): number {
@@ -42,8 +42,10 @@ export interface TruncatedState {
 /**
  * Turns any value into JSON-safe data in one pass: Date, BigInt, Decimal-likes (anything with toJSON),
  * Buffer, Map/Set, class instances and cycles are handled; redaction is applied on the way, so a redacted
- * value is never copied; NUL characters (rejected by Postgres) are removed. The walk stops once the byte
- * budget is spent, so a huge object costs no more than the cap.
+ * value is never copied; NUL characters and lone surrogates (rejected by Postgres, see storable-text.ts) are
+ * replaced by U+FFFD, in values and keys. Keys are plain data (`__proto__`, `constructor`: own properties
+ * of the copy, never its prototype). The walk stops once the byte budget is spent, so a huge object costs
+ * no more than the cap.
  */
 export function safeSerialize(input: unknown, options: SafeSerializeOptions): JsonValue | TruncatedState {
   let budget = options.maxBytes;
@@ -59,7 +61,7 @@ export function safeSerialize(input: unknown, options: SafeSerializeOptions): Js
           options.onRedact?.(path.join('.'), value);
           return spend(REDACTED.length + 2) ? REDACTED : undefined;
         }
-        const clean = withoutNul(value);
+        const clean = storableText(value);
         return spend(jsonBytes(clean)) ? clean : undefined;
       }
       case 'number':
@@ -119,7 +121,7 @@ export function safeSerialize(input: unknown, options: SafeSerializeOptions): Js
     child: unknown,
     depth: number,
   ): boolean => {
-    const key = withoutNul(rawKey);
+    const key = storableText(rawKey);
     path.push(key);
     if (options.shouldRedact?.(key, path)) {
       if (child !== undefined && child !== null) options.onRedact?.(path.join('.'), child);

@@ -3,9 +3,8 @@ import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { AppModule, AppRole } from './app.module';
-import { AppConfig } from '../src/common/config/environment';
+import { runMigrations, ServiceConfig as AppConfig } from 'nest-audit-trail';
 import { EmbeddedDatabase, startEmbeddedPostgres } from './embedded-postgres';
-import { runMigrations } from '../src/common/database/migrate';
 import { ALL_MIGRATIONS } from './data-source-options';
 
 /**
@@ -27,16 +26,7 @@ export async function createApp(config: AppConfig, role: AppRole = 'api'): Promi
         'AUTH_JWT_SECRET is not set: using the built-in DEVELOPMENT secret. Never run like this in production.',
       );
     }
-    if (config.integrity.signingKeyIsDevDefault) {
-      logger.warn(
-        'AUDIT_SIGNING_KEY is not set: checkpoints are signed with the built-in DEVELOPMENT key, which proves nothing. Never run like this in production.',
-      );
-    }
-    if (config.personalData?.encryptionKeyIsDevDefault) {
-      logger.warn(
-        'AUDIT_PERSONAL_DATA_KEY is not set: personal data is encrypted under the built-in DEVELOPMENT key, which protects nothing. Never run like this in production.',
-      );
-    }
+    // The development signing and personal-data keys are warned about by AuditModule itself.
     const app = await NestFactory.create<NestExpressApplication>(
       AppModule.forRoot(config, databaseUrl, embedded?.stop, role),
       { logger: levelsFrom(config.logLevel) },

@@ -1,5 +1,5 @@
 import { SignJWT } from 'jose';
-import { loadConfig } from '../src/common/config/environment';
+import { loadServiceConfig as loadConfig } from 'nest-audit-trail';
 
 /**
  * Prints a Bearer token for trying the API locally:

@@ -6,17 +6,20 @@ import {
   TypeOrmHealthIndicator,
 } from '@nestjs/terminus';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { AuditService } from '../audit';
-import { AuditBufferHealthIndicator } from './audit-buffer.health';
-import { PartitionsHealthIndicator } from './partitions.health';
+import {
+  AuditLagHealthIndicator,
+  AuditPartitionsHealthIndicator,
+  AuditPipelineHealthIndicator,
+  AuditService,
+} from 'nest-audit-trail';
 
 const CHECK_TIMEOUT_MS = 1500;
 const MAX_EVENT_LOOP_DELAY_MS = 2000;
 
 /**
- * Kubernetes probes: liveness says the process works, readiness that it can take traffic (database, Redis
- * in redis delivery mode, audit buffer under its high-water mark and not lagging, partitions in place).
- * Each check has a timeout.
+ * The demo's own Kubernetes probes, as an adopter writes them: liveness says the process works, readiness
+ * that it can take traffic (database, Redis in redis delivery mode, audit buffer under its high-water mark
+ * and not lagging, partitions in place), each check with a timeout, from the package's indicators.
  */
 @Controller('health')
 export class HealthController {
@@ -26,8 +29,9 @@ export class HealthController {
     private readonly health: HealthCheckService,
     private readonly indicator: HealthIndicatorService,
     private readonly database: TypeOrmHealthIndicator,
-    private readonly auditBuffer: AuditBufferHealthIndicator,
-    private readonly partitions: PartitionsHealthIndicator,
+    private readonly pipeline: AuditPipelineHealthIndicator,
+    private readonly lag: AuditLagHealthIndicator,
+    private readonly partitions: AuditPartitionsHealthIndicator,
     private readonly audit: AuditService,
   ) {
     this.loopDelay.enable();
@@ -52,11 +56,11 @@ export class HealthController {
     return this.health.check([
       () => this.database.pingCheck('database', { timeout: CHECK_TIMEOUT_MS }),
       ...(this.audit.deliveryMode === 'redis'
-        ? [() => this.auditBuffer.redis('redis', CHECK_TIMEOUT_MS)]
+        ? [() => this.pipeline.streamIsHealthy('redis', CHECK_TIMEOUT_MS)]
         : []),
-      () => this.auditBuffer.depth('auditBuffer', CHECK_TIMEOUT_MS),
-      () => this.auditBuffer.lag('auditLag', CHECK_TIMEOUT_MS),
-      () => this.partitions.present('partitions', CHECK_TIMEOUT_MS),
+      () => this.pipeline.isHealthy('auditBuffer', CHECK_TIMEOUT_MS),
+      () => this.lag.isHealthy('auditLag', CHECK_TIMEOUT_MS),
+      () => this.partitions.isHealthy('partitions', CHECK_TIMEOUT_MS),
     ]);
   }
 }

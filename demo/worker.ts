@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { createApp } from './bootstrap';
-import { ConfigError, loadConfig } from '../src/common/config/environment';
+import { ConfigError, loadServiceConfig as loadConfig } from 'nest-audit-trail';
 
 /**
  * `npm run worker`: a flush worker for Redis Streams delivery, as its own process (its own Deployment in

@@ -2,8 +2,42 @@
  * nest-audit-trail: the package's public entry. Everything exported here is the public API; every other
  * file is private and may change.
  */
+
+// Capture: the module, the decorators, the programmatic API and their types.
 export * from './audit';
+export { auditOptionsFromConfig, auditOptionsFromEnv } from './config/audit-options-from-env';
+// The environment-variable configuration (README, Configuration): for services and workers built on the trail.
+export { ConfigError, loadConfig as loadServiceConfig } from './common/config/environment';
+export type { AppConfig as ServiceConfig } from './common/config/environment';
+
+// The admin API, mounted under the app's prefix behind the app's identity.
+export { AuditAdminModule } from './admin/audit-admin.module';
+export type { AuditAdminModuleOptions } from './admin/audit-admin.module';
+export { AuditAccessGuard } from './common/auth/audit-access.guard';
+export { AllExceptionsFilter as AuditExceptionFilter } from './common/errors/all-exceptions.filter';
+export { strictValidationPipe } from './common/errors/validation.pipe';
+export { JwtVerifier } from './common/auth/jwt-verifier';
+export type { JwtVerifierOptions } from './common/auth/jwt-verifier';
+export { ROLES as AUDIT_ROLES } from './common/auth/auth.types';
+export type { AuthUser as AuditIdentity } from './common/auth/auth.types';
+
+// The scheduled jobs, for the app or a worker process.
+export { AuditJobsModule } from './jobs/audit-jobs.module';
+
+// Operations: health indicators for the app's own Terminus controller, Prometheus metrics.
+export { AuditHealthModule } from './health/audit-health.module';
+export {
+  AuditLagHealthIndicator,
+  AuditPartitionsHealthIndicator,
+  AuditPipelineHealthIndicator,
+} from './health/audit-health.indicators';
+export { MetricsController as AuditMetricsController } from './common/metrics/metrics.controller';
+export { MetricsService as AuditMetricsService } from './common/metrics/metrics.service';
+
+// Schema: the migrations (for the app's own DataSource), the runner behind the bin, the optional role.
 export { AUDIT_MIGRATIONS } from '../migrations';
 export { AUDIT_MIGRATIONS_TABLE, runMigrations } from './common/database/migrate';
 export type { RunMigrationsOptions } from './common/database/migrate';
+export { createAuditRole } from './common/database/audit-role';
+export type { AuditRoleOptions } from './common/database/audit-role';
 export { SafeQueryLogger } from './common/database/safe-query.logger';

@@ -42,7 +42,7 @@ describe('partition lifecycle: hot -> warm -> cold -> expired, restore', () => {
     dir = mkdtempSync(join(tmpdir(), 'audit-archive-'));
     app = await startTestApp(db.url, { ARCHIVE_URL: pathToFileURL(dir).href });
     await waitForMaintenanceIdle(db);
-    admin = await token({ sub: 'root', org: 'org-life', roles: ['audit:admin', 'audit:read:all'] });
+    admin = await token({ sub: 'root', org: 'org-life', roles: ['audit:platform', 'audit:admin', 'audit:read:all'] });
     // 17 months of events, from 16 months ago to this month: the past months have no partition yet, so
     // they land in DEFAULT, as back-dated events or a missed maintenance would.
     inserted = await recordMonths(app, -16, 0, PER_MONTH);
@@ -127,6 +127,13 @@ describe('partition lifecycle: hot -> warm -> cold -> expired, restore', () => {
       .get('/audit/partitions')
       .set('Authorization', `Bearer ${reader}`)
       .expect(403);
+    // An organization's admin acts on its own organization; partitions and archives span all of them.
+    const orgAdmin = await token({ sub: 'oa', org: 'org-life', roles: ['audit:admin', 'audit:read:all'] });
+    for (const [method, path] of [['get', '/audit/partitions'], ['post', '/audit/archives/run?dryRun=true']] as const) {
+      const res = await request(app.getHttpServer())[method](path).set('Authorization', `Bearer ${orgAdmin}`);
+      expect(res.status).toBe(403);
+      expect(res.body.message).toMatch(/audit:platform/);
+    }
     await request(app.getHttpServer())
       .post('/audit/archives/run')
       .set('Authorization', `Bearer ${reader}`)

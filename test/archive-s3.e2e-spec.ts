@@ -90,7 +90,7 @@ describe('archives on S3 (s3rver)', () => {
       files: [{ sha256: archive.sha256, rows: 1000 }],
     });
 
-    const admin = await token({ sub: 'root', roles: ['audit:admin'] });
+    const admin = await token({ sub: 'root', roles: ['audit:platform'] });
     const restored = await request(app.getHttpServer())
       .post(`/audit/archives/${archive.id}/restore`)
       .set('Authorization', `Bearer ${admin}`)

@@ -54,7 +54,7 @@ describe('zstd archives', () => {
       .map((line) => (JSON.parse(line) as string[])[0]);
     expect(stored.sort()).toEqual([...ids].sort());
 
-    const admin = await token({ sub: 'root', roles: ['audit:admin'] });
+    const admin = await token({ sub: 'root', roles: ['audit:platform'] });
     const restored = await request(app.getHttpServer())
       .post(`/audit/archives/${archive.id}/restore`)
       .set('Authorization', `Bearer ${admin}`)

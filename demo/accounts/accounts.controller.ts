@@ -12,9 +12,9 @@ import {
   Req,
   UseGuards,
 } from '@nestjs/common';
-import { Audited } from '../../src/audit';
-import { AuthUser } from '../../src/common/auth/auth.types';
-import { JwtAuthGuard } from '../../src/common/auth/jwt-auth.guard';
+import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { Audited, AuditIdentity as AuthUser } from 'nest-audit-trail';
+import { JwtAuthGuard } from '../auth/jwt-auth.guard';
 import { AccountsService } from './accounts.service';
 import { CreateAccountDto, UpdateAccountDto } from './dto/account.dto';
 
@@ -26,6 +26,8 @@ type AuthedRequest = { user: AuthUser };
  */
 @Controller('accounts')
 @UseGuards(JwtAuthGuard)
+@ApiTags('accounts (demo)')
+@ApiBearerAuth()
 @Audited()
 export class AccountsController {
   constructor(private readonly accounts: AccountsService) {}

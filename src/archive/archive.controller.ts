@@ -25,16 +25,16 @@ import { ArchiveReportDto, ArchiveViewDto, RestoreResultDto } from './dto/respon
 import { RestoreService } from './restore.service';
 import { AuditService } from '../audit';
 import { AuthUser, ROLES } from '../common/auth/auth.types';
-import { JwtAuthGuard } from '../common/auth/jwt-auth.guard';
+import { AuditAccessGuard } from '../common/auth/audit-access.guard';
 import { Roles } from '../common/auth/roles.decorator';
 import { DryRunQuery } from '../partitions/dto/dry-run.query';
 import { AdminApi } from '../query/api-docs.decorator';
 
 type AuthedRequest = Request & { user: AuthUser; requestId?: string };
 
-@Controller('audit/archives')
-@UseGuards(JwtAuthGuard)
-@Roles(ROLES.admin)
+@Controller('archives')
+@UseGuards(AuditAccessGuard)
+@Roles(ROLES.platform)
 @AdminApi('archives')
 export class ArchiveController {
   constructor(

@@ -1,8 +1,6 @@
 import { Inject, Module, OnApplicationShutdown } from '@nestjs/common';
 import { Pool } from 'pg';
 import { DataSource } from 'typeorm';
-import { ArchiveController } from './archive.controller';
-import { ArchiveJob } from './archive.job';
 import { ARCHIVE_POOL, ArchiveRepository } from './archive.repository';
 import { ArchiveService } from './archive.service';
 import { ARCHIVE_STORAGE } from './archive.tokens';
@@ -13,15 +11,13 @@ import { AuditTrailConfig } from '../common/config/audit-config';
 import { poolFromDataSource } from '../common/database/pg-pool';
 import { PartitionsModule } from '../partitions/partitions.module';
 
-/** Hot -> warm -> cold -> expired tiers of closed partitions, and restore of cold archives. */
+/** Hot -> warm -> cold -> expired tiers of closed partitions, and restore of cold archives (no routes, no job). */
 @Module({
   imports: [PartitionsModule],
-  controllers: [ArchiveController],
   providers: [
     ArchiveRepository,
     ArchiveService,
     RestoreService,
-    ArchiveJob,
     {
       // Its own connections: the lock holder and long COPY streams never take the API's. One for the run's
       // lock, one per export stream, one for restore or a listing meanwhile.

@@ -4,6 +4,9 @@ import { AuditModuleOptions, AuditRedisOptions, AuditSeverity } from './audit.ty
 import type { SpoolOptions } from './delivery/disk-spool';
 import { parseKek } from './personal-data/personal-data.cipher';
 import { DEFAULT_PERSONAL_KEYS } from './personal-data/personal-data.protector';
+import { AuditTrailConfig } from '../common/config/audit-config';
+import { DEV_PERSONAL_DATA_KEY } from '../common/config/dev-keys';
+import { resolveTrailConfig } from './trail-config';
 
 export interface ResolvedRedisOptions extends Required<AuditRedisOptions> {
   deadLetterKey: string;
@@ -11,28 +14,48 @@ export interface ResolvedRedisOptions extends Required<AuditRedisOptions> {
 
 export interface ResolvedPersonalDataOptions {
   encryptionKey: Buffer;
+  /** No key was configured: the public development key is in use (protects nothing; warned at start-up). */
+  isDevDefault: boolean;
   keys: string[];
   keyTtlMs: number;
 }
 
+/** Options that configure the rest of the trail (jobs, admin API, health): resolved into `trail`. */
+type TrailSections = 'partitions' | 'archive' | 'integrity' | 'query' | 'readyMaxLagMs';
+
 export type ResolvedAuditOptions = Required<
-  Omit<AuditModuleOptions, 'extraRedactKeys' | 'spool' | 'redis' | 'personalData'>
+  Omit<AuditModuleOptions, 'extraRedactKeys' | 'spool' | 'redis' | 'personalData' | TrailSections>
 > & {
   spool: SpoolOptions | null;
   redis: ResolvedRedisOptions | null;
   personalData: ResolvedPersonalDataOptions | null;
+  /** The settings of the jobs, the admin API and the health indicators (AUDIT_CONFIG). */
+  trail: AuditTrailConfig;
 };
 
+/**
+ * Personal data is encrypted by default. The key: the option, else AUDIT_PERSONAL_DATA_KEY; without either
+ * a development key outside production (`isDevDefault`, the app warns) and a start-up error in production.
+ * Only an explicit `personalData: false` stores personal values in clear.
+ */
 function resolvePersonalData(
-  options: AuditModuleOptions['personalData'],
+  input: AuditModuleOptions['personalData'],
   problems: string[],
+  env: NodeJS.ProcessEnv,
 ): ResolvedPersonalDataOptions | null {
-  if (!options) return null;
+  if (input === false) return null;
+  const options = input ?? {};
+  const configuredKey = options.encryptionKey ?? (env.AUDIT_PERSONAL_DATA_KEY || undefined);
+  if (configuredKey === undefined && env.NODE_ENV === 'production') {
+    problems.push(
+      'personalData.encryptionKey (or AUDIT_PERSONAL_DATA_KEY) is required when NODE_ENV=production; set personalData: false to store personal data in clear',
+    );
+    return null;
+  }
   let encryptionKey: Buffer;
   try {
-    encryptionKey = Buffer.isBuffer(options.encryptionKey)
-      ? options.encryptionKey
-      : parseKek(options.encryptionKey);
+    const key = configuredKey ?? DEV_PERSONAL_DATA_KEY;
+    encryptionKey = Buffer.isBuffer(key) ? key : parseKek(key);
     if (encryptionKey.length !== 32) throw new Error('must be 32 bytes');
   } catch (error) {
     problems.push(`personalData.encryptionKey ${(error as Error).message}`);
@@ -42,12 +65,16 @@ function resolvePersonalData(
   if (!(keyTtlMs >= 1000)) problems.push('personalData.keyTtlMs must be >= 1000');
   return {
     encryptionKey,
+    isDevDefault: configuredKey === undefined,
     keys: [...(options.keys ?? DEFAULT_PERSONAL_KEYS), ...(options.extraKeys ?? [])],
     keyTtlMs,
   };
 }
 
-export function resolveAuditOptions(options: AuditModuleOptions = {}): ResolvedAuditOptions {
+export function resolveAuditOptions(
+  options: AuditModuleOptions = {},
+  env: NodeJS.ProcessEnv = process.env,
+): ResolvedAuditOptions {
   const problems: string[] = [];
   const resolved: ResolvedAuditOptions = {
     enabled: options.enabled ?? true,
@@ -86,7 +113,8 @@ export function resolveAuditOptions(options: AuditModuleOptions = {}): ResolvedA
           deadLetterKey: `${options.redis.streamKey ?? 'audit:events'}:dead`,
         }
       : null,
-    personalData: resolvePersonalData(options.personalData, problems),
+    personalData: resolvePersonalData(options.personalData, problems, env),
+    trail: resolveTrailConfig(options, problems, env),
   };
   if (!(resolved.batchSize >= 1)) problems.push('batchSize must be >= 1');
   if (!(resolved.maxBuffer >= resolved.batchSize)) problems.push('maxBuffer must be >= batchSize');

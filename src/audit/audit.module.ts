@@ -1,6 +1,9 @@
-import { MiddlewareConsumer, Module, NestModule } from '@nestjs/common';
+import { Inject, Logger, MiddlewareConsumer, Module, NestModule, OnModuleInit } from '@nestjs/common';
 import { APP_INTERCEPTOR } from '@nestjs/core';
 import { DataSource } from 'typeorm';
+import { ClockModule } from '../common/clock/clock';
+import { AUDIT_CONFIG } from '../common/config/audit-config';
+import { MetricsModule } from '../common/metrics/metrics.module';
 import { poolFromDataSource } from '../common/database/pg-pool';
 import { AUDIT_OPTIONS, AUDIT_PG_POOL } from './audit.constants';
 import { AUDIT_MODULE_OPTIONS, ConfigurableAuditModule } from './audit.module-definition';
@@ -21,11 +24,18 @@ import { PersonalDataService } from './personal-data/personal-data.service';
  * interceptor, the writer and `AuditService`. Requires a TypeORM `DataSource` in the app.
  */
 @Module({
+  // The trail's metrics registry and clock, global: the admin, jobs and health modules use them too.
+  imports: [MetricsModule, ClockModule],
   providers: [
     {
       provide: AUDIT_OPTIONS,
       useFactory: (options: AuditModuleOptions) => resolveAuditOptions(options),
       inject: [AUDIT_MODULE_OPTIONS],
+    },
+    {
+      provide: AUDIT_CONFIG,
+      useFactory: (options: ResolvedAuditOptions) => options.trail,
+      inject: [AUDIT_OPTIONS],
     },
     {
       provide: AUDIT_PG_POOL,
@@ -46,9 +56,28 @@ import { PersonalDataService } from './personal-data/personal-data.service';
     HandlerStateWatch,
     { provide: APP_INTERCEPTOR, useClass: AuditInterceptor },
   ],
-  exports: [AuditService, PersonalDataService],
+  exports: [AuditService, PersonalDataService, AUDIT_CONFIG, AUDIT_OPTIONS],
 })
-export class AuditModule extends ConfigurableAuditModule implements NestModule {
+export class AuditModule extends ConfigurableAuditModule implements NestModule, OnModuleInit {
+  constructor(@Inject(AUDIT_OPTIONS) private readonly options: ResolvedAuditOptions) {
+    super();
+  }
+
+  /** Development keys are public: say so loudly, once, whatever app runs the module. */
+  onModuleInit(): void {
+    const logger = new Logger('AuditModule');
+    if (this.options.personalData?.isDevDefault) {
+      logger.warn(
+        'No personal-data key (personalData.encryptionKey or AUDIT_PERSONAL_DATA_KEY): personal data is encrypted under the built-in DEVELOPMENT key, which protects nothing. Never run like this in production.',
+      );
+    }
+    if (this.options.trail.integrity.signingKeyIsDevDefault) {
+      logger.warn(
+        'No signing key (integrity.signingKey or AUDIT_SIGNING_KEY): checkpoints are signed with the built-in DEVELOPMENT key, which proves nothing. Never run like this in production.',
+      );
+    }
+  }
+
   configure(consumer: MiddlewareConsumer): void {
     consumer.apply(RequestIdMiddleware).forRoutes('*');
   }

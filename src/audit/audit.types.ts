@@ -192,14 +192,93 @@ export interface AuditModuleOptions {
   redis?: AuditRedisOptions;
   /**
    * Personal data protection (GDPR crypto-shredding): values of personal keys and the client IP are stored
-   * encrypted with a per-subject key, which `PersonalDataService.erase()` destroys. Off when unset.
+   * encrypted with a per-subject key, which `PersonalDataService.erase()` destroys. On by default: the key
+   * is `encryptionKey` or the `AUDIT_PERSONAL_DATA_KEY` environment variable; without either, a built-in
+   * development key is used outside production (with a loud warning) and start-up fails in production.
+   * `false` stores personal data in clear (and turns erasure off).
    */
-  personalData?: AuditPersonalDataOptions;
+  personalData?: AuditPersonalDataOptions | false;
+  /** Partition lifecycle (the jobs module and the health indicators read it). */
+  partitions?: AuditPartitionOptions;
+  /** Hot -> warm -> cold -> expired tiers and the archive store. */
+  archive?: AuditArchiveOptions;
+  /** Hash chains and signed checkpoints. */
+  integrity?: AuditIntegrityOptions;
+  /** The admin API's query cache and stats views. */
+  query?: AuditQueryOptions;
+  /** Readiness fails when the oldest uncommitted event has been held longer than this. Default 60 s. */
+  readyMaxLagMs?: number;
+}
+
+export interface AuditPartitionOptions {
+  /** Partitions kept ahead of the current one. Default 3. */
+  premake?: number;
+  /** Default `monthly`. */
+  granularity?: 'monthly' | 'weekly' | 'daily';
+  /** How often maintenance runs (it also runs at boot). Default 1 h. */
+  intervalMs?: number;
+  /** Events later than now + this many days never get a partition (they stay in DEFAULT, counted). Default 366. */
+  horizonDays?: number;
+}
+
+export interface AuditArchiveOptions {
+  /** `file:///absolute/path` or `s3://bucket/prefix`. Default `file://<cwd>/.data/archive`. */
+  url?: string;
+  s3Endpoint?: string;
+  s3ForcePathStyle?: boolean;
+  s3Region?: string;
+  /** A partition whose range ended this long ago is detached (hot -> warm). Default 90. */
+  hotDays?: number;
+  /** ... exported, verified and dropped (warm -> cold). Default 365. */
+  warmDays?: number;
+  /** ... and its archive deleted (cold -> expired). Default 2557 (7 years). */
+  retentionDays?: number;
+  /** How often the archive job runs. Default 1 h. */
+  intervalMs?: number;
+  /** Default `gzip`; `zstd` needs the optional `@mongodb-js/zstd`. */
+  compression?: 'gzip' | 'zstd' | 'brotli';
+  /** Connections reading one partition at once during an export (1-8). Default 2. */
+  exportStreams?: number;
+  /** Where an export's later slices wait. Default the OS temporary directory. */
+  spoolDir?: string;
+  /** Move warm partitions to this tablespace. */
+  warmTablespace?: string;
+}
+
+export interface AuditIntegrityOptions {
+  /**
+   * Ed25519 private key signing checkpoints (PKCS#8 PEM or base64 32-byte seed). Default the
+   * `AUDIT_SIGNING_KEY` environment variable; without it, a development key outside production (warns) and
+   * a start-up error in production.
+   */
+  signingKey?: string;
+  /** Base64 public keys of earlier signing keys, so their checkpoints still verify after a rotation. */
+  verifyKeys?: string[];
+  /** How often every organization's chain head is signed. Default 1 h. */
+  checkpointIntervalMs?: number;
+  /**
+   * How often every chain head that moved is signed and written to the archive store (outside the
+   * database), so that a deleted tail of a chain is seen by verification. Default 1 min.
+   */
+  headIntervalMs?: number;
+}
+
+export interface AuditQueryOptions {
+  /** Redis for the admin API's cache of stats and first pages; unset: no cache. */
+  redisUrl?: string;
+  /** Cache TTL; 0 turns the cache off. Default 15. */
+  cacheTtlSeconds?: number;
+  /** Default `audit:cache:`. */
+  cachePrefix?: string;
+  /** How often the stats views are refreshed. Default 5 min. */
+  statsRefreshMs?: number;
+  /** HMAC key of the opaque page cursors (the same on every replica). Default: derived from the signing key. */
+  cursorSecret?: string;
 }
 
 export interface AuditPersonalDataOptions {
   /** Key-encryption key wrapping the subject keys: 32 bytes (or base64 / 64 hex digits of them). */
-  encryptionKey: Buffer | string;
+  encryptionKey?: Buffer | string;
   /**
    * Keys whose values are personal, at any depth, as key patterns (no case or separators; `word` the whole
    * key, `word*` anywhere in it, `~word` a whole word of it: `~ip` matches `clientIp`, not `zip`). Replaces

@@ -2,14 +2,14 @@ import { BadRequestException, Controller, Get, Query, Req, UseGuards } from '@ne
 import { ApiOkResponse, ApiOperation } from '@nestjs/swagger';
 import type { Request } from 'express';
 import { AuthUser, ROLES } from '../common/auth/auth.types';
-import { JwtAuthGuard } from '../common/auth/jwt-auth.guard';
+import { AuditAccessGuard } from '../common/auth/audit-access.guard';
 import { Roles } from '../common/auth/roles.decorator';
 import { VerifyQuery } from './dto/verify.query';
 import { IntegrityService } from './integrity.service';
 import { AdminApi } from '../query/api-docs.decorator';
 
-@Controller('audit/integrity')
-@UseGuards(JwtAuthGuard)
+@Controller('integrity')
+@UseGuards(AuditAccessGuard)
 @AdminApi('integrity')
 export class IntegrityController {
   constructor(private readonly integrity: IntegrityService) {}

@@ -1,10 +1,9 @@
-import { Inject, Injectable, Logger, OnApplicationBootstrap, Optional } from '@nestjs/common';
-import { SchedulerRegistry } from '@nestjs/schedule';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { Clock } from '../common/clock/clock';
 import { AUDIT_CONFIG } from '../common/config/audit-config';
 import { AuditTrailConfig } from '../common/config/audit-config';
 import { JobMetrics } from '../common/metrics/job-metrics.service';
-import { scheduleEvery, trackJob } from '../common/scheduling/jobs';
+import { trackJob } from '../common/scheduling/jobs';
 import { LifecycleRunRepository } from './lifecycle-run.repository';
 import { PartitionMetrics } from './partition.metrics';
 import { overlaps, partitionFor, PartitionRange, partitionsAhead } from './partition-naming';
@@ -17,7 +16,7 @@ import {
 } from './partition.repository';
 
 const DAY_MS = 86_400_000;
-const MAINTENANCE_JOB = 'partition-maintenance';
+export const MAINTENANCE_JOB = 'partition-maintenance';
 const INDEXING_JOB = 'partition-search-index';
 
 /** What a maintenance run did (or, dry, would do). */
@@ -40,7 +39,7 @@ export interface MaintenanceReport {
  * builds the full-text index of closed partitions. Every run is recorded in `audit_lifecycle_runs`.
  */
 @Injectable()
-export class PartitionService implements OnApplicationBootstrap {
+export class PartitionService {
   private readonly logger = new Logger(PartitionService.name);
 
   constructor(
@@ -48,32 +47,21 @@ export class PartitionService implements OnApplicationBootstrap {
     @Inject(AUDIT_CONFIG) private readonly config: AuditTrailConfig,
     private readonly clock: Clock,
     private readonly runs: LifecycleRunRepository,
-    // Optional: benchmarks and the CLI build this service without metrics or a scheduler.
+    // Optional: benchmarks and the CLI build this service without metrics.
     @Optional() private readonly jobs?: JobMetrics,
     @Optional() private readonly metrics?: PartitionMetrics,
-    @Optional() private readonly scheduler?: SchedulerRegistry,
   ) {}
 
-  async onApplicationBootstrap(): Promise<void> {
-    if (!this.scheduler) return; // the CLI: runs on demand only, never the service's jobs
-    await trackJob(this.jobs, MAINTENANCE_JOB, () => this.maintain()).catch((error: Error) =>
-      this.logger.error(`Partition maintenance failed: ${error.message}`),
-    );
-    // Index building can take a while on a large backlog: not on the start-up path.
-    setImmediate(() => void this.indexInBackground());
-    scheduleEvery(
-      this.scheduler,
-      MAINTENANCE_JOB,
-      this.config.audit.partitionIntervalMs,
-      () => void this.tick(),
-    );
+  /** One scheduled run: maintenance, then the search indexes. Failures are logged and counted, not thrown. */
+  async tick(): Promise<void> {
+    await this.maintainTracked();
+    await this.indexInBackground();
   }
 
-  async tick(): Promise<void> {
+  async maintainTracked(): Promise<void> {
     await trackJob(this.jobs, MAINTENANCE_JOB, () => this.maintain()).catch((error: Error) =>
       this.logger.error(`Partition maintenance failed: ${error.message}`),
     );
-    await this.indexInBackground();
   }
 
   /**
@@ -169,7 +157,7 @@ export class PartitionService implements OnApplicationBootstrap {
     return done;
   }
 
-  private async indexInBackground(): Promise<void> {
+  async indexInBackground(): Promise<void> {
     await trackJob(this.jobs, INDEXING_JOB, () => this.indexClosedPartitions()).catch((error: Error) =>
       this.logger.error(`Search indexing failed: ${error.message}`),
     );

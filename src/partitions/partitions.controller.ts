@@ -1,7 +1,7 @@
 import { ConflictException, Controller, Get, HttpCode, Post, Query, UseGuards } from '@nestjs/common';
 import { ApiConflictResponse, ApiOkResponse, ApiOperation } from '@nestjs/swagger';
 import { ROLES } from '../common/auth/auth.types';
-import { JwtAuthGuard } from '../common/auth/jwt-auth.guard';
+import { AuditAccessGuard } from '../common/auth/audit-access.guard';
 import { Roles } from '../common/auth/roles.decorator';
 import { DryRunQuery, PartitionListQuery } from './dto/dry-run.query';
 import { MaintenanceReportDto, PartitionViewDto } from './dto/responses';
@@ -9,9 +9,9 @@ import { PartitionListService } from './partition-list.service';
 import { PartitionService } from './partition.service';
 import { AdminApi } from '../query/api-docs.decorator';
 
-@Controller('audit/partitions')
-@UseGuards(JwtAuthGuard)
-@Roles(ROLES.admin)
+@Controller('partitions')
+@UseGuards(AuditAccessGuard)
+@Roles(ROLES.platform)
 @AdminApi('partitions')
 export class PartitionsController {
   constructor(

@@ -4,10 +4,9 @@ import { PartitionListService } from './partition-list.service';
 import { PartitionMetrics } from './partition.metrics';
 import { PartitionRepository } from './partition.repository';
 import { PartitionService } from './partition.service';
-import { PartitionsController } from './partitions.controller';
 
+/** Partition lifecycle services (no routes; the job is in AuditJobsModule). */
 @Module({
-  controllers: [PartitionsController],
   providers: [
     PartitionRepository,
     PartitionService,

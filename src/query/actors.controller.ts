@@ -2,7 +2,7 @@ import { Controller, Get, Param, Query, Req, UseGuards } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation } from '@nestjs/swagger';
 import { Audited } from '../audit';
 import { AuthUser, ROLES } from '../common/auth/auth.types';
-import { JwtAuthGuard } from '../common/auth/jwt-auth.guard';
+import { AuditAccessGuard } from '../common/auth/audit-access.guard';
 import { Roles } from '../common/auth/roles.decorator';
 import { AdminApi } from './api-docs.decorator';
 import { ListEventsQuery } from './dto/list-events.query';
@@ -10,8 +10,8 @@ import { ActorPathParams } from './dto/path-params';
 import { EventPageDto } from './dto/responses';
 import { EventPage, EventsService } from './events.service';
 
-@Controller('audit/actors')
-@UseGuards(JwtAuthGuard)
+@Controller('actors')
+@UseGuards(AuditAccessGuard)
 @Roles(ROLES.read, ROLES.readAll, ROLES.admin)
 @Audited({ resourceType: 'audit-activity' })
 @AdminApi('activity')

@@ -1,4 +1,6 @@
-import { applyDecorators } from '@nestjs/common';
+import { applyDecorators, UseFilters, UsePipes } from '@nestjs/common';
+import { AllExceptionsFilter } from '../common/errors/all-exceptions.filter';
+import { strictValidationPipe } from '../common/errors/validation.pipe';
 import {
   ApiBadRequestResponse,
   ApiBearerAuth,
@@ -8,9 +10,15 @@ import {
 } from '@nestjs/swagger';
 import { ErrorDto } from './dto/responses';
 
-/** The common OpenAPI description of an admin controller: Bearer JWT, 400/401/403 shapes. */
+/**
+ * What every admin controller shares: its own strict validation (unknown parameters are a 400 whatever
+ * the app's global pipes) and error filter (no stack, SQL or values in a response), and the OpenAPI
+ * description: Bearer JWT, 400/401/403 shapes.
+ */
 export function AdminApi(tag: string) {
   return applyDecorators(
+    UsePipes(strictValidationPipe()),
+    UseFilters(AllExceptionsFilter),
     ApiTags(tag),
     ApiBearerAuth(),
     ApiBadRequestResponse({ type: ErrorDto, description: 'A parameter is invalid (the message names it)' }),

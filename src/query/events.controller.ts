@@ -1,20 +1,12 @@
-import {
-  BadRequestException,
-  Controller,
-  Get,
-  Param,
-  ParseUUIDPipe,
-  Query,
-  Req,
-  UseGuards,
-} from '@nestjs/common';
+import { Controller, Get, Param, Query, Req, UseGuards } from '@nestjs/common';
 import { ApiNotFoundResponse, ApiOkResponse, ApiOperation } from '@nestjs/swagger';
 import type { Request } from 'express';
 import { Audited } from '../audit';
 import { AuthUser, ROLES } from '../common/auth/auth.types';
-import { JwtAuthGuard } from '../common/auth/jwt-auth.guard';
+import { AuditAccessGuard } from '../common/auth/audit-access.guard';
 import { Roles } from '../common/auth/roles.decorator';
 import { AdminApi } from './api-docs.decorator';
+import { EventIdPipe } from './dto/event-id.pipe';
 import { ListEventsQuery } from './dto/list-events.query';
 import { AuditEventDto, ErrorDto, EventPageDto } from './dto/responses';
 import { EventPage, EventsService } from './events.service';
@@ -22,8 +14,8 @@ import { EventPage, EventsService } from './events.service';
 type AuthedRequest = Request & { user: AuthUser; requestId?: string };
 
 /** Reads of the audit trail are themselves recorded as access events (`audit-event.list`/`.read`). */
-@Controller('audit/events')
-@UseGuards(JwtAuthGuard)
+@Controller('events')
+@UseGuards(AuditAccessGuard)
 @Roles(ROLES.read, ROLES.readAll, ROLES.admin)
 @Audited({ resourceType: 'audit-event' })
 @AdminApi('events')
@@ -44,14 +36,7 @@ export class EventsController {
     type: ErrorDto,
     description: 'No such event in the organizations this token may read',
   })
-  get(
-    @Req() req: AuthedRequest,
-    @Param(
-      'id',
-      new ParseUUIDPipe({ exceptionFactory: () => new BadRequestException(['id must be a UUID']) }),
-    )
-    id: string,
-  ) {
+  get(@Req() req: AuthedRequest, @Param('id', EventIdPipe) id: string) {
     return this.events.get(req.user, id);
   }
 }

@@ -2,15 +2,15 @@ import { Controller, Get, Query, Req, Res, UseGuards } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiProduces } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { AuthUser, ROLES } from '../common/auth/auth.types';
-import { JwtAuthGuard } from '../common/auth/jwt-auth.guard';
+import { AuditAccessGuard } from '../common/auth/audit-access.guard';
 import { Roles } from '../common/auth/roles.decorator';
 import { AdminApi } from './api-docs.decorator';
 import { ExportQuery } from './dto/export.query';
 import { ExportService } from './export.service';
 
 /** Not `@Audited()`: ExportService records the export itself, with the row count, once the stream ends. */
-@Controller('audit/export')
-@UseGuards(JwtAuthGuard)
+@Controller('export')
+@UseGuards(AuditAccessGuard)
 @Roles(ROLES.read, ROLES.readAll, ROLES.admin)
 @AdminApi('export')
 export class ExportController {

@@ -1,29 +1,21 @@
 import { Module } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { poolFromDataSource } from '../common/database/pg-pool';
-import { ActorsController } from './actors.controller';
-import { EventsController } from './events.controller';
 import { EventsRepository } from './events.repository';
 import { EventsService } from './events.service';
-import { ExportController } from './export.controller';
 import { EXPORT_POOL, ExportService } from './export.service';
 import { QueryCache } from './query-cache.service';
-import { ResourcesController } from './resources.controller';
-import { StatsRefreshJob } from './stats-refresh.job';
-import { StatsController } from './stats.controller';
 import { StatsRepository } from './stats.repository';
 import { StatsService } from './stats.service';
 
-/** The admin read API: search, by id, history, activity, stats, export. */
+/** The services behind the admin read API (search, history, activity, stats, export); no routes, no jobs. */
 @Module({
-  controllers: [EventsController, ResourcesController, ActorsController, StatsController, ExportController],
   providers: [
     EventsService,
     EventsRepository,
     ExportService,
     StatsService,
     StatsRepository,
-    StatsRefreshJob,
     QueryCache,
     {
       // Exports get their own few connections: a long export never starves the API's pool.
@@ -32,5 +24,6 @@ import { StatsService } from './stats.service';
       inject: [DataSource],
     },
   ],
+  exports: [EventsService, ExportService, StatsService, StatsRepository, QueryCache],
 })
 export class QueryModule {}

@@ -1,15 +1,15 @@
 import { Controller, Get, Query, Req, UseGuards } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation } from '@nestjs/swagger';
 import { AuthUser, ROLES } from '../common/auth/auth.types';
-import { JwtAuthGuard } from '../common/auth/jwt-auth.guard';
+import { AuditAccessGuard } from '../common/auth/audit-access.guard';
 import { Roles } from '../common/auth/roles.decorator';
 import { AdminApi } from './api-docs.decorator';
 import { StatsResponseDto } from './dto/responses';
 import { StatsQuery } from './dto/stats.query';
 import { StatsResponse, StatsService } from './stats.service';
 
-@Controller('audit/stats')
-@UseGuards(JwtAuthGuard)
+@Controller('stats')
+@UseGuards(AuditAccessGuard)
 @Roles(ROLES.read, ROLES.readAll, ROLES.admin)
 @AdminApi('stats')
 export class StatsController {

@@ -11,15 +11,15 @@ import {
 import { ApiOkResponse, ApiOperation } from '@nestjs/swagger';
 import type { Request } from 'express';
 import { AuthUser, ROLES } from '../common/auth/auth.types';
-import { JwtAuthGuard } from '../common/auth/jwt-auth.guard';
+import { AuditAccessGuard } from '../common/auth/audit-access.guard';
 import { Roles } from '../common/auth/roles.decorator';
 import { AdminApi } from '../query/api-docs.decorator';
 import { organizationScope } from '../query/tenant-scope';
 import { EraseSubjectParams, EraseSubjectQuery, ErasureResultDto } from './dto/erase.dto';
 import { SubjectsService } from './subjects.service';
 
-@Controller('audit/subjects')
-@UseGuards(JwtAuthGuard)
+@Controller('subjects')
+@UseGuards(AuditAccessGuard)
 @AdminApi('subjects')
 export class SubjectsController {
   constructor(private readonly subjects: SubjectsService) {}

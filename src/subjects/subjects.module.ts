@@ -1,10 +1,9 @@
 import { Module } from '@nestjs/common';
-import { SubjectsController } from './subjects.controller';
 import { SubjectsService } from './subjects.service';
 
 /** Data subjects (GDPR): erasure by crypto-shredding. */
 @Module({
-  controllers: [SubjectsController],
   providers: [SubjectsService],
+  exports: [SubjectsService],
 })
 export class SubjectsModule {}

@@ -4,6 +4,8 @@ import { ArchiveModule } from '../archive.module';
 import { ClockModule } from '../../common/clock/clock';
 import { AppConfigModule } from '../../common/config/app-config.module';
 import { AppConfig } from '../../common/config/environment';
+import { AUDIT_CONFIG } from '../../common/config/audit-config';
+import { trailConfigFrom } from '../../config/audit-options-from-env';
 import { dataSourceOptions } from '../../../demo/data-source-options';
 import { MetricsModule } from '../../common/metrics/metrics.module';
 import { IntegrityCoreModule } from '../../integrity/integrity-core.module';
@@ -18,6 +20,7 @@ export class CliModule {
   static forRoot(config: AppConfig, databaseUrl: string): DynamicModule {
     return {
       module: CliModule,
+      global: true, // AUDIT_CONFIG for the imported feature modules
       imports: [
         AppConfigModule.forRoot(config),
         TypeOrmModule.forRoot(
@@ -28,6 +31,8 @@ export class CliModule {
         IntegrityCoreModule,
         ArchiveModule,
       ],
+      providers: [{ provide: AUDIT_CONFIG, useValue: trailConfigFrom(config) }],
+      exports: [AUDIT_CONFIG],
     };
   }
 }

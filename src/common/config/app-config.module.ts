@@ -1,21 +1,17 @@
 import { Global, Module } from '@nestjs/common';
-import { AUDIT_CONFIG, trailConfigFrom } from './audit-config';
 import { AppConfig, loadConfig } from './environment';
 
 export const APP_CONFIG = Symbol('APP_CONFIG');
 
-/** Makes the validated AppConfig (and the trail's part of it) injectable: `@Inject(APP_CONFIG)`. */
+/** Makes the validated environment configuration injectable as `@Inject(APP_CONFIG)` (the demo, the CLIs). */
 @Global()
 @Module({})
 export class AppConfigModule {
   static forRoot(config: AppConfig = loadConfig()) {
     return {
       module: AppConfigModule,
-      providers: [
-        { provide: APP_CONFIG, useValue: config },
-        { provide: AUDIT_CONFIG, useValue: trailConfigFrom(config) },
-      ],
-      exports: [APP_CONFIG, AUDIT_CONFIG],
+      providers: [{ provide: APP_CONFIG, useValue: config }],
+      exports: [APP_CONFIG],
     };
   }
 }

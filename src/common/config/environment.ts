@@ -2,9 +2,10 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { plainToInstance, Transform } from 'class-transformer';
-import { createHash } from 'node:crypto';
 import proxyaddr from 'proxy-addr';
 import { parsePrivateKey, parsePublicKey } from '../crypto/ed25519-keys';
+import type { AuditTrailConfig } from './audit-config';
+import { DEV_PERSONAL_DATA_KEY, DEV_SIGNING_KEY } from './dev-keys';
 import { ARCHIVE_COMPRESSIONS, ArchiveCompression, zstdUnavailable } from '../../archive/archive-codec';
 import { parseKek } from '../../audit/personal-data/personal-data.cipher';
 import { DEFAULT_PERSONAL_KEYS } from '../../audit/personal-data/personal-data.protector';
@@ -335,6 +336,13 @@ export class EnvironmentVariables {
   AUDIT_CHECKPOINT_INTERVAL_MS?: number;
 
   @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1000)
+  @Max(86400000)
+  AUDIT_HEAD_INTERVAL_MS?: number;
+
+  @IsOptional()
   @IsString()
   AUDIT_PERSONAL_DATA_KEY?: string;
 
@@ -364,10 +372,9 @@ export interface AppConfig {
   /** True when AUTH_JWT_SECRET was not set and the development secret is in use. */
   jwtSecretIsDevDefault: boolean;
   logLevel: 'error' | 'warn' | 'log' | 'debug' | 'verbose';
-  audit: {
+  audit: AuditTrailConfig['audit'] & {
     /** False only when AUDIT_DISABLED=true (benchmarks, local experiments): nothing is captured. */
     enabled: boolean;
-    delivery: 'memory' | 'redis';
     /** Redis Streams delivery (AUDIT_DELIVERY=redis). */
     stream: { key: string; consumers: number; maxLength: number; claimIdleMs: number };
     /** Null when AUDIT_SPOOL_DIR=off: failed batches then wait in memory, bounded by the buffer. */
@@ -379,57 +386,13 @@ export interface AppConfig {
     criticalSeverities: Array<'info' | 'notice' | 'warning' | 'critical'>;
     batchSize: number;
     flushIntervalMs: number;
-    maxBuffer: number;
     flushConcurrency: number;
     drainTimeoutMs: number;
     maxStateBytes: number;
     trustedProxies: string[];
-    partitionPremake: number;
-    /** Readiness fails when the oldest event not yet committed has waited longer than this. */
-    readyMaxLagMs: number;
-    partitionGranularity: 'monthly' | 'weekly' | 'daily';
-    /** How often partition maintenance runs (it also runs at boot). */
-    partitionIntervalMs: number;
-    /**
-     * Events later than now + this many days are never given a partition: they stay in DEFAULT, counted,
-     * so a bogus far-future timestamp cannot make the job create thousands of partitions.
-     */
-    partitionHorizonDays: number;
   };
-  archive: {
-    /** `file:///path` or `s3://bucket/prefix`. */
-    url: string;
-    s3Endpoint?: string;
-    s3ForcePathStyle: boolean;
-    s3Region: string;
-    /** Partitions whose range ended more than this many days ago are detached (hot -> warm). */
-    hotDays: number;
-    /** ... exported to the archive and dropped (warm -> cold). */
-    warmDays: number;
-    /** ... and their archives deleted (cold -> expired). */
-    retentionDays: number;
-    intervalMs: number;
-    /** Compression of the archive files (the manifest says which). */
-    compression: ArchiveCompression;
-    /**
-     * Connections that read one partition's rows at the same time during an export, each a consecutive
-     * slice in one snapshot, compressed on its own (gzip and zstd only: brotli streams do not concatenate).
-     */
-    exportStreams: number;
-    /** Where an export's slices after the first wait, compressed, until their turn. */
-    spoolDir: string;
-    /** Warm partitions are moved to this tablespace when set. */
-    warmTablespace?: string;
-  };
-  integrity: {
-    /** Ed25519 private key (PEM or base64 seed) that signs checkpoints. */
-    signingKey: string;
-    /** True when AUDIT_SIGNING_KEY was not set and the development key is in use (warns loudly). */
-    signingKeyIsDevDefault: boolean;
-    /** Public keys of earlier signing keys, so their checkpoints still verify after a rotation. */
-    verifyKeys: string[];
-    checkpointIntervalMs: number;
-  };
+  archive: AuditTrailConfig['archive'];
+  integrity: AuditTrailConfig['integrity'];
   /** Personal data protection (crypto-shredding); null when AUDIT_PERSONAL_KEYS=off. */
   personalData: {
     /** Key-encryption key (32 bytes) wrapping the per-subject keys. */
@@ -438,12 +401,7 @@ export interface AppConfig {
     encryptionKeyIsDevDefault: boolean;
     keys: string[];
   } | null;
-  query: {
-    /** Redis cache TTL for stats and first pages; 0 disables the cache. */
-    cacheTtlSeconds: number;
-    cachePrefix: string;
-    statsRefreshMs: number;
-  };
+  query: AuditTrailConfig['query'];
 }
 
 export class ConfigError extends Error {
@@ -454,15 +412,7 @@ export class ConfigError extends Error {
 }
 
 export const DEV_JWT_SECRET = 'dev-only-secret-change-me-dev-only-secret-change-me';
-/** Development checkpoint key (a public, fixed seed): signatures made with it prove nothing. */
-export const DEV_SIGNING_KEY = createHash('sha256')
-  .update('nest-audit-trail development signing key')
-  .digest('base64');
-
-/** Development key-encryption key for personal data (public, fixed): protects nothing. */
-export const DEV_PERSONAL_DATA_KEY = createHash('sha256')
-  .update('nest-audit-trail development personal-data key')
-  .digest('base64');
+export { DEV_PERSONAL_DATA_KEY, DEV_SIGNING_KEY } from './dev-keys';
 
 /** Validates the environment once at boot; throws a ConfigError listing every bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
@@ -615,6 +565,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       signingKeyIsDevDefault: !vars.AUDIT_SIGNING_KEY,
       verifyKeys,
       checkpointIntervalMs: vars.AUDIT_CHECKPOINT_INTERVAL_MS ?? 60 * 60 * 1000,
+      headIntervalMs: vars.AUDIT_HEAD_INTERVAL_MS ?? 60 * 1000,
     },
     personalData:
       vars.AUDIT_PERSONAL_KEYS === 'off'

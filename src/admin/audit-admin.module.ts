@@ -1,0 +1,73 @@
+import { DynamicModule, Module, Provider } from '@nestjs/common';
+import { RouterModule } from '@nestjs/core';
+import { ArchiveController } from '../archive/archive.controller';
+import { ArchiveModule } from '../archive/archive.module';
+import { AUDIT_ACCESS, AuditAccessGuard, auditAccess } from '../common/auth/audit-access.guard';
+import { JwtVerifier, JwtVerifierOptions } from '../common/auth/jwt-verifier';
+import { IntegrityController } from '../integrity/integrity.controller';
+import { IntegrityCoreModule } from '../integrity/integrity-core.module';
+import { PartitionsController } from '../partitions/partitions.controller';
+import { PartitionsModule } from '../partitions/partitions.module';
+import { ActorsController } from '../query/actors.controller';
+import { EventsController } from '../query/events.controller';
+import { ExportController } from '../query/export.controller';
+import { QueryModule } from '../query/query.module';
+import { ResourcesController } from '../query/resources.controller';
+import { StatsController } from '../query/stats.controller';
+import { SubjectsController } from '../subjects/subjects.controller';
+import { SubjectsModule } from '../subjects/subjects.module';
+
+export interface AuditAdminModuleOptions {
+  /** Route prefix of every admin endpoint (`<path>/events`, `<path>/export`...). Default `audit`. */
+  path?: string;
+  /**
+   * Who calls, from the request: return `{ sub, org, roles }` (or null: 401). Default: `request.user`, as
+   * the app's own guard or middleware (Passport, session, API gateway...) set it. Roles are `audit:read`,
+   * `audit:read:all`, `audit:admin` (an organization's admin) and `audit:platform` (partitions, archives).
+   * The app's own global guards run first, as for any of its routes.
+   */
+  identity?: (request: unknown) => unknown;
+  /** Instead of `identity`: the built-in Bearer JWT check (claims `sub`, `org`, `roles`; `exp` required). */
+  jwt?: JwtVerifierOptions;
+}
+
+const CONTROLLERS = [
+  EventsController,
+  ResourcesController,
+  ActorsController,
+  StatsController,
+  ExportController,
+  IntegrityController,
+  SubjectsController,
+  PartitionsController,
+  ArchiveController,
+];
+
+/**
+ * The admin API (search, history, activity, stats, export, integrity verify, erasure, partitions,
+ * archives) mounted under the app's own prefix, behind the app's identity. Needs `AuditModule.forRoot()`.
+ */
+@Module({})
+export class AuditAdminModule {
+  static forRoot(options: AuditAdminModuleOptions = {}): DynamicModule {
+    const path = (options.path ?? 'audit').replace(/^\/+|\/+$/g, '');
+    const access: Provider = {
+      provide: AUDIT_ACCESS,
+      useFactory: () =>
+        auditAccess({ identity: options.identity, jwt: options.jwt ? new JwtVerifier(options.jwt) : undefined }),
+    };
+    return {
+      module: AuditAdminModule,
+      imports: [
+        QueryModule,
+        PartitionsModule,
+        ArchiveModule,
+        IntegrityCoreModule,
+        SubjectsModule,
+        RouterModule.register([{ path, module: AuditAdminModule }]),
+      ],
+      controllers: CONTROLLERS,
+      providers: [access, AuditAccessGuard],
+    };
+  }
+}

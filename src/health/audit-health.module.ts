@@ -1,0 +1,25 @@
+import { Module } from '@nestjs/common';
+import { TerminusModule } from '@nestjs/terminus';
+import { PartitionsModule } from '../partitions/partitions.module';
+import {
+  AuditLagHealthIndicator,
+  AuditPartitionsHealthIndicator,
+  AuditPipelineHealthIndicator,
+} from './audit-health.indicators';
+import { AuditPipelineMetrics } from './audit-pipeline.metrics';
+
+/**
+ * The indicators an app adds to its own Terminus health controller, and the pipeline's Prometheus metrics
+ * (on the registry of `AuditMetricsService`). No routes: the app owns `/health` and `/metrics`.
+ */
+@Module({
+  imports: [TerminusModule, PartitionsModule],
+  providers: [
+    AuditPipelineHealthIndicator,
+    AuditLagHealthIndicator,
+    AuditPartitionsHealthIndicator,
+    AuditPipelineMetrics,
+  ],
+  exports: [AuditPipelineHealthIndicator, AuditLagHealthIndicator, AuditPartitionsHealthIndicator, TerminusModule],
+})
+export class AuditHealthModule {}

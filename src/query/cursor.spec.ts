@@ -49,6 +49,15 @@ describe('CursorCodec', () => {
     },
   );
 
+  it.each([
+    { occurredAt: '2026-03-01 12:34:56\u0000', id: position.id },
+    { occurredAt: 'NaN', id: position.id },
+    { occurredAt: position.occurredAt, id: 'not-a-uuid' },
+    { occurredAt: position.occurredAt, id: `${position.id}\u0000` },
+  ])('returns null for a correctly signed position SQL could not read (%j)', (bad) => {
+    expect(codec.decode(codec.encode(bad, SCOPE), SCOPE)).toBeNull();
+  });
+
   it('rejects a valid cursor with an extra segment', () => {
     expect(codec.decode(`${codec.encode(position, SCOPE)}.extra`, SCOPE)).toBeNull();
   });

@@ -6,6 +6,11 @@ export interface CursorPosition {
   id: string;
 }
 
+// What a decoded position must look like before it is bound into SQL: Postgres' text of a timestamptz and
+// a UUID. A cursor signed with a leaked or reused secret still cannot make the query fail.
+const POSITION_TIME = /^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d{1,6})?([+-]\d{2}(:\d{2}){0,2}|Z)?$/;
+const POSITION_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 /**
  * Opaque keyset cursors: the position plus an HMAC over it and the query's scope, so a forged cursor or
  * one taken from another tenant's (or another filter's) listing is rejected instead of trusted.
@@ -27,7 +32,12 @@ export class CursorCodec {
     if (expected.length !== given.length || !timingSafeEqual(expected, given)) return null;
     try {
       const [occurredAt, id] = JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as unknown[];
-      return typeof occurredAt === 'string' && typeof id === 'string' ? { occurredAt, id } : null;
+      return typeof occurredAt === 'string' &&
+        typeof id === 'string' &&
+        POSITION_TIME.test(occurredAt) &&
+        POSITION_ID.test(id)
+        ? { occurredAt, id }
+        : null;
     } catch {
       return null;
     }

@@ -1,4 +1,5 @@
 import { BadRequestException } from '@nestjs/common';
+import { parseIsoTimestamp } from '../common/validation';
 import { EventFiltersQuery } from './dto/event-filters.query';
 
 /** Validated, tenant-scoped filters as the repository takes them. */
@@ -17,10 +18,13 @@ export interface EventFilters {
   q?: string;
 }
 
-/** Query DTO + the caller's organization scope -> filters; `from` after `to` is a 400 naming the fields. */
+/**
+ * Query DTO + the caller's organization scope -> filters; `from` after `to`, or a time the DTO should have
+ * refused, is a 400 naming the field (never an Invalid Date on its way to SQL).
+ */
 export function toEventFilters(query: EventFiltersQuery, organizationId: string | undefined): EventFilters {
-  const from = query.from ? new Date(query.from) : undefined;
-  const to = query.to ? new Date(query.to) : undefined;
+  const from = timeOf(query.from, 'from');
+  const to = timeOf(query.to, 'to');
   if (from && to && from > to) throw new BadRequestException(['from must be before to']);
   return {
     organizationId,
@@ -35,6 +39,13 @@ export function toEventFilters(query: EventFiltersQuery, organizationId: string 
     to,
     q: query.q,
   };
+}
+
+function timeOf(value: string | undefined, field: string): Date | undefined {
+  if (value === undefined) return undefined;
+  const time = parseIsoTimestamp(value);
+  if (!time) throw new BadRequestException([`${field} must be an ISO 8601 date or date-time`]);
+  return time;
 }
 
 /** A stable text of the filters, to bind cursors and cache keys to them. */

@@ -1,20 +1,20 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
-import { IsISO8601, IsOptional, IsString, MaxLength } from 'class-validator';
+import { IsOptional } from 'class-validator';
+import { IsIsoTimestamp, IsSafeText } from '../../common/validation';
 
 export class VerifyQuery {
   @ApiPropertyOptional({ description: 'Start of the event-time range (inclusive), ISO 8601' })
   @IsOptional()
-  @IsISO8601({ strict: true }, { message: 'from must be an ISO 8601 date' })
+  @IsIsoTimestamp()
   from?: string;
 
   @ApiPropertyOptional({ description: 'End of the event-time range (exclusive), ISO 8601' })
   @IsOptional()
-  @IsISO8601({ strict: true }, { message: 'to must be an ISO 8601 date' })
+  @IsIsoTimestamp()
   to?: string;
 
   @ApiPropertyOptional({ description: 'Organization (another one requires audit:read:all); default: own' })
   @IsOptional()
-  @IsString()
-  @MaxLength(256)
+  @IsSafeText(256)
   organizationId?: string;
 }

@@ -1,5 +1,6 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
-import { IsIn, IsISO8601, IsOptional, IsString, Matches, MaxLength, MinLength } from 'class-validator';
+import { IsIn, IsOptional, Matches } from 'class-validator';
+import { IsIsoTimestamp, IsSafeText } from '../../common/validation';
 
 export const SEVERITIES = ['info', 'notice', 'warning', 'critical'] as const;
 export const STATUSES = ['success', 'failure'] as const;
@@ -10,26 +11,22 @@ export class EventFiltersQuery {
     description: 'Only with audit:read:all; audit:read is always limited to its own org',
   })
   @IsOptional()
-  @IsString()
-  @MaxLength(256)
+  @IsSafeText(256)
   organizationId?: string;
 
   @ApiPropertyOptional()
   @IsOptional()
-  @IsString()
-  @MaxLength(256)
+  @IsSafeText(256)
   actorId?: string;
 
   @ApiPropertyOptional({ example: 'account' })
   @IsOptional()
-  @IsString()
-  @MaxLength(256)
+  @IsSafeText(256)
   resourceType?: string;
 
   @ApiPropertyOptional()
   @IsOptional()
-  @IsString()
-  @MaxLength(256)
+  @IsSafeText(256)
   resourceId?: string;
 
   @ApiPropertyOptional({
@@ -57,20 +54,18 @@ export class EventFiltersQuery {
 
   @ApiPropertyOptional({ description: 'Inclusive lower bound, ISO 8601', example: '2026-11-01T00:00:00Z' })
   @IsOptional()
-  @IsISO8601({ strict: true }, { message: 'from must be an ISO 8601 date-time' })
+  @IsIsoTimestamp()
   from?: string;
 
   @ApiPropertyOptional({ description: 'Exclusive upper bound, ISO 8601', example: '2026-12-01T00:00:00Z' })
   @IsOptional()
-  @IsISO8601({ strict: true }, { message: 'to must be an ISO 8601 date-time' })
+  @IsIsoTimestamp()
   to?: string;
 
   @ApiPropertyOptional({
     description: 'Full-text search (web search syntax) over event type, resource and states',
   })
   @IsOptional()
-  @IsString()
-  @MinLength(1)
-  @MaxLength(200)
+  @IsSafeText(200)
   q?: string;
 }

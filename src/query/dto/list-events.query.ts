@@ -1,6 +1,6 @@
 import { ApiPropertyOptional, IntersectionType } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
-import { IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
+import { IsOptional } from 'class-validator';
+import { IsBoundedInt, IsSafeText } from '../../common/validation';
 import { EventFiltersQuery } from './event-filters.query';
 
 export const MAX_LIMIT = 1000;
@@ -9,16 +9,12 @@ export const MAX_LIMIT = 1000;
 export class PageQuery {
   @ApiPropertyOptional({ minimum: 1, maximum: MAX_LIMIT, default: 50 })
   @IsOptional()
-  @Type(() => Number)
-  @IsInt({ message: 'limit must be an integer' })
-  @Min(1)
-  @Max(MAX_LIMIT)
+  @IsBoundedInt(1, MAX_LIMIT)
   limit?: number;
 
   @ApiPropertyOptional({ description: 'nextCursor of the previous page' })
   @IsOptional()
-  @IsString()
-  @MaxLength(512)
+  @IsSafeText(512)
   cursor?: string;
 }
 

@@ -1,17 +1,18 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
-import { IsIn, IsISO8601, IsOptional, IsString, MaxLength } from 'class-validator';
+import { IsIn, IsOptional } from 'class-validator';
+import { IsIsoTimestamp, IsSafeText } from '../../common/validation';
 
 export const STATS_GROUPS = ['day', 'action', 'resourceType', 'organization'] as const;
 
 export class StatsQuery {
   @ApiPropertyOptional({ description: 'Inclusive, ISO 8601 date or date-time (whole UTC days are counted)' })
   @IsOptional()
-  @IsISO8601({ strict: true }, { message: 'from must be an ISO 8601 date' })
+  @IsIsoTimestamp()
   from?: string;
 
   @ApiPropertyOptional({ description: 'Exclusive, ISO 8601 date or date-time' })
   @IsOptional()
-  @IsISO8601({ strict: true }, { message: 'to must be an ISO 8601 date' })
+  @IsIsoTimestamp()
   to?: string;
 
   @ApiPropertyOptional({ enum: STATS_GROUPS, default: 'day' })
@@ -21,7 +22,6 @@ export class StatsQuery {
 
   @ApiPropertyOptional({ description: 'Only with audit:read:all' })
   @IsOptional()
-  @IsString()
-  @MaxLength(256)
+  @IsSafeText(256)
   organizationId?: string;
 }

@@ -1,24 +1,20 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsOptional, IsString, Matches, MaxLength } from 'class-validator';
+import { IsOptional } from 'class-validator';
+import { IsSafeText } from '../../common/validation';
 
 export class EraseSubjectParams {
   @ApiProperty({
     description:
       'The data subject: `<resourceType>:<resourceId>` for a resource (e.g. `account:42`), or an actor id',
   })
-  @IsString()
-  // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
-  @Matches(/^[^\u0000-\u001f\u007f]{1,256}$/, {
-    message: 'subjectId must be 1-256 characters without control characters',
-  })
+  @IsSafeText(256)
   subjectId!: string;
 }
 
 export class EraseSubjectQuery {
   @ApiPropertyOptional({ description: 'Organization (another one requires audit:read:all); default: own' })
   @IsOptional()
-  @IsString()
-  @MaxLength(256)
+  @IsSafeText(256)
   organizationId?: string;
 }
 

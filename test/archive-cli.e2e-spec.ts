@@ -10,10 +10,10 @@ import { waitForMaintenanceIdle } from './support/maintenance';
 import { startTestApp } from './support/test-app';
 import { createTestDatabase, TestDatabase } from './support/test-db';
 
-const CLI = join(__dirname, '..', 'dist', 'src', 'archive', 'cli', 'audit.cli.js');
+const CLI = join(__dirname, '..', 'dist', 'src', 'cli', 'nest-audit-trail.js');
 const run = promisify(execFile);
 
-/** The built CLI (`npm run audit -- ...` runs the same file) as a real process. */
+/** The package's bin (`npx nest-audit-trail ...`; `npm run audit -- ...` in the demo) as a real process. */
 describe('npm run audit -- <command>', () => {
   let db: TestDatabase;
   let app: INestApplication;

@@ -13,7 +13,7 @@ import { ArchiveRepository } from '../../src/archive/archive.repository';
 import { ArchiveCheckpoint, ArchiveService } from '../../src/archive/archive.service';
 import { ARCHIVE_STORAGE } from '../../src/archive/archive.tokens';
 import { ArchiveStorage } from '../../src/archive/storage/archive-storage';
-import { CliModule } from '../../src/archive/cli/cli.module';
+import { CliModule } from '../../src/cli/cli.module';
 import { loadConfig } from '../../src/common/config/environment';
 import { dataSourceOptions } from '../../demo/data-source-options';
 import { monthlyPartition } from '../../src/partitions/partition-naming';

@@ -1,41 +1,41 @@
+#!/usr/bin/env node
 import 'reflect-metadata';
 import { INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { SingleBar, Presets } from 'cli-progress';
 import { Command } from 'commander';
-import { ArchiveService } from '../archive.service';
+import { ArchiveService } from '../archive/archive.service';
+import { RestoreService } from '../archive/restore.service';
+import { createAuditRole } from '../common/database/audit-role';
+import { ConfigError, loadConfig } from '../common/config/environment';
+import { AUDIT_MIGRATIONS_TABLE, runMigrations } from '../common/database/migrate';
+import { PartitionListService } from '../partitions/partition-list.service';
+import { PartitionService } from '../partitions/partition.service';
 import { CliModule } from './cli.module';
-import { RestoreService } from '../restore.service';
-import { ConfigError, loadConfig } from '../../common/config/environment';
-import { EmbeddedDatabase, startEmbeddedPostgres } from '../../../demo/embedded-postgres';
-import { runMigrations } from '../../common/database/migrate';
-import { PartitionListService } from '../../partitions/partition-list.service';
-import { PartitionService } from '../../partitions/partition.service';
 
 /** Exit code when another instance holds the job's lock: nothing was done, try again later. */
 const EXIT_BUSY = 3;
 
 /**
- * `npm run audit -- <command>`: the lifecycle by hand, on the database of DATABASE_URL (or the embedded
- * one under DATA_DIR when the service is not running), with the service's configuration.
+ * `npx nest-audit-trail <command>`: the audit schema and the lifecycle by hand, on the database of
+ * DATABASE_URL, with the configuration of the environment variables (README, Configuration).
  */
+function databaseUrl(): string {
+  const url = process.env.DATABASE_URL;
+  if (!url) throw new ConfigError(['DATABASE_URL must be set (postgres://user:password@host:5432/database)']);
+  return url;
+}
+
 async function withContext<T>(work: (context: INestApplicationContext) => Promise<T>): Promise<T> {
   const config = loadConfig();
-  let embedded: EmbeddedDatabase | undefined;
-  if (!config.databaseUrl) embedded = await startEmbeddedPostgres(config.dataDir, config.embeddedPgPort);
-  const url = config.databaseUrl ?? embedded!.url;
+  const url = databaseUrl();
+  const context = await NestFactory.createApplicationContext(CliModule.forRoot(config, url), {
+    logger: ['error', 'warn'],
+  });
   try {
-    await runMigrations(url);
-    const context = await NestFactory.createApplicationContext(CliModule.forRoot(config, url), {
-      logger: ['error', 'warn'],
-    });
-    try {
-      return await work(context);
-    } finally {
-      await context.close();
-    }
+    return await work(context);
   } finally {
-    await embedded?.stop();
+    await context.close();
   }
 }
 
@@ -47,8 +47,30 @@ function busy(job: string): never {
 }
 
 const program = new Command()
-  .name('audit')
-  .description('Partition lifecycle and archives of the audit trail');
+  .name('nest-audit-trail')
+  .description('The audit trail\'s schema, partitions and archives');
+
+program
+  .command('migrate')
+  .description('Create or upgrade the audit schema (the package\'s migrations only, under an advisory lock)')
+  .option('--table <name>', 'table recording applied migrations', AUDIT_MIGRATIONS_TABLE)
+  .action(async (options: { table: string }) => {
+    const applied = await runMigrations(databaseUrl(), { tableName: options.table, logger: { log: () => undefined } });
+    console.log(applied.length > 0 ? `Applied ${applied.join(', ')}` : 'The audit schema is up to date');
+  });
+
+program
+  .command('create-role')
+  .description(
+    'Optional: a NOLOGIN role with only what the application needs (INSERT/SELECT on events, no UPDATE, DELETE or TRUNCATE); needs CREATEROLE',
+  )
+  .option('--role <name>', 'role name (roles are cluster-wide: one per database\'s application)', 'audit_app')
+  .option('--schema <name>', 'schema of the audit tables', 'public')
+  .option('--grant-to <role...>', 'login role(s) of the service to make members of it')
+  .action(async (options: { role: string; schema: string; grantTo?: string[] }) => {
+    const role = await createAuditRole(databaseUrl(), options);
+    console.log(`Role ${role} has the audit application's privileges${options.grantTo ? `, granted to ${options.grantTo.join(', ')}` : ''}`);
+  });
 
 program
   .command('partitions')

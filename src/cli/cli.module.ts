@@ -1,14 +1,13 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { ArchiveModule } from '../archive.module';
-import { ClockModule } from '../../common/clock/clock';
-import { AppConfigModule } from '../../common/config/app-config.module';
-import { AppConfig } from '../../common/config/environment';
-import { AUDIT_CONFIG } from '../../common/config/audit-config';
-import { trailConfigFrom } from '../../config/audit-options-from-env';
-import { dataSourceOptions } from '../../../demo/data-source-options';
-import { MetricsModule } from '../../common/metrics/metrics.module';
-import { IntegrityCoreModule } from '../../integrity/integrity-core.module';
+import { ArchiveModule } from '../archive/archive.module';
+import { ClockModule } from '../common/clock/clock';
+import { AppConfigModule } from '../common/config/app-config.module';
+import { AppConfig } from '../common/config/environment';
+import { AUDIT_CONFIG } from '../common/config/audit-config';
+import { trailConfigFrom } from '../config/audit-options-from-env';
+import { MetricsModule } from '../common/metrics/metrics.module';
+import { IntegrityCoreModule } from '../integrity/integrity-core.module';
 
 /**
  * What the CLI needs: configuration, the database, partitions and archives (and the integrity core that
@@ -23,9 +22,12 @@ export class CliModule {
       global: true, // AUDIT_CONFIG for the imported feature modules
       imports: [
         AppConfigModule.forRoot(config),
-        TypeOrmModule.forRoot(
-          dataSourceOptions(databaseUrl, { extra: { max: 4, application_name: 'nest-audit-trail:cli' } }),
-        ),
+        TypeOrmModule.forRoot({
+          type: 'postgres',
+          url: databaseUrl,
+          logging: false,
+          extra: { max: 4, application_name: 'nest-audit-trail:cli' },
+        }),
         ClockModule,
         MetricsModule, // the jobs' metrics providers; nothing scrapes them here
         IntegrityCoreModule,

@@ -184,3 +184,41 @@ describe('deepEqual', () => {
     expect(deepEqual({ toString: 'x' }, { other: 'x' })).toBe(false);
   });
 });
+
+describe('hostile keys', () => {
+  it('treats constructor, toString and __proto__ as fields: present on one side only, they are added or removed', () => {
+    const after = JSON.parse(
+      '{"name": "Ada", "constructor": "x", "toString": 1, "__proto__": {"isAdmin": true}}',
+    );
+    expect(diffStates({ name: 'Ada' }, after)).toEqual([
+      { path: 'constructor', before: undefined, after: 'x' },
+      { path: 'toString', before: undefined, after: 1 },
+      { path: '__proto__', before: undefined, after: { isAdmin: true } },
+    ]);
+    expect(diffStates(after, { name: 'Ada' })).toEqual([
+      { path: 'constructor', before: 'x', after: undefined },
+      { path: 'toString', before: 1, after: undefined },
+      { path: '__proto__', before: { isAdmin: true }, after: undefined },
+    ]);
+  });
+
+  it('compares nested __proto__ fields as data, and never reads a prototype', () => {
+    const before = JSON.parse('{"__proto__": {"role": "user"}}');
+    const after = JSON.parse('{"__proto__": {"role": "admin"}}');
+    expect(diffStates(before, after)).toEqual([{ path: '__proto__.role', before: 'user', after: 'admin' }]);
+    expect(
+      diffSanitized({ profile: {} }, JSON.parse('{"profile": {"constructor": {"name": "Evil"}}}')),
+    ).toEqual([{ path: 'profile.constructor', before: undefined, after: { name: 'Evil' } }]);
+  });
+
+  it('reports a changed secret under a __proto__ key without its value', () => {
+    const changes = diffSanitized(
+      JSON.parse('{"__proto__": {"password": "old"}}'),
+      JSON.parse('{"__proto__": {"password": "new"}}'),
+    );
+    expect(changes).toEqual([
+      { path: '__proto__.password', before: REDACTED, after: REDACTED, redacted: true },
+    ]);
+    expect(({} as { password?: unknown }).password).toBeUndefined();
+  });
+});

@@ -7,6 +7,13 @@ type JsonObject = { [key: string]: JsonValue };
 const isObject = (value: unknown): value is JsonObject =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
+/**
+ * A field of a state, own properties only: keys are data, so `constructor`, `toString` or `__proto__` in a
+ * body are fields like any other, and a state without them does not "have" Object.prototype's.
+ */
+const field = (object: JsonObject, key: string): JsonValue | undefined =>
+  Object.hasOwn(object, key) ? object[key] : undefined;
+
 export function deepEqual(a: JsonValue | undefined, b: JsonValue | undefined): boolean {
   if (a === b) return true;
   if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
@@ -20,7 +27,7 @@ export function deepEqual(a: JsonValue | undefined, b: JsonValue | undefined): b
   const keys = Object.keys(left);
   return (
     keys.length === Object.keys(right).length &&
-    keys.every((key) => key in right && deepEqual(left[key], right[key]))
+    keys.every((key) => Object.hasOwn(right, key) && deepEqual(left[key], right[key]))
   );
 }
 
@@ -68,7 +75,7 @@ export function diffStates(
     if (isObject(left) && isObject(right)) {
       const keys = new Set(Object.keys(right));
       if (!(options.partialAfter && topLevel)) for (const key of Object.keys(left)) keys.add(key);
-      for (const key of keys) walk(left[key], right[key], path ? `${path}.${key}` : key, false);
+      for (const key of keys) walk(field(left, key), field(right, key), path ? `${path}.${key}` : key, false);
       return;
     }
     if (left === REDACTED || right === REDACTED) {

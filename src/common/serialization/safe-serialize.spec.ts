@@ -93,6 +93,33 @@ describe('safeSerialize', () => {
       expect(JSON.stringify(result)).toBe('{"__proto__":{"role":"admin"},"name":"Ada"}');
     });
 
+    it('treats __proto__, constructor and prototype keys as plain data at any depth, touching no prototype', () => {
+      const body = JSON.parse(
+        '{"a": {"__proto__": {"isAdmin": true}}, "constructor": {"prototype": {"isAdmin": true}},' +
+          ' "list": [{"__proto__": {"x": 1}}], "toString": "plain"}',
+      );
+      const result = serialize(body) as Record<string, Record<string, unknown>>;
+      expect(Object.getPrototypeOf(result)).toBe(Object.prototype);
+      expect(Object.getPrototypeOf(result.a)).toBe(Object.prototype);
+      expect(Object.hasOwn(result.a, '__proto__')).toBe(true);
+      expect((result.a as { isAdmin?: unknown }).isAdmin).toBeUndefined();
+      expect(JSON.parse(JSON.stringify(result))).toEqual(JSON.parse(JSON.stringify(body)));
+      expect(({} as { isAdmin?: unknown }).isAdmin).toBeUndefined();
+      expect(Object.prototype.toString.call({})).toBe('[object Object]');
+    });
+
+    it('redacts below a __proto__ or constructor key like below any other', () => {
+      const result = serialize(
+        JSON.parse('{"__proto__": {"password": "p1"}, "constructor": {"token": "t1"}}'),
+        {
+          shouldRedact: (key) => key === 'password' || key === 'token',
+        },
+      );
+      expect(JSON.stringify(result)).toBe(
+        `{"__proto__":{"password":"${REDACTED}"},"constructor":{"token":"${REDACTED}"}}`,
+      );
+    });
+
     it('turns a Map into an object, stringifying non-string keys', () => {
       const map = new Map<unknown, unknown>([
         [1, 'one'],

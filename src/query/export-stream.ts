@@ -32,6 +32,75 @@ export async function streamExport(
   }
 }
 
+/** The code of an export's error record. */
+export const EXPORT_INCOMPLETE = 'EXPORT_INCOMPLETE';
+
+/**
+ * The last line of an export that failed after its first bytes had gone out (the status, 200, cannot
+ * change any more): NDJSON `{"error":{"code":"EXPORT_INCOMPLETE","message":...,"rows":N,"requestId":...}}`,
+ * CSV a row `#error,EXPORT_INCOMPLETE,<message>` (fewer fields than the header: no reader takes it for an
+ * event). `lineOpen`: the body stopped inside a line, which is ended first so the record stands alone.
+ */
+export function exportErrorRecord(
+  format: ExportFormat,
+  error: { message: string; rows: number; requestId?: string },
+  lineOpen = false,
+): string {
+  const record =
+    format === 'ndjson'
+      ? JSON.stringify({ error: { code: EXPORT_INCOMPLETE, ...error } })
+      : `#error,${EXPORT_INCOMPLETE},"${error.message.replace(/"/g, '""')}"`;
+  return `${lineOpen ? '\n' : ''}${record}\n`;
+}
+
+const prematureClose = () =>
+  Object.assign(new Error('the client closed the connection'), { code: 'ERR_STREAM_PREMATURE_CLOSE' });
+
+/**
+ * The export's sink in front of the HTTP response: forwards with the response's backpressure, ends it on
+ * success, and fails (so the pipeline stops the COPY) when the client goes away; but when the pipeline
+ * fails, destroying this sink leaves the response open, so the caller can still end the body with an
+ * error record instead of a reset connection.
+ */
+export class ResponseSink extends Writable {
+  private lastByte = 10;
+  private ended = false;
+
+  constructor(private readonly target: Writable) {
+    super();
+    // Until a pipeline listens, an early close must not become an unhandled 'error'.
+    this.on('error', () => undefined);
+    target.once('close', () => {
+      if (!this.ended) this.destroy(prematureClose());
+    });
+  }
+
+  /** The bytes written so far stop inside a line. */
+  get lineOpen(): boolean {
+    return this.lastByte !== 10;
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, done: (error?: Error | null) => void): void {
+    if (this.target.destroyed) return done(prematureClose());
+    if (chunk.length > 0) this.lastByte = chunk[chunk.length - 1];
+    if (this.target.write(chunk)) return done();
+    const settle = (error?: Error) => {
+      this.target.off('drain', onDrain);
+      this.target.off('close', onClose);
+      done(error);
+    };
+    const onDrain = () => settle();
+    const onClose = () => settle(prematureClose());
+    this.target.on('drain', onDrain);
+    this.target.on('close', onClose);
+  }
+
+  override _final(done: (error?: Error | null) => void): void {
+    this.ended = true;
+    this.target.end(() => done());
+  }
+}
+
 /**
  * Counts the rows passing through (line ends; for CSV only those outside quoted fields, where a value may
  * hold a newline, and not the header) and calls `onEnd` once everything has been read.

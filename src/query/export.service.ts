@@ -6,7 +6,7 @@ import { AuthUser } from '../common/auth/auth.types';
 import { ExportQuery } from './dto/export.query';
 import { toEventFilters } from './event-filters';
 import { EventsRepository, ExportFormat } from './events.repository';
-import { RowCounter, streamExport } from './export-stream';
+import { exportErrorRecord, ResponseSink, RowCounter, streamExport } from './export-stream';
 import { organizationScope } from './tenant-scope';
 
 export const EXPORT_POOL = Symbol('EXPORT_POOL');
@@ -22,6 +22,13 @@ const CONTENT_TYPES: Record<ExportFormat, string> = {
  * so memory stays flat whatever the size, and a client that disconnects destroys the pipeline, which
  * drops the connection and with it the query. The export is itself audited (action `export`, with the
  * filters and the row count).
+ *
+ * Errors: every parameter is validated before the first byte (400 naming the field), and a failure before
+ * the first byte is an ordinary JSON error response. A failure after the body has started (the status, 200,
+ * is sent by then) ends the body with one error record instead of dropping the connection (see
+ * `exportErrorRecord`): NDJSON a last line `{"error":{"code":"EXPORT_INCOMPLETE","message":...,"rows":N,
+ * "requestId":...}}`, CSV a last row `#error,EXPORT_INCOMPLETE,<message>`. A complete export never holds
+ * such a record; a reader that finds one must treat the file as incomplete.
  */
 @Injectable()
 export class ExportService implements OnApplicationShutdown {
@@ -53,24 +60,35 @@ export class ExportService implements OnApplicationShutdown {
     response.setHeader('Content-Disposition', `attachment; filename="audit-events.${format}"`);
     // Every row has been read: record the export before the client sees the end of the body.
     const counter = new RowCounter(format, (rows) => recordExport(rows));
+    const body = new ResponseSink(response);
     try {
       await streamExport(
         this.pool,
         this.events,
         filters,
         format,
-        response,
+        body,
         counter,
         this.personal.revealStream(format),
       );
     } catch (error) {
       const failure = error as Error;
       recordExport(counter.rows, failure);
-      if ((error as NodeJS.ErrnoException).code !== 'ERR_STREAM_PREMATURE_CLOSE') {
-        this.logger.error(`Export failed after ${counter.rows} rows: ${failure.message}`);
+      // The client went away: nobody is left to tell.
+      if (response.destroyed || response.writableEnded) return;
+      // Name and code only: a driver's message may quote the filter values.
+      const code = (error as NodeJS.ErrnoException).code;
+      this.logger.error(
+        `Export failed after ${counter.rows} rows (request ${requestId ?? '-'}): ${failure.name}${code ? ` ${code}` : ''}`,
+      );
+      if (!response.headersSent) {
+        // Nothing sent yet: an ordinary error response (the exception filter's), not an attachment.
+        response.removeHeader('Content-Disposition');
+        response.removeHeader('Content-Type');
+        throw error;
       }
-      // Headers are gone already: the client sees a truncated body and the connection closed.
-      response.destroy();
+      const message = `the export stopped after ${counter.rows} rows; the data above is incomplete`;
+      response.end(exportErrorRecord(format, { message, rows: counter.rows, requestId }, body.lineOpen));
     }
   }
 

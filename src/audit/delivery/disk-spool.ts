@@ -74,37 +74,14 @@ export class DiskSpool {
 
   /** Releases the directory for the next process (at shutdown). Segments stay for it to replay. */
   close(): void {
-    try {
-      if (readFileSync(this.lockPath, 'utf8').trim() === String(process.pid)) unlinkSync(this.lockPath);
-    } catch {
-      // already gone
-    }
+    this.directoryLock?.release();
   }
 
-  private get lockPath(): string {
-    return join(this.options.directory, 'spool.lock');
-  }
+  private directoryLock?: SpoolLock;
 
-  /**
-   * One process per spool directory: two would replay each other's segments. A lock left by a process that
-   * no longer exists (a crash) is taken over.
-   */
+  /** One process per spool directory (see spool-lock.ts): two would replay each other's segments. */
   private lock(): void {
-    for (let attempt = 0; attempt < 2; attempt++) {
-      try {
-        writeFileSync(this.lockPath, String(process.pid), { flag: 'wx', mode: 0o600 });
-        return;
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      }
-      const owner = Number(readFileSync(this.lockPath, 'utf8').trim());
-      if (owner && owner !== process.pid && isAlive(owner)) {
-        throw new Error(
-          `The audit spool directory ${this.options.directory} is in use by process ${owner}: give each process its own AUDIT_SPOOL_DIR`,
-        );
-      }
-      unlinkSync(this.lockPath);
-    }
+    this.directoryLock = lockSpoolDirectory(this.options.directory);
   }
 
   /** How many segments were left by an earlier process. */
@@ -218,14 +195,5 @@ export class DiskSpool {
     } finally {
       await directory.close();
     }
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

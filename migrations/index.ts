@@ -8,6 +8,8 @@ import { AppendOnlyAuditEvents1795390000021 } from './1795390000021-AppendOnlyAu
 import { ArchivedBoundaryLeaves1795390000030 } from './1795390000030-ArchivedBoundaryLeaves';
 import { PersonalDataKeys1795390000040 } from './1795390000040-PersonalDataKeys';
 import { ZstdArchives1795390000050 } from './1795390000050-ZstdArchives';
+import { AuditDeadLetters1795390000060 } from './1795390000060-AuditDeadLetters';
+import { GuardPartitionTruncate1795390000070 } from './1795390000070-GuardPartitionTruncate';
 
 // Listed explicitly (not globbed) so the same list works from ts (tests) and the built js.
 /** The audit schema, in order: what `nest-audit-trail migrate` runs, and what an app adds to its own DataSource. */
@@ -22,4 +24,6 @@ export const AUDIT_MIGRATIONS = [
   ArchivedBoundaryLeaves1795390000030,
   PersonalDataKeys1795390000040,
   ZstdArchives1795390000050,
+  AuditDeadLetters1795390000060,
+  GuardPartitionTruncate1795390000070,
 ];

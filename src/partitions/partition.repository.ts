@@ -128,6 +128,23 @@ export class PartitionRepository {
       [range.name, range.from.toISOString(), range.to.toISOString()],
     );
     await manager.query(ddl);
+    await this.guardTruncate(manager, range.name);
+  }
+
+  /**
+   * TRUNCATE of one partition is refused like TRUNCATE of the parent (migration 1795390000070): the
+   * parent's statement trigger is not cloned to partitions. Skipped where the trigger exists already, or
+   * where the append-only function does not (an older schema).
+   */
+  private async guardTruncate(manager: EntityManager, partition: string): Promise<void> {
+    const rows: Array<{ ddl: string }> = await manager.query(
+      `SELECT format('CREATE TRIGGER audit_partition_no_truncate BEFORE TRUNCATE ON %I FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only()', $1::text) AS ddl
+        WHERE to_regprocedure('audit_append_only()') IS NOT NULL
+          AND NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = to_regclass(quote_ident($1))
+                                                     AND tgname = 'audit_partition_no_truncate')`,
+      [partition],
+    );
+    for (const { ddl } of rows) await manager.query(ddl);
   }
 
   /** DEFAULT's rows below `horizon`, grouped by the partition range they belong to. */
@@ -172,6 +189,7 @@ export class PartitionRepository {
       `SELECT format('ALTER TABLE audit_events ATTACH PARTITION %I FOR VALUES FROM (%L) TO (%L)', $1::text, $2::timestamptz, $3::timestamptz) AS ddl`,
       [range.name, range.from.toISOString(), range.to.toISOString()],
     );
+    await this.guardTruncate(manager, range.name);
     return moved;
   }
 

@@ -1,7 +1,8 @@
-import { Injectable, ServiceUnavailableException } from '@nestjs/common';
+import { Injectable, NotFoundException, ServiceUnavailableException } from '@nestjs/common';
 import { AuditService, PersonalDataService } from '../audit';
 import { AuthUser } from '../common/auth/auth.types';
 import { ErasureResultDto } from './dto/erase.dto';
+import { SubjectsRepository } from './subjects.repository';
 
 /** GDPR erasure: destroys a subject's keys (crypto-shredding) and records that it did. */
 @Injectable()
@@ -9,6 +10,7 @@ export class SubjectsService {
   constructor(
     private readonly personal: PersonalDataService,
     private readonly audit: AuditService,
+    private readonly subjects: SubjectsRepository,
   ) {}
 
   async erase(
@@ -19,6 +21,10 @@ export class SubjectsService {
   ): Promise<ErasureResultDto> {
     if (!this.personal.enabled) {
       throw new ServiceUnavailableException('Personal data protection is off (AUDIT_PERSONAL_KEYS=off)');
+    }
+    // An organization with no events has no one to erase: recording the erasure would start its chain.
+    if (organizationId && !(await this.subjects.organizationHasEvents(organizationId))) {
+      throw new NotFoundException(`No events of organization ${organizationId}`);
     }
     const result = await this.personal.erase(organizationId, subjectId, user.sub);
     // An erasure is itself audited, durably ('erase' is a critical action): who erased whom, when.

@@ -1,5 +1,6 @@
 import { KeyObject } from 'node:crypto';
 import { GENESIS_HASH, merkleRoot, SealBody, SealLeaf, sealHash } from '../audit/integrity/seal';
+import { checkExternalHead, ExternalHead, ExternalHeadReport } from './chain-head';
 import { Checkpoint, checkpointSignatureValid } from './checkpoint-statement';
 
 export interface StoredSeal extends SealBody {
@@ -21,9 +22,12 @@ export interface VerifiedEvent {
 }
 
 export interface BrokenLink {
-  /** `manifest` and `file`: an archive's manifest or data file (archive-verifier.ts). */
-  kind: 'event' | 'seal' | 'checkpoint' | 'manifest' | 'file';
-  /** Event id, `orgKey#seq` for a seal, checkpoint id, archive id or data key. */
+  /**
+   * `manifest` and `file`: an archive's manifest or data file (archive-verifier.ts); `head`: the chain
+   * against its head published outside the database (chain-head.ts).
+   */
+  kind: 'event' | 'seal' | 'checkpoint' | 'head' | 'manifest' | 'file';
+  /** Event id, `orgKey#seq` for a seal or a published head, checkpoint id, archive id or data key. */
   id: string;
   reason: string;
 }
@@ -44,6 +48,11 @@ export interface ChainReport {
   checkpoint: { id: string; seq: string; signedAt: string; keyId: string } | null;
   /** Seals after the latest checkpoint: their links are checked, but only a signature pins them. */
   unsignedSeals: number;
+  /**
+   * The head published outside the database (archive store) the chain was checked against, with the seals
+   * it proves that the database lacks; null when none was published (yet) or none was looked for.
+   */
+  externalHead: ExternalHeadReport | null;
 }
 
 export interface ChainInput {
@@ -74,6 +83,8 @@ export interface ChainInput {
    */
   archivedRanges?: Array<{ fromMicros: bigint; toMicros: bigint }>;
   segment?: boolean;
+  /** The head published outside the database: the chain must reach it (its tail was not deleted). */
+  externalHead?: ExternalHead;
 }
 
 /**
@@ -159,7 +170,14 @@ export class ChainVerifier {
   finish(): ChainReport {
     const sealBreak = this.checkSeals();
     const checkpointResult = this.checkCheckpoints();
-    const firstBroken = this.firstEventBreak ?? sealBreak ?? checkpointResult.broken;
+    const external = checkExternalHead(
+      this.input.orgKey,
+      this.input.seals,
+      this.input.externalHead,
+      this.input.publicKeys,
+    );
+    if (external.broken) this.problems++;
+    const firstBroken = this.firstEventBreak ?? sealBreak ?? checkpointResult.broken ?? external.broken;
     const seals = this.input.seals;
     const lastSeq = seals.length ? BigInt(seals[seals.length - 1].seq) : 0n;
     const signedSeq = checkpointResult.latest ? BigInt(checkpointResult.latest.seq) : 0n;
@@ -181,6 +199,7 @@ export class ChainVerifier {
           }
         : null,
       unsignedSeals: Number(lastSeq > signedSeq ? lastSeq - signedSeq : 0n),
+      externalHead: external.report,
     };
   }
 

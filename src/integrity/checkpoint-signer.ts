@@ -1,5 +1,6 @@
 import { createPublicKey, KeyObject } from 'node:crypto';
 import { parsePrivateKey, parsePublicKey } from '../common/crypto/ed25519-keys';
+import { headStatement, SignedHead, signStatement } from './chain-head';
 import { Checkpoint, keyIdOf, rawPublicKey, signCheckpoint } from './checkpoint-statement';
 import { ManifestSignature, signManifest } from './manifest-signature';
 
@@ -33,6 +34,12 @@ export class CheckpointSigner {
   sign(head: { orgKey: string; seq: string; sealHash: Buffer }, at = new Date()): Omit<Checkpoint, 'id'> {
     const statement = { ...head, signedAt: at.toISOString(), keyId: this.keyId };
     return { ...statement, signature: signCheckpoint(statement, this.privateKey) };
+  }
+
+  /** Signs a chain head for the store outside the database (chain-head.ts). */
+  signHead(head: Omit<SignedHead, 'keyId' | 'signature'>): SignedHead {
+    const statement = { ...head, keyId: this.keyId };
+    return { ...statement, signature: signStatement(headStatement(statement), this.privateKey) };
   }
 
   /** Signs an archive manifest (see manifestStatement): every field of it, its integrity section too. */

@@ -1,4 +1,5 @@
 import { KeyObject } from 'node:crypto';
+import { ExternalHead, ExternalHeadSource } from './chain-head';
 import { ChainReport, ChainVerifier, StoredSeal, VerifiedEvent } from './chain-verifier';
 import { IntegrityRepository } from './integrity.repository';
 
@@ -14,6 +15,11 @@ export interface VerifyReport {
   checkedEvents: number;
   /** The first problem of the first broken chain, with its organization. */
   firstBroken: (ChainReport['firstBroken'] & { organizationId: string | null }) | null;
+  /**
+   * Whether the chains were checked against their heads published outside the database (a deleted tail),
+   * and why the index of those heads could not be read, if it could not (database verification only).
+   */
+  publishedHeads?: { checked: boolean; indexError?: string };
   chains: ChainReport[];
 }
 
@@ -75,20 +81,43 @@ export class DatabaseVerifier {
     private readonly minEventsPerStream = MIN_EVENTS_PER_STREAM,
   ) {}
 
-  /** `orgKeys` undefined: every chain, in one pass over the events. */
-  async verify(range: VerifyRange, orgKeys?: string[]): Promise<VerifyReport> {
+  /**
+   * `orgKeys` undefined: every chain (those of the database and those with a published head), in one pass
+   * over the events. `heads`: the heads published outside the database, to prove no tail was deleted.
+   */
+  async verify(range: VerifyRange, orgKeys?: string[], heads?: ExternalHeadSource): Promise<VerifyReport> {
+    // Read before the snapshot is taken: every head found was published from a state committed before it,
+    // so a chain that ends before its head in the snapshot did lose seals (not just gain them meanwhile).
+    const published = heads ? await heads.load(orgKeys) : undefined;
     // One snapshot for chains and events: writers keep committing batches while this runs.
-    return this.repository.inSnapshot((repository) => this.verifyIn(repository, range, orgKeys));
+    const report = await this.repository.inSnapshot((repository) =>
+      this.verifyIn(repository, range, orgKeys, published?.heads),
+    );
+    const indexError = published?.indexError;
+    report.publishedHeads = { checked: !!published, ...(indexError ? { indexError } : {}) };
+    if (indexError) {
+      report.ok = false;
+      report.firstBroken ??= {
+        kind: 'head',
+        id: 'index',
+        reason: `the index of published chain heads could not be read: ${indexError}`,
+        organizationId: null,
+      };
+    }
+    return report;
   }
 
   private async verifyIn(
     repository: IntegrityRepository,
     range: VerifyRange,
     orgKeys?: string[],
+    heads?: Map<string, ExternalHead>,
   ): Promise<VerifyReport> {
-    const keys = orgKeys ?? (await repository.orgKeys());
+    // Every chain: also those only the published heads still know of (deleted whole from the database).
+    const keys = orgKeys ?? [...new Set([...(await repository.orgKeys()), ...(heads?.keys() ?? [])])];
     const verifiers = new Map<string, ChainVerifier>();
-    for (const orgKey of keys) verifiers.set(orgKey, await this.chainVerifier(repository, orgKey, range));
+    for (const orgKey of keys)
+      verifiers.set(orgKey, await this.chainVerifier(repository, orgKey, range, heads?.get(orgKey)));
     const windows = [...verifiers.values()].map((v) => v.eventWindow());
     const window = {
       fromMicros: range.from
@@ -131,6 +160,7 @@ export class DatabaseVerifier {
       to: range.to?.toISOString() ?? null,
       checkedEvents: chains.reduce((n, c) => n + c.checkedEvents, 0),
       firstBroken: broken ? { ...broken.firstBroken!, organizationId: broken.organizationId } : null,
+      publishedHeads: { checked: false },
       chains,
     };
   }
@@ -152,6 +182,7 @@ export class DatabaseVerifier {
     repository: IntegrityRepository,
     orgKey: string,
     range: VerifyRange,
+    externalHead?: ExternalHead,
   ): Promise<ChainVerifier> {
     // One after the other: they share the snapshot's connection, which runs one query at a time anyway
     // (pg queues concurrent calls on a client, deprecated and gone in pg 9).
@@ -172,6 +203,7 @@ export class DatabaseVerifier {
       publicKeys: this.publicKeys,
       archivedRanges,
       outsideLeaves,
+      externalHead,
     });
   }
 }

@@ -5,6 +5,7 @@ import { AUDIT_CONFIG } from '../common/config/audit-config';
 import { AuditTrailConfig } from '../common/config/audit-config';
 import { poolFromDataSource } from '../common/database/pg-pool';
 import { ArchiveIntegrityService } from './archive-integrity.service';
+import { ChainHeadStore } from './chain-head.store';
 import { CheckpointSigner } from './checkpoint-signer';
 import { INTEGRITY_POOL, IntegrityService } from './integrity.service';
 
@@ -16,6 +17,7 @@ import { INTEGRITY_POOL, IntegrityService } from './integrity.service';
 @Module({
   providers: [
     IntegrityService,
+    ChainHeadStore,
     ArchiveIntegrityService,
     { provide: ARCHIVE_INTEGRITY, useExisting: ArchiveIntegrityService },
     {

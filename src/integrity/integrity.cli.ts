@@ -7,12 +7,12 @@ import { archiveIntegritySection } from './archive-section';
 import { verifyArchive } from './archive-verifier';
 import { keyIdOf } from './checkpoint-statement';
 import { CheckpointSigner } from './checkpoint-signer';
-import { DatabaseVerifier, VerifyReport } from './database-verifier';
-import { IntegrityRepository } from './integrity.repository';
+import { VerifyReport } from './database-verifier';
+import { verifyCommand } from './verify-command';
 import { KeyObject } from 'node:crypto';
 
 /**
- * npm run integrity -- verify [--from ISO] [--to ISO] [--org ID]          (DATABASE_URL)
+ * npm run integrity -- verify [--from ISO] [--to ISO] [--org ID] [--no-heads]  (DATABASE_URL, ARCHIVE_URL)
  * npm run integrity -- verify-archive <data.ndjson.gz|.zst|.br> <manifest.json> --public-key <file>
  * npm run integrity -- archive-section --from ISO --to ISO               (DATABASE_URL; prints JSON)
  * npm run integrity -- public-key                                         (from AUDIT_SIGNING_KEY)
@@ -44,7 +44,9 @@ const collect = (value: string, previous: string[]) => [...previous, value];
 
 program
   .command('verify')
-  .description('Verify the chains in the database (every organization unless --org)')
+  .description(
+    'Verify the chains in the database (every organization unless --org), and that none ends before its head published in the archive store',
+  )
   .option('--from <iso>', 'start of the event-time range (inclusive)')
   .option('--to <iso>', 'end of the event-time range (exclusive)')
   .option('--org <id>', 'one organization ("" for events without one)')
@@ -54,23 +56,13 @@ program
     collect,
     [],
   )
-  .action(async (options: { from?: string; to?: string; org?: string; publicKey: string[] }) => {
-    const config = loadConfig();
-    const keys = options.publicKey.length
-      ? keysFrom(options.publicKey)
-      : new CheckpointSigner(config.integrity.signingKey, config.integrity.verifyKeys).publicKeys;
-    const pool = databasePool();
-    try {
-      const verifier = new DatabaseVerifier(new IntegrityRepository(pool), keys);
-      const range = {
-        from: options.from ? new Date(options.from) : undefined,
-        to: options.to ? new Date(options.to) : undefined,
-      };
-      report(await verifier.verify(range, options.org === undefined ? undefined : [options.org]));
-    } finally {
-      await pool.end();
-    }
-  });
+  .option('--no-heads', 'do not compare with the chain heads published in the archive store (ARCHIVE_URL)')
+  .action(
+    async (options: { from?: string; to?: string; org?: string; publicKey: string[]; heads: boolean }) => {
+      const publicKeys = options.publicKey.length ? keysFrom(options.publicKey) : undefined;
+      report(await verifyCommand(loadConfig(), { ...options, publicKeys }));
+    },
+  );
 
 program
   .command('verify-archive <data> <manifest>')

@@ -15,13 +15,16 @@ import { IntegrityService } from './integrity.service';
 
 const CHECKPOINT_JOB = 'integrity-checkpoint';
 const CHAIN_JOB = 'integrity-chain-queued';
+const HEAD_JOB = 'integrity-publish-heads';
 /** Transactionally captured events are chained within this delay. */
 const CHAIN_INTERVAL_MS = 10_000;
 
 /**
- * Every AUDIT_CHECKPOINT_INTERVAL_MS: signs each organization chain's head (Ed25519); every 10 s: chains
- * the seals queued by transactional capture. Ticks are trivial, the work runs under an advisory lock
- * (one replica at a time), failures are logged and counted, never thrown.
+ * Every AUDIT_CHECKPOINT_INTERVAL_MS: signs each organization chain's head (Ed25519); every
+ * AUDIT_HEAD_INTERVAL_MS: publishes the heads that moved, signed, to the archive store (a deleted tail is
+ * then seen by verification); every 10 s: chains the seals queued by transactional capture. Ticks are
+ * trivial, the work runs under an advisory lock (one replica at a time), failures are logged and counted,
+ * never thrown.
  */
 @Injectable()
 export class IntegrityJob implements OnApplicationBootstrap, OnModuleDestroy {
@@ -40,10 +43,16 @@ export class IntegrityJob implements OnApplicationBootstrap, OnModuleDestroy {
       this.integrity.chainAndSign(),
     );
     this.every(CHAIN_JOB, CHAIN_INTERVAL_MS, () => this.integrity.chainQueued());
+    this.every(HEAD_JOB, this.config.integrity.headIntervalMs, async () => {
+      const result = await this.integrity.publishHeads();
+      // A failed run (logged and counted): a chain lost seals its published head proves.
+      if (result && result.refused.length > 0)
+        throw new Error(`${result.refused.length} chain(s) end before or differ from their published head`);
+    });
   }
 
   async onModuleDestroy(): Promise<void> {
-    for (const name of [CHECKPOINT_JOB, CHAIN_JOB])
+    for (const name of [CHECKPOINT_JOB, CHAIN_JOB, HEAD_JOB])
       if (this.scheduler.doesExist('interval', name)) this.scheduler.deleteInterval(name);
     await this.running;
   }

@@ -1,27 +1,45 @@
-import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationShutdown, Optional } from '@nestjs/common';
 import { Pool, PoolClient } from 'pg';
 import { appendSeals } from '../audit/integrity/chain-sealer';
 import { AuthUser } from '../common/auth/auth.types';
+import { ChainHeadPublisher, PublishResult } from './chain-head.publisher';
+import { ChainHeadStore } from './chain-head.store';
 import { CheckpointSigner, PublicKeyInfo } from './checkpoint-signer';
 import { DatabaseVerifier, VerifyRange, VerifyReport } from './database-verifier';
-import { IntegrityMaintenanceRepository, IntegrityRepository } from './integrity.repository';
+import { HEAD_LOCK_KEY, IntegrityMaintenanceRepository, IntegrityRepository } from './integrity.repository';
 import { organizationScope } from '../query/tenant-scope';
 
 export const INTEGRITY_POOL = Symbol('INTEGRITY_POOL');
 
-/** Verification for the API, and the job's work: chaining queued seals, signing checkpoints. */
+/**
+ * Verification for the API, and the jobs' work: chaining queued seals, signing checkpoints, publishing
+ * chain heads outside the database (when a ChainHeadStore is provided).
+ */
 @Injectable()
 export class IntegrityService implements OnApplicationShutdown {
   private readonly logger = new Logger(IntegrityService.name);
   private readonly verifier: DatabaseVerifier;
   private readonly maintenance: IntegrityMaintenanceRepository;
+  private readonly publisher?: ChainHeadPublisher;
+  private database?: Promise<string>;
 
   constructor(
     @Inject(INTEGRITY_POOL) private readonly pool: Pool,
     private readonly signer: CheckpointSigner,
+    @Optional() private readonly heads?: ChainHeadStore,
   ) {
     this.verifier = new DatabaseVerifier(new IntegrityRepository(pool), signer.publicKeys);
     this.maintenance = new IntegrityMaintenanceRepository(pool);
+    if (heads) this.publisher = new ChainHeadPublisher(heads, signer, this.maintenance);
+  }
+
+  /** The database's name: heads are kept per database in the store. */
+  private databaseName(): Promise<string> {
+    this.database ??= this.maintenance.databaseName().catch((error: Error) => {
+      this.database = undefined;
+      throw error;
+    });
+    return this.database;
   }
 
   async onApplicationShutdown(): Promise<void> {
@@ -29,9 +47,24 @@ export class IntegrityService implements OnApplicationShutdown {
   }
 
   /** Own organization, unless `audit:read:all` (then the one asked for, or every chain). */
-  verify(user: AuthUser, range: VerifyRange, organizationId?: string): Promise<VerifyReport> {
+  async verify(user: AuthUser, range: VerifyRange, organizationId?: string): Promise<VerifyReport> {
     const scope = organizationScope(user, organizationId);
-    return this.verifier.verify(range, scope === undefined ? undefined : [scope]);
+    const heads = this.heads?.source(await this.databaseName());
+    return this.verifier.verify(range, scope === undefined ? undefined : [scope], heads);
+  }
+
+  /**
+   * Signs every chain head that moved and writes it to the store outside the database (the head job,
+   * every AUDIT_HEAD_INTERVAL_MS). Null when another replica is publishing, or no store is configured.
+   * `refused`: chains that no longer extend their published head (left as evidence, see ChainHeadPublisher).
+   */
+  async publishHeads(now = new Date()): Promise<PublishResult | null> {
+    if (!this.publisher) return null;
+    const database = await this.databaseName();
+    return this.maintenance.withLock(
+      (client) => this.publisher!.publish(client, database, now),
+      HEAD_LOCK_KEY,
+    );
   }
 
   publicKeys(): PublicKeyInfo[] {

@@ -74,6 +74,7 @@ describe('loadConfig', () => {
         signingKeyIsDevDefault: true,
         verifyKeys: [],
         checkpointIntervalMs: 3600000,
+        headIntervalMs: 60000,
       },
       personalData: {
         encryptionKey: Buffer.from(DEV_PERSONAL_DATA_KEY, 'base64'),

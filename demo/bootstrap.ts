@@ -3,7 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { AppModule, AppRole } from './app.module';
-import { runMigrations, ServiceConfig as AppConfig } from 'nest-audit-trail';
+import { jsonBodyParserOptions, runMigrations, ServiceConfig as AppConfig } from 'nest-audit-trail';
 import { EmbeddedDatabase, startEmbeddedPostgres } from './embedded-postgres';
 import { ALL_MIGRATIONS } from './data-source-options';
 
@@ -32,6 +32,8 @@ export async function createApp(config: AppConfig, role: AppRole = 'api'): Promi
       { logger: levelsFrom(config.logLevel) },
     );
     app.disable('x-powered-by');
+    // Bodies over 100 kB are a 413, nested deeper than 64 levels a 400, before anything parses or walks them.
+    app.useBodyParser('json', jsonBodyParserOptions({ limit: '100kb', maxDepth: 64 }));
     app.enableShutdownHooks();
     if (role === 'api') setupOpenApi(app);
     return app;

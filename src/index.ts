@@ -41,3 +41,11 @@ export type { RunMigrationsOptions } from './common/database/migrate';
 export { createAuditRole } from './common/database/audit-role';
 export type { AuditRoleOptions } from './common/database/audit-role';
 export { SafeQueryLogger } from './common/database/safe-query.logger';
+
+// HTTP hardening: size and nesting limits for the app's JSON body parser.
+export {
+  DEFAULT_JSON_MAX_DEPTH,
+  jsonBodyParserOptions,
+  jsonDepthVerifier,
+} from './common/http/json-body-limits';
+export type { JsonBodyLimits } from './common/http/json-body-limits';

@@ -115,6 +115,25 @@ describe('GET /metrics', () => {
     }
   });
 
+  it('exposes the events a kill -9 would lose (memory mode): up while Postgres holds writes back, 0 once committed', async () => {
+    const audit = app.get(AuditService);
+    await flushAudit(app);
+    expect((await scrape(app)).value('audit_unflushed_events')).toBe(0);
+    // COPY waits for the lock: the events stay accepted and uncommitted, in this process's memory only.
+    await db.sql.query('BEGIN');
+    await db.sql.query('LOCK TABLE audit_events IN ACCESS EXCLUSIVE MODE');
+    try {
+      for (let i = 0; i < 5; i++)
+        audit.record({ action: 'update', resourceType: 'job', resourceId: `u${i}` });
+      await new Promise((resolve) => setTimeout(resolve, 300)); // past the flush interval: the COPY has started
+      expect((await scrape(app)).value('audit_unflushed_events')).toBe(5);
+    } finally {
+      await db.sql.query('ROLLBACK');
+    }
+    await flushAudit(app);
+    expect((await scrape(app)).value('audit_unflushed_events')).toBe(0);
+  });
+
   it('counts runs, failures and durations of the partition job', async () => {
     const job = { job_name: 'partition-maintenance' };
     const before = await scrape(app);

@@ -8,6 +8,7 @@ import { AUDIT_EVENT_COLUMNS, eventValues } from './copy-format';
 import { AuditEvent } from './audit.types';
 import { SubjectKeyRepository } from './personal-data/subject-key.repository';
 import type { SubjectKeyRecord } from './personal-data/subject-keyring';
+import type { PoisonedEvent } from './queued-event';
 import { appendSeals, sealItems, tagBatch } from './integrity/chain-sealer';
 import { groupForSeals, merkleRoot, orgKeyOf, SealGrouper } from './integrity/seal';
 
@@ -127,6 +128,39 @@ export class AuditEventRepository {
         await client.query('COMMIT');
         if (keys.length > 0) this.onKeysStored(keys.map((key) => key.id));
         return result.rowCount ?? 0;
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw error;
+      }
+    });
+  }
+
+  /**
+   * Events Postgres refused for their data, into `audit_dead_letters` (one row per event id: a replayed
+   * batch dead-letters an event once), with the subject keys they carry: a replay can decrypt them, and an
+   * erasure still destroys them.
+   */
+  async storeDeadLetters(poisoned: readonly PoisonedEvent[]): Promise<void> {
+    const keys = new Map<string, SubjectKeyRecord>();
+    for (const { event } of poisoned) for (const key of event.keys ?? []) keys.set(key.id, key);
+    await this.withClient(async (client) => {
+      await client.query('BEGIN');
+      try {
+        await SubjectKeyRepository.store(client, [...keys.values()]);
+        await client.query(
+          `INSERT INTO audit_dead_letters (event_id, occurred_at, sqlstate, error, line)
+           SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], $5::text[])
+           ON CONFLICT (event_id) DO NOTHING`,
+          [
+            poisoned.map(({ event }) => event.id),
+            poisoned.map(({ event }) => event.occurredAt.toISOString()),
+            poisoned.map(({ code }) => code),
+            poisoned.map(({ error }) => error),
+            poisoned.map(({ event }) => event.line),
+          ],
+        );
+        await client.query('COMMIT');
+        if (keys.size > 0) this.onKeysStored([...keys.keys()]);
       } catch (error) {
         await client.query('ROLLBACK').catch(() => undefined);
         throw error;

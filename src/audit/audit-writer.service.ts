@@ -11,84 +11,27 @@ import { AUDIT_OPTIONS, AUDIT_PG_POOL } from './audit.constants';
 import { AuditEventRepository } from './audit-event.repository';
 import { isCritical, ResolvedAuditOptions } from './audit-options';
 import { AuditEvent } from './audit.types';
-import { encodeEvent } from './copy-format';
-import type { SubjectKeyRecord } from './personal-data/subject-keyring';
+import { describeError } from '../common/database/safe-query.logger';
 import { PersonalDataService } from './personal-data/personal-data.service';
 import { adaptiveBatchSize, maxAdaptiveBatch } from './delivery/adaptive-batch';
-import { BatchOutcome, copyBatch, describeError, PoisonedEvent } from './delivery/batch-copy';
+import { BatchOutcome, copyBatch } from './delivery/batch-copy';
+import { DeadLetters } from './delivery/dead-letters';
 import { DiskSpool } from './delivery/disk-spool';
+import { RetryBackoff } from './delivery/retry-backoff';
+import {
+  AuditWriterStats,
+  DropReason,
+  PoisonedEvent,
+  QueuedEvent,
+  toQueued,
+  WriteAttempt,
+  WriterSink,
+} from './queued-event';
+import { WriterReports } from './writer-reports';
 
-/**
- * An event as the buffer holds it: already encoded to its COPY line (one flat string instead of an object
- * tree: a third of the memory and nothing for the GC to walk), plus what the writer and listeners need.
- */
-export interface QueuedEvent {
-  id: string;
-  occurredAt: Date;
-  organizationId: string | null;
-  resourceType: string | null;
-  action: string;
-  eventType: string;
-  severity: string;
-  line: string;
-  /** When the pipeline accepted it (epoch ms): the age of what waits, whatever `occurredAt` says. */
-  enqueuedAt: number;
-  /** Subject keys of its personal data not yet known stored: stored in the same transaction as the event. */
-  keys?: SubjectKeyRecord[];
-}
-
-export interface AuditWriterStats {
-  captured: number;
-  flushed: number;
-  /** Events not recorded: past the high-water mark (non-critical), or refused by a full spool. */
-  dropped: number;
-  /** `dropped` by reason: `high_water` (buffer or stream full), `spool_full`, `undeliverable` (no path took it). */
-  droppedByReason: Record<DropReason, number>;
-  poisoned: number;
-  /** Events whose caller-supplied time was beyond the future horizon: stored at server time (`record()`). */
-  clamped: number;
-  failedBatches: number;
-  /** Events waiting for a COPY in memory (buffer and failed batches); this is what the high-water mark bounds. */
-  pending: number;
-  /** Events in a COPY (or a spool write) that has not finished yet. */
-  inFlight: number;
-  /** Events waiting on disk in the spool (Postgres was unavailable). */
-  spooled: number;
-  spoolBytes: number;
-  /** How long the oldest event not yet committed (anywhere) has been held; null when none. */
-  oldestPendingMs: number | null;
-}
-
-/** One COPY attempt (a batch, a retry or a piece of a split batch), as reported to `onWriteAttempt`. */
-export interface WriteAttempt {
-  events: number;
-  durationMs: number;
-  /** True on the idempotent path (replay of a batch that may be stored, or a split to isolate a bad event). */
-  retry: boolean;
-  /** Null when the batch committed; else the Postgres SQLSTATE (or Node error code), '' when none. */
-  errorCode: string | null;
-}
-
-export type DropReason = 'high_water' | 'spool_full' | 'undeliverable';
-
-const MAX_BACKOFF_MS = 5_000;
-
-/** An event as the writer holds it, from the event built by capture. */
-export function toQueued(event: AuditEvent, keys: SubjectKeyRecord[] = []): QueuedEvent {
-  const queued: QueuedEvent = {
-    id: event.id,
-    occurredAt: event.occurredAt,
-    organizationId: event.organizationId,
-    resourceType: event.resourceType,
-    action: event.action,
-    eventType: event.eventType,
-    severity: event.severity,
-    line: encodeEvent(event),
-    enqueuedAt: Date.now(),
-  };
-  if (keys.length > 0) queued.keys = keys;
-  return queued;
-}
+// Its vocabulary lives in queued-event.ts (no import cycle with delivery/); re-exported for existing importers.
+export type { AuditWriterStats, DropReason, QueuedEvent, WriteAttempt } from './queued-event';
+export { toQueued } from './queued-event';
 
 /**
  * The bounded buffer between capture and Postgres. Events are appended in memory (no I/O on the request
@@ -101,7 +44,9 @@ export function toQueued(event: AuditEvent, keys: SubjectKeyRecord[] = []): Queu
  * the disk refuses), failed batches are kept in memory and retried with exponential backoff.
  */
 @Injectable()
-export class AuditWriter implements OnModuleInit, BeforeApplicationShutdown, OnApplicationShutdown {
+export class AuditWriter
+  implements WriterSink, OnModuleInit, BeforeApplicationShutdown, OnApplicationShutdown
+{
   private readonly logger = new Logger(AuditWriter.name);
   private readonly repository: AuditEventRepository;
   readonly spool: DiskSpool | null;
@@ -111,24 +56,15 @@ export class AuditWriter implements OnModuleInit, BeforeApplicationShutdown, OnA
   private inFlight = 0;
   /** Synchronous writes (critical events) under way. */
   private syncWrites = 0;
-  private consecutiveFailures = 0;
-  private retryAt = 0;
+  private readonly backoff = new RetryBackoff(5_000);
   /** Batches handed to a COPY or spool write that has not finished: still held, so counted in stats(). */
   private readonly writing = new Set<QueuedEvent[]>();
   private draining = false;
   private timer?: NodeJS.Timeout;
   private idle: Array<() => void> = [];
-  private readonly counters = {
-    captured: 0,
-    flushed: 0,
-    dropped: 0,
-    poisoned: 0,
-    clamped: 0,
-    failedBatches: 0,
-  };
-  private readonly dropped: Record<DropReason, number> = { high_water: 0, spool_full: 0, undeliverable: 0 };
-  private readonly flushListeners: Array<(events: readonly QueuedEvent[]) => void> = [];
-  private readonly attemptListeners: Array<(attempt: WriteAttempt) => void> = [];
+  private readonly reports = new WriterReports();
+  private readonly counters = this.reports.counters;
+  private readonly deadLetters: DeadLetters;
   private readonly maxBatch: number;
 
   constructor(
@@ -138,6 +74,7 @@ export class AuditWriter implements OnModuleInit, BeforeApplicationShutdown, OnA
   ) {
     this.repository = new AuditEventRepository(pool, (ids) => personal.markStored(ids));
     this.spool = options.spool ? new DiskSpool(options.spool) : null;
+    this.deadLetters = new DeadLetters(this.repository, this.spool);
     this.maxBatch = maxAdaptiveBatch(options.batchSize);
   }
 
@@ -189,7 +126,7 @@ export class AuditWriter implements OnModuleInit, BeforeApplicationShutdown, OnA
       let idempotent = false;
       if (!this.spool || this.spool.isEmpty()) {
         try {
-          this.settle(await copyBatch(this.repository, events, false, (a) => this.reportAttempt(a)));
+          await this.settle(await copyBatch(this.repository, events, false, (a) => this.reportAttempt(a)));
           return true;
         } catch (error) {
           this.counters.failedBatches++;
@@ -233,22 +170,21 @@ export class AuditWriter implements OnModuleInit, BeforeApplicationShutdown, OnA
 
   /** Called after each committed batch with its events (cache invalidation...). */
   onFlushed(listener: (events: readonly QueuedEvent[]) => void): void {
-    this.flushListeners.push(listener);
+    this.reports.onFlushed(listener);
   }
 
   /** Called after each COPY attempt, committed or failed (metrics). Same rules as `onFlushed`. */
   onWriteAttempt(listener: (attempt: WriteAttempt) => void): void {
-    this.attemptListeners.push(listener);
+    this.reports.onWriteAttempt(listener);
   }
 
   /** For other writers of the same table (the Redis stream consumer): same listeners, same counters. */
   reportAttempt(attempt: WriteAttempt): void {
-    this.notify(this.attemptListeners, attempt);
+    this.reports.attempt(attempt);
   }
 
   reportFlushed(events: readonly QueuedEvent[]): void {
-    this.counters.flushed += events.length;
-    this.notify(this.flushListeners, events);
+    this.reports.flushed(events);
   }
 
   reportClamped(): void {
@@ -264,8 +200,12 @@ export class AuditWriter implements OnModuleInit, BeforeApplicationShutdown, OnA
   }
 
   reportDropped(count: number, reason: DropReason): void {
-    this.counters.dropped += count;
-    this.dropped[reason] += count;
+    this.reports.droppedEvents(count, reason);
+  }
+
+  /** Events Postgres refuses for their data: into the dead-letter table (or the spool's file), logged by id. */
+  deadLetter(poisoned: readonly PoisonedEvent[]): Promise<boolean> {
+    return this.deadLetters.store(poisoned);
   }
 
   stats(): AuditWriterStats {
@@ -283,7 +223,8 @@ export class AuditWriter implements OnModuleInit, BeforeApplicationShutdown, OnA
     const spool = this.spool?.stats();
     return {
       ...this.counters,
-      droppedByReason: { ...this.dropped },
+      droppedByReason: { ...this.reports.dropped },
+      deadLettered: this.deadLetters.counts(),
       pending: this.pending(),
       inFlight,
       spooled: spool?.events ?? 0,
@@ -330,11 +271,11 @@ export class AuditWriter implements OnModuleInit, BeforeApplicationShutdown, OnA
   private pump(partial: boolean): void {
     while (this.inFlight < this.options.flushConcurrency) {
       const spooling = this.spool !== null && !this.spool.isEmpty();
-      if (spooling && !this.draining && Date.now() >= this.retryAt) {
+      if (spooling && !this.draining && this.backoff.ready) {
         this.run([], () => this.drainSpool());
         continue;
       }
-      if (!spooling && Date.now() >= this.retryAt) {
+      if (!spooling && this.backoff.ready) {
         const retry = this.retries.shift();
         if (retry) {
           this.run(retry, () => this.write(retry, true));
@@ -342,7 +283,7 @@ export class AuditWriter implements OnModuleInit, BeforeApplicationShutdown, OnA
         }
       }
       if (this.buffer.length === 0 || (!partial && this.buffer.length < this.options.batchSize)) break;
-      if (!spooling && Date.now() < this.retryAt) break;
+      if (!spooling && !this.backoff.ready) break;
       const size = adaptiveBatchSize(
         this.buffer.length,
         this.options.batchSize,
@@ -370,8 +311,9 @@ export class AuditWriter implements OnModuleInit, BeforeApplicationShutdown, OnA
 
   private async write(batch: QueuedEvent[], idempotent: boolean): Promise<void> {
     try {
-      this.settle(await copyBatch(this.repository, batch, idempotent, (a) => this.reportAttempt(a)));
-      this.succeeded();
+      const outcome = await copyBatch(this.repository, batch, idempotent, (a) => this.reportAttempt(a));
+      this.backoff.succeeded();
+      await this.settle(outcome);
     } catch (error) {
       this.failed(error, batch.length);
       // The first attempt may have committed before the connection dropped: replayed idempotently.
@@ -401,9 +343,10 @@ export class AuditWriter implements OnModuleInit, BeforeApplicationShutdown, OnA
         const outcome = await copyBatch(this.repository, segment.events, segment.idempotent, (a) =>
           this.reportAttempt(a),
         );
+        this.backoff.succeeded();
+        // Dead letters first: a crash before the segment's removal replays it, and the table keeps one row.
+        await this.settle(outcome);
         await spool.remove(segment.name);
-        this.settle(outcome);
-        this.succeeded();
       } catch (error) {
         this.failed(error, segment.events.length);
       }
@@ -434,45 +377,19 @@ export class AuditWriter implements OnModuleInit, BeforeApplicationShutdown, OnA
     return dropped;
   }
 
-  private settle(outcome: BatchOutcome): void {
+  private async settle(outcome: BatchOutcome): Promise<void> {
     if (outcome.written.length > 0) this.reportFlushed(outcome.written);
-    if (outcome.poisoned.length > 0) this.setAside(outcome.poisoned);
-  }
-
-  private succeeded(): void {
-    this.consecutiveFailures = 0;
-    this.retryAt = 0;
+    if (outcome.poisoned.length > 0) {
+      this.counters.poisoned += outcome.poisoned.length;
+      await this.deadLetters.store(outcome.poisoned);
+    }
   }
 
   private failed(error: unknown, events: number): void {
     this.counters.failedBatches++;
-    this.consecutiveFailures++;
-    const backoff = Math.min(MAX_BACKOFF_MS, 100 * 2 ** (this.consecutiveFailures - 1));
-    this.retryAt = Date.now() + backoff * (0.5 + Math.random() / 2);
+    const backoff = this.backoff.failed();
     this.logger.warn(
-      `Audit batch of ${events} events failed (${describeError(error)}); retry #${this.consecutiveFailures} in ~${backoff} ms`,
+      `Audit batch of ${events} events failed (${describeError(error)}); retry #${this.backoff.attempts} in ~${backoff} ms`,
     );
-  }
-
-  /** Events Postgres refuses for their data: counted, logged by id, and kept in the spool's dead-letter file. */
-  private setAside(poisoned: PoisonedEvent[]): void {
-    this.counters.poisoned += poisoned.length;
-    for (const { event, error } of poisoned) {
-      this.logger.error(`Audit event ${event.id} cannot be stored and was set aside: ${error}`);
-    }
-    void this.spool
-      ?.setAside(poisoned.map(({ event, error }) => ({ line: event.line, error })))
-      .catch((error: unknown) => this.logger.error(`Dead-letter write failed: ${describeError(error)}`));
-  }
-
-  /** Listeners run on the writer's path: one that throws is logged and never stops the writer. */
-  private notify<T>(listeners: ReadonlyArray<(value: T) => void>, value: T): void {
-    for (const listener of listeners) {
-      try {
-        listener(value);
-      } catch (error) {
-        this.logger.warn(`A writer listener failed: ${describeError(error)}`);
-      }
-    }
   }
 }

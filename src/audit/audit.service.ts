@@ -4,7 +4,8 @@ import { buildAuditEvent } from './audit-event.factory';
 import { ResolvedAuditOptions } from './audit-options';
 import { AuditTargetResolver } from './audit-target.resolver';
 import { AuditDelivery, AuditPipelineStats } from './audit-delivery.service';
-import { AuditWriter, QueuedEvent, WriteAttempt } from './audit-writer.service';
+import { AuditWriter } from './audit-writer.service';
+import type { QueuedEvent, WriteAttempt } from './queued-event';
 import { AuditEvent, RecordAuditEventInput } from './audit.types';
 
 /** The programmatic API: events that are not HTTP requests (jobs, logins, system actions). */

@@ -145,6 +145,15 @@ export class AuditPipelineMetrics implements OnModuleInit {
         mirror(this, stats().poisoned);
       },
     });
+    this.metrics.counter({
+      name: 'audit_dead_letters_total',
+      help: 'Audit events stored in the audit_dead_letters table (refused by Postgres for their data), by SQLSTATE',
+      labelNames: ['code'],
+      collect() {
+        this.reset();
+        for (const [code, total] of Object.entries(stats().deadLettered)) this.inc({ code }, total);
+      },
+    });
   }
 
   private buffer(): void {
@@ -155,6 +164,13 @@ export class AuditPipelineMetrics implements OnModuleInit {
       help: 'Audit events waiting for a COPY (buffer and failed batches)',
       collect() {
         this.set(stats().pending);
+      },
+    });
+    this.metrics.gauge({
+      name: 'audit_unflushed_events',
+      help: 'Audit events accepted but not yet committed, held only in memory (memory delivery mode): what a kill -9 would lose',
+      collect() {
+        this.set(stats().unflushed);
       },
     });
     this.metrics.gauge({

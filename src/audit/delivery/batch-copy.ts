@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { AuditEventRepository } from '../audit-event.repository';
-import type { QueuedEvent, WriteAttempt } from '../audit-writer.service';
+import { describeError } from '../../common/database/safe-query.logger';
+import type { PoisonedEvent, QueuedEvent, WriteAttempt } from '../queued-event';
 import type { SubjectKeyRecord } from '../personal-data/subject-keyring';
 
 // Postgres error classes that mean "this data can never be written" (bad value, constraint), as opposed to
@@ -9,11 +10,6 @@ import type { SubjectKeyRecord } from '../personal-data/subject-keyring';
 // settles it.
 const DATA_ERROR = /^(22|23)/;
 const UNIQUE_VIOLATION = '23505';
-
-export interface PoisonedEvent {
-  event: QueuedEvent;
-  error: string;
-}
 
 export interface BatchOutcome {
   /** Events now stored (for the idempotent path: stored now or found already stored). */
@@ -70,7 +66,7 @@ async function copyOrSplit(
     }
     if (!DATA_ERROR.test(code)) throw error;
     if (batch.length === 1) {
-      outcome.poisoned.push({ event: batch[0], error: describeError(error) });
+      outcome.poisoned.push({ event: batch[0], error: describeError(error), code });
       return;
     }
   }
@@ -88,11 +84,4 @@ function keysOf(batch: readonly QueuedEvent[]): SubjectKeyRecord[] {
 
 export function errorCode(error: unknown): string {
   return (error as { code?: string } | null)?.code ?? '';
-}
-
-/** Error code and message only: never the data (which could carry what redaction missed). */
-export function describeError(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
-  const code = errorCode(error);
-  return code ? `${code} ${error.message}` : error.message;
 }

@@ -1,7 +1,7 @@
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { QueuedEvent } from '../audit-writer.service';
+import type { QueuedEvent } from '../queued-event';
 import { DiskSpool } from './disk-spool';
 
 const events = (n: number, from = 0): QueuedEvent[] =>

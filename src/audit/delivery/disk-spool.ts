@@ -1,7 +1,7 @@
 import { mkdirSync, readdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { appendFile, open, readFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { QueuedEvent } from '../audit-writer.service';
+import type { QueuedEvent } from '../queued-event';
 import { deserializeQueued, serializeQueued } from './queued-event.codec';
 
 export type SpoolFsync = 'always' | 'never';

@@ -1,4 +1,4 @@
-import type { QueuedEvent } from '../audit-writer.service';
+import type { QueuedEvent } from '../queued-event';
 import { deserializeQueued, serializeQueued } from './queued-event.codec';
 
 const event: QueuedEvent = {

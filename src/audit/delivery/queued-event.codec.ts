@@ -1,4 +1,4 @@
-import type { QueuedEvent } from '../audit-writer.service';
+import type { QueuedEvent } from '../queued-event';
 import type { SubjectKeyRecord } from '../personal-data/subject-keyring';
 
 type EncodedKey = [

@@ -3,9 +3,9 @@ import Redis from 'ioredis';
 import { hostname } from 'node:os';
 import type { AuditEventRepository } from '../audit-event.repository';
 import type { ResolvedAuditOptions, ResolvedRedisOptions } from '../audit-options';
-import type { AuditWriter, QueuedEvent } from '../audit-writer.service';
+import type { QueuedEvent, WriterSink } from '../queued-event';
 import { maxAdaptiveBatch } from './adaptive-batch';
-import { describeError } from './batch-copy';
+import { describeError } from '../../common/database/safe-query.logger';
 import { serializeQueued } from './queued-event.codec';
 import { StreamConsumer } from './stream-consumer';
 
@@ -75,7 +75,7 @@ export class RedisStreamDelivery {
   constructor(
     private readonly options: ResolvedRedisOptions,
     private readonly audit: ResolvedAuditOptions,
-    private readonly writer: AuditWriter,
+    private readonly writer: WriterSink,
     private readonly repository: AuditEventRepository,
     /** Consumers to run here (0 for a producer-only API process). */
     private readonly consumerCount: number,
@@ -101,6 +101,7 @@ export class RedisStreamDelivery {
             attempt: (attempt) => writer.reportAttempt(attempt),
             flushed: (events) => writer.reportFlushed(events),
             poisoned: (count) => writer.reportPoisoned(count),
+            deadLetter: (poisoned) => writer.deadLetter(poisoned),
           },
         ),
       );

@@ -2,9 +2,10 @@ import { Logger } from '@nestjs/common';
 import type Redis from 'ioredis';
 import type { AuditEventRepository } from '../audit-event.repository';
 import type { ResolvedRedisOptions } from '../audit-options';
-import type { QueuedEvent, WriteAttempt } from '../audit-writer.service';
+import { describeError } from '../../common/database/safe-query.logger';
+import type { PoisonedEvent, QueuedEvent, WriteAttempt } from '../queued-event';
 import { adaptiveBatchSize } from './adaptive-batch';
-import { BatchOutcome, copyBatch, describeError } from './batch-copy';
+import { BatchOutcome, copyBatch } from './batch-copy';
 import { deserializeQueued } from './queued-event.codec';
 
 /** What a consumer reports to the rest of the pipeline (the writer's counters and listeners). */
@@ -12,6 +13,8 @@ export interface ConsumerSink {
   attempt(attempt: WriteAttempt): void;
   flushed(events: readonly QueuedEvent[]): void;
   poisoned(count: number): void;
+  /** Into the dead-letter table (logged by id); never throws. */
+  deadLetter(poisoned: readonly PoisonedEvent[]): Promise<boolean>;
 }
 
 export interface ConsumerSettings {
@@ -189,11 +192,11 @@ export class StreamConsumer {
     unreadable: Array<{ id: string; error: string; raw: string }>,
   ): Promise<void> {
     if (outcome.poisoned.length === 0 && unreadable.length === 0) return;
+    // The table is where an operator looks in both modes (logged there by id); the stream keeps its own
+    // copy, which holds even when Postgres refuses the table write too.
+    await this.sink.deadLetter(outcome.poisoned);
     const pipeline = this.redis.pipeline();
     for (const { event, error } of outcome.poisoned) {
-      this.logger.error(
-        `Audit event ${event.id} cannot be stored: moved to the dead-letter stream (${error})`,
-      );
       pipeline.xadd(this.options.deadLetterKey, '*', 'eventId', event.id, 'error', error, 'line', event.line);
     }
     for (const { id, error, raw } of unreadable) {

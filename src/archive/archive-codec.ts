@@ -1,4 +1,5 @@
 import { Transform, TransformCallback } from 'node:stream';
+import { loadOptionalPackage } from '../common/packages/optional-package';
 import { Decompress as ZstdDecoder } from 'fzstd';
 import { constants, createBrotliCompress, createBrotliDecompress, createGunzip, createGzip } from 'node:zlib';
 
@@ -216,6 +217,8 @@ export function zstdUnavailable(): string | null {
 function loadZstd(): typeof import('@mongodb-js/zstd') {
   // Loaded on first use: a deployment that never selects zstd never loads the native module (a platform
   // without a prebuilt binary still runs, and says so at start-up if zstd is configured).
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return require('@mongodb-js/zstd') as typeof import('@mongodb-js/zstd');
+  return loadOptionalPackage<typeof import('@mongodb-js/zstd')>(
+    '@mongodb-js/zstd',
+    "zstd archives (ARCHIVE_COMPRESSION=zstd / archive: { compression: 'zstd' })",
+  );
 }

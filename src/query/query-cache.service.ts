@@ -1,9 +1,10 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { createHash } from 'node:crypto';
-import Redis from 'ioredis';
+import type Redis from 'ioredis';
 import { AuditService } from '../audit';
 import { AUDIT_CONFIG } from '../common/config/audit-config';
 import { AuditTrailConfig } from '../common/config/audit-config';
+import { loadOptionalPackage } from '../common/packages/optional-package';
 
 const ALL = '*';
 const STATS = '~stats';
@@ -31,7 +32,11 @@ export class QueryCache implements OnModuleInit, OnApplicationShutdown {
     this.ttl = config.query.cacheTtlSeconds;
     this.prefix = config.query.cachePrefix;
     if (config.redisUrl && this.ttl > 0) {
-      this.redis = new Redis(config.redisUrl, {
+      const { Redis: RedisClient } = loadOptionalPackage<typeof import('ioredis')>(
+        'ioredis',
+        'the query cache (REDIS_URL with AUDIT_CACHE_TTL_S > 0 / query: { redisUrl })',
+      );
+      this.redis = new RedisClient(config.redisUrl, {
         lazyConnect: true,
         enableOfflineQueue: false,
         maxRetriesPerRequest: 1,

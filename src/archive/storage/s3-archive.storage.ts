@@ -1,7 +1,12 @@
-import { DeleteObjectCommand, GetObjectCommand, NoSuchKey, S3Client } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { PassThrough, Readable } from 'node:stream';
 import { ArchiveObjectNotFound, ArchiveStorage, ObjectUpload } from './archive-storage';
+import { loadOptionalPackage } from '../../common/packages/optional-package';
+
+/** The AWS SDK is an optional peer: loaded when an s3:// store is configured. */
+const S3_REASON = 'an s3:// archive store (ARCHIVE_URL=s3://... / archive: { url: "s3://..." })';
+const sdk = () => loadOptionalPackage<typeof import('@aws-sdk/client-s3')>('@aws-sdk/client-s3', S3_REASON);
+const storage = () => loadOptionalPackage<typeof import('@aws-sdk/lib-storage')>('@aws-sdk/lib-storage', S3_REASON);
 
 export interface S3StorageOptions {
   endpoint?: string;
@@ -26,6 +31,8 @@ export class S3ArchiveStorage implements ArchiveStorage {
     readonly url: string,
     options: S3StorageOptions,
   ) {
+    const { S3Client } = sdk();
+    storage(); // both packages, checked at start-up rather than at the first upload
     const parsed = new URL(url);
     this.bucket = parsed.hostname;
     this.prefix = parsed.pathname.replace(/^\/+|\/+$/g, '');
@@ -46,6 +53,7 @@ export class S3ArchiveStorage implements ArchiveStorage {
 
   upload(key: string): ObjectUpload {
     const stream = new PassThrough();
+    const { Upload } = storage();
     const upload = new Upload({
       client: this.client,
       params: { Bucket: this.bucket, Key: this.key(key), Body: stream },
@@ -60,6 +68,7 @@ export class S3ArchiveStorage implements ArchiveStorage {
   }
 
   async download(key: string): Promise<Readable> {
+    const { GetObjectCommand, NoSuchKey } = sdk();
     try {
       const { Body } = await this.client.send(
         new GetObjectCommand({ Bucket: this.bucket, Key: this.key(key) }),
@@ -73,6 +82,7 @@ export class S3ArchiveStorage implements ArchiveStorage {
   }
 
   async delete(key: string): Promise<void> {
+    const { DeleteObjectCommand } = sdk();
     await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.key(key) }));
   }
 

@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import Redis from 'ioredis';
+import type Redis from 'ioredis';
 import { hostname } from 'node:os';
 import type { AuditEventRepository } from '../audit-event.repository';
 import type { ResolvedAuditOptions, ResolvedRedisOptions } from '../audit-options';
@@ -8,6 +8,7 @@ import { maxAdaptiveBatch } from './adaptive-batch';
 import { describeError } from '../../common/database/safe-query.logger';
 import { serializeQueued } from './queued-event.codec';
 import { StreamConsumer } from './stream-consumer';
+import { loadOptionalPackage } from '../../common/packages/optional-package';
 
 export interface StreamStats {
   /** False while Redis does not answer (events then go to the local spool). */
@@ -32,7 +33,11 @@ const STATS_TIMEOUT_MS = 1_000;
 
 /** Connection settings that fail fast: while Redis is away, events must go to the spool, not a queue. */
 export function redisConnection(url: string, name: string, blocking = false): Redis {
-  return new Redis(url, {
+  const { Redis: RedisClient } = loadOptionalPackage<typeof import('ioredis')>(
+    'ioredis',
+    "AUDIT_DELIVERY=redis / delivery: 'redis'",
+  );
+  return new RedisClient(url, {
     connectionName: name,
     lazyConnect: true,
     enableOfflineQueue: false,

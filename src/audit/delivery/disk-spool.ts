@@ -1,8 +1,9 @@
-import { mkdirSync, readdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, statSync, unlinkSync } from 'node:fs';
 import { appendFile, open, readFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { QueuedEvent } from '../queued-event';
 import { deserializeQueued, serializeQueued } from './queued-event.codec';
+import { lockSpoolDirectory, SpoolLock } from './spool-lock';
 
 export type SpoolFsync = 'always' | 'never';
 

@@ -9,7 +9,7 @@ const signer = new CheckpointSigner(seed);
 
 function chain(n: number): StoredSeal[] {
   const seals: StoredSeal[] = [];
-  let prev = GENESIS_HASH;
+  let prev: Buffer = GENESIS_HASH;
   for (let i = 1; i <= n; i++) {
     const body = {
       orgKey: 'org',

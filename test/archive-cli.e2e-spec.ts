@@ -72,5 +72,5 @@ describe('npm run audit -- <command>', () => {
       code: 1,
       stderr: expect.stringContaining('not found'),
     });
-  });
+  }, 120_000); // five CLI processes, each loading Nest and TypeORM (seconds on a busy 2-core machine)
 });

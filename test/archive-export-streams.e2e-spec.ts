@@ -7,6 +7,7 @@ import { Client } from 'pg';
 import { ArchiveCompression, decompressor } from '../src/archive/archive-codec';
 import { exportTable, STALE_SPOOL_MS, sweepStaleSpools } from '../src/archive/archive-export';
 import { ArchiveRepository } from '../src/archive/archive.repository';
+import { ArchiveTransferRepository } from '../src/archive/archive-transfer.repository';
 import { ArchiveService } from '../src/archive/archive.service';
 import { RestoreService } from '../src/archive/restore.service';
 import { ARCHIVE_STORAGE } from '../src/archive/archive.tokens';
@@ -72,7 +73,7 @@ describe('archive export in several streams', () => {
     const storage = app.get<ArchiveStorage>(ARCHIVE_STORAGE);
     const key = `test/${compression}-${streams}`;
     const stored = await exportTable(
-      repository,
+      app.get(ArchiveTransferRepository),
       table,
       await repository.columns(table),
       storage.upload(key),
@@ -149,7 +150,7 @@ describe('archive export in several streams', () => {
     for (const compression of ['gzip', 'zstd'] as const) {
       const key = `test/empty-${compression}`;
       const stored = await exportTable(
-        repository,
+        app.get(ArchiveTransferRepository),
         'audit_streams_empty',
         await repository.columns('audit_streams_empty'),
         storage.upload(key),
@@ -177,7 +178,7 @@ describe('archive export in several streams', () => {
       const repository = app.get(ArchiveRepository);
       const storage = app.get<ArchiveStorage>(ARCHIVE_STORAGE);
       const exporting = exportTable(
-        repository,
+        app.get(ArchiveTransferRepository),
         table,
         await repository.columns(table),
         storage.upload('test/killed'),

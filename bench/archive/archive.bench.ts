@@ -10,6 +10,7 @@ import { DataSource } from 'typeorm';
 import { ARCHIVE_COMPRESSIONS, ArchiveCompression, isArchiveCompression } from '../../src/archive/archive-codec';
 import { exportTable } from '../../src/archive/archive-export';
 import { ArchiveRepository } from '../../src/archive/archive.repository';
+import { ArchiveTransferRepository } from '../../src/archive/archive-transfer.repository';
 import { ArchiveCheckpoint, ArchiveService } from '../../src/archive/archive.service';
 import { ARCHIVE_STORAGE } from '../../src/archive/archive.tokens';
 import { ArchiveStorage } from '../../src/archive/storage/archive-storage';
@@ -268,7 +269,7 @@ async function measureExport(
   rss.start();
   const t0 = performance.now();
   try {
-    const stored = await exportTable(repository, table, columns, storage.upload(`bench/${compression}`), {
+    const stored = await exportTable(context.get(ArchiveTransferRepository), table, columns, storage.upload(`bench/${compression}`), {
       compression,
       streams,
     });

@@ -7,7 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import { PoolClient } from 'pg';
 import { ArchiveCompression, compressor, decompressor } from './archive-codec';
 import { ManifestColumn } from './archive-manifest';
-import { ArchiveRepository } from './archive.repository';
+import { ArchiveTransferRepository } from './archive-transfer.repository';
 import { LineMeter, Sha256Meter } from './archive-stream';
 import { ArchiveStorage, ObjectUpload } from './storage/archive-storage';
 
@@ -44,7 +44,7 @@ interface SpooledSlice {
  * stream, so the file is the same kind of file (brotli streams do not: it always exports with one).
  */
 export async function exportTable(
-  repository: ArchiveRepository,
+  repository: ArchiveTransferRepository,
   table: string,
   columns: ManifestColumn[],
   upload: ObjectUpload,

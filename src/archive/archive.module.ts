@@ -2,6 +2,7 @@ import { Inject, Module, OnApplicationShutdown } from '@nestjs/common';
 import { Pool } from 'pg';
 import { DataSource } from 'typeorm';
 import { ARCHIVE_POOL, ArchiveRepository } from './archive.repository';
+import { ArchiveTransferRepository } from './archive-transfer.repository';
 import { ArchiveService } from './archive.service';
 import { ARCHIVE_STORAGE } from './archive.tokens';
 import { RestoreService } from './restore.service';
@@ -16,6 +17,7 @@ import { PartitionsModule } from '../partitions/partitions.module';
   imports: [PartitionsModule],
   providers: [
     ArchiveRepository,
+    ArchiveTransferRepository,
     ArchiveService,
     RestoreService,
     {

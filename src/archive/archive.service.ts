@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { buildManifest, parseManifest } from './archive-manifest';
-import { ARCHIVE_ROW_ORDER, ArchiveRecord, ArchiveRepository } from './archive.repository';
+import { ArchiveRecord, ArchiveRepository } from './archive.repository';
+import { ARCHIVE_ROW_ORDER, ArchiveTransferRepository } from './archive-transfer.repository';
 import { extensionOf } from './archive-codec';
 import { exportTable, measureStored, StoredFile, sweepStaleSpools } from './archive-export';
 import { ARCHIVE_INTEGRITY, ARCHIVE_STORAGE, ArchiveIntegrity } from './archive.tokens';
@@ -59,6 +60,7 @@ export class ArchiveService {
 
   constructor(
     private readonly archives: ArchiveRepository,
+    private readonly transfer: ArchiveTransferRepository,
     private readonly partitions: PartitionRepository,
     private readonly runs: LifecycleRunRepository,
     private readonly clock: Clock,
@@ -260,7 +262,7 @@ export class ArchiveService {
     const columns = await this.archives.columns(archive.partitionName);
     const tableBytes = await this.archives.totalBytes(archive.partitionName);
     const stored = await exportTable(
-      this.archives,
+      this.transfer,
       archive.partitionName,
       columns,
       this.storage.upload(archive.dataKey),

@@ -5,6 +5,7 @@ import { decompressor } from './archive-codec';
 import { checksumStored } from './archive-export';
 import { ArchiveManifest, parseManifest } from './archive-manifest';
 import { ArchiveRecord, ArchiveRepository } from './archive.repository';
+import { ArchiveTransferRepository } from './archive-transfer.repository';
 import { LineMeter, Sha256Meter } from './archive-stream';
 import { ArchiveError, ArchiveErrorCode } from './archive.errors';
 import { ArchiveService } from './archive.service';
@@ -38,6 +39,7 @@ export class RestoreService {
 
   constructor(
     private readonly archives: ArchiveRepository,
+    private readonly transfer: ArchiveTransferRepository,
     private readonly archiveService: ArchiveService,
     private readonly runs: LifecycleRunRepository,
     @Inject(ARCHIVE_STORAGE) private readonly storage: ArchiveStorage,
@@ -134,11 +136,11 @@ export class RestoreService {
     table: string,
     onProgress?: (rows: number, total: number) => void,
   ): Promise<number> {
-    const client = await this.archives.connect();
+    const client = await this.transfer.connect();
     let failure: Error | undefined;
     try {
       await client.query('BEGIN');
-      const copy = await this.archives.prepareRestore(client, table, manifest.columns);
+      const copy = await this.transfer.prepareRestore(client, table, manifest.columns);
       const sha = new Sha256Meter();
       const lines = new LineMeter();
       const timer = onProgress && setInterval(() => onProgress(lines.lines, archive.rowCount ?? 0), 200);
@@ -159,7 +161,7 @@ export class RestoreService {
           `archive ${archive.id}: the file changed while it was restored; refused`,
         );
       }
-      const rows = await this.archives.finishRestore(client, table, manifest.columns);
+      const rows = await this.transfer.finishRestore(client, table, manifest.columns);
       if (rows !== archive.rowCount)
         throw new Error(`restored ${rows} rows, the archive holds ${archive.rowCount}`);
       await client.query('COMMIT');

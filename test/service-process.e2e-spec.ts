@@ -6,6 +6,12 @@ import { token } from './support/test-app';
 import { TEST_JWT_SECRET } from './support/env';
 import { freePort, startService, waitForHttp } from './support/process';
 
+/** As root from a DATA_DIR the postgres user cannot enter, the cluster lives elsewhere: removed with DATA_DIR. */
+function removeRelocatedCluster(output: string): void {
+  const cluster = /data in (\/var\/lib\/nest-audit-trail\/[0-9a-f]+)\/postgres, log in/.exec(output)?.[1];
+  if (cluster) rmSync(cluster, { recursive: true, force: true });
+}
+
 /** The built service as a user runs it: `npm start` (dist/demo/main.js). */
 describe('the service process', () => {
   it('refuses to start on bad configuration, naming every bad variable', async () => {
@@ -45,6 +51,7 @@ describe('the service process', () => {
       // Nest closes the app, then re-raises the signal: a clean exit "by SIGTERM", as Kubernetes expects.
       exit = await service.exited;
       rmSync(dataDir, { recursive: true, force: true });
+      removeRelocatedCluster(service.output());
     }
     expect({ exit, output: exit === 'SIGTERM' ? '' : service.output() }).toEqual({
       exit: 'SIGTERM',

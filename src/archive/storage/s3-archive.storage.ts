@@ -6,7 +6,8 @@ import { loadOptionalPackage } from '../../common/packages/optional-package';
 /** The AWS SDK is an optional peer: loaded when an s3:// store is configured. */
 const S3_REASON = 'an s3:// archive store (ARCHIVE_URL=s3://... / archive: { url: "s3://..." })';
 const sdk = () => loadOptionalPackage<typeof import('@aws-sdk/client-s3')>('@aws-sdk/client-s3', S3_REASON);
-const storage = () => loadOptionalPackage<typeof import('@aws-sdk/lib-storage')>('@aws-sdk/lib-storage', S3_REASON);
+const storage = () =>
+  loadOptionalPackage<typeof import('@aws-sdk/lib-storage')>('@aws-sdk/lib-storage', S3_REASON);
 
 export interface S3StorageOptions {
   endpoint?: string;

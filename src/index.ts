@@ -7,8 +7,8 @@
 export * from './audit';
 export { auditOptionsFromConfig, auditOptionsFromEnv } from './config/audit-options-from-env';
 // The environment-variable configuration (README, Configuration): for services and workers built on the trail.
-export { ConfigError, loadConfig as loadServiceConfig } from './common/config/environment';
-export type { AppConfig as ServiceConfig } from './common/config/environment';
+export { ConfigError, loadConfig as loadServiceConfig } from './config/environment';
+export type { AppConfig as ServiceConfig } from './config/environment';
 
 // The admin API, mounted under the app's prefix behind the app's identity.
 export { AuditAdminModule } from './admin/audit-admin.module';

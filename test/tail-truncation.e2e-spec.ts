@@ -6,7 +6,7 @@ import { pathToFileURL } from 'node:url';
 import { INestApplication } from '@nestjs/common';
 import request from 'supertest';
 import { AuditService } from '../src/audit';
-import { loadConfig } from '../src/common/config/environment';
+import { loadConfig } from '../src/config/environment';
 import { IntegrityService } from '../src/integrity/integrity.service';
 import { verifyCommand } from '../src/integrity/verify-command';
 import { monthlyPartition } from '../src/partitions/partition-naming';

@@ -15,7 +15,7 @@ import { ArchiveCheckpoint, ArchiveService } from '../../src/archive/archive.ser
 import { ARCHIVE_STORAGE } from '../../src/archive/archive.tokens';
 import { ArchiveStorage } from '../../src/archive/storage/archive-storage';
 import { CliModule } from '../../src/cli/cli.module';
-import { loadConfig } from '../../src/common/config/environment';
+import { loadConfig } from '../../src/config/environment';
 import { dataSourceOptions } from '../../demo/data-source-options';
 import { monthlyPartition } from '../../src/partitions/partition-naming';
 import { PartitionRepository } from '../../src/partitions/partition.repository';

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { Client } from 'pg';
-import { loadConfig } from '../../src/common/config/environment';
+import { loadConfig } from '../../src/config/environment';
 import { appEnv } from '../lib/app';
 import { setTriggerAudit } from './trigger-audit';
 

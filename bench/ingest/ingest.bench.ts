@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AuditService } from '../../src/audit/audit.service';
 import { RecordAuditEventInput } from '../../src/audit/audit.types';
-import { loadConfig } from '../../src/common/config/environment';
+import { loadConfig } from '../../src/config/environment';
 import { startInProcessApp } from '../lib/app';
 import { BenchDatabase, countAuditEvents, resetAuditEvents, withBenchDatabase } from '../lib/bench-db';
 import { CpuMeter, CpuUse } from '../lib/cpu';

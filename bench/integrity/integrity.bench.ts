@@ -11,7 +11,7 @@ import { AuditEvent, RecordAuditEventInput } from '../../src/audit/audit.types';
 import { encodeEvent } from '../../src/audit/copy-format';
 import { CANONICAL_COLUMNS_SQL } from '../../src/audit/integrity/event-hash';
 import { merkleRoot } from '../../src/audit/integrity/seal';
-import { DEV_SIGNING_KEY } from '../../src/common/config/environment';
+import { DEV_SIGNING_KEY } from '../../src/config/environment';
 import { CheckpointSigner } from '../../src/integrity/checkpoint-signer';
 import { DatabaseVerifier } from '../../src/integrity/database-verifier';
 import { IntegrityRepository } from '../../src/integrity/integrity.repository';

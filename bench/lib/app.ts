@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { INestApplication } from '@nestjs/common';
 import { SignJWT } from 'jose';
 import { createApp } from '../../demo/bootstrap';
-import { loadConfig } from '../../src/common/config/environment';
+import { loadConfig } from '../../src/config/environment';
 
 export const BENCH_JWT_SECRET = 'bench-secret-bench-secret-bench-secret-0123456789';
 /** The built service, as `npm start` runs it (this file is dist/bench/lib/app.js). */

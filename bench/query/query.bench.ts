@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { performance } from 'node:perf_hooks';
 import { DataSource } from 'typeorm';
-import { loadConfig } from '../../src/common/config/environment';
+import { loadConfig } from '../../src/config/environment';
 import { trailConfigFrom } from '../../src/config/audit-options-from-env';
 import { dataSourceOptions } from '../../demo/data-source-options';
 import { poolFromDataSource } from '../../src/common/database/pg-pool';

@@ -7,7 +7,7 @@ import { Command } from 'commander';
 import { ArchiveService } from '../archive/archive.service';
 import { RestoreService } from '../archive/restore.service';
 import { createAuditRole } from '../common/database/audit-role';
-import { ConfigError, loadConfig } from '../common/config/environment';
+import { ConfigError, loadConfig } from '../config/environment';
 import { AUDIT_MIGRATIONS_TABLE, runMigrations } from '../common/database/migrate';
 import { PartitionListService } from '../partitions/partition-list.service';
 import { PartitionService } from '../partitions/partition.service';

@@ -1,7 +1,7 @@
 import { AuditModuleOptions } from '../audit/audit.types';
 import { resolveTrailConfig } from '../audit/trail-config';
 import { AuditTrailConfig } from '../common/config/audit-config';
-import { AppConfig, ConfigError, loadConfig } from '../common/config/environment';
+import { AppConfig, ConfigError, loadConfig } from '../config/environment';
 
 /** `AuditModule.forRoot()` options from the validated environment configuration (README, Configuration). */
 export function auditOptionsFromConfig(config: AppConfig): AuditModuleOptions {

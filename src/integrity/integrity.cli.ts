@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { Pool } from 'pg';
-import { loadConfig } from '../common/config/environment';
+import { loadConfig } from '../config/environment';
 import { parsePublicKey } from '../common/crypto/ed25519-keys';
 import { archiveIntegritySection } from './archive-section';
 import { verifyArchive } from './archive-verifier';

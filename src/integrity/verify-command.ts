@@ -1,6 +1,6 @@
 import { KeyObject } from 'node:crypto';
 import { Pool } from 'pg';
-import { AppConfig } from '../common/config/environment';
+import { AppConfig } from '../config/environment';
 import { ChainHeadStore } from './chain-head.store';
 import { CheckpointSigner } from './checkpoint-signer';
 import { DatabaseVerifier, VerifyReport } from './database-verifier';

@@ -5,7 +5,7 @@ import { INestApplication } from '@nestjs/common';
 import { SignJWT } from 'jose';
 import { AuditService } from '../../src/audit';
 import { createApp } from '../../demo/bootstrap';
-import { loadConfig } from '../../src/common/config/environment';
+import { loadConfig } from '../../src/config/environment';
 import { TEST_JWT_SECRET } from './env';
 
 /** The real service (same bootstrap as main.ts) on a test database, not listening: supertest drives it. */

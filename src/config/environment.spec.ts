@@ -1,3 +1,4 @@
+import { DEFAULT_PERSONAL_KEYS } from '../audit/personal-data/personal-data.protector';
 import { tmpdir } from 'node:os';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -79,7 +80,7 @@ describe('loadConfig', () => {
       personalData: {
         encryptionKey: Buffer.from(DEV_PERSONAL_DATA_KEY, 'base64'),
         encryptionKeyIsDevDefault: true,
-        keys: ['email', 'name', 'phone'],
+        keys: DEFAULT_PERSONAL_KEYS,
       },
       query: { cacheTtlSeconds: 15, cachePrefix: 'audit:cache:', statsRefreshMs: 300000 },
     });

@@ -126,8 +126,10 @@ export class AuditWriter
       let idempotent = false;
       if (!this.spool || this.spool.isEmpty()) {
         try {
-          await this.settle(await copyBatch(this.repository, events, false, (a) => this.reportAttempt(a)));
-          return true;
+          // A critical event Postgres refuses is durable once dead-lettered; lost only when that failed too.
+          return await this.settle(
+            await copyBatch(this.repository, events, false, (a) => this.reportAttempt(a)),
+          );
         } catch (error) {
           this.counters.failedBatches++;
           this.logger.warn(`Synchronous audit write failed (${describeError(error)}): spooling`);
@@ -377,12 +379,12 @@ export class AuditWriter
     return dropped;
   }
 
-  private async settle(outcome: BatchOutcome): Promise<void> {
+  /** Reports what a COPY wrote and dead-letters what it refused; false when a refused event was lost. */
+  private async settle(outcome: BatchOutcome): Promise<boolean> {
     if (outcome.written.length > 0) this.reportFlushed(outcome.written);
-    if (outcome.poisoned.length > 0) {
-      this.counters.poisoned += outcome.poisoned.length;
-      await this.deadLetters.store(outcome.poisoned);
-    }
+    if (outcome.poisoned.length === 0) return true;
+    this.counters.poisoned += outcome.poisoned.length;
+    return this.deadLetters.store(outcome.poisoned);
   }
 
   private failed(error: unknown, events: number): void {

@@ -83,7 +83,7 @@ export interface WriterSink {
   reportFlushed(events: readonly QueuedEvent[]): void;
   reportPoisoned(count: number): void;
   reportCaptured(count: number): void;
-  /** Stores isolated events in the dead-letter table (logged by id, counted); never throws. */
+  /** Keeps isolated events in the dead-letter table (logged by id, counted); false when lost. Never throws. */
   deadLetter(poisoned: readonly PoisonedEvent[]): Promise<boolean>;
   spoolNow(events: QueuedEvent[]): Promise<boolean>;
 }

@@ -21,7 +21,7 @@ export class DeadLetters {
     private readonly spool: DiskSpool | null,
   ) {}
 
-  /** True when the events are in the table; false when they went to the spool's file (or nowhere). Never throws. */
+  /** True when the events are kept (the table, or else the spool's file); false when lost. Never throws. */
   async store(poisoned: readonly PoisonedEvent[]): Promise<boolean> {
     if (poisoned.length === 0) return true;
     for (const { event, error } of poisoned) {
@@ -39,10 +39,15 @@ export class DeadLetters {
       this.logger.error(`${poisoned.length} dead-lettered audit events not kept: no spool`);
       return false;
     }
-    await this.spool
-      .setAside(poisoned.map(({ event, error }) => ({ line: event.line, error })))
-      .catch((error: unknown) => this.logger.error(`Dead-letter file write failed: ${describeError(error)}`));
-    return false;
+    try {
+      await this.spool.setAside(poisoned.map(({ event, error }) => ({ line: event.line, error })));
+      return true;
+    } catch (error) {
+      this.logger.error(
+        `Dead-letter file write failed (${describeError(error)}): ${poisoned.length} events lost`,
+      );
+      return false;
+    }
   }
 
   /** Events stored in the table since start, by SQLSTATE. */

@@ -36,7 +36,7 @@ export { MetricsService as AuditMetricsService } from './common/metrics/metrics.
 
 // Schema: the migrations (for the app's own DataSource), the runner behind the bin, the optional role.
 export { AUDIT_MIGRATIONS } from '../migrations';
-export { AUDIT_MIGRATIONS_TABLE, runMigrations } from './common/database/migrate';
+export { AUDIT_MIGRATIONS_TABLE, auditSearchPath, runMigrations } from './common/database/migrate';
 export type { RunMigrationsOptions } from './common/database/migrate';
 export { createAuditRole } from './common/database/audit-role';
 export type { AuditRoleOptions } from './common/database/audit-role';

@@ -1,4 +1,12 @@
-import { Inject, Logger, MiddlewareConsumer, Module, NestModule, OnModuleInit } from '@nestjs/common';
+import {
+  Inject,
+  Logger,
+  MiddlewareConsumer,
+  Module,
+  NestModule,
+  OnApplicationBootstrap,
+  OnModuleInit,
+} from '@nestjs/common';
 import { APP_INTERCEPTOR } from '@nestjs/core';
 import { DataSource } from 'typeorm';
 import { ClockModule } from '../common/clock/clock';
@@ -58,9 +66,28 @@ import { PersonalDataService } from './personal-data/personal-data.service';
   ],
   exports: [AuditService, PersonalDataService, AUDIT_CONFIG, AUDIT_OPTIONS],
 })
-export class AuditModule extends ConfigurableAuditModule implements NestModule, OnModuleInit {
-  constructor(@Inject(AUDIT_OPTIONS) private readonly options: ResolvedAuditOptions) {
+export class AuditModule
+  extends ConfigurableAuditModule
+  implements NestModule, OnModuleInit, OnApplicationBootstrap
+{
+  constructor(
+    @Inject(AUDIT_OPTIONS) private readonly options: ResolvedAuditOptions,
+    private readonly dataSource: DataSource,
+  ) {
     super();
+  }
+
+  /** A clear start-up error, rather than a failing COPY every flush, when the audit schema is not there. */
+  async onApplicationBootstrap(): Promise<void> {
+    const [row] = await this.dataSource.query(
+      `SELECT to_regclass('audit_events') IS NOT NULL AND to_regclass('audit_chain_heads') IS NOT NULL AS found`,
+    );
+    if (!row.found) {
+      throw new Error(
+        'The audit tables are not in this database (or not on its search_path): run `npx nest-audit-trail migrate` with DATABASE_URL, ' +
+          "add AUDIT_MIGRATIONS to your DataSource's migrations, or, with a schema of their own, connect with extra: { options: auditSearchPath('<schema>') }",
+      );
+    }
   }
 
   /** Development keys are public: say so loudly, once, whatever app runs the module. */

@@ -6,6 +6,7 @@ import { AppConfigModule } from '../config/app-config.module';
 import { AppConfig } from '../config/environment';
 import { AUDIT_CONFIG } from '../common/config/audit-config';
 import { trailConfigFrom } from '../config/audit-options-from-env';
+import { auditSearchPath } from '../common/database/migrate';
 import { MetricsModule } from '../common/metrics/metrics.module';
 import { IntegrityCoreModule } from '../integrity/integrity-core.module';
 
@@ -16,7 +17,7 @@ import { IntegrityCoreModule } from '../integrity/integrity-core.module';
  */
 @Module({})
 export class CliModule {
-  static forRoot(config: AppConfig, databaseUrl: string): DynamicModule {
+  static forRoot(config: AppConfig, databaseUrl: string, schema?: string): DynamicModule {
     return {
       module: CliModule,
       global: true, // AUDIT_CONFIG for the imported feature modules
@@ -26,7 +27,11 @@ export class CliModule {
           type: 'postgres',
           url: databaseUrl,
           logging: false,
-          extra: { max: 4, application_name: 'nest-audit-trail:cli' },
+          extra: {
+            max: 4,
+            application_name: 'nest-audit-trail:cli',
+            options: schema ? auditSearchPath(schema) : undefined,
+          },
         }),
         ClockModule,
         MetricsModule, // the jobs' metrics providers; nothing scrapes them here

@@ -29,7 +29,8 @@ function databaseUrl(): string {
 async function withContext<T>(work: (context: INestApplicationContext) => Promise<T>): Promise<T> {
   const config = loadConfig();
   const url = databaseUrl();
-  const context = await NestFactory.createApplicationContext(CliModule.forRoot(config, url), {
+  const schema = process.env.AUDIT_SCHEMA || undefined;
+  const context = await NestFactory.createApplicationContext(CliModule.forRoot(config, url, schema), {
     logger: ['error', 'warn'],
   });
   try {
@@ -54,8 +55,13 @@ program
   .command('migrate')
   .description('Create or upgrade the audit schema (the package\'s migrations only, under an advisory lock)')
   .option('--table <name>', 'table recording applied migrations', AUDIT_MIGRATIONS_TABLE)
-  .action(async (options: { table: string }) => {
-    const applied = await runMigrations(databaseUrl(), { tableName: options.table, logger: { log: () => undefined } });
+  .option('--schema <name>', 'Postgres schema for the audit tables, apart from the app\'s (default: AUDIT_SCHEMA or the search_path)')
+  .action(async (options: { table: string; schema?: string }) => {
+    const applied = await runMigrations(databaseUrl(), {
+      tableName: options.table,
+      schema: options.schema ?? (process.env.AUDIT_SCHEMA || undefined),
+      logger: { log: () => undefined },
+    });
     console.log(applied.length > 0 ? `Applied ${applied.join(', ')}` : 'The audit schema is up to date');
   });
 
@@ -65,7 +71,7 @@ program
     'Optional: a NOLOGIN role with only what the application needs (INSERT/SELECT on events, no UPDATE, DELETE or TRUNCATE); needs CREATEROLE',
   )
   .option('--role <name>', 'role name (roles are cluster-wide: one per database\'s application)', 'audit_app')
-  .option('--schema <name>', 'schema of the audit tables', 'public')
+  .option('--schema <name>', 'schema of the audit tables', process.env.AUDIT_SCHEMA || 'public')
   .option('--grant-to <role...>', 'login role(s) of the service to make members of it')
   .action(async (options: { role: string; schema: string; grantTo?: string[] }) => {
     const role = await createAuditRole(databaseUrl(), options);

@@ -1,4 +1,5 @@
 import { Logger } from '@nestjs/common';
+import { Client, escapeIdentifier } from 'pg';
 import { DataSource, MigrationInterface } from 'typeorm';
 import { AUDIT_MIGRATIONS } from '../../../migrations';
 
@@ -14,6 +15,21 @@ export interface RunMigrationsOptions {
   /** Table recording applied migrations. Default `schema_migrations`. */
   tableName?: string;
   logger?: Pick<Logger, 'log'>;
+  /**
+   * Postgres schema for the audit tables (created if missing), apart from the app's own. The app then puts
+   * it first on its connections' search_path: `extra: { options: auditSearchPath('audit') }`.
+   */
+  schema?: string;
+}
+
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/** The connection option that finds the audit tables in `schema` (then the app's own, in `public`). */
+export function auditSearchPath(schema: string): string {
+  if (!SCHEMA_NAME.test(schema)) {
+    throw new Error(`schema "${schema}" must be a lowercase SQL identifier (letters, digits, _)`);
+  }
+  return `-c search_path=${schema},public`;
 }
 
 /**
@@ -21,15 +37,18 @@ export interface RunMigrationsOptions {
  * Returns the names applied.
  */
 export async function runMigrations(url: string, options: RunMigrationsOptions = {}): Promise<string[]> {
+  const searchPath = options.schema ? auditSearchPath(options.schema) : undefined;
+  if (options.schema) await createSchema(url, options.schema);
   const dataSource = new DataSource({
     type: 'postgres',
     url,
+    schema: options.schema,
     migrations: options.migrations ?? AUDIT_MIGRATIONS,
     migrationsTableName: options.tableName ?? AUDIT_MIGRATIONS_TABLE,
     migrationsTransactionMode: 'each',
     synchronize: false,
     logging: false,
-    extra: { max: 2, application_name: 'nest-audit-trail:migrate' },
+    extra: { max: 2, application_name: 'nest-audit-trail:migrate', options: searchPath },
   });
   await dataSource.initialize();
   const runner = dataSource.createQueryRunner();
@@ -45,5 +64,15 @@ export async function runMigrations(url: string, options: RunMigrationsOptions =
     await runner.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]).catch(() => undefined);
     await runner.release();
     await dataSource.destroy();
+  }
+}
+
+async function createSchema(url: string, schema: string): Promise<void> {
+  const client = new Client({ connectionString: url, application_name: 'nest-audit-trail:migrate' });
+  await client.connect();
+  try {
+    await client.query(`CREATE SCHEMA IF NOT EXISTS ${escapeIdentifier(schema)}`);
+  } finally {
+    await client.end();
   }
 }

@@ -14,6 +14,7 @@ export function poolFromDataSource(dataSource: DataSource, max: number, applicat
     password?: string;
     database?: string;
     ssl?: unknown;
+    extra?: { options?: string };
   };
   const pool = new Pool({
     connectionString: o.url,
@@ -23,6 +24,8 @@ export function poolFromDataSource(dataSource: DataSource, max: number, applicat
     password: o.password,
     database: o.database,
     ssl: o.ssl as never,
+    // The app's connection options (a search_path that puts the audit schema first, a statement timeout...).
+    options: o.extra?.options,
     max,
     application_name: applicationName,
   });

@@ -34,11 +34,13 @@ const ACTIONS: Record<string, AuditAction | undefined> = {
 const HTTP_CODE_METADATA = '__httpCode__';
 
 /**
- * The global interceptor behind `@Audited()`. For a mutation it loads the before state first (the only
- * database work on the request path; with `beforeState: 'handler'` none, the state comes from the handler's
- * own load), lets the handler run, then builds the event and hands it to the delivery: in memory mode the
- * buffer takes it at once; in redis mode (and for critical events) the response waits until the event is
- * durable. Errors are recorded and re-thrown unchanged.
+ * The global interceptor behind `@Audited()`. For a mutation it loads the before state first (with
+ * `beforeState: 'handler'` no query, the state comes from the handler's own load), lets the handler run, then
+ * builds the event and hands it to the delivery: in memory mode the buffer takes it at once; in redis mode
+ * (and for critical events) the response waits until the event is durable. An update of an entity-backed
+ * resource takes its after state from the row its save() committed (one primary-key read inside that
+ * transaction: CommittedStateWatch). Errors are recorded and re-thrown unchanged; after a failed mutation the
+ * row is read again, so a change committed before the error is recorded with it.
  */
 @Injectable()
 export class AuditInterceptor implements NestInterceptor {
@@ -108,7 +110,6 @@ export class AuditInterceptor implements NestInterceptor {
       // Checked before the handler: a change that could not be audited is not made at all.
       throw unavailable();
     }
-    const captureFailure = (error: unknown) => this.capture(() => draft(this.failure(target, error)));
 
     if (target.options.consistency === 'transactional' && !isRead) {
       // Successful writes are recorded by AuditEntitySubscriber inside their transaction; failures here.
@@ -121,37 +122,117 @@ export class AuditInterceptor implements NestInterceptor {
       };
       return new Observable((subscriber) =>
         transactionalCapture.run(capture, () =>
-          this.recorded(next, subscriber, { onValue: () => true, onError: captureFailure, failOnLoss }),
+          this.recorded(next, subscriber, {
+            onValue: () => true,
+            onError: (error) => this.capture(() => draft(this.failure(target, error))),
+            failOnLoss,
+          }),
         ),
       );
     }
 
-    const record = (before: () => unknown, release?: () => void): Observable<unknown> =>
+    const record = (states: RequestStates): Observable<unknown> =>
       new Observable((subscriber) => {
         const unsubscribe = this.recorded(next, subscriber, {
           onValue: (result) =>
             this.capture(() =>
               draft(
-                this.success(action, target, before(), result, this.successStatus(handler, method, context)),
+                this.success(
+                  action,
+                  target,
+                  states.before(),
+                  states.after(result),
+                  this.successStatus(handler, method, context),
+                ),
               ),
             ),
-          onError: captureFailure,
+          onError: (error) =>
+            this.captureFailure(draft, target, error, states, resourceId, actor.organizationId),
           failOnLoss,
         });
-        return release ? () => (unsubscribe(), release()) : unsubscribe;
+        return () => (unsubscribe(), states.release());
       });
 
-    const needsBefore = (action === 'update' || action === 'delete') && resourceId && target.loadState;
-    if (!needsBefore) return record(() => undefined);
+    const mutatesRow = (action === 'update' || action === 'delete') && resourceId;
+    if (!mutatesRow || !target.loadState) return record(NO_STATES);
+    const after = this.watchCommitted(target, action, resourceId, actor.organizationId);
     if (target.beforeFromHandler) {
       const slot = this.handlerStates.watch(target.entity!, resourceId, actor.organizationId);
-      return record(
-        () => slot.state,
-        () => this.handlerStates.release(target.entity!, slot),
-      );
+      return record({
+        before: () => slot.state,
+        after: after.after,
+        release: () => (this.handlerStates.release(target.entity!, slot), after.release()),
+      });
     }
     return from(this.loadBefore(target, resourceId, actor.organizationId)).pipe(
-      switchMap((before) => record(() => before)),
+      switchMap((before) => record({ before: () => before, after: after.after, release: after.release })),
+    );
+  }
+
+  /**
+   * The after state of an update of an entity-backed resource: the handler's result, its column fields as its
+   * own save() committed them (see CommittedStateWatch), else the result as it is.
+   */
+  private watchCommitted(
+    target: AuditTarget,
+    action: AuditAction,
+    resourceId: string,
+    organizationId: string | null,
+  ): Pick<RequestStates, 'after' | 'release'> {
+    const entity = target.entity;
+    if (action !== 'update' || !entity || entity.primaryColumns.length !== 1) return NO_STATES;
+    const committed = this.handlerStates.committed;
+    const slot = committed.watch(entity, resourceId, organizationId);
+    return {
+      after: (result) => committed.afterOf(slot, result) ?? result,
+      release: () => committed.release(entity, slot),
+    };
+  }
+
+  /**
+   * A handler's error, recorded as a failure. A handler may commit its change and then throw (a call after
+   * the save failed): when the mutation had a before state, the row is read again with the same loader, and
+   * a row that changed (or is gone) is recorded on the failure event with its before, after and diff, so a
+   * committed change is never missing from the trail. That read makes the error response wait for one
+   * primary-key query.
+   */
+  private captureFailure(
+    draft: (outcome: Outcome) => EventDraft,
+    target: AuditTarget,
+    error: unknown,
+    states: RequestStates,
+    resourceId: string | undefined,
+    organizationId: string | null,
+  ): boolean | Promise<boolean> {
+    const failure = this.failure(target, error);
+    const before = states.before();
+    if (before === undefined || before === null || !resourceId || !target.loadState) {
+      return this.capture(() => draft(failure));
+    }
+    return target.loadState(resourceId, organizationId).then(
+      (after) => {
+        if (after === undefined || after === null) {
+          // The row is gone: the handler deleted it before it failed.
+          return this.capture(() => draft({ ...failure, before }));
+        }
+        // The event factory diffs successes only; this failure is diffed like one, and kept only if it changed
+        // something (an unchanged row is the usual failure: nothing committed).
+        const changed = this.capture(
+          () => ({
+            ...draft({ ...failure, before, after, diff: true }),
+            status: 'success',
+            recordNoOps: false,
+          }),
+          'failure',
+        );
+        return changed ?? this.capture(() => draft(failure));
+      },
+      (readError: Error) => {
+        this.logger.warn(
+          `State of ${target.resourceType} ${resourceId} after a failure not read: ${readError.message}`,
+        );
+        return this.capture(() => draft(failure));
+      },
     );
   }
 
@@ -257,13 +338,17 @@ export class AuditInterceptor implements NestInterceptor {
 
   /**
    * Capture must never break the request: a bug here is logged, never thrown at the client. Returns
-   * whether the delivery accepted the event (a promise when it makes it durable first).
+   * whether the delivery accepted the event (a promise when it makes it durable first). With `status`, the
+   * built event takes that status (a failure built as a success to be diffed), and a draft that records
+   * nothing (a no-op) returns null instead of true.
    */
-  private capture(build: () => EventDraft): boolean | Promise<boolean> {
+  private capture(build: () => EventDraft): boolean | Promise<boolean>;
+  private capture(build: () => EventDraft, status: AuditStatus): boolean | Promise<boolean> | null;
+  private capture(build: () => EventDraft, status?: AuditStatus): boolean | Promise<boolean> | null {
     try {
       const event = buildAuditEvent(build(), this.options.maxStateBytes);
-      if (!event) return true; // nothing to record (a no-op update)
-      const accepted = this.delivery.submit(event);
+      if (!event) return status ? null : true; // nothing to record (a no-op update)
+      const accepted = this.delivery.submit(status ? { ...event, status } : event);
       return typeof accepted === 'boolean' ? accepted : accepted.catch(() => this.captureFailed());
     } catch (error) {
       return this.captureFailed(error);
@@ -275,6 +360,19 @@ export class AuditInterceptor implements NestInterceptor {
     return false;
   }
 }
+
+/** The states of a row a request mutates, and the slots to release once its event is built. */
+interface RequestStates {
+  before(): unknown;
+  after(result: unknown): unknown;
+  release(): void;
+}
+
+const NO_STATES: RequestStates = {
+  before: () => undefined,
+  after: (result) => result,
+  release: () => undefined,
+};
 
 /** What the outcome of a request adds to its event's draft (the request's own facts are the rest). */
 interface Outcome {

@@ -111,8 +111,20 @@ export interface AuditedOptions {
   /** Record updates that change nothing (as action `update` with no changes). Default false. */
   recordNoOps?: boolean;
   /**
-   * `request` (default): the before state is read just before the handler runs, the after state is what the
-   * handler returns; fast, but two concurrent updates of one row may both see the same before state.
+   * `request` (default): the before state is read just before the handler runs (not locked). The after state
+   * is what the handler returns; for an update of an entity-backed resource, each of its fields that is a
+   * column takes the value the handler's TypeORM `save()` committed (the row read by primary key inside that
+   * transaction, right after its UPDATE: one query per update), so the after state is the row as this update
+   * left it, even where a concurrent update changed a column this one did not write. What remains inexact:
+   * - the before state: an update committed between the read and this handler's write shows in this event's
+   *   diff too (two concurrent updates may record the same before state);
+   * - writes the watch cannot see: a query-builder `update()`, raw SQL, a `save()` of another row or with
+   *   `transaction: false` (read after the commit, not under its lock): the after state is then the result
+   *   as returned, whose unwritten fields may be stale;
+   * - only the fields the result reports are recorded (a column left out of the response is left out of
+   *   the after state and the diff), and the result is matched to its write by the values it reports, so
+   *   a concurrent write of the same values may stand in for it (the row as that write left it).
+   * Use `transactional` where the trail must be exact.
    * `transactional`: mutations are captured by a TypeORM subscriber inside the write transaction (row locked
    * with SELECT ... FOR UPDATE, after state re-read, audit row INSERTed in the same transaction): the exact
    * committed before/after, atomic with the change. Only writes made with TypeORM `save`/`remove` are seen.

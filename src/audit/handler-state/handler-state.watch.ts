@@ -8,7 +8,9 @@ import {
   RemoveEvent,
   UpdateEvent,
 } from 'typeorm';
+import { CommittedStateWatch } from './committed-state.watch';
 import { EntitySnapshotter } from './entity-snapshot';
+import { RowSlots } from './row-slots';
 
 /** One audited mutation waiting for its handler to load the row it changes. */
 export interface HandlerStateSlot {
@@ -17,8 +19,6 @@ export interface HandlerStateSlot {
   /** The row as first loaded through TypeORM after the request started; undefined until then. */
   state: Record<string, unknown> | undefined;
 }
-
-type EntityTarget = EntityMetadata['target'];
 
 /**
  * `@Audited({ beforeState: 'handler' })`: the before state of a mutation is the row as the handler itself
@@ -36,12 +36,16 @@ type EntityTarget = EntityMetadata['target'];
  */
 @Injectable()
 export class HandlerStateWatch implements EntitySubscriberInterface {
-  private readonly open = new Map<EntityTarget, Map<string, HandlerStateSlot[]>>();
+  private readonly open = new RowSlots<HandlerStateSlot>();
   private readonly snapshotters = new Map<EntityMetadata, EntitySnapshotter>();
+  /** The after state of request-mode updates: the row as each save() of it committed it. */
+  readonly committed: CommittedStateWatch;
 
   private subscribed = false;
 
-  constructor(private readonly dataSource: DataSource) {}
+  constructor(private readonly dataSource: DataSource) {
+    this.committed = new CommittedStateWatch(dataSource, (metadata) => this.snapshotterOf(metadata));
+  }
 
   watch(metadata: EntityMetadata, id: string, organizationId: string | null): HandlerStateSlot {
     // Subscribed on first use: an `afterLoad` subscriber makes TypeORM broadcast every entity it loads, a cost
@@ -50,49 +54,34 @@ export class HandlerStateWatch implements EntitySubscriberInterface {
       this.dataSource.subscribers.push(this);
       this.subscribed = true;
     }
-    const slot: HandlerStateSlot = { id, organizationId, state: undefined };
-    let rows = this.open.get(metadata.target);
-    if (!rows) this.open.set(metadata.target, (rows = new Map()));
-    const slots = rows.get(id);
-    if (slots) slots.push(slot);
-    else rows.set(id, [slot]);
-    return slot;
+    return this.open.add(metadata, { id, organizationId, state: undefined });
   }
 
   release(metadata: EntityMetadata, slot: HandlerStateSlot): void {
-    const rows = this.open.get(metadata.target);
-    const slots = rows?.get(slot.id);
-    if (!rows || !slots) return;
-    const remaining = slots.filter((s) => s !== slot);
-    if (remaining.length > 0) rows.set(slot.id, remaining);
-    else if (rows.delete(slot.id) && rows.size === 0) this.open.delete(metadata.target);
+    this.open.remove(metadata, slot);
   }
 
   /** Open slots (for tests and metrics: zero when no audited mutation is in flight). */
   get openSlots(): number {
-    let count = 0;
-    for (const rows of this.open.values()) for (const slots of rows.values()) count += slots.length;
-    return count;
+    return this.open.size + this.committed.openSlots;
   }
 
   afterLoad(entity: ObjectLiteral, event?: LoadEvent<ObjectLiteral>): void {
-    if (this.open.size > 0 && event) this.offer(event.metadata, entity);
+    if (!this.open.isEmpty && event) this.offer(event.metadata, entity);
   }
 
   beforeUpdate(event: UpdateEvent<ObjectLiteral>): void {
-    if (this.open.size > 0 && event.databaseEntity) this.offer(event.metadata, event.databaseEntity);
+    if (!this.open.isEmpty && event.databaseEntity) this.offer(event.metadata, event.databaseEntity);
   }
 
   beforeRemove(event: RemoveEvent<ObjectLiteral>): void {
-    if (this.open.size > 0 && event.databaseEntity) this.offer(event.metadata, event.databaseEntity);
+    if (!this.open.isEmpty && event.databaseEntity) this.offer(event.metadata, event.databaseEntity);
   }
 
   private offer(metadata: EntityMetadata, entity: ObjectLiteral): void {
-    const rows = this.open.get(metadata.target);
-    if (!rows) return;
+    if (!this.open.watches(metadata)) return;
     const snapshotter = this.snapshotterOf(metadata);
-    const id = snapshotter.idOf(entity);
-    const slots = id === null ? undefined : rows.get(id);
+    const slots = this.open.of(metadata, snapshotter.idOf(entity));
     if (!slots) return;
     let state: Record<string, unknown> | undefined;
     for (const slot of slots) {

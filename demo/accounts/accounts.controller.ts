@@ -21,14 +21,16 @@ import { CreateAccountDto, UpdateAccountDto } from './dto/account.dto';
 type AuthedRequest = { user: AuthUser };
 
 /**
- * The demo domain. `@Audited()` alone: resource type `account`, before state from the `Account` entity (read by
- * primary key before the handler runs; the update takes it from the service's own load instead).
+ * The demo domain: resource type `account` (from the controller's name), states from the `Account` entity.
+ * Writes are captured `transactional`: each one's audit row is INSERTed in the write's own transaction, with
+ * the row's exact before (locked) and after states, so concurrent updates of an account form one chain. The
+ * service writes only with TypeORM `save()`/`remove()`, which that capture sees. Reads are access events.
  */
 @Controller('accounts')
 @UseGuards(JwtAuthGuard)
 @ApiTags('accounts (demo)')
 @ApiBearerAuth()
-@Audited()
+@Audited({ consistency: 'transactional' })
 export class AccountsController {
   constructor(private readonly accounts: AccountsService) {}
 
@@ -47,9 +49,7 @@ export class AccountsController {
     return this.accounts.get(orgOf(req), id);
   }
 
-  /** The service loads the account before saving it: its load is the before state, no extra query. */
   @Patch(':id')
-  @Audited({ beforeState: 'handler' })
   update(@Req() req: AuthedRequest, @Param('id', ParseUUIDPipe) id: string, @Body() dto: UpdateAccountDto) {
     return this.accounts.update(orgOf(req), id, dto);
   }

@@ -55,9 +55,9 @@ export class AccountsService {
     return toAccountView(await this.accounts.save(account));
   }
 
+  /** Loaded, then removed with `remove()`: the audit's transactional capture sees (and locks) the row. */
   async remove(organizationId: string, id: string): Promise<void> {
-    const result = await this.accounts.delete({ id, organizationId });
-    if (!result.affected) throw new NotFoundException(`Account ${id} not found`);
+    await this.accounts.remove(await this.find(organizationId, id));
   }
 
   private async find(organizationId: string, id: string): Promise<Account> {

@@ -79,10 +79,13 @@ export class AuditModule
 
   /** A clear start-up error, rather than a failing COPY every flush, when the audit schema is not there. */
   async onApplicationBootstrap(): Promise<void> {
-    const [row] = await this.dataSource.query(
-      `SELECT to_regclass('audit_events') IS NOT NULL AND to_regclass('audit_chain_heads') IS NOT NULL AS found`,
-    );
-    if (!row.found) {
+    const found = await this.dataSource
+      .query(`SELECT to_regclass('audit_events') IS NOT NULL AND to_regclass('audit_chain_heads') IS NOT NULL AS found`)
+      .then(
+        ([row]: Array<{ found: boolean }>) => row.found,
+        () => null, // Postgres unreachable right now: capture waits for it (buffer, spool), as at any other time
+      );
+    if (found === false) {
       throw new Error(
         'The audit tables are not in this database (or not on its search_path): run `npx nest-audit-trail migrate` with DATABASE_URL, ' +
           "add AUDIT_MIGRATIONS to your DataSource's migrations, or, with a schema of their own, connect with extra: { options: auditSearchPath('<schema>') }",

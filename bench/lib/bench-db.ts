@@ -2,7 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import { Client } from 'pg';
 import { runMigrations } from '../../src/common/database/migrate';
-import { ALL_MIGRATIONS } from '../../demo/data-source-options';
+// The migrations' own files, not the demo's DataSource options: those import the package by name, which
+// outside Jest's module mapping resolves to the built dist/ (possibly stale).
+import { AUDIT_MIGRATIONS } from '../../migrations';
+import { DEMO_MIGRATIONS } from '../../demo/migrations';
 
 /** An admin connection: benchmarks create and drop their own databases. */
 export const BENCH_ADMIN_URL =
@@ -28,7 +31,7 @@ export async function createBenchDatabase(): Promise<BenchDatabase> {
   let migrations: string[];
   try {
     Logger.overrideLogger(['error', 'warn']);
-    migrations = await runMigrations(url, { migrations: ALL_MIGRATIONS });
+    migrations = await runMigrations(url, { migrations: [...AUDIT_MIGRATIONS, ...DEMO_MIGRATIONS] });
   } catch (error) {
     await dropDatabase(name);
     throw error;

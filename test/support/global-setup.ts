@@ -1,7 +1,10 @@
 import { writeFileSync } from 'node:fs';
 import { Client } from 'pg';
 import { runMigrations } from '../../src/common/database/migrate';
-import { ALL_MIGRATIONS } from '../../demo/data-source-options';
+// The migrations' own files, not the demo's DataSource options: those import the package by name, which
+// outside Jest's module mapping resolves to the built dist/ (possibly stale).
+import { AUDIT_MIGRATIONS } from '../../migrations';
+import { DEMO_MIGRATIONS } from '../../demo/migrations';
 import { databaseUrl, TEMPLATE_FILE, TEST_ADMIN_URL, TEST_DB_PREFIX } from './env';
 
 /** Creates one migrated template database per run; each test file clones it (CREATE DATABASE ... TEMPLATE). */
@@ -23,7 +26,7 @@ export default async function globalSetup(): Promise<void> {
   } finally {
     await admin.end();
   }
-  await runMigrations(databaseUrl(template), { migrations: ALL_MIGRATIONS });
+  await runMigrations(databaseUrl(template), { migrations: [...AUDIT_MIGRATIONS, ...DEMO_MIGRATIONS] });
   process.env.AUDIT_TEST_TEMPLATE = template;
   writeFileSync(TEMPLATE_FILE, template);
 }

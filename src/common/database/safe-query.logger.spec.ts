@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { DatabaseError } from 'pg';
-import { QueryFailedError } from 'typeorm';
+import { QueryFailedError, Logger as TypeOrmLogger } from 'typeorm';
 import { describeError, SafeQueryLogger } from './safe-query.logger';
 
 const VALUE = 'eve@example.com';
@@ -33,15 +33,16 @@ describe('SafeQueryLogger', () => {
   beforeEach(() => {
     lines = [];
     for (const level of ['error', 'warn', 'log', 'debug'] as const) {
-      jest.spyOn(Logger.prototype, level).mockImplementation((message: unknown) => {
-        lines.push(String(message));
+      jest.spyOn(Logger.prototype, level).mockImplementation((...args: unknown[]) => {
+        lines.push(String(args[0]));
       });
     }
   });
   afterEach(() => jest.restoreAllMocks());
 
   it('logs a failed query by SQLSTATE and names only: no query text, no parameters', () => {
-    const logger = new SafeQueryLogger();
+    // Called as TypeORM calls it: through its Logger interface, with the query and its parameters.
+    const logger: TypeOrmLogger = new SafeQueryLogger();
     const query = `INSERT INTO accounts (email) VALUES ($1)`;
     logger.logQueryError(new QueryFailedError(query, [VALUE], pgError('22P02')), query, [VALUE]);
     logger.logQueryError(pgError('23505'), query, [VALUE]);

@@ -131,8 +131,10 @@ export class AuditInterceptor implements NestInterceptor {
       );
     }
 
-    const record = (states: RequestStates): Observable<unknown> =>
+    // The states' slots are opened when the handler is subscribed to, and released with it.
+    const record = (open: () => RequestStates): Observable<unknown> =>
       new Observable((subscriber) => {
+        const states = open();
         const unsubscribe = this.recorded(next, subscriber, {
           onValue: (result) =>
             this.capture(() =>
@@ -154,18 +156,26 @@ export class AuditInterceptor implements NestInterceptor {
       });
 
     const mutatesRow = (action === 'update' || action === 'delete') && resourceId;
-    if (!mutatesRow || !target.loadState) return record(NO_STATES);
-    const after = this.watchCommitted(target, action, resourceId, actor.organizationId);
+    if (!mutatesRow || !target.loadState) return record(() => NO_STATES);
+    const organizationId = actor.organizationId;
     if (target.beforeFromHandler) {
-      const slot = this.handlerStates.watch(target.entity!, resourceId, actor.organizationId);
-      return record({
-        before: () => slot.state,
-        after: after.after,
-        release: () => (this.handlerStates.release(target.entity!, slot), after.release()),
+      return record(() => {
+        const slot = this.handlerStates.watch(target.entity!, resourceId, organizationId);
+        const after = this.watchCommitted(target, action, resourceId, organizationId);
+        return {
+          before: () => slot.state,
+          after: after.after,
+          release: () => (this.handlerStates.release(target.entity!, slot), after.release()),
+        };
       });
     }
-    return from(this.loadBefore(target, resourceId, actor.organizationId)).pipe(
-      switchMap((before) => record({ before: () => before, after: after.after, release: after.release })),
+    return from(this.loadBefore(target, resourceId, organizationId)).pipe(
+      switchMap((before) =>
+        record(() => ({
+          ...this.watchCommitted(target, action, resourceId, organizationId),
+          before: () => before,
+        })),
+      ),
     );
   }
 

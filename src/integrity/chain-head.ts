@@ -1,5 +1,5 @@
 import { KeyObject, sign, verify } from 'node:crypto';
-import type { BrokenLink, StoredSeal } from './chain-verifier';
+import type { BrokenLink, StoredSeal } from './chain.types';
 
 /**
  * A signed statement, kept in the archive store (outside the database), that an organization's chain had

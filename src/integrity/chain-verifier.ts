@@ -1,11 +1,10 @@
 import { KeyObject } from 'node:crypto';
-import { GENESIS_HASH, merkleRoot, SealBody, SealLeaf, sealHash } from '../audit/integrity/seal';
+import { GENESIS_HASH, merkleRoot, SealLeaf, sealHash } from '../audit/integrity/seal';
 import { checkExternalHead, ExternalHead, ExternalHeadReport } from './chain-head';
-import { Checkpoint, checkpointSignatureValid } from './checkpoint-statement';
+import type { BrokenLink, StoredSeal } from './chain.types';
 
-export interface StoredSeal extends SealBody {
-  sealHash: Buffer;
-}
+export type { BrokenLink, StoredSeal } from './chain.types';
+import { Checkpoint, checkpointSignatureValid } from './checkpoint-statement';
 
 /** One stored event as the verifier sees it: the hash it carries and the hash of its canonical form. */
 export interface VerifiedEvent {
@@ -19,17 +18,6 @@ export interface VerifiedEvent {
    * hex, hash() returns hex): the verifier then compares and keeps the text, no Buffer per event.
    */
   hex?: { stored: string | null; computed: string };
-}
-
-export interface BrokenLink {
-  /**
-   * `manifest` and `file`: an archive's manifest or data file (archive-verifier.ts); `head`: the chain
-   * against its head published outside the database (chain-head.ts).
-   */
-  kind: 'event' | 'seal' | 'checkpoint' | 'head' | 'manifest' | 'file';
-  /** Event id, `orgKey#seq` for a seal or a published head, checkpoint id, archive id or data key. */
-  id: string;
-  reason: string;
 }
 
 export interface ChainReport {

@@ -6,7 +6,7 @@ import { AuditAccessGuard } from '../common/auth/audit-access.guard';
 import { Roles } from '../common/auth/roles.decorator';
 import { VerifyQuery } from './dto/verify.query';
 import { IntegrityService } from './integrity.service';
-import { AdminApi } from '../query/api-docs.decorator';
+import { AdminApi } from '../common/http/admin-api.decorator';
 
 @Controller('integrity')
 @UseGuards(AuditAccessGuard)

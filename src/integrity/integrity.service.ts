@@ -7,7 +7,7 @@ import { ChainHeadStore } from './chain-head.store';
 import { CheckpointSigner, PublicKeyInfo } from './checkpoint-signer';
 import { DatabaseVerifier, VerifyRange, VerifyReport } from './database-verifier';
 import { HEAD_LOCK_KEY, IntegrityMaintenanceRepository, IntegrityRepository } from './integrity.repository';
-import { organizationScope } from '../query/tenant-scope';
+import { organizationScope } from '../common/auth/tenant-scope';
 
 export const INTEGRITY_POOL = Symbol('INTEGRITY_POOL');
 

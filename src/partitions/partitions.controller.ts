@@ -7,7 +7,7 @@ import { DryRunQuery, PartitionListQuery } from './dto/dry-run.query';
 import { MaintenanceReportDto, PartitionViewDto } from './dto/responses';
 import { PartitionListService } from './partition-list.service';
 import { PartitionService } from './partition.service';
-import { AdminApi } from '../query/api-docs.decorator';
+import { AdminApi } from '../common/http/admin-api.decorator';
 
 @Controller('partitions')
 @UseGuards(AuditAccessGuard)

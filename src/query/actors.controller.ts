@@ -4,7 +4,7 @@ import { Audited } from '../audit';
 import { AuthUser, ROLES } from '../common/auth/auth.types';
 import { AuditAccessGuard } from '../common/auth/audit-access.guard';
 import { Roles } from '../common/auth/roles.decorator';
-import { AdminApi } from './api-docs.decorator';
+import { AdminApi } from '../common/http/admin-api.decorator';
 import { ListEventsQuery } from './dto/list-events.query';
 import { ActorPathParams } from './dto/path-params';
 import { EventPageDto } from './dto/responses';

@@ -5,7 +5,7 @@ import { Audited } from '../audit';
 import { AuthUser, ROLES } from '../common/auth/auth.types';
 import { AuditAccessGuard } from '../common/auth/audit-access.guard';
 import { Roles } from '../common/auth/roles.decorator';
-import { AdminApi } from './api-docs.decorator';
+import { AdminApi } from '../common/http/admin-api.decorator';
 import { EventIdPipe } from './dto/event-id.pipe';
 import { ListEventsQuery } from './dto/list-events.query';
 import { AuditEventDto, ErrorDto, EventPageDto } from './dto/responses';

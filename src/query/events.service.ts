@@ -9,7 +9,7 @@ import { EventFilters, filtersKey, toEventFilters } from './event-filters';
 import { EventView, toEventView } from './event.view';
 import { EventRow, EventsRepository } from './events.repository';
 import { QueryCache } from './query-cache.service';
-import { organizationScope } from './tenant-scope';
+import { organizationScope } from '../common/auth/tenant-scope';
 
 export interface EventPage {
   items: EventView[];

@@ -4,7 +4,7 @@ import type { Request, Response } from 'express';
 import { AuthUser, ROLES } from '../common/auth/auth.types';
 import { AuditAccessGuard } from '../common/auth/audit-access.guard';
 import { Roles } from '../common/auth/roles.decorator';
-import { AdminApi } from './api-docs.decorator';
+import { AdminApi } from '../common/http/admin-api.decorator';
 import { ExportQuery } from './dto/export.query';
 import { ExportService } from './export.service';
 

@@ -7,7 +7,7 @@ import { ExportQuery } from './dto/export.query';
 import { toEventFilters } from './event-filters';
 import { EventsRepository, ExportFormat } from './events.repository';
 import { exportErrorRecord, ResponseSink, RowCounter, streamExport } from './export-stream';
-import { organizationScope } from './tenant-scope';
+import { organizationScope } from '../common/auth/tenant-scope';
 
 export const EXPORT_POOL = Symbol('EXPORT_POOL');
 

@@ -3,7 +3,7 @@ import { ApiOkResponse, ApiOperation } from '@nestjs/swagger';
 import { AuthUser, ROLES } from '../common/auth/auth.types';
 import { AuditAccessGuard } from '../common/auth/audit-access.guard';
 import { Roles } from '../common/auth/roles.decorator';
-import { AdminApi } from './api-docs.decorator';
+import { AdminApi } from '../common/http/admin-api.decorator';
 import { StatsResponseDto } from './dto/responses';
 import { StatsQuery } from './dto/stats.query';
 import { StatsResponse, StatsService } from './stats.service';

@@ -3,7 +3,7 @@ import { AuthUser } from '../common/auth/auth.types';
 import { StatsQuery } from './dto/stats.query';
 import { QueryCache } from './query-cache.service';
 import { StatsRepository, StatsRow } from './stats.repository';
-import { organizationScope } from './tenant-scope';
+import { organizationScope } from '../common/auth/tenant-scope';
 import { BadRequestException } from '@nestjs/common';
 
 export interface StatsResponse {

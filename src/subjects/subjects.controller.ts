@@ -13,8 +13,8 @@ import type { Request } from 'express';
 import { AuthUser, ROLES } from '../common/auth/auth.types';
 import { AuditAccessGuard } from '../common/auth/audit-access.guard';
 import { Roles } from '../common/auth/roles.decorator';
-import { AdminApi } from '../query/api-docs.decorator';
-import { organizationScope } from '../query/tenant-scope';
+import { AdminApi } from '../common/http/admin-api.decorator';
+import { organizationScope } from '../common/auth/tenant-scope';
 import { EraseSubjectParams, EraseSubjectQuery, ErasureResultDto } from './dto/erase.dto';
 import { SubjectsService } from './subjects.service';
 

@@ -72,13 +72,4 @@ export class StatsResponseDto {
   @ApiProperty({ nullable: true, type: Number }) stalenessSeconds!: number | null;
 }
 
-export class ErrorDto {
-  @ApiProperty({ example: 400 }) statusCode!: number;
-  @ApiProperty({
-    example: ['limit must not be greater than 1000'],
-    oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }],
-  })
-  message!: string | string[];
-  @ApiPropertyOptional() error?: string;
-  @ApiPropertyOptional() requestId?: string;
-}
+export { ErrorDto } from '../../common/http/error.dto';

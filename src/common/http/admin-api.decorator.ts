@@ -1,6 +1,6 @@
 import { applyDecorators, UseFilters, UsePipes } from '@nestjs/common';
-import { AllExceptionsFilter } from '../common/errors/all-exceptions.filter';
-import { strictValidationPipe } from '../common/errors/validation.pipe';
+import { AllExceptionsFilter } from '../errors/all-exceptions.filter';
+import { strictValidationPipe } from '../errors/validation.pipe';
 import {
   ApiBadRequestResponse,
   ApiBearerAuth,
@@ -8,7 +8,7 @@ import {
   ApiTags,
   ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
-import { ErrorDto } from './dto/responses';
+import { ErrorDto } from './error.dto';
 
 /**
  * What every admin controller shares: its own strict validation (unknown parameters are a 400 whatever

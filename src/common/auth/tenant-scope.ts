@@ -1,5 +1,5 @@
 import { ForbiddenException } from '@nestjs/common';
-import { AuthUser, ROLES } from '../common/auth/auth.types';
+import { AuthUser, ROLES } from './auth.types';
 
 /**
  * The organization a caller may read: `audit:read:all` every one (or the one it asks for, undefined =

@@ -104,6 +104,7 @@ describe('kill -9 under load', () => {
       DATABASE_URL: db.url,
       AUTH_JWT_SECRET: TEST_JWT_SECRET,
       LOG_LEVEL: 'warn',
+      DEMO_AUDIT_CONSISTENCY: 'request', // the buffered capture whose loss bound this test measures
       ...env,
     });
     services.push(service);

@@ -19,6 +19,8 @@ export function appEnv(databaseUrl: string, extra: Record<string, string> = {}):
     DATABASE_URL: databaseUrl,
     AUTH_JWT_SECRET: BENCH_JWT_SECRET,
     LOG_LEVEL: 'error',
+    // The buffered request-mode capture the figures describe (the demo's own default is transactional).
+    DEMO_AUDIT_CONSISTENCY: 'request',
     // Every benchmarked app its own spool directory (one process per spool).
     AUDIT_SPOOL_DIR: mkdtempSync(join(tmpdir(), 'audit-bench-spool-')),
     ...extra,

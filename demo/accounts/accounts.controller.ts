@@ -25,12 +25,14 @@ type AuthedRequest = { user: AuthUser };
  * Writes are captured `transactional`: each one's audit row is INSERTed in the write's own transaction, with
  * the row's exact before (locked) and after states, so concurrent updates of an account form one chain. The
  * service writes only with TypeORM `save()`/`remove()`, which that capture sees. Reads are access events.
+ * DEMO_AUDIT_CONSISTENCY=request switches to the buffered request-mode capture, the path the benchmarks and
+ * the crash test measure.
  */
 @Controller('accounts')
 @UseGuards(JwtAuthGuard)
 @ApiTags('accounts (demo)')
 @ApiBearerAuth()
-@Audited({ consistency: 'transactional' })
+@Audited({ consistency: process.env.DEMO_AUDIT_CONSISTENCY === 'request' ? 'request' : 'transactional' })
 export class AccountsController {
   constructor(private readonly accounts: AccountsService) {}
 

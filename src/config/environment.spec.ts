@@ -257,6 +257,9 @@ describe('loadConfig', () => {
       'AUDIT_PERSONAL_DATA_KEY must be 32 bytes as base64 or 64 hex digits',
     ]);
     expect(configErrorOf({ AUDIT_PERSONAL_KEYS: 'email;name' }).message).toContain('AUDIT_PERSONAL_KEYS');
+    expect(configErrorOf({ AUDIT_PERSONAL_KEYS: 'email**' }).message).toContain('AUDIT_PERSONAL_KEYS');
+    // The patterns of the defaults can be written in the variable too.
+    expect(loadConfig({ AUDIT_PERSONAL_KEYS: 'email*,~ip,name' }).personalData?.keys).toEqual(['email*', '~ip', 'name']);
     expect(
       configErrorOf({
         NODE_ENV: 'production',

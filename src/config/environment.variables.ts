@@ -327,8 +327,10 @@ export class EnvironmentVariables {
   AUDIT_PERSONAL_DATA_KEY?: string;
 
   @IsOptional()
-  @Matches(/^(off|[A-Za-z0-9_-]+(,[A-Za-z0-9_-]+)*)$/, {
-    message: 'AUDIT_PERSONAL_KEYS must be "off" or a comma-separated list of key names',
+  // A key name, `name*` (contained anywhere) or `~name` (a whole word of the key), as in the redaction list.
+  @Matches(/^(off|~?[A-Za-z0-9_-]+\*?(,~?[A-Za-z0-9_-]+\*?)*)$/, {
+    message:
+      'AUDIT_PERSONAL_KEYS must be "off" or a comma-separated list of key names (name, name* or ~name)',
   })
   AUDIT_PERSONAL_KEYS?: string;
 

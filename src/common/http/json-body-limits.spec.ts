@@ -1,4 +1,4 @@
-import { jsonDepthVerifier, jsonNestingDepth } from './json-body-limits';
+import { jsonBodyParserOptions, jsonDepthVerifier, jsonNestingDepth } from './json-body-limits';
 
 describe('jsonNestingDepth', () => {
   it.each([
@@ -30,6 +30,13 @@ describe('jsonDepthVerifier', () => {
 
   it('lets a body at the limit through', () => {
     expect(check('{"a":{"b":[1]}}')).not.toThrow();
+  });
+
+  it("keeps the raw bytes when asked (in place of Nest's rawBody, which would replace the check)", () => {
+    const request = {} as { rawBody?: Buffer };
+    const body = Buffer.from('{"a":1}');
+    jsonBodyParserOptions({ rawBody: true }).verify(request as never, {} as never, body, 'utf-8');
+    expect(request.rawBody).toBe(body);
   });
 
   it('refuses a deeper body with a 400', () => {

@@ -6,6 +6,11 @@ export interface JsonBodyLimits {
   limit?: number | string;
   /** Deepest nesting of objects and arrays; deeper is a 400. Default 64. */
   maxDepth?: number;
+  /**
+   * Keep the raw bytes as `request.rawBody` (webhook signatures). Use this instead of Nest's own
+   * `rawBody: true`, which replaces the parser's `verify` hook, and with it the depth check.
+   */
+  rawBody?: boolean;
 }
 
 export const DEFAULT_JSON_MAX_DEPTH = 64;
@@ -47,14 +52,15 @@ export function jsonNestingDepth(
  * `JSON.parse` runs: deeply nested input would otherwise overflow the stack of whatever walks it next
  * (validation, transformation, the audit trail's own diff), a 500.
  */
-export function jsonDepthVerifier(maxDepth = DEFAULT_JSON_MAX_DEPTH) {
-  return (_req: IncomingMessage, _res: ServerResponse, body: Buffer, encoding: string): void => {
+export function jsonDepthVerifier(maxDepth = DEFAULT_JSON_MAX_DEPTH, keepRawBody = false) {
+  return (req: IncomingMessage, _res: ServerResponse, body: Buffer, encoding: string): void => {
     if (jsonNestingDepth(body, maxDepth, encoding || 'utf-8') > maxDepth) {
       throw Object.assign(new Error(`JSON body is nested deeper than ${maxDepth} levels`), {
         status: 400,
         type: 'entity.too.deep',
       });
     }
+    if (keepRawBody) (req as IncomingMessage & { rawBody?: Buffer }).rawBody = body;
   };
 }
 
@@ -62,11 +68,12 @@ export function jsonDepthVerifier(maxDepth = DEFAULT_JSON_MAX_DEPTH) {
  * Options for the JSON body parser with a size and a depth limit:
  * `app.useBodyParser('json', jsonBodyParserOptions({ limit: '100kb', maxDepth: 64 }))` before `app.init()`
  * (NestExpressApplication; it replaces Nest's default JSON parser). Too large is a 413, too deep a 400, both
- * before the body is parsed.
+ * before the body is parsed. Leave Nest's `rawBody` option off (it would replace the depth check): pass
+ * `rawBody: true` here instead.
  */
 export function jsonBodyParserOptions(limits: JsonBodyLimits = {}) {
   return {
     limit: limits.limit ?? '100kb',
-    verify: jsonDepthVerifier(limits.maxDepth ?? DEFAULT_JSON_MAX_DEPTH),
+    verify: jsonDepthVerifier(limits.maxDepth ?? DEFAULT_JSON_MAX_DEPTH, limits.rawBody ?? false),
   };
 }

@@ -215,6 +215,9 @@ function clusterDir(root: string, runAs: OsUser | undefined, logger: Logger): st
  * lock: stopped (fast shutdown) and waited for. Otherwise the file is stale and removed.
  */
 async function stopOrphan(databaseDir: string, logger: Logger): Promise<void> {
+  // Elsewhere than Linux there is neither the lock nor /proc to tell an orphan from a recycled PID: Postgres
+  // judges its own postmaster.pid (and refuses to start, naming the pid, when that pid is alive).
+  if (process.platform !== 'linux') return;
   const pidFile = join(databaseDir, 'postmaster.pid');
   let pid: number;
   try {
@@ -239,15 +242,10 @@ async function stopOrphan(databaseDir: string, logger: Logger): Promise<void> {
 function isClusterPostmaster(pid: number, databaseDir: string): boolean {
   if (!Number.isInteger(pid) || pid <= 0) return false;
   try {
-    process.kill(pid, 0);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ESRCH') return false;
-  }
-  if (process.platform !== 'linux') return true; // cannot tell: let Postgres judge its own lock file
-  try {
+    // A postmaster works in its data directory.
     return readlinkSync(`/proc/${pid}/cwd`) === realpathSync(databaseDir);
   } catch {
-    return false; // gone, or another user's process: not our server
+    return false; // gone, a zombie, or another user's process: not our server
   }
 }
 
@@ -262,16 +260,8 @@ async function exited(pid: number, timeoutMs: number): Promise<boolean> {
 
 /** Not our child: once dead it may stay a zombie (which kill(pid, 0) still finds) until init reaps it. */
 function isGone(pid: number): boolean {
-  if (process.platform === 'linux') {
-    const stat = readFileSafe(`/proc/${pid}/stat`);
-    return !stat || /\) [ZX] /.test(stat);
-  }
-  try {
-    process.kill(pid, 0);
-    return false;
-  } catch {
-    return true;
-  }
+  const stat = readFileSafe(`/proc/${pid}/stat`);
+  return !stat || /\) [ZX] /.test(stat);
 }
 
 function initdb(

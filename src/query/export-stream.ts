@@ -35,22 +35,29 @@ export async function streamExport(
 /** The code of an export's error record. */
 export const EXPORT_INCOMPLETE = 'EXPORT_INCOMPLETE';
 
+/** Where the bytes sent so far stop: inside a line, inside a quoted CSV field. */
+export interface BodyCut {
+  lineOpen: boolean;
+  quoteOpen: boolean;
+}
+
 /**
  * The last line of an export that failed after its first bytes had gone out (the status, 200, cannot
  * change any more): NDJSON `{"error":{"code":"EXPORT_INCOMPLETE","message":...,"rows":N,"requestId":...}}`,
  * CSV a row `#error,EXPORT_INCOMPLETE,<message>` (fewer fields than the header: no reader takes it for an
- * event). `lineOpen`: the body stopped inside a line, which is ended first so the record stands alone.
+ * event). A body cut inside a line (or a quoted CSV field) is closed first, so the record stands alone.
  */
 export function exportErrorRecord(
   format: ExportFormat,
   error: { message: string; rows: number; requestId?: string },
-  lineOpen = false,
+  cut: BodyCut = { lineOpen: false, quoteOpen: false },
 ): string {
   const record =
     format === 'ndjson'
       ? JSON.stringify({ error: { code: EXPORT_INCOMPLETE, ...error } })
       : `#error,${EXPORT_INCOMPLETE},"${error.message.replace(/"/g, '""')}"`;
-  return `${lineOpen ? '\n' : ''}${record}\n`;
+  const close = format === 'csv' && cut.quoteOpen ? '"\n' : cut.lineOpen ? '\n' : '';
+  return `${close}${record}\n`;
 }
 
 const prematureClose = () =>
@@ -64,9 +71,14 @@ const prematureClose = () =>
  */
 export class ResponseSink extends Writable {
   private lastByte = 10;
+  private quotes = 0;
   private ended = false;
 
-  constructor(private readonly target: Writable) {
+  /** `csv`: also follow the quotes, so that `cut` knows when the body stops inside a quoted field. */
+  constructor(
+    private readonly target: Writable,
+    private readonly csv = false,
+  ) {
     super();
     // Until a pipeline listens, an early close must not become an unhandled 'error'.
     this.on('error', () => undefined);
@@ -75,14 +87,16 @@ export class ResponseSink extends Writable {
     });
   }
 
-  /** The bytes written so far stop inside a line. */
-  get lineOpen(): boolean {
-    return this.lastByte !== 10;
+  /** Where the bytes written so far stop. */
+  get cut(): BodyCut {
+    return { lineOpen: this.lastByte !== 10, quoteOpen: this.quotes % 2 === 1 };
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, done: (error?: Error | null) => void): void {
     if (this.target.destroyed) return done(prematureClose());
     if (chunk.length > 0) this.lastByte = chunk[chunk.length - 1];
+    // '"' opens and closes a quoted field; an escaped "" inside one toggles twice.
+    if (this.csv) for (let at = chunk.indexOf(34); at !== -1; at = chunk.indexOf(34, at + 1)) this.quotes++;
     if (this.target.write(chunk)) return done();
     const settle = (error?: Error) => {
       this.target.off('drain', onDrain);

@@ -60,7 +60,7 @@ export class ExportService implements OnApplicationShutdown {
     response.setHeader('Content-Disposition', `attachment; filename="audit-events.${format}"`);
     // Every row has been read: record the export before the client sees the end of the body.
     const counter = new RowCounter(format, (rows) => recordExport(rows));
-    const body = new ResponseSink(response);
+    const body = new ResponseSink(response, format === 'csv');
     try {
       await streamExport(
         this.pool,
@@ -88,7 +88,7 @@ export class ExportService implements OnApplicationShutdown {
         throw error;
       }
       const message = `the export stopped after ${counter.rows} rows; the data above is incomplete`;
-      response.end(exportErrorRecord(format, { message, rows: counter.rows, requestId }, body.lineOpen));
+      response.end(exportErrorRecord(format, { message, rows: counter.rows, requestId }, body.cut));
     }
   }
 

@@ -16,6 +16,7 @@ export type { AuditAdminModuleOptions } from './admin/audit-admin.module';
 export { AuditAccessGuard } from './common/auth/audit-access.guard';
 export { AllExceptionsFilter as AuditExceptionFilter } from './common/errors/all-exceptions.filter';
 export { strictValidationPipe } from './common/errors/validation.pipe';
+export { IsIsoTimestamp, IsSafeText } from './common/validation';
 export { JwtVerifier } from './common/auth/jwt-verifier';
 export type { JwtVerifierOptions } from './common/auth/jwt-verifier';
 export { ROLES as AUDIT_ROLES } from './common/auth/auth.types';

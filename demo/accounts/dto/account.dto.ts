@@ -1,14 +1,17 @@
-import { IsEmail, IsIn, IsOptional, IsString, Length, MaxLength } from 'class-validator';
+import { IsEmail, IsIn, IsString, Length, MaxLength, ValidateIf } from 'class-validator';
+import { IsSafeText } from 'nest-audit-trail';
 
 export const PLANS = ['free', 'pro', 'enterprise'] as const;
 
+/** A PATCH may leave a field out, never set it to null: `IsOptional` would let null through to a NOT NULL column. */
+const Present = () => ValidateIf((_object, value) => value !== undefined);
+
 export class CreateAccountDto {
-  @IsString()
-  @Length(1, 200)
+  @IsSafeText(200) // no NUL (Postgres refuses it in text), no control characters, no lone surrogates
   name!: string;
 
   @IsEmail()
-  @MaxLength(320)
+  @IsSafeText(320)
   email!: string;
 
   @IsIn(PLANS)
@@ -20,21 +23,20 @@ export class CreateAccountDto {
 }
 
 export class UpdateAccountDto {
-  @IsOptional()
-  @IsString()
-  @Length(1, 200)
+  @Present()
+  @IsSafeText(200)
   name?: string;
 
-  @IsOptional()
+  @Present()
   @IsEmail()
-  @MaxLength(320)
+  @IsSafeText(320)
   email?: string;
 
-  @IsOptional()
+  @Present()
   @IsIn(PLANS)
   plan?: (typeof PLANS)[number];
 
-  @IsOptional()
+  @Present()
   @IsString()
   @Length(8, 200)
   password?: string;

@@ -20,7 +20,9 @@ require.extensions['.ts'] = (module, filename) => module._compile(
   filename,
 );
 const { DiskSpool } = require(${JSON.stringify(join(__dirname, '..', 'src', 'audit', 'delivery', 'disk-spool.ts'))});
-new DiskSpool({ directory: process.argv[2], maxBytes: 1 << 20, fsync: 'never' });
+const spool = new DiskSpool({ directory: process.argv[2], maxBytes: 1 << 20, fsync: 'never' });
+// SIGUSR2: let go of the directory a moment later, as a process still exiting does.
+process.on('SIGUSR2', () => setTimeout(() => spool.close(), 700));
 process.stdout.write('locked ' + process.pid + '\\n');
 setInterval(() => undefined, 60_000);
 `;
@@ -127,6 +129,20 @@ describe('the spool directory lock between processes', () => {
     expect(Date.now() - started).toBeLessThan(1_000);
     expect(readFileSync(join(directory, 'spool.lock'), 'utf8')).toBe(String(process.pid));
     spool.close();
+  }, 30_000);
+
+  it('waits for a holder that is on its way out instead of refusing the directory', async () => {
+    const directory = spoolDir();
+    const holder = await startHolder(directory);
+    // What the next process sees while a killed holder is still exiting: its socket still bound, and the pid
+    // it recorded no longer that of a running process.
+    writeFileSync(join(directory, 'spool.lock'), '999999999');
+    process.kill(holder, 'SIGUSR2');
+    const started = Date.now();
+    openSpool(directory);
+    const waited = Date.now() - started;
+    expect(waited).toBeGreaterThanOrEqual(400);
+    expect(waited).toBeLessThan(5_000);
   }, 30_000);
 
   it('is not held by a spool.lock naming a live process that does not hold the lock (a recycled PID)', () => {

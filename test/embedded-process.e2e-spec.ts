@@ -145,6 +145,16 @@ describe('the embedded Postgres process', () => {
     expect(await until(() => postmasters(pgPort).length === 0, 10_000)).toBe(true);
   }, 90_000);
 
+  it('SIGTERM while the service is still starting (migrations, module start-up) stops its Postgres too', async () => {
+    const service = startService({ ...env(), AUDIT_SPOOL_DIR: join(dataDir, 'spool') });
+    leftovers.push(service.child);
+    expect(await until(() => /Embedded Postgres listening/.test(service.output()), 30_000)).toBe(true);
+    expect(service.output()).not.toMatch(/Nest application successfully started/);
+    service.child.kill('SIGTERM');
+    expect(await service.exited).toBe('SIGTERM');
+    expect(await until(() => postmasters(pgPort).length === 0, 10_000)).toBe(true);
+  }, 60_000);
+
   it('runs as root from a checkout the postgres OS user cannot enter (binaries copied where it can reach them)', async () => {
     if (process.getuid?.() !== 0) {
       console.warn('skipped: only as root does the embedded Postgres run as another OS user (postgres)');

@@ -4,15 +4,53 @@
  */
 
 // Capture: the module, the decorators, the programmatic API and their types.
-export * from './audit';
-export { auditOptionsFromConfig, auditOptionsFromEnv } from './config/audit-options-from-env';
+export {
+  AuditModule,
+  Audited,
+  AuditService,
+  DEFAULT_PERSONAL_KEYS,
+  DEFAULT_REDACT_KEYS,
+  ERASED,
+  NoAudit,
+  PersonalDataService,
+  REDACTED,
+} from './audit';
+export type {
+  ActorType,
+  AuditAction,
+  AuditActor,
+  AuditArchiveOptions,
+  AuditedOptions,
+  AuditEvent,
+  AuditIntegrityOptions,
+  AuditModuleOptions,
+  AuditPartitionOptions,
+  AuditPersonalDataOptions,
+  AuditPipelineStats,
+  AuditQueryOptions,
+  AuditRedisOptions,
+  AuditSeverity,
+  AuditStateLoader,
+  AuditStatus,
+  AuditWriterStats,
+  ErasureResult,
+  FieldChange,
+  JsonValue,
+  QueuedEvent,
+  RecordAuditEventInput,
+  RevealableEvent,
+  StreamStats,
+  UndeliveredPolicy,
+  WriteAttempt,
+} from './audit';
+export { auditOptionsFromConfig, auditOptionsFromEnv } from './config';
 // The environment-variable configuration (README, Configuration): for services and workers built on the trail.
-export { ConfigError, loadConfig as loadServiceConfig } from './config/environment';
-export type { AppConfig as ServiceConfig } from './config/environment';
+export { ConfigError, loadConfig as loadServiceConfig } from './config';
+export type { AppConfig as ServiceConfig } from './config';
 
 // The admin API, mounted under the app's prefix behind the app's identity.
-export { AuditAdminModule } from './admin/audit-admin.module';
-export type { AuditAdminModuleOptions } from './admin/audit-admin.module';
+export { AuditAdminModule } from './admin';
+export type { AuditAdminModuleOptions } from './admin';
 export { AuditAccessGuard } from './common/auth/audit-access.guard';
 export { AllExceptionsFilter as AuditExceptionFilter } from './common/errors/all-exceptions.filter';
 export { strictValidationPipe } from './common/errors/validation.pipe';
@@ -23,15 +61,15 @@ export { ROLES as AUDIT_ROLES } from './common/auth/auth.types';
 export type { AuthUser as AuditIdentity } from './common/auth/auth.types';
 
 // The scheduled jobs, for the app or a worker process.
-export { AuditJobsModule } from './jobs/audit-jobs.module';
+export { AuditJobsModule } from './jobs';
 
 // Operations: health indicators for the app's own Terminus controller, Prometheus metrics.
-export { AuditHealthModule } from './health/audit-health.module';
 export {
+  AuditHealthModule,
   AuditLagHealthIndicator,
   AuditPartitionsHealthIndicator,
   AuditPipelineHealthIndicator,
-} from './health/audit-health.indicators';
+} from './health';
 export { MetricsController as AuditMetricsController } from './common/metrics/metrics.controller';
 export { MetricsService as AuditMetricsService } from './common/metrics/metrics.service';
 

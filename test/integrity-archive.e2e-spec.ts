@@ -22,7 +22,7 @@ import { waitForMaintenanceIdle } from './support/maintenance';
 import { startTestApp } from './support/test-app';
 import { createTestDatabase, TestDatabase } from './support/test-db';
 
-const CLI_JS = join(__dirname, '..', 'dist', 'src', 'integrity', 'integrity.cli.js');
+const CLI_JS = join(__dirname, '..', 'dist', 'src', 'cli', 'integrity.cli.js');
 const DAY_MS = 86_400_000;
 const PER_MONTH = 10;
 

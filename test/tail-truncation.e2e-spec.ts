@@ -8,7 +8,7 @@ import request from 'supertest';
 import { AuditService } from '../src/audit';
 import { loadConfig } from '../src/config/environment';
 import { IntegrityService } from '../src/integrity/integrity.service';
-import { verifyCommand } from '../src/integrity/verify-command';
+import { verifyCommand } from '../src/cli/verify-command';
 import { monthlyPartition } from '../src/partitions/partition-naming';
 import { PartitionRepository } from '../src/partitions/partition.repository';
 import { waitForMaintenanceIdle } from './support/maintenance';

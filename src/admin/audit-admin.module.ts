@@ -1,21 +1,21 @@
 import { DynamicModule, Module, Provider } from '@nestjs/common';
 import { RouterModule } from '@nestjs/core';
-import { ArchiveController } from '../archive/archive.controller';
-import { ArchiveModule } from '../archive/archive.module';
+import { ArchiveController } from '../archive';
+import { ArchiveModule } from '../archive';
 import { AUDIT_ACCESS, AuditAccessGuard, auditAccess } from '../common/auth/audit-access.guard';
 import { JwtVerifier, JwtVerifierOptions } from '../common/auth/jwt-verifier';
-import { IntegrityController } from '../integrity/integrity.controller';
-import { IntegrityCoreModule } from '../integrity/integrity-core.module';
-import { PartitionsController } from '../partitions/partitions.controller';
-import { PartitionsModule } from '../partitions/partitions.module';
-import { ActorsController } from '../query/actors.controller';
-import { EventsController } from '../query/events.controller';
-import { ExportController } from '../query/export.controller';
-import { QueryModule } from '../query/query.module';
-import { ResourcesController } from '../query/resources.controller';
-import { StatsController } from '../query/stats.controller';
-import { SubjectsController } from '../subjects/subjects.controller';
-import { SubjectsModule } from '../subjects/subjects.module';
+import { IntegrityController } from '../integrity';
+import { IntegrityCoreModule } from '../integrity';
+import { PartitionsController } from '../partitions';
+import { PartitionsModule } from '../partitions';
+import { ActorsController } from '../query';
+import { EventsController } from '../query';
+import { ExportController } from '../query';
+import { QueryModule } from '../query';
+import { ResourcesController } from '../query';
+import { StatsController } from '../query';
+import { SubjectsController } from '../subjects';
+import { SubjectsModule } from '../subjects';
 
 export interface AuditAdminModuleOptions {
   /** Route prefix of every admin endpoint (`<path>/events`, `<path>/export`...). Default `audit`. */

@@ -27,7 +27,7 @@ import { AuditService } from '../audit';
 import { AuthUser, ROLES } from '../common/auth/auth.types';
 import { AuditAccessGuard } from '../common/auth/audit-access.guard';
 import { Roles } from '../common/auth/roles.decorator';
-import { DryRunQuery } from '../partitions/dto/dry-run.query';
+import { DryRunQuery } from '../partitions';
 import { AdminApi } from '../common/http/admin-api.decorator';
 
 type AuthedRequest = Request & { user: AuthUser; requestId?: string };

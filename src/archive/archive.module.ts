@@ -10,7 +10,7 @@ import { createArchiveStorage } from './storage/create-archive-storage';
 import { AUDIT_CONFIG } from '../common/config/audit-config';
 import { AuditTrailConfig } from '../common/config/audit-config';
 import { poolFromDataSource } from '../common/database/pg-pool';
-import { PartitionsModule } from '../partitions/partitions.module';
+import { PartitionsModule } from '../partitions';
 
 /** Hot -> warm -> cold -> expired tiers of closed partitions, and restore of cold archives (no routes, no job). */
 @Module({

@@ -3,7 +3,7 @@ import { escapeIdentifier, escapeLiteral, Pool, PoolClient } from 'pg';
 import { DataSource, EntityManager } from 'typeorm';
 import { ArchiveCompression } from './archive-codec';
 import { ManifestColumn } from './archive-manifest';
-import { MAINTENANCE_LOCK_KEY, WARM_PARENT } from '../partitions/partition.repository';
+import { MAINTENANCE_LOCK_KEY, WARM_PARENT } from '../partitions';
 
 export const ARCHIVE_POOL = Symbol('ARCHIVE_POOL');
 

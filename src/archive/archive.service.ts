@@ -10,13 +10,13 @@ import { ArchiveStorage, getText, putText } from './storage/archive-storage';
 import { Clock } from '../common/clock/clock';
 import { AUDIT_CONFIG } from '../common/config/audit-config';
 import { AuditTrailConfig } from '../common/config/audit-config';
-import { LifecycleRunRepository } from '../partitions/lifecycle-run.repository';
+import { LifecycleRunRepository } from '../partitions';
 import {
   DEFAULT_PARTITION,
   PartitionInfo,
   PartitionRepository,
   WARM_PARENT,
-} from '../partitions/partition.repository';
+} from '../partitions';
 
 const DAY_MS = 86_400_000;
 export const ARCHIVE_JOB = 'archive';

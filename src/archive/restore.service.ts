@@ -11,7 +11,7 @@ import { ArchiveError, ArchiveErrorCode } from './archive.errors';
 import { ArchiveService } from './archive.service';
 import { ARCHIVE_STORAGE } from './archive.tokens';
 import { ArchiveObjectNotFound, ArchiveStorage, getText } from './storage/archive-storage';
-import { LifecycleRunRepository } from '../partitions/lifecycle-run.repository';
+import { LifecycleRunRepository } from '../partitions';
 
 export const RESTORE_JOB = 'restore';
 

@@ -1,4 +1,7 @@
-/** The public surface of the audit module: what an application imports. */
+/**
+ * The audit folder's face: first what the package exports (src/index.ts lists these names again), then
+ * what the other folders of the package use.
+ */
 export { AuditModule } from './audit.module';
 export { Audited, NoAudit } from './audited.decorator';
 export { AuditService } from './audit.service';
@@ -20,6 +23,10 @@ export type {
   AuditEvent,
   AuditModuleOptions,
   AuditPersonalDataOptions,
+  AuditPartitionOptions,
+  AuditArchiveOptions,
+  AuditIntegrityOptions,
+  AuditQueryOptions,
   AuditRedisOptions,
   AuditSeverity,
   AuditStateLoader,
@@ -29,3 +36,14 @@ export type {
   RecordAuditEventInput,
   UndeliveredPolicy,
 } from './audit.types';
+
+// For the other folders of the package.
+export { escapeCopyText } from './copy-format';
+export { appendSeals } from './integrity/chain-sealer';
+export { CANONICAL_COLUMNS_SQL, eventHash } from './integrity/event-hash';
+export { jsonbText } from './integrity/jsonb-text';
+export { GENESIS_HASH, SealLeaf, merkleRoot, orgKeyOf, sealHash } from './integrity/seal';
+export type { SealBody } from './integrity/seal';
+export { parseKek } from './personal-data/personal-data.cipher';
+export { IP_METADATA_KEY } from './personal-data/personal-data.protector';
+export { resolveTrailConfig } from './trail-config';

@@ -1,14 +1,14 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { ArchiveModule } from '../archive/archive.module';
+import { ArchiveModule } from '../archive';
 import { ClockModule } from '../common/clock/clock';
-import { AppConfigModule } from '../config/app-config.module';
-import { AppConfig } from '../config/environment';
+import { AppConfigModule } from '../config';
+import { AppConfig } from '../config';
 import { AUDIT_CONFIG } from '../common/config/audit-config';
-import { trailConfigFrom } from '../config/audit-options-from-env';
+import { trailConfigFrom } from '../config';
 import { auditSearchPath } from '../common/database/migrate';
 import { MetricsModule } from '../common/metrics/metrics.module';
-import { IntegrityCoreModule } from '../integrity/integrity-core.module';
+import { IntegrityCoreModule } from '../integrity';
 
 /**
  * What the CLI needs: configuration, the database, partitions and archives (and the integrity core that

@@ -4,13 +4,13 @@ import { INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { SingleBar, Presets } from 'cli-progress';
 import { Command } from 'commander';
-import { ArchiveService } from '../archive/archive.service';
-import { RestoreService } from '../archive/restore.service';
+import { ArchiveService } from '../archive';
+import { RestoreService } from '../archive';
 import { createAuditRole } from '../common/database/audit-role';
-import { ConfigError, loadConfig } from '../config/environment';
+import { ConfigError, loadConfig } from '../config';
 import { AUDIT_MIGRATIONS_TABLE, runMigrations } from '../common/database/migrate';
-import { PartitionListService } from '../partitions/partition-list.service';
-import { PartitionService } from '../partitions/partition.service';
+import { PartitionListService } from '../partitions';
+import { PartitionService } from '../partitions';
 import { CliModule } from './cli.module';
 
 /** Exit code when another instance holds the job's lock: nothing was done, try again later. */

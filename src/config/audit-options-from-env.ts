@@ -1,5 +1,5 @@
-import { AuditModuleOptions } from '../audit/audit.types';
-import { resolveTrailConfig } from '../audit/trail-config';
+import { AuditModuleOptions } from '../audit';
+import { resolveTrailConfig } from '../audit';
 import { AuditTrailConfig } from '../common/config/audit-config';
 import { AppConfig, ConfigError, loadConfig } from '../config/environment';
 

@@ -1,4 +1,4 @@
-import { DEFAULT_PERSONAL_KEYS } from '../audit/personal-data/personal-data.protector';
+import { DEFAULT_PERSONAL_KEYS } from '../audit';
 import { tmpdir } from 'node:os';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';

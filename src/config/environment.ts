@@ -6,9 +6,9 @@ import proxyaddr from 'proxy-addr';
 import { parsePrivateKey, parsePublicKey } from '../common/crypto/ed25519-keys';
 import type { AuditTrailConfig } from '../common/config/audit-config';
 import { DEV_PERSONAL_DATA_KEY, DEV_SIGNING_KEY } from '../common/config/dev-keys';
-import { zstdUnavailable } from '../archive/archive-codec';
-import { parseKek } from '../audit/personal-data/personal-data.cipher';
-import { DEFAULT_PERSONAL_KEYS } from '../audit/personal-data/personal-data.protector';
+import { zstdUnavailable } from '../archive';
+import { parseKek } from '../audit';
+import { DEFAULT_PERSONAL_KEYS } from '../audit';
 import { validateSync } from 'class-validator';
 import { EnvironmentVariables } from './environment.variables';
 

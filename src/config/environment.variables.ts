@@ -1,6 +1,6 @@
 import { Transform } from 'class-transformer';
 import { IsIn, IsInt, IsOptional, IsString, IsUrl, Matches, Max, Min, MinLength } from 'class-validator';
-import { ARCHIVE_COMPRESSIONS, ArchiveCompression } from '../archive/archive-codec';
+import { ARCHIVE_COMPRESSIONS, ArchiveCompression } from '../archive';
 
 const toInt = ({ value }: { value: unknown }) =>
   typeof value === 'string' && /^-?\d+$/.test(value.trim()) ? Number(value) : value;

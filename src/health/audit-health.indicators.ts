@@ -2,8 +2,8 @@ import { Inject, Injectable } from '@nestjs/common';
 import { HealthIndicatorService } from '@nestjs/terminus';
 import { AuditService } from '../audit';
 import { AUDIT_CONFIG, AuditTrailConfig } from '../common/config/audit-config';
-import { partitionsAhead } from '../partitions/partition-naming';
-import { PartitionService } from '../partitions/partition.service';
+import { partitionsAhead } from '../partitions';
+import { PartitionService } from '../partitions';
 import { bufferProblem, lagProblem } from './audit-readiness';
 
 const DEFAULT_TIMEOUT_MS = 1500;

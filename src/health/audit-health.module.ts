@@ -1,6 +1,6 @@
 import { Module } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
-import { PartitionsModule } from '../partitions/partitions.module';
+import { PartitionsModule } from '../partitions';
 import {
   AuditLagHealthIndicator,
   AuditPartitionsHealthIndicator,

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { Pool } from 'pg';
-import { ArchiveManifest } from '../archive/archive-manifest';
-import { ArchiveIntegrity } from '../archive/archive.tokens';
+import { ArchiveManifest } from '../archive';
+import { ArchiveIntegrity } from '../archive';
 import { archiveIntegritySection, retainBoundaryLeaves } from './archive-section';
 import { CheckpointSigner } from './checkpoint-signer';
 import { INTEGRITY_POOL, IntegrityService } from './integrity.service';

@@ -1,5 +1,5 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { GENESIS_HASH, sealHash } from '../audit/integrity/seal';
+import { GENESIS_HASH, sealHash } from '../audit';
 import { checkExternalHead, decodeHead, encodeHead, ExternalHead } from './chain-head';
 import { StoredSeal } from './chain-verifier';
 import { CheckpointSigner } from './checkpoint-signer';

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
-import { ArchiveObjectNotFound, ArchiveStorage, getText, putText } from '../archive/storage/archive-storage';
-import { createArchiveStorage } from '../archive/storage/create-archive-storage';
+import { ArchiveObjectNotFound, ArchiveStorage, getText, putText } from '../archive';
+import { createArchiveStorage } from '../archive';
 import { AUDIT_CONFIG, AuditTrailConfig } from '../common/config/audit-config';
 import {
   decodeHead,

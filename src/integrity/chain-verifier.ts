@@ -1,5 +1,5 @@
 import { KeyObject } from 'node:crypto';
-import { GENESIS_HASH, merkleRoot, SealLeaf, sealHash } from '../audit/integrity/seal';
+import { GENESIS_HASH, merkleRoot, SealLeaf, sealHash } from '../audit';
 import { checkExternalHead, ExternalHead, ExternalHeadReport } from './chain-head';
 import type { BrokenLink, StoredSeal } from './chain.types';
 

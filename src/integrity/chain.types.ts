@@ -1,4 +1,4 @@
-import type { SealBody } from '../audit/integrity/seal';
+import type { SealBody } from '../audit';
 
 /** A seal as stored: its body and hash. */
 export interface StoredSeal extends SealBody {

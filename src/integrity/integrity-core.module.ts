@@ -1,6 +1,6 @@
 import { Global, Module } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { ARCHIVE_INTEGRITY } from '../archive/archive.tokens';
+import { ARCHIVE_INTEGRITY } from '../archive';
 import { AUDIT_CONFIG } from '../common/config/audit-config';
 import { AuditTrailConfig } from '../common/config/audit-config';
 import { poolFromDataSource } from '../common/database/pg-pool';

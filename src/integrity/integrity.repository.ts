@@ -2,8 +2,8 @@ import { escapeLiteral, Pool, PoolClient } from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import { Readable } from 'node:stream';
 import { hash as digest } from 'node:crypto';
-import { CANONICAL_COLUMNS_SQL } from '../audit/integrity/event-hash';
-import { SealLeaf } from '../audit/integrity/seal';
+import { CANONICAL_COLUMNS_SQL } from '../audit';
+import { SealLeaf } from '../audit';
 import { Checkpoint } from './checkpoint-statement';
 import { StoredSeal, VerifiedEvent } from './chain-verifier';
 

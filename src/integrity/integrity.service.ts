@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown, Optional } from '@nestjs/common';
 import { Pool, PoolClient } from 'pg';
-import { appendSeals } from '../audit/integrity/chain-sealer';
+import { appendSeals } from '../audit';
 import { AuthUser } from '../common/auth/auth.types';
 import { ChainHeadPublisher, PublishResult } from './chain-head.publisher';
 import { ChainHeadStore } from './chain-head.store';

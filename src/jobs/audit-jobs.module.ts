@@ -1,12 +1,12 @@
 import { Module } from '@nestjs/common';
-import { ArchiveJob } from '../archive/archive.job';
-import { ArchiveModule } from '../archive/archive.module';
-import { IntegrityCoreModule } from '../integrity/integrity-core.module';
-import { IntegrityJob } from '../integrity/integrity.job';
-import { PartitionMaintenanceJob } from '../partitions/partition-maintenance.job';
-import { PartitionsModule } from '../partitions/partitions.module';
-import { QueryModule } from '../query/query.module';
-import { StatsRefreshJob } from '../query/stats-refresh.job';
+import { ArchiveJob } from '../archive';
+import { ArchiveModule } from '../archive';
+import { IntegrityCoreModule } from '../integrity';
+import { IntegrityJob } from '../integrity';
+import { PartitionMaintenanceJob } from '../partitions';
+import { PartitionsModule } from '../partitions';
+import { QueryModule } from '../query';
+import { StatsRefreshJob } from '../query';
 
 /**
  * The scheduled jobs: partitions ahead (at boot and hourly), stats views refresh, hot -> warm -> cold ->

@@ -3,7 +3,7 @@ import { escapeLiteral, PoolClient } from 'pg';
 import { CopyToStreamQuery, to as copyTo } from 'pg-copy-streams';
 import { DataSource } from 'typeorm';
 import { CursorPosition } from './cursor';
-import { IP_METADATA_KEY } from '../audit/personal-data/personal-data.protector';
+import { IP_METADATA_KEY } from '../audit';
 import { EventFilters } from './event-filters';
 
 export interface EventRow {

@@ -1,10 +1,7 @@
 import { KeyObject } from 'node:crypto';
 import { Pool } from 'pg';
-import { AppConfig } from '../config/environment';
-import { ChainHeadStore } from './chain-head.store';
-import { CheckpointSigner } from './checkpoint-signer';
-import { DatabaseVerifier, VerifyReport } from './database-verifier';
-import { IntegrityRepository } from './integrity.repository';
+import { AppConfig } from '../config';
+import { ChainHeadStore, CheckpointSigner, DatabaseVerifier, IntegrityRepository, VerifyReport } from '../integrity';
 
 export interface VerifyCommandOptions {
   from?: string;

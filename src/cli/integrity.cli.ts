@@ -1,13 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { Pool } from 'pg';
-import { loadConfig } from '../config/environment';
+import { loadConfig } from '../config';
 import { parsePublicKey } from '../common/crypto/ed25519-keys';
-import { archiveIntegritySection } from './archive-section';
-import { verifyArchive } from './archive-verifier';
-import { keyIdOf } from './checkpoint-statement';
-import { CheckpointSigner } from './checkpoint-signer';
-import { VerifyReport } from './database-verifier';
+import { archiveIntegritySection, CheckpointSigner, keyIdOf, verifyArchive, VerifyReport } from '../integrity';
 import { verifyCommand } from './verify-command';
 import { KeyObject } from 'node:crypto';
 

@@ -1,0 +1,7 @@
+/** The health folder's face: the Terminus indicators and the module that provides them. */
+export { AuditHealthModule } from './audit-health.module';
+export {
+  AuditLagHealthIndicator,
+  AuditPartitionsHealthIndicator,
+  AuditPipelineHealthIndicator,
+} from './audit-health.indicators';

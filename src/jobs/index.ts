@@ -1,0 +1,2 @@
+/** The jobs folder's face: the module of the scheduled jobs. */
+export { AuditJobsModule } from './audit-jobs.module';

@@ -1,0 +1,8 @@
+/** The query folder's face to the rest of the package: what other folders may import. */
+export { ActorsController } from './actors.controller';
+export { EventsController } from './events.controller';
+export { ExportController } from './export.controller';
+export { QueryModule } from './query.module';
+export { ResourcesController } from './resources.controller';
+export { StatsRefreshJob } from './stats-refresh.job';
+export { StatsController } from './stats.controller';

@@ -6,7 +6,6 @@ import {
   Injectable,
   Logger,
   NestInterceptor,
-  ServiceUnavailableException,
 } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { Request, Response } from 'express';
@@ -20,8 +19,19 @@ import { AuditTarget, AuditTargetResolver } from './audit-target.resolver';
 import { AuditDelivery } from './audit-delivery.service';
 import { HandlerStateWatch } from './handler-state/handler-state.watch';
 import { actorFromUser, clientIp, compileTrust } from './request-context';
-import { AuditAction, AuditedOptions, AuditSeverity, AuditStatus } from './audit.types';
+import { AuditAction, AuditedOptions, AuditStatus } from './audit.types';
 import { transactionalCapture } from './transactional/audit-context';
+import {
+  errorMessage,
+  idOf,
+  listItems,
+  NO_STATES,
+  Outcome,
+  outcome,
+  RequestStates,
+  transactionalOutcome,
+  unavailable,
+} from './request-outcome';
 
 type AuditedRequest = Request & { requestId?: string; user?: unknown };
 
@@ -369,90 +379,4 @@ export class AuditInterceptor implements NestInterceptor {
     this.logger.error(`Audit capture failed: ${(error as Error | undefined)?.message ?? 'unknown error'}`);
     return false;
   }
-}
-
-/** The states of a row a request mutates, and the slots to release once its event is built. */
-interface RequestStates {
-  before(): unknown;
-  after(result: unknown): unknown;
-  release(): void;
-}
-
-const NO_STATES: RequestStates = {
-  before: () => undefined,
-  after: (result) => result,
-  release: () => undefined,
-};
-
-/** What the outcome of a request adds to its event's draft (the request's own facts are the rest). */
-interface Outcome {
-  status: AuditStatus;
-  statusCode: number;
-  severity: AuditSeverity;
-  /** The created resource's id, read from the response (used when the route has none). */
-  resourceId: string | null | undefined;
-  before: unknown;
-  after: unknown;
-  diff: boolean;
-  partialAfter: boolean;
-  recordNoOps: boolean | undefined;
-  metadata: Record<string, unknown> | undefined;
-  errorMessage: string | undefined;
-}
-
-/** An outcome with every field present (one object shape; see the draft literal in `intercept`). */
-const outcome = (
-  status: AuditStatus,
-  statusCode: number,
-  severity: AuditSeverity,
-  parts: Partial<Omit<Outcome, 'status' | 'statusCode' | 'severity'>>,
-): Outcome => ({
-  status,
-  statusCode,
-  severity,
-  resourceId: parts.resourceId,
-  before: parts.before,
-  after: parts.after,
-  diff: parts.diff ?? false,
-  partialAfter: parts.partialAfter ?? false,
-  recordNoOps: parts.recordNoOps,
-  metadata: parts.metadata,
-  errorMessage: parts.errorMessage,
-});
-
-/** The request's part of a transactional write's event: the subscriber adds what the write changed. */
-const transactionalOutcome = (statusCode: number): Outcome => outcome('success', statusCode, 'info', {});
-
-const unavailable = () => new ServiceUnavailableException('Audit trail unavailable, try again later');
-
-function listItems(result: unknown): unknown[] | undefined {
-  if (Array.isArray(result)) return result;
-  if (result && typeof result === 'object') {
-    for (const key of ['items', 'data', 'results']) {
-      const value = (result as Record<string, unknown>)[key];
-      if (Array.isArray(value)) return value;
-    }
-  }
-  return undefined;
-}
-
-function idOf(value: unknown, path: string): string | null {
-  let current: unknown = value;
-  for (const key of path.split('.')) {
-    if (!current || typeof current !== 'object') return null;
-    current = (current as Record<string, unknown>)[key];
-  }
-  return typeof current === 'string' || typeof current === 'number' || typeof current === 'bigint'
-    ? String(current)
-    : null;
-}
-
-function errorMessage(error: unknown): string {
-  if (error instanceof HttpException) {
-    const body = error.getResponse();
-    if (typeof body === 'string') return body;
-    const message = (body as { message?: unknown }).message;
-    return Array.isArray(message) ? message.join('; ') : String(message ?? error.message);
-  }
-  return error instanceof Error ? `${error.name}: ${error.message}` : 'Unknown error';
 }

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { escapeIdentifier, escapeLiteral, Pool, PoolClient } from 'pg';
+import { Pool, PoolClient } from 'pg';
 import { DataSource, EntityManager } from 'typeorm';
 import { ArchiveCompression } from './archive-codec';
 import { ManifestColumn } from './archive-manifest';

@@ -178,6 +178,7 @@ describe('buildAuditEvent', () => {
   describe('strings Postgres refuses (NUL, lone surrogates)', () => {
     const storable = (text: string | null) =>
       text === null ||
+      // eslint-disable-next-line no-control-regex -- NUL is what it looks for
       !/\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(text);
 
     it('replaces them with U+FFFD in every text field, the actor, states, diff and metadata', () => {

@@ -1,4 +1,4 @@
-import { IsEmail, IsIn, IsString, Length, MaxLength, ValidateIf } from 'class-validator';
+import { IsEmail, IsIn, IsString, Length, ValidateIf } from 'class-validator';
 import { IsSafeText } from 'nest-audit-trail';
 
 export const PLANS = ['free', 'pro', 'enterprise'] as const;

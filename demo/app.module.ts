@@ -2,6 +2,7 @@ import { DynamicModule, Module, OnApplicationShutdown } from '@nestjs/common';
 import { APP_FILTER, APP_PIPE } from '@nestjs/core';
 import { ScheduleModule } from '@nestjs/schedule';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
 import {
   AuditAdminModule,
   AuditExceptionFilter,
@@ -18,10 +19,19 @@ import { dataSourceOptions } from './data-source-options';
 import { DemoConfigModule } from './demo-config';
 import { HealthController } from './health.controller';
 
-/** Runs last at shutdown: stops what main.ts started outside Nest (the embedded Postgres). */
+/**
+ * Stops what main.ts started outside Nest (the embedded Postgres) at shutdown, after closing the app's
+ * DataSource itself: modules' shutdown hooks run in no order this one controls, and a server stopped under
+ * an open pool makes TypeORM warn about every terminated connection. (The audit writer drained earlier, in
+ * beforeApplicationShutdown; its own pools ignore terminated idle connections.)
+ */
 class ExternalResources implements OnApplicationShutdown {
-  constructor(private readonly stop: () => Promise<void>) {}
+  constructor(
+    private readonly stop: () => Promise<void>,
+    private readonly dataSource: DataSource,
+  ) {}
   async onApplicationShutdown(): Promise<void> {
+    if (this.dataSource.isInitialized) await this.dataSource.destroy().catch(() => undefined);
     await this.stop();
   }
 }
@@ -68,7 +78,13 @@ export class AppModule {
         { provide: APP_PIPE, useFactory: strictValidationPipe },
         { provide: APP_FILTER, useClass: AuditExceptionFilter },
         ...(onShutdown
-          ? [{ provide: ExternalResources, useFactory: () => new ExternalResources(onShutdown) }]
+          ? [
+              {
+                provide: ExternalResources,
+                useFactory: (dataSource: DataSource) => new ExternalResources(onShutdown, dataSource),
+                inject: [DataSource],
+              },
+            ]
           : []),
       ],
     };

@@ -2,7 +2,7 @@ import { Logger } from '@nestjs/common';
 import { PoolClient } from 'pg';
 import { ChainHeadStore, mapLimit } from './chain-head.store';
 import { CheckpointSigner } from './checkpoint-signer';
-import { ChainHead, IntegrityMaintenanceRepository } from './integrity.repository';
+import { ChainHead, IntegrityMaintenanceRepository } from './integrity-maintenance.repository';
 
 const READ_CONCURRENCY = 8;
 

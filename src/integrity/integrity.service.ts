@@ -6,7 +6,8 @@ import { ChainHeadPublisher, PublishResult } from './chain-head.publisher';
 import { ChainHeadStore } from './chain-head.store';
 import { CheckpointSigner, PublicKeyInfo } from './checkpoint-signer';
 import { DatabaseVerifier, VerifyRange, VerifyReport } from './database-verifier';
-import { HEAD_LOCK_KEY, IntegrityMaintenanceRepository, IntegrityRepository } from './integrity.repository';
+import { HEAD_LOCK_KEY, IntegrityMaintenanceRepository } from './integrity-maintenance.repository';
+import { IntegrityRepository } from './integrity.repository';
 import { organizationScope } from '../common/auth/tenant-scope';
 
 export const INTEGRITY_POOL = Symbol('INTEGRITY_POOL');

@@ -31,7 +31,10 @@ export interface StreamStats {
 const STATS_EVERY_MS = 500;
 const STATS_TIMEOUT_MS = 1_000;
 
-/** Connection settings that fail fast: while Redis is away, events must go to the spool, not a queue. */
+/**
+ * Connection settings that fail fast: while Redis is away, events must go to the spool, not a queue.
+ * @internal (not in the declarations: an app without ioredis compiles with skipLibCheck off)
+ */
 export function redisConnection(url: string, name: string, blocking = false): Redis {
   const { Redis: RedisClient } = loadOptionalPackage<typeof import('ioredis')>(
     'ioredis',

@@ -49,7 +49,6 @@ export function resolveTrailConfig(
   const config: AuditTrailConfig = {
     redisUrl: query.redisUrl,
     audit: {
-      delivery: options.delivery ?? 'memory',
       maxBuffer: options.maxBuffer ?? 50_000,
       readyMaxLagMs: options.readyMaxLagMs ?? 60_000,
       partitionPremake: partitions.premake ?? 3,

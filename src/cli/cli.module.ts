@@ -2,18 +2,16 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { ArchiveModule } from '../archive';
 import { ClockModule } from '../common/clock/clock';
-import { AppConfigModule } from '../config';
-import { AppConfig } from '../config';
 import { AUDIT_CONFIG } from '../common/config/audit-config';
-import { trailConfigFrom } from '../config';
+import { AppConfig, trailConfigFrom } from '../config';
 import { auditSearchPath } from '../common/database/migrate';
 import { MetricsModule } from '../common/metrics/metrics.module';
 import { IntegrityCoreModule } from '../integrity';
 
 /**
- * What the CLI needs: configuration, the database, partitions and archives (and the integrity core that
- * seals archive manifests). No HTTP, no capture, no
- * scheduler (so none of the service's jobs start): commands run once, on demand.
+ * What the CLI needs: the trail's configuration, the database, partitions and archives (and the integrity
+ * core that seals archive manifests). No HTTP, no capture, no scheduler (so none of the service's jobs
+ * start): commands run once, on demand.
  */
 @Module({})
 export class CliModule {
@@ -22,7 +20,6 @@ export class CliModule {
       module: CliModule,
       global: true, // AUDIT_CONFIG for the imported feature modules
       imports: [
-        AppConfigModule.forRoot(config),
         TypeOrmModule.forRoot({
           type: 'postgres',
           url: databaseUrl,

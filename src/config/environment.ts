@@ -30,6 +30,7 @@ export interface AppConfig {
   audit: AuditTrailConfig['audit'] & {
     /** False only when AUDIT_DISABLED=true (benchmarks, local experiments): nothing is captured. */
     enabled: boolean;
+    delivery: 'memory' | 'redis';
     /** Redis Streams delivery (AUDIT_DELIVERY=redis). */
     stream: { key: string; consumers: number; maxLength: number; claimIdleMs: number };
     /** Null when AUDIT_SPOOL_DIR=off: failed batches then wait in memory, bounded by the buffer. */

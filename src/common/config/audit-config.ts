@@ -11,7 +11,6 @@ export interface AuditTrailConfig {
   /** Redis of the admin API's query cache; unset: no cache. */
   redisUrl?: string;
   audit: {
-    delivery: 'memory' | 'redis';
     maxBuffer: number;
     /** Readiness fails when the oldest event not yet committed has waited longer than this. */
     readyMaxLagMs: number;

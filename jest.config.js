@@ -16,7 +16,7 @@ module.exports = {
   // A global option: Jest ignores it inside `projects`, where it was (tests ran with the 5 s default).
   testTimeout: 30000,
   projects: [
-    { ...shared, displayName: 'unit', roots: ['<rootDir>/src'], testRegex: '.*\\.spec\\.ts$' },
+    { ...shared, displayName: 'unit', roots: ['<rootDir>/src', '<rootDir>/viewer'], testRegex: '.*\\.spec\\.ts$' },
     {
       ...shared,
       displayName: 'e2e',

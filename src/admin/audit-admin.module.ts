@@ -16,6 +16,7 @@ import { ResourcesController } from '../query';
 import { StatsController } from '../query';
 import { SubjectsController } from '../subjects';
 import { SubjectsModule } from '../subjects';
+import { MeController, ViewerController } from '../viewer';
 
 export interface AuditAdminModuleOptions {
   /** Route prefix of every admin endpoint (`<path>/events`, `<path>/export`...). Default `audit`. */
@@ -29,6 +30,11 @@ export interface AuditAdminModuleOptions {
   identity?: (request: unknown) => unknown;
   /** Instead of `identity`: the built-in Bearer JWT check (claims `sub`, `org`, `roles`; `exp` required). */
   jwt?: JwtVerifierOptions;
+  /**
+   * Serve the audit viewer (a web page for the people who read the trail) at `<path>/ui`. Default true.
+   * The page holds no data: it calls this API with the reader's own identity.
+   */
+  viewer?: boolean;
 }
 
 const CONTROLLERS = [
@@ -41,11 +47,12 @@ const CONTROLLERS = [
   SubjectsController,
   PartitionsController,
   ArchiveController,
+  MeController,
 ];
 
 /**
  * The admin API (search, history, activity, stats, export, integrity verify, erasure, partitions,
- * archives) mounted under the app's own prefix, behind the app's identity. Needs `AuditModule.forRoot()`.
+ * archives) and the viewer page mounted under the app's own prefix, behind the app's identity. Needs `AuditModule.forRoot()`.
  */
 @Module({})
 export class AuditAdminModule {
@@ -54,7 +61,10 @@ export class AuditAdminModule {
     const access: Provider = {
       provide: AUDIT_ACCESS,
       useFactory: () =>
-        auditAccess({ identity: options.identity, jwt: options.jwt ? new JwtVerifier(options.jwt) : undefined }),
+        auditAccess({
+          identity: options.identity,
+          jwt: options.jwt ? new JwtVerifier(options.jwt) : undefined,
+        }),
     };
     return {
       module: AuditAdminModule,
@@ -66,7 +76,7 @@ export class AuditAdminModule {
         SubjectsModule,
         RouterModule.register([{ path, module: AuditAdminModule }]),
       ],
-      controllers: CONTROLLERS,
+      controllers: options.viewer === false ? CONTROLLERS : [...CONTROLLERS, ViewerController],
       providers: [access, AuditAccessGuard],
     };
   }

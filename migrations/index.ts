@@ -10,6 +10,7 @@ import { PersonalDataKeys1795390000040 } from './1795390000040-PersonalDataKeys'
 import { ZstdArchives1795390000050 } from './1795390000050-ZstdArchives';
 import { AuditDeadLetters1795390000060 } from './1795390000060-AuditDeadLetters';
 import { GuardPartitionTruncate1795390000070 } from './1795390000070-GuardPartitionTruncate';
+import { StatsActorsRecent1795390000080 } from './1795390000080-StatsActorsRecent';
 
 // Listed explicitly (not globbed) so the same list works from ts (tests) and the built js.
 /** The audit schema, in order: what `nest-audit-trail migrate` runs, and what an app adds to its own DataSource. */
@@ -26,4 +27,5 @@ export const AUDIT_MIGRATIONS = [
   ZstdArchives1795390000050,
   AuditDeadLetters1795390000060,
   GuardPartitionTruncate1795390000070,
+  StatsActorsRecent1795390000080,
 ];

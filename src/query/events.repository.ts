@@ -156,6 +156,25 @@ export class EventsRepository {
   }
 
   /**
+   * One actor's events in [from, to) per action (most first), on the tenant-first actor index
+   * (actor_id, organization_id, occurred_at): one range scan per partition of the range.
+   */
+  async actionCounts(
+    actorId: string,
+    organizationId: string | undefined,
+    from: Date,
+    to: Date,
+  ): Promise<Array<{ action: string; events: number; failures: number }>> {
+    const where = whereFor({ actorId, organizationId, from, to });
+    const rows: Array<{ action: string; events: string; failures: string }> = await this.dataSource.query(
+      `SELECT action, count(*)::bigint AS events, count(*) FILTER (WHERE status = 'failure')::bigint AS failures
+         FROM audit_events_all ${where} GROUP BY action ORDER BY count(*) DESC, action`,
+      where.params,
+    );
+    return rows.map((r) => ({ action: r.action, events: Number(r.events), failures: Number(r.failures) }));
+  }
+
+  /**
    * One event by id. A UUIDv7 id carries the event's millisecond, so the lookup is pinned to that
    * millisecond: one partition, primary-key index.
    */

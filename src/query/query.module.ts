@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { poolFromDataSource } from '../common/database/pg-pool';
+import { ActorSummaryService } from './actor-summary.service';
 import { EventsRepository } from './events.repository';
 import { EventsService } from './events.service';
 import { EXPORT_POOL, ExportService } from './export.service';
@@ -8,11 +9,12 @@ import { QueryCache } from './query-cache.service';
 import { StatsRepository } from './stats.repository';
 import { StatsService } from './stats.service';
 
-/** The services behind the admin read API (search, history, activity, stats, export); no routes, no jobs. */
+/** The services behind the admin read API (search, history, activity and summary, stats, export); no routes, no jobs. */
 @Module({
   providers: [
     EventsService,
     EventsRepository,
+    ActorSummaryService,
     ExportService,
     StatsService,
     StatsRepository,
@@ -24,6 +26,6 @@ import { StatsService } from './stats.service';
       inject: [DataSource],
     },
   ],
-  exports: [EventsService, ExportService, StatsService, StatsRepository, QueryCache],
+  exports: [EventsService, ActorSummaryService, ExportService, StatsService, StatsRepository, QueryCache],
 })
 export class QueryModule {}

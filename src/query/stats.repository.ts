@@ -1,18 +1,27 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 
-export const STATS_VIEWS = ['audit_stats_daily', 'audit_stats_actors_daily'] as const;
+export const STATS_VIEWS = [
+  'audit_stats_daily',
+  'audit_stats_actors_daily',
+  'audit_stats_actors_recent',
+] as const;
 /** Fixed key: only one replica refreshes the views at a time. */
 const REFRESH_LOCK_KEY = 7_331_003;
 
 export type StatsGroup = 'day' | 'action' | 'resourceType' | 'organization';
 
 export interface StatsRow {
+  /** The group: a day (YYYY-MM-DD), action, resource type, organization or actor id. */
   key: string;
+  /** Only with groupBy=dayAction (then `key` is the day). */
+  action?: string;
   events: number;
   failures: number;
   distinctActors?: number;
 }
+
+type CountRow = { key: string; events: string; failures: string };
 
 const GROUP_COLUMN: Record<StatsGroup, string> = {
   day: `to_char(d.day, 'YYYY-MM-DD')`,
@@ -32,13 +41,7 @@ export class StatsRepository {
     from?: Date,
     to?: Date,
   ): Promise<StatsRow[]> {
-    const params: unknown[] = [];
-    const where: string[] = [];
-    if (organizationId !== undefined) where.push(`d.organization_id = $${params.push(organizationId)}`);
-    if (from)
-      where.push(`d.day >= ($${params.push(from.toISOString())}::timestamptz AT TIME ZONE 'UTC')::date`);
-    if (to) where.push(`d.day < ($${params.push(to.toISOString())}::timestamptz AT TIME ZONE 'UTC')::date`);
-    const whereSql = where.length ? `WHERE ${where.join(' AND ')}` : '';
+    const { params, whereSql } = daysWhere(organizationId, from, to);
     const key = GROUP_COLUMN[group];
     // Distinct actors cannot be added up across actions or resource types, only across days of one org.
     const actors =
@@ -61,11 +64,45 @@ export class StatsRepository {
     }));
   }
 
-  /** When the views were last refreshed (the oldest of them), or null if never. */
+  /** Per (day, action), ordered by day then action: `key` is the day. */
+  async byDayAndAction(organizationId: string | undefined, from?: Date, to?: Date): Promise<StatsRow[]> {
+    const { params, whereSql } = daysWhere(organizationId, from, to);
+    const rows: Array<CountRow & { action: string }> = await this.dataSource.query(
+      `SELECT to_char(d.day, 'YYYY-MM-DD') AS key, d.action, sum(d.events)::bigint AS events,
+              sum(d.failures)::bigint AS failures
+         FROM audit_stats_daily d ${whereSql}
+        GROUP BY d.day, d.action ORDER BY d.day, d.action`,
+      params,
+    );
+    return rows.map((r) => ({ key: r.key, action: r.action, ...counts(r) }));
+  }
+
+  /**
+   * The `limit` actors with the most events over the days of [from, to), from `audit_stats_actors_recent`
+   * (the last 90 days only): most events first, then by actor id. Key '' = events without an actor.
+   */
+  async topActors(
+    organizationId: string | undefined,
+    limit: number,
+    from?: Date,
+    to?: Date,
+  ): Promise<StatsRow[]> {
+    const { params, whereSql } = daysWhere(organizationId, from, to);
+    const rows: CountRow[] = await this.dataSource.query(
+      `SELECT d.actor_id AS key, sum(d.events)::bigint AS events, sum(d.failures)::bigint AS failures
+         FROM audit_stats_actors_recent d ${whereSql}
+        GROUP BY d.actor_id ORDER BY sum(d.events) DESC, d.actor_id LIMIT $${params.push(limit)}`,
+      params,
+    );
+    return rows.map((r) => ({ key: r.key, ...counts(r) }));
+  }
+
+  /** When the views were last refreshed (the oldest of them), or null if one never was. */
   async refreshedAt(): Promise<Date | null> {
     const [row] = await this.dataSource.query(
-      `SELECT CASE WHEN count(*) = $1 THEN min(refreshed_at) END AS at FROM audit_stats_refreshes`,
-      [STATS_VIEWS.length],
+      `SELECT CASE WHEN count(*) = $1 THEN min(refreshed_at) END AS at FROM audit_stats_refreshes
+        WHERE view_name = ANY($2)`,
+      [STATS_VIEWS.length, STATS_VIEWS],
     );
     return row?.at ?? null;
   }
@@ -98,4 +135,17 @@ export class StatsRepository {
       await runner.release();
     }
   }
+}
+
+const counts = (r: CountRow) => ({ events: Number(r.events), failures: Number(r.failures) });
+
+/** Tenant and whole UTC days of [from, to), on a stats view aliased `d` (`organization_id`, `day`). */
+function daysWhere(organizationId: string | undefined, from?: Date, to?: Date) {
+  const params: unknown[] = [];
+  const where: string[] = [];
+  if (organizationId !== undefined) where.push(`d.organization_id = $${params.push(organizationId)}`);
+  if (from)
+    where.push(`d.day >= ($${params.push(from.toISOString())}::timestamptz AT TIME ZONE 'UTC')::date`);
+  if (to) where.push(`d.day < ($${params.push(to.toISOString())}::timestamptz AT TIME ZONE 'UTC')::date`);
+  return { params, whereSql: where.length ? `WHERE ${where.join(' AND ')}` : '' };
 }

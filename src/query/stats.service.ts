@@ -6,6 +6,8 @@ import { StatsRepository, StatsRow } from './stats.repository';
 import { organizationScope } from '../common/auth/tenant-scope';
 import { BadRequestException } from '@nestjs/common';
 
+const DEFAULT_TOP_ACTORS = 10;
+
 export interface StatsResponse {
   groupBy: string;
   items: StatsRow[];
@@ -27,9 +29,19 @@ export class StatsService {
     const to = query.to ? new Date(query.to) : undefined;
     if (from && to && from > to) throw new BadRequestException(['from must be before to']);
     const groupBy = query.groupBy ?? 'day';
-    const key = JSON.stringify([groupBy, from, to]);
+    if (query.limit !== undefined && groupBy !== 'actor')
+      throw new BadRequestException(['limit is only allowed with groupBy=actor']);
+    const limit = query.limit ?? DEFAULT_TOP_ACTORS;
+    // One cache entry per group, range and (top actors) limit.
+    const key = JSON.stringify(groupBy === 'actor' ? [groupBy, from, to, limit] : [groupBy, from, to]);
+    const read = (): Promise<StatsRow[]> =>
+      groupBy === 'dayAction'
+        ? this.stats.byDayAndAction(organizationId, from, to)
+        : groupBy === 'actor'
+          ? this.stats.topActors(organizationId, limit, from, to)
+          : this.stats.grouped(groupBy, organizationId, from, to);
     const { items, refreshedAt } = await this.cache.wrapStats(organizationId, key, async () => ({
-      items: await this.stats.grouped(groupBy, organizationId, from, to),
+      items: await read(),
       refreshedAt: (await this.stats.refreshedAt())?.toISOString() ?? null,
     }));
     return {

@@ -4,11 +4,21 @@ import { Client } from 'pg';
 const GRANTS: Array<[privileges: string, tables: string[]]> = [
   [
     'SELECT, INSERT',
-    ['audit_events', 'audit_seals', 'audit_checkpoints', 'audit_archived_leaves', 'audit_subject_erasures', 'audit_dead_letters'],
+    [
+      'audit_events',
+      'audit_seals',
+      'audit_checkpoints',
+      'audit_archived_leaves',
+      'audit_subject_erasures',
+      'audit_dead_letters',
+    ],
   ],
   ['SELECT, INSERT, UPDATE', ['audit_chain_heads', 'audit_subject_keys']],
   ['SELECT, INSERT, DELETE', ['audit_seal_queue']],
-  ['SELECT', ['audit_stats_daily', 'audit_stats_actors_daily', 'audit_stats_refreshes']],
+  [
+    'SELECT',
+    ['audit_stats_daily', 'audit_stats_actors_daily', 'audit_stats_actors_recent', 'audit_stats_refreshes'],
+  ],
 ];
 
 export interface AuditRoleOptions {

@@ -51,16 +51,19 @@ export class EventPageDto {
 export class StatsRowDto {
   @ApiProperty({
     example: '2026-11-22',
-    description: 'The group: a day, action, resource type or organization',
+    description:
+      "The group: a day (YYYY-MM-DD, also with dayAction), action, resource type, organization or actor id ('' = none)",
   })
   key!: string;
+  @ApiPropertyOptional({ example: 'update', description: 'Only with groupBy=dayAction' }) action?: string;
   @ApiProperty() events!: number;
   @ApiProperty() failures!: number;
   @ApiPropertyOptional({ description: 'Only with groupBy=day' }) distinctActors?: number;
 }
 
 export class StatsResponseDto {
-  @ApiProperty({ enum: ['day', 'action', 'resourceType', 'organization'] }) groupBy!: string;
+  @ApiProperty({ enum: ['day', 'action', 'resourceType', 'organization', 'dayAction', 'actor'] })
+  groupBy!: string;
   @ApiProperty({ type: [StatsRowDto] }) items!: StatsRowDto[];
   @ApiProperty({
     nullable: true,
@@ -70,6 +73,21 @@ export class StatsResponseDto {
   })
   refreshedAt!: string | null;
   @ApiProperty({ nullable: true, type: Number }) stalenessSeconds!: number | null;
+}
+
+export class ActorActionCountDto {
+  @ApiProperty({ example: 'update' }) action!: string;
+  @ApiProperty() events!: number;
+  @ApiProperty() failures!: number;
+}
+
+export class ActorSummaryDto {
+  @ApiProperty() actorId!: string;
+  @ApiProperty({ format: 'date-time', description: 'Start of the range counted (inclusive)' }) from!: string;
+  @ApiProperty({ format: 'date-time', description: 'End of the range counted (exclusive)' }) to!: string;
+  @ApiProperty({ description: "The actor's events in the range (sum of the items)" }) total!: number;
+  @ApiProperty({ type: [ActorActionCountDto], description: 'Per action, most events first' })
+  items!: ActorActionCountDto[];
 }
 
 export { ErrorDto } from '../../common/http/error.dto';

@@ -11,6 +11,7 @@ import { ZstdArchives1795390000050 } from './1795390000050-ZstdArchives';
 import { AuditDeadLetters1795390000060 } from './1795390000060-AuditDeadLetters';
 import { GuardPartitionTruncate1795390000070 } from './1795390000070-GuardPartitionTruncate';
 import { StatsActorsRecent1795390000080 } from './1795390000080-StatsActorsRecent';
+import { AuditVerifications1795390000081 } from './1795390000081-AuditVerifications';
 
 // Listed explicitly (not globbed) so the same list works from ts (tests) and the built js.
 /** The audit schema, in order: what `nest-audit-trail migrate` runs, and what an app adds to its own DataSource. */
@@ -28,4 +29,5 @@ export const AUDIT_MIGRATIONS = [
   AuditDeadLetters1795390000060,
   GuardPartitionTruncate1795390000070,
   StatsActorsRecent1795390000080,
+  AuditVerifications1795390000081,
 ];

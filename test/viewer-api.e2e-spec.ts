@@ -1,7 +1,16 @@
 import { INestApplication } from '@nestjs/common';
+import { randomBytes } from 'node:crypto';
+import { get, IncomingMessage } from 'node:http';
+import { AddressInfo } from 'node:net';
+import { Client } from 'pg';
 import request from 'supertest';
+import { QueryRunner } from 'typeorm';
+import { copyGrants } from '../migrations/1795390000080-StatsActorsRecent';
 import { AuditService, RecordAuditEventInput } from '../src/audit';
+import { createAuditRole } from '../src/common/database/audit-role';
+import { IntegrityService } from '../src/integrity/integrity.service';
 import { StatsRefreshJob } from '../src/query/stats-refresh.job';
+import { TEST_ADMIN_URL } from './support/env';
 import { createTestDatabase, TestDatabase } from './support/test-db';
 import { flushAudit, startTestApp, token } from './support/test-app';
 
@@ -60,9 +69,18 @@ describe('viewer API', () => {
     await app.get(StatsRefreshJob).run();
     await app.get(StatsRefreshJob).run();
   });
+  // Roles are cluster-wide: this run's own, dropped after the database (which holds their grants).
+  const roles = [
+    `audit_app_${randomBytes(4).toString('hex')}`,
+    `audit_app_${randomBytes(4).toString('hex')}`,
+  ];
   afterAll(async () => {
     await app?.close();
     await db?.drop();
+    const admin = new Client({ connectionString: TEST_ADMIN_URL });
+    await admin.connect();
+    for (const role of roles) await admin.query(`DROP ROLE IF EXISTS "${role}"`);
+    await admin.end();
   });
 
   const stats = async (query: Json, who = 'a') =>
@@ -222,6 +240,233 @@ describe('viewer API', () => {
           WHERE actor_id = 'auditor-a' AND resource_type = 'audit-activity' AND resource_id = 'u1'`,
       );
       expect(rows[0].n).toBeGreaterThan(0);
+    });
+  });
+
+  describe('integrity status and the verification with progress', () => {
+    const BATCH = 20;
+    /** What a superuser with write access does: the lifecycle switch lets UPDATE through the trigger. */
+    const tamper = async (sql: string, params: unknown[] = []) => {
+      await db.sql.query('BEGIN');
+      await db.sql.query(`SET LOCAL audit.lifecycle = 'on'`);
+      await db.sql.query(sql, params);
+      await db.sql.query('COMMIT');
+    };
+    /** `n` events of `org` in batches of BATCH (sealed per batch). */
+    const chainFor = async (org: string, n: number) => {
+      const ids: string[] = [];
+      for (let i = 0; i < n; i++) {
+        if (i > 0 && i % BATCH === 0) await flushAudit(app);
+        ids.push(record(org, `user-${i % 3}`, { resourceId: `r-${i}` }).id);
+      }
+      await flushAudit(app);
+      return ids;
+    };
+    const status = async (query: Json, who: string) =>
+      (await http().get('/audit/integrity/status').query(query).set(as(who)).expect(200)).body as Json;
+    /** The streamed verify, as the viewer reads it: status, headers and the parsed lines. */
+    const streamed = async (query: Json, who = 'adminAll') => {
+      const res = await http()
+        .get('/audit/integrity/verify')
+        .query({ ...query, progress: 'ndjson' })
+        .set(as(who))
+        .buffer(true)
+        .parse((response, done) => {
+          let text = '';
+          response.setEncoding('utf8');
+          response.on('data', (chunk: string) => (text += chunk));
+          response.on('end', () => done(null, text));
+        });
+      const text = res.body as string;
+      return {
+        res,
+        text,
+        lines:
+          res.status === 200
+            ? text
+                .trimEnd()
+                .split('\n')
+                .map((l) => JSON.parse(l) as Json)
+            : [],
+      };
+    };
+    let tampered: string;
+
+    it('shows the chain and no verification before any', async () => {
+      const body = await status({}, 'a');
+      expect(body).toMatchObject({ organizationId: 'org-a', lastVerification: null, newestCheckpoint: null });
+      const { rows } = await db.sql.query(
+        `SELECT count(*)::int AS events FROM audit_events WHERE organization_id = 'org-a'`,
+      );
+      expect(body.chain).toMatchObject({ sealedEvents: rows[0].events, pendingBatches: 0 });
+      expect(body.chain.seals).toBeGreaterThan(0);
+      expect(Date.parse(body.chain.lastSealAt)).toBeGreaterThan(Date.now() - 10 * 60_000);
+    });
+
+    it('records every verification: the status shows the latest, with the newest checkpoint', async () => {
+      await app.get(IntegrityService).chainAndSign();
+      const from = new Date(Date.now() - 200 * DAY).toISOString();
+      const report = (
+        await http().get('/audit/integrity/verify').query({ from }).set(as('adminA')).expect(200)
+      ).body;
+      expect(report.ok).toBe(true);
+      const body = await status({}, 'a');
+      expect(body.lastVerification).toEqual({
+        startedAt: expect.any(String),
+        finishedAt: expect.any(String),
+        ok: true,
+        checkedEvents: report.checkedEvents,
+        firstBroken: null,
+        from,
+        to: null,
+      });
+      expect(Date.parse(body.lastVerification.finishedAt)).toBeGreaterThanOrEqual(
+        Date.parse(body.lastVerification.startedAt),
+      );
+      expect(body.newestCheckpoint).toMatchObject({
+        organizationId: 'org-a',
+        seq: String(body.chain.seals),
+        keyId: expect.stringMatching(/^[0-9a-f]{16}$/),
+      });
+      const { rows } = await db.sql.query(
+        `SELECT organization_id, trigger, actor_id FROM audit_verifications ORDER BY id`,
+      );
+      expect(rows).toEqual([{ organization_id: 'org-a', trigger: 'api', actor_id: 'admin-a' }]);
+    });
+
+    it("keeps another organization's status from an audit:read token (403), as the other endpoints do", async () => {
+      const res = await http().get('/audit/integrity/status').query({ organizationId: 'org-b' }).set(as('a'));
+      expect(res.status).toBe(403);
+      expect((await status({ organizationId: 'org-b' }, 'all')).organizationId).toBe('org-b');
+      expect((await status({}, 'b')).lastVerification).toBeNull();
+      const bad = await http()
+        .get('/audit/integrity/status')
+        .query({ organizationId: 'x\u0000' })
+        .set(as('a'));
+      expect(bad.status).toBe(400);
+      expect(bad.body.message.join(' ')).toContain('organizationId');
+    });
+
+    it('streams start, then the result naming the tampered event, and records it for the status', async () => {
+      const ids = await chainFor('org-t', 3 * BATCH);
+      tampered = ids[25];
+      await tamper(`UPDATE audit_events SET resource_id = 'forged' WHERE id = $1`, [tampered]);
+      const { res, lines, text } = await streamed({ organizationId: 'org-t' });
+      expect(res.status).toBe(200);
+      expect(res.headers['content-type']).toMatch(/^application\/x-ndjson/);
+      expect(res.headers['cache-control']).toBe('no-store');
+      expect(res.headers['x-content-type-options']).toBe('nosniff');
+      expect(text.endsWith('\n')).toBe(true);
+      expect(lines[0]).toEqual({ type: 'start', totalEvents: 3 * BATCH });
+      expect(lines.slice(1, -1).every((l) => l.type === 'progress')).toBe(true);
+      expect(lines.filter((l) => l.type === 'result')).toHaveLength(1);
+      const result = lines.at(-1)!;
+      expect(result).toMatchObject({
+        type: 'result',
+        ok: false,
+        checkedEvents: 3 * BATCH,
+        firstBroken: { kind: 'event', id: tampered, organizationId: 'org-t' },
+      });
+      const body = await status({ organizationId: 'org-t' }, 'adminAll');
+      expect(body.lastVerification).toMatchObject({
+        ok: false,
+        checkedEvents: 3 * BATCH,
+        firstBroken: result.firstBroken,
+      });
+    });
+
+    it("records a run over every chain per organization: each status is the chain's own", async () => {
+      const { lines } = await streamed({});
+      const result = lines.at(-1)!;
+      expect(result).toMatchObject({ type: 'result', ok: false, firstBroken: { id: tampered } });
+      expect(lines[0].type).toBe('start');
+      expect(lines[0].totalEvents).toBeGreaterThanOrEqual(3 * BATCH);
+      // org-a's chain is intact: its own row says so, the run's row (organization null) does not.
+      expect((await status({}, 'a')).lastVerification).toMatchObject({ ok: true, firstBroken: null });
+      const all = await status({}, 'all');
+      expect(all.organizationId).toBeNull();
+      expect(all.lastVerification).toMatchObject({
+        ok: false,
+        checkedEvents: result.checkedEvents,
+        firstBroken: { id: tampered, organizationId: 'org-t' },
+      });
+      expect(all.chain.sealedEvents).toBeGreaterThan((await status({}, 'a')).chain.sealedEvents);
+      const { rows } = await db.sql.query(
+        `SELECT count(*)::int AS n FROM audit_verifications WHERE finished_at = (SELECT max(finished_at) FROM audit_verifications)`,
+      );
+      expect(rows[0].n).toBe(result.chains.length + 1);
+    });
+
+    it('answers a 403 or a 400 before any line, and keeps the plain verify as it was', async () => {
+      const forbidden = await streamed({ organizationId: 'org-b' }, 'adminA');
+      expect(forbidden.res.status).toBe(403);
+      expect(forbidden.res.headers['content-type']).toMatch(/^application\/json/);
+      await http().get('/audit/integrity/verify').query({ progress: 'ndjson' }).set(as('a')).expect(403);
+      const bad = await http().get('/audit/integrity/verify').query({ progress: 'json' }).set(as('adminA'));
+      expect(bad.status).toBe(400);
+      expect(bad.body.message.join(' ')).toContain('progress');
+      const plain = await http().get('/audit/integrity/verify').set(as('adminA')).expect(200);
+      expect(plain.headers['content-type']).toMatch(/^application\/json/);
+      expect(plain.body).toMatchObject({ ok: true, chains: [{ organizationId: 'org-a' }] });
+    });
+
+    it('survives a client that disconnects mid-stream: the verification still finishes and is recorded', async () => {
+      const count = async () =>
+        (
+          await db.sql.query(
+            `SELECT count(*)::int AS n FROM audit_verifications WHERE organization_id = 'org-t'`,
+          )
+        ).rows[0].n as number;
+      const before = await count();
+      const { port } = app.getHttpServer().listen(0).address() as AddressInfo;
+      await new Promise<void>((resolve, reject) => {
+        const req = get(
+          `http://127.0.0.1:${port}/audit/integrity/verify?progress=ndjson&organizationId=org-t`,
+          { headers: as('adminAll') },
+          (res: IncomingMessage) => {
+            res.once('data', () => {
+              req.destroy();
+              resolve();
+            });
+          },
+        );
+        req.on('error', (error: NodeJS.ErrnoException) =>
+          error.code === 'ECONNRESET' ? undefined : reject(error),
+        );
+      });
+      for (let i = 0; i < 100 && (await count()) === before; i++) await new Promise((r) => setTimeout(r, 50));
+      expect(await count()).toBe(before + 1);
+      // The app still answers.
+      await http().get('/audit/integrity/status').set(as('a')).expect(200);
+    });
+  });
+
+  describe('grants', () => {
+    const can = async (role: string, table: string, privilege: string) =>
+      (await db.sql.query(`SELECT has_table_privilege($1, $2, $3) AS ok`, [role, table, privilege])).rows[0]
+        .ok;
+
+    it('lets the app role read the new view and append verifications, never change them', async () => {
+      await createAuditRole(db.url, { role: roles[0] });
+      expect(await can(roles[0], 'audit_stats_actors_recent', 'SELECT')).toBe(true);
+      expect(await can(roles[0], 'audit_verifications', 'INSERT')).toBe(true);
+      expect(await can(roles[0], 'audit_verifications', 'SELECT')).toBe(true);
+      expect(await can(roles[0], 'audit_verifications', 'UPDATE')).toBe(false);
+      expect(await can(roles[0], 'audit_verifications', 'DELETE')).toBe(false);
+      expect(await can(roles[0], 'audit_verifications', 'TRUNCATE')).toBe(false);
+    });
+
+    it("the migrations give the new objects to the roles that had the old ones' grants (an upgrade)", async () => {
+      const runner = { query: (sql: string) => db.sql.query(sql) } as unknown as QueryRunner;
+      await db.sql.query(`CREATE ROLE "${roles[1]}" NOLOGIN`);
+      await db.sql.query(`GRANT SELECT ON audit_stats_daily TO "${roles[1]}"`);
+      await db.sql.query(`GRANT SELECT, INSERT ON audit_events TO "${roles[1]}"`);
+      expect(await can(roles[1], 'audit_stats_actors_recent', 'SELECT')).toBe(false);
+      await copyGrants(runner, 'audit_stats_daily', 'SELECT', 'audit_stats_actors_recent', 'SELECT');
+      await copyGrants(runner, 'audit_events', 'INSERT', 'audit_verifications', 'SELECT, INSERT');
+      expect(await can(roles[1], 'audit_stats_actors_recent', 'SELECT')).toBe(true);
+      expect(await can(roles[1], 'audit_verifications', 'INSERT')).toBe(true);
+      expect(await can(roles[1], 'audit_verifications', 'UPDATE')).toBe(false);
     });
   });
 });

@@ -23,6 +23,17 @@ export interface VerifyReport {
   chains: ChainReport[];
 }
 
+/** Told how a verification advances (the API's streamed verify). Called on the verifier's path: keep it cheap. */
+export interface VerifyProgress {
+  /**
+   * Once, before the events are read: the events the seals of the range count (what the verifier expects to
+   * read), or null when no seal lies in the range.
+   */
+  start(totalEvents: number | null): void;
+  /** After every event read, with the number read so far (events just outside the range included). */
+  read(readEvents: number): void;
+}
+
 const micros = (date: Date | undefined) => (date ? BigInt(date.getTime()) * 1000n : null);
 
 type Window = { fromMicros: bigint | null; toMicros: bigint | null };
@@ -85,13 +96,18 @@ export class DatabaseVerifier {
    * `orgKeys` undefined: every chain (those of the database and those with a published head), in one pass
    * over the events. `heads`: the heads published outside the database, to prove no tail was deleted.
    */
-  async verify(range: VerifyRange, orgKeys?: string[], heads?: ExternalHeadSource): Promise<VerifyReport> {
+  async verify(
+    range: VerifyRange,
+    orgKeys?: string[],
+    heads?: ExternalHeadSource,
+    progress?: VerifyProgress,
+  ): Promise<VerifyReport> {
     // Read before the snapshot is taken: every head found was published from a state committed before it,
     // so a chain that ends before its head in the snapshot did lose seals (not just gain them meanwhile).
     const published = heads ? await heads.load(orgKeys) : undefined;
     // One snapshot for chains and events: writers keep committing batches while this runs.
     const report = await this.repository.inSnapshot((repository) =>
-      this.verifyIn(repository, range, orgKeys, published?.heads),
+      this.verifyIn(repository, range, orgKeys, published?.heads, progress),
     );
     const indexError = published?.indexError;
     report.publishedHeads = { checked: !!published, ...(indexError ? { indexError } : {}) };
@@ -112,6 +128,7 @@ export class DatabaseVerifier {
     range: VerifyRange,
     orgKeys?: string[],
     heads?: Map<string, ExternalHead>,
+    progress?: VerifyProgress,
   ): Promise<VerifyReport> {
     // Every chain: also those only the published heads still know of (deleted whole from the database).
     const keys = orgKeys ?? [...new Set([...(await repository.orgKeys()), ...(heads?.keys() ?? [])])];
@@ -127,7 +144,9 @@ export class DatabaseVerifier {
         ? windows.reduce((max, w) => (w.toMicros! > max ? w.toMicros! : max), micros(range.to)!)
         : null,
     };
+    let read = 0;
     const onEvent = (event: VerifiedEvent, orgKey: string) => {
+      if (progress) progress.read(++read);
       let verifier = verifiers.get(orgKey);
       if (!verifier && orgKeys) return; // another organization's event (several asked for)
       // Events of an organization that has no chain at all: nothing seals them.
@@ -135,6 +154,7 @@ export class DatabaseVerifier {
       verifier.addEvent(event);
     };
     const seals = [...verifiers.values()].flatMap((v) => v.sealsInRange());
+    progress?.start(seals.length ? seals.reduce((n, s) => n + s.eventCount, 0) : null);
     const orgKey = orgKeys?.length === 1 ? orgKeys[0] : null;
     // The chain verifiers take events in any order: the windows are streamed at the same time, the first
     // on the snapshot's connection, the others on connections that import its snapshot.

@@ -1,14 +1,18 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown, Optional } from '@nestjs/common';
+import { Readable } from 'node:stream';
 import { Pool, PoolClient } from 'pg';
 import { appendSeals } from '../audit';
 import { AuthUser } from '../common/auth/auth.types';
 import { ChainHeadPublisher, PublishResult } from './chain-head.publisher';
 import { ChainHeadStore } from './chain-head.store';
 import { CheckpointSigner, PublicKeyInfo } from './checkpoint-signer';
-import { DatabaseVerifier, VerifyRange, VerifyReport } from './database-verifier';
+import { DatabaseVerifier, VerifyProgress, VerifyRange, VerifyReport } from './database-verifier';
 import { HEAD_LOCK_KEY, IntegrityMaintenanceRepository } from './integrity-maintenance.repository';
 import { IntegrityRepository } from './integrity.repository';
 import { organizationScope } from '../common/auth/tenant-scope';
+import { IntegrityStatus, verificationRecords } from './verification';
+import { VerificationRepository } from './verification.repository';
+import { verifyLines } from './verify-progress';
 
 export const INTEGRITY_POOL = Symbol('INTEGRITY_POOL');
 
@@ -21,6 +25,7 @@ export class IntegrityService implements OnApplicationShutdown {
   private readonly logger = new Logger(IntegrityService.name);
   private readonly verifier: DatabaseVerifier;
   private readonly maintenance: IntegrityMaintenanceRepository;
+  private readonly verifications: VerificationRepository;
   private readonly publisher?: ChainHeadPublisher;
   private database?: Promise<string>;
 
@@ -31,6 +36,7 @@ export class IntegrityService implements OnApplicationShutdown {
   ) {
     this.verifier = new DatabaseVerifier(new IntegrityRepository(pool), signer.publicKeys);
     this.maintenance = new IntegrityMaintenanceRepository(pool);
+    this.verifications = new VerificationRepository(pool);
     if (heads) this.publisher = new ChainHeadPublisher(heads, signer, this.maintenance);
   }
 
@@ -47,11 +53,63 @@ export class IntegrityService implements OnApplicationShutdown {
     await this.pool.end();
   }
 
-  /** Own organization, unless `audit:read:all` (then the one asked for, or every chain). */
-  async verify(user: AuthUser, range: VerifyRange, organizationId?: string): Promise<VerifyReport> {
+  /**
+   * Own organization, unless `audit:read:all` (then the one asked for, or every chain). The outcome is
+   * recorded in audit_verifications (one row per chain, see verificationRecords) before it is returned.
+   */
+  async verify(
+    user: AuthUser,
+    range: VerifyRange,
+    organizationId?: string,
+    progress?: VerifyProgress,
+  ): Promise<VerifyReport> {
+    return this.verifyScoped(user, organizationScope(user, organizationId), range, progress);
+  }
+
+  /**
+   * `verify` as NDJSON lines (start, progress, then the result or an error without details). The scope is
+   * checked first: a 403 is thrown here, before any line. A consumer that goes away does not stop the
+   * verification, which still records its outcome.
+   */
+  verifyStream(user: AuthUser, range: VerifyRange, organizationId?: string): Readable {
     const scope = organizationScope(user, organizationId);
+    return verifyLines(
+      (progress) => this.verifyScoped(user, scope, range, progress),
+      (error) => this.logger.error(`Verification failed: ${errorName(error)}`),
+    );
+  }
+
+  /** The organization's (or with audit:read:all and none asked for, every chain's) integrity as recorded. */
+  async status(user: AuthUser, organizationId?: string): Promise<IntegrityStatus> {
+    const scope = organizationScope(user, organizationId);
+    return {
+      organizationId: scope ?? null,
+      lastVerification: await this.verifications.latest(scope),
+      newestCheckpoint: await this.verifications.newestCheckpoint(scope),
+      chain: await this.verifications.chain(scope),
+    };
+  }
+
+  private async verifyScoped(
+    user: AuthUser,
+    scope: string | undefined,
+    range: VerifyRange,
+    progress?: VerifyProgress,
+  ): Promise<VerifyReport> {
+    const startedAt = new Date();
     const heads = this.heads?.source(await this.databaseName());
-    return this.verifier.verify(range, scope === undefined ? undefined : [scope], heads);
+    const report = await this.verifier.verify(
+      range,
+      scope === undefined ? undefined : [scope],
+      heads,
+      progress,
+    );
+    const rows = verificationRecords(report, scope, { startedAt, finishedAt: new Date(), actorId: user.sub });
+    // The report stands on its own: a record that cannot be written is logged, not the caller's failure.
+    await this.verifications
+      .record(rows)
+      .catch((error: Error) => this.logger.error(`Verification not recorded: ${errorName(error)}`));
+    return report;
   }
 
   /**
@@ -108,3 +166,9 @@ export class IntegrityService implements OnApplicationShutdown {
     return queued.length;
   }
 }
+
+/** Name and code only: a driver's message may quote SQL or values. */
+const errorName = (error: Error) => {
+  const code = (error as NodeJS.ErrnoException).code;
+  return `${error.name}${code ? ` ${code}` : ''}`;
+};

@@ -11,6 +11,7 @@ const GRANTS: Array<[privileges: string, tables: string[]]> = [
       'audit_archived_leaves',
       'audit_subject_erasures',
       'audit_dead_letters',
+      'audit_verifications',
     ],
   ],
   ['SELECT, INSERT, UPDATE', ['audit_chain_heads', 'audit_subject_keys']],

@@ -52,7 +52,10 @@ export async function createAuditRole(databaseUrl: string, options: AuditRoleOpt
     if (exists.rowCount === 0) await client.query(`CREATE ROLE ${quotedRole} NOLOGIN`);
     await client.query(`GRANT USAGE ON SCHEMA ${quotedSchema} TO ${quotedRole}`);
     for (const [privileges, tables] of GRANTS) {
-      const list = (await Promise.all(tables.map(ident))).map((t) => `${quotedSchema}.${t}`).join(', ');
+      // One query at a time: pg deprecates queueing queries on one client (gone in pg 9).
+      const quoted: string[] = [];
+      for (const table of tables) quoted.push(`${quotedSchema}.${await ident(table)}`);
+      const list = quoted.join(', ');
       await client.query(`GRANT ${privileges} ON ${list} TO ${quotedRole}`);
     }
     for (const member of options.grantTo ?? []) {

@@ -24,3 +24,14 @@ export function formatBytes(bytes: number): string {
   if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KiB`;
   return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 }
+
+const pad = (n: number) => String(n).padStart(2, '0');
+
+/** A table cell's time, local: [`2026-12-07`, `12:58:23`] (sortable, and narrow enough to stack). */
+export function tableTime(iso: string): [string, string] {
+  const d = new Date(iso);
+  return [
+    `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`,
+    `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`,
+  ];
+}

@@ -23,7 +23,8 @@ function resolvedTheme(theme: Theme): 'light' | 'dark' {
 function App() {
   const [me, setMe] = useState<Identity | null>(null);
   const [problem, setProblem] = useState<string | null>(null);
-  const [signedOut, setSignedOut] = useState(false);
+  // Why the sign-in form shows: no identity yet, or the token in this tab was refused.
+  const [signIn, setSignIn] = useState<'needed' | 'refused' | null>(null);
   const [theme, setTheme] = useState<Theme>(() => (localStorage.getItem(THEME_KEY) as Theme) || 'system');
   const shown = resolvedTheme(theme);
 
@@ -36,12 +37,13 @@ function App() {
     getJson<Identity>('me').then(
       (identity) => {
         setMe(identity);
-        setSignedOut(false);
+        setSignIn(null);
         setProblem(null);
       },
       (error: unknown) => {
         setMe(null);
-        if (error instanceof ApiError && error.status === 401) setSignedOut(true);
+        if (error instanceof ApiError && error.status === 401)
+          setSignIn(session.token() ? 'refused' : 'needed');
         else setProblem(errorText(error));
       },
     );
@@ -50,7 +52,7 @@ function App() {
     void identify();
     const onUnauthorized = () => {
       setMe(null);
-      setSignedOut(true);
+      setSignIn(session.token() ? 'refused' : 'needed');
     };
     window.addEventListener(UNAUTHORIZED, onUnauthorized);
     return () => window.removeEventListener(UNAUTHORIZED, onUnauthorized);
@@ -59,7 +61,7 @@ function App() {
   const signOut = () => {
     session.clear();
     setMe(null);
-    setSignedOut(true);
+    setSignIn('needed');
   };
 
   return (
@@ -106,17 +108,16 @@ function App() {
       </header>
       <main id="content" tabIndex={-1}>
         {problem && <Message kind="error">{problem}</Message>}
-        {signedOut && <SignIn onSignedIn={identify} />}
+        {signIn && <SignIn refused={signIn === 'refused'} onSignedIn={identify} />}
         {me && <Routes me={me} theme={shown} />}
       </main>
     </>
   );
 }
 
-function SignIn({ onSignedIn }: { onSignedIn: () => Promise<void> }) {
+function SignIn({ refused, onSignedIn }: { refused: boolean; onSignedIn: () => Promise<void> }) {
   const [token, setToken] = useState('');
   const input = useRef<HTMLTextAreaElement>(null);
-  const hadToken = session.token() !== null;
   useEffect(() => input.current?.focus(), []);
   const submit = (event: Event) => {
     event.preventDefault();
@@ -126,7 +127,7 @@ function SignIn({ onSignedIn }: { onSignedIn: () => Promise<void> }) {
   return (
     <form class="card sign-in" onSubmit={submit} aria-labelledby="sign-in-title">
       <h1 id="sign-in-title">Sign in</h1>
-      {hadToken && (
+      {refused && (
         <Message kind="error">The token was refused (expired or invalid). Paste a new one.</Message>
       )}
       <label class="field">

@@ -4,7 +4,7 @@ export function StatusBadge({ status, code }: { status: string; code?: number | 
   return (
     <span class={`badge status-${status === 'failure' ? 'failure' : 'success'}`}>
       {status}
-      {code ? ` ${code}` : ''}
+      {code ? <span class="code"> {code}</span> : ''}
     </span>
   );
 }

@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import type { AuditEvent } from '../api';
-import { formatTime } from '../format';
+import { formatTime, tableTime } from '../format';
 import { eventHref, navigate } from '../router';
 import { SeverityBadge, StatusBadge } from './badges';
 import { useVirtualizer } from './use-virtual';
@@ -63,10 +63,10 @@ export function EventTable({ events, hasMore, loading, onLoadMore, showOrganizat
     <div class="event-table">
       <div class={`grid-header ${columns}`} aria-hidden="true">
         <span>Time</span>
-        {showOrganization && <span>Organization</span>}
+        {showOrganization && <span class="col-org">Organization</span>}
         <span>Actor</span>
         <span>Action</span>
-        <span>Resource</span>
+        <span class="col-resource">Resource</span>
         <span>Status</span>
         <span class="col-severity">Severity</span>
       </div>
@@ -100,15 +100,22 @@ export function EventTable({ events, hasMore, loading, onLoadMore, showOrganizat
               >
                 <span role="gridcell">
                   <a href={eventHref(e.id)} tabIndex={-1} onClick={(ev) => ev.preventDefault()}>
-                    <time dateTime={e.occurredAt}>{formatTime(e.occurredAt)}</time>
+                    <time dateTime={e.occurredAt} title={formatTime(e.occurredAt)}>
+                      <span class="date">{tableTime(e.occurredAt)[0]}</span>{' '}
+                      <span class="clock">{tableTime(e.occurredAt)[1]}</span>
+                    </time>
                   </a>
                 </span>
-                {showOrganization && <span role="gridcell">{e.organizationId ?? '—'}</span>}
+                {showOrganization && (
+                  <span role="gridcell" class="col-org ellipsis">
+                    {e.organizationId ?? '—'}
+                  </span>
+                )}
                 <span role="gridcell" class="ellipsis">
                   {e.actorId ?? e.actorType}
                 </span>
                 <span role="gridcell">{e.action}</span>
-                <span role="gridcell" class="ellipsis">
+                <span role="gridcell" class="col-resource ellipsis">
                   {e.resourceType ? `${e.resourceType}${e.resourceId ? ` ${e.resourceId}` : ''}` : '—'}
                 </span>
                 <span role="gridcell">

@@ -41,14 +41,20 @@ describe('audit viewer in a browser', () => {
   const shot = (name: string, p: Page = page) =>
     p.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
 
-  const api = async (method: string, path: string, bearer: string, body?: unknown) => {
+  /** The demo's own API: its JSON answer (an account), or null. */
+  const api = async (
+    method: string,
+    path: string,
+    bearer: string,
+    body?: unknown,
+  ): Promise<{ id: string } | null> => {
     const response = await fetch(`${base}${path}`, {
       method,
       headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json' },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${await response.text()}`);
-    return (response.status === 204 ? null : response.json()) as Promise<any>;
+    return response.status === 204 ? null : ((await response.json()) as { id: string });
   };
 
   beforeAll(async () => {
@@ -64,12 +70,12 @@ describe('audit viewer in a browser', () => {
     const created: Array<{ id: string }> = [];
     for (let i = 0; i < 3; i++)
       created.push(
-        await api('POST', '/accounts', alice, {
+        (await api('POST', '/accounts', alice, {
           name: `Acme ${i}`,
           email: `owner${i}@example.com`,
           plan: 'free',
           password: `a-long-password-${i}`,
-        }),
+        }))!,
       );
     accountId = created[1].id;
     await api('PATCH', `/accounts/${accountId}`, carol, { plan: 'pro', name: 'Acme Renamed' });
@@ -80,7 +86,7 @@ describe('audit viewer in a browser', () => {
       email: 'beta@example.com',
       plan: 'free',
       password: 'another-long-password',
-    })) as { id: string };
+    }))!;
     await flushAudit(app);
     const { rows } = await db.sql.query(
       `SELECT id FROM audit_events WHERE organization_id = 'org-b' AND resource_id = $1`,

@@ -40,7 +40,7 @@ function headers(accept: string): Record<string, string> {
 }
 
 async function failure(response: Response): Promise<ApiError> {
-  let messages: string[] = [];
+  let messages: string[];
   try {
     const body = (await response.json()) as { message?: string | string[] };
     messages = Array.isArray(body.message) ? body.message : body.message ? [body.message] : [];

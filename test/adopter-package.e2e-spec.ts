@@ -13,6 +13,7 @@ import {
   unresolvedRequires,
   writeAdopterApp,
 } from './support/adopter/adopter-app';
+import { countOf, launchChromium, textOf } from './support/browser';
 import { databaseUrl, TEMPLATE_FILE, TEST_ADMIN_URL, TEST_DB_PREFIX } from './support/env';
 import { freePort, ServiceProcess } from './support/process';
 
@@ -32,6 +33,7 @@ const log = (line: string) => console.log(`[adopter] ${line}`);
 const ALLOWED_ENTRIES = [
   /^dist\/src\//,
   /^dist\/migrations\//,
+  /^dist\/viewer\//,
   /^package\.json$/,
   /^README\.md$/,
   /^LICENSE$/,
@@ -157,6 +159,7 @@ describe('Adopting the package: a NestJS app built on the packed tarball', () =>
         'dist/src/index.d.ts',
         'dist/src/cli/nest-audit-trail.js',
         'dist/migrations/index.js',
+        'dist/viewer/index.html',
       ]),
     );
     // A sanity bound on the size: the compiled package, not the repository (a few hundred KiB today).
@@ -454,6 +457,39 @@ describe('Adopting the package: a NestJS app built on the packed tarball', () =>
       const times = items.map((e) => Date.parse(e.occurredAt));
       expect([...times].sort((a, b) => a - b)).toEqual(times);
       expect(items[0].after).toMatchObject({ customerEmail: EMAIL, billingPhone: PHONE, amount: 1200 });
+    });
+
+    it("serves the viewer under the app's own admin prefix, behind the app's own identity", async () => {
+      const page = await fetch(`${base}/admin/audit/ui`, { headers: { 'x-user': JSON.stringify(readerA) } });
+      expect(page.status).toBe(200);
+      const html = await page.text();
+      expect(html).toContain('<meta name="audit-api" content="/admin/audit" />');
+      const script = /src="(\/admin\/audit\/ui\/assets\/app-[A-Z0-9]+\.js)"/.exec(html)?.[1];
+      expect(script).toBeDefined();
+      const asset = await fetch(`${base}${script}`, { headers: { 'x-user': JSON.stringify(readerA) } });
+      expect([asset.status, asset.headers.get('content-type')]).toEqual([
+        200,
+        'text/javascript; charset=utf-8',
+      ]);
+      // The app's global guard runs first, as for any of its routes.
+      expect((await fetch(`${base}/admin/audit/ui`)).status).toBe(401);
+
+      // In a browser, the identity an API gateway would add to every request: no token to paste.
+      const browser = await launchChromium();
+      try {
+        const context = await browser.newContext({ extraHTTPHeaders: { 'x-user': JSON.stringify(readerA) } });
+        const tab = await context.newPage();
+        await tab.goto(`${base}/admin/audit/ui/?resourceType=invoice&resourceId=${invoiceA}`);
+        const rows = tab.locator('[role=grid] [role=row]');
+        await countOf(rows, 3);
+        await rows.filter({ hasText: 'update' }).click();
+        const email = tab.locator('table.diff tr[data-field="customerEmail"]');
+        await textOf(email, NEW_EMAIL);
+        expect(await email.getAttribute('class')).toContain('changed');
+        expect(await email.locator('td.before').innerText()).toBe(EMAIL);
+      } finally {
+        await browser.close();
+      }
     });
 
     it('stores customerEmail and billingPhone only as ciphertext', async () => {

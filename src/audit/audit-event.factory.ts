@@ -40,6 +40,8 @@ export interface EventDraft {
   metadata?: Record<string, unknown> | null;
   occurredAt?: Date;
   rules: RedactionRules;
+  /** Fields whose changes never count (DiffOptions.ignore). */
+  ignoredFields?: readonly string[];
 }
 
 const MAX_TEXT = 2048;
@@ -73,6 +75,7 @@ export function buildAuditEvent(draft: EventDraft, maxStateBytes: number): Audit
       beforeRedacted: before.redacted,
       afterRedacted: after.redacted,
       partialAfter: draft.partialAfter,
+      ignore: draft.ignoredFields,
     });
     if (changes.length === 0 && !draft.recordNoOps) return null;
   }

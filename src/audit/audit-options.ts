@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { DEFAULT_IGNORED_FIELDS } from './diff';
 import { DEFAULT_REDACT_KEYS } from './redaction';
 import { AuditModuleOptions, AuditRedisOptions, AuditSeverity } from './audit.types';
 import type { SpoolOptions } from './delivery/disk-spool';
@@ -85,6 +86,8 @@ export function resolveAuditOptions(
     drainTimeoutMs: options.drainTimeoutMs ?? 10_000,
     maxStateBytes: options.maxStateBytes ?? 64 * 1024,
     redactKeys: [...(options.redactKeys ?? DEFAULT_REDACT_KEYS), ...(options.extraRedactKeys ?? [])],
+    ignoredFields: options.ignoredFields ?? [...DEFAULT_IGNORED_FIELDS],
+    ignoredFieldsByResource: options.ignoredFieldsByResource ?? {},
     trustedProxies: options.trustedProxies ?? [],
     maxListIds: options.maxListIds ?? 100,
     criticalActions: options.criticalActions ?? ['delete', 'export', 'erase'],

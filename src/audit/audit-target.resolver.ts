@@ -22,6 +22,8 @@ export interface AuditTarget {
   idParam: string;
   responseIdPath: string;
   rules: RedactionRules;
+  /** Fields whose changes never count: the module's, the resource type's and the decorator's. */
+  ignoredFields: readonly string[];
   /** Loads the current state of the resource, or undefined when there is no way to (no entity, no loader). */
   loadState?: LoadState;
   /** The TypeORM entity of the resource, when known (transactional capture matches on it). */
@@ -44,7 +46,7 @@ export class AuditTargetResolver {
   private readonly globalRules: RedactionRules;
 
   constructor(
-    @Inject(AUDIT_OPTIONS) options: ResolvedAuditOptions,
+    @Inject(AUDIT_OPTIONS) private readonly options: ResolvedAuditOptions,
     private readonly moduleRef: ModuleRef,
     private readonly dataSource: DataSource,
   ) {
@@ -53,6 +55,15 @@ export class AuditTargetResolver {
 
   get rules(): RedactionRules {
     return this.globalRules;
+  }
+
+  /** The ignored fields of a resource type (module-wide plus per type), plus `extra`. */
+  ignoredFieldsFor(
+    resourceType: string | null | undefined,
+    extra: readonly string[] = [],
+  ): readonly string[] {
+    const byType = resourceType ? (this.options.ignoredFieldsByResource[resourceType] ?? []) : [];
+    return [...this.options.ignoredFields, ...byType, ...extra];
   }
 
   resolve(controller: Type<unknown>, handler: object, options: AuditedOptions): AuditTarget {
@@ -66,6 +77,7 @@ export class AuditTargetResolver {
         idParam: options.idParam ?? 'id',
         responseIdPath: options.responseIdPath ?? 'id',
         rules: this.globalRules.withPaths(options.redact),
+        ignoredFields: this.ignoredFieldsFor(resourceType, options.ignoredFields),
         loadState: this.stateLoader(options, resourceType),
         entity,
         beforeFromHandler: options.beforeState === 'handler' && this.canWatch(entity, resourceType),

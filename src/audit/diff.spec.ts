@@ -35,10 +35,58 @@ describe('diffStates', () => {
     expect(diffStates(before, after)).toEqual([{ path: 'address.city', before: 'Paris', after: 'Lyon' }]);
   });
 
-  it('compares arrays as a whole', () => {
+  it('reports a list of scalars with the members added and removed', () => {
     expect(
       diffStates({ tags: ['a', 'b'], items: [{ id: 1 }] }, { tags: ['a', 'c'], items: [{ id: 1 }] }),
-    ).toEqual([{ path: 'tags', before: ['a', 'b'], after: ['a', 'c'] }]);
+    ).toEqual([{ path: 'tags', before: ['a', 'b'], after: ['a', 'c'], added: ['c'], removed: ['b'] }]);
+    // Duplicates count: a many-to-many link added twice is one more member.
+    expect(diffStates({ roleIds: [1, 2] }, { roleIds: [1, 2, 2] })).toEqual([
+      { path: 'roleIds', before: [1, 2], after: [1, 2, 2], added: [2], removed: [] },
+    ]);
+  });
+
+  it('reports a collection of objects with ids by ids added and removed, and member fields by id', () => {
+    const before = {
+      lines: [
+        { id: 7, sku: 'A', quantity: 1 },
+        { id: 8, sku: 'B', quantity: 2 },
+      ],
+    };
+    const after = {
+      lines: [
+        { id: 9, sku: 'C', quantity: 1 },
+        { id: 7, sku: 'A', quantity: 3 },
+      ],
+    };
+    expect(diffStates(before, after)).toEqual([
+      { path: 'lines', added: [9], removed: [8] },
+      { path: 'lines[7].quantity', before: 1, after: 3 },
+    ]);
+    // Loaded relations (string ids), reordered only: not a change.
+    const tags = [
+      { id: 'x', name: 'X' },
+      { id: 'y', name: 'Y' },
+    ];
+    expect(diffStates({ tags }, { tags: [tags[1], tags[0]] })).toEqual([]);
+  });
+
+  it('compares arrays that are neither lists of scalars nor collections by id as a whole', () => {
+    expect(diffStates({ points: [{ x: 1 }] }, { points: [{ x: 2 }] })).toEqual([
+      { path: 'points', before: [{ x: 1 }], after: [{ x: 2 }] },
+    ]);
+    expect(diffStates({ rows: [{ id: 1 }, { id: 1 }] }, { rows: [{ id: 1 }] })).toEqual([
+      { path: 'rows', before: [{ id: 1 }, { id: 1 }], after: [{ id: 1 }] },
+    ]);
+  });
+
+  it('leaves ignored fields out of the changes, by name at any depth or by dotted path', () => {
+    const before = { plan: 'free', updatedAt: 't1', version: 1, lines: [{ id: 1, syncedAt: 'a', qty: 1 }] };
+    const after = { plan: 'free', updatedAt: 't2', version: 2, lines: [{ id: 1, syncedAt: 'b', qty: 1 }] };
+    expect(diffStates(before, after, { ignore: ['updatedAt', 'version', 'lines.*.syncedAt'] })).toEqual([]);
+    expect(diffStates(before, { ...after, plan: 'pro' }, { ignore: ['updatedAt', 'version'] })).toEqual([
+      { path: 'plan', before: 'free', after: 'pro' },
+      { path: 'lines[1].syncedAt', before: 'a', after: 'b' },
+    ]);
   });
 
   it('reports added and removed keys, nested ones included', () => {

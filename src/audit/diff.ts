@@ -40,12 +40,70 @@ export interface DiffOptions {
    * only fields present in `after` are compared.
    */
   partialAfter?: boolean;
+  /**
+   * Fields whose changes never count (noise such as `updatedAt`, `version`): a name alone (`updatedAt`)
+   * matches that key at any depth, a dotted path (`lines.*.syncedAt`) that path (`*` is one level, and
+   * stands for a collection member's `[id]`). The states keep them; only `changes` leaves them out.
+   */
+  ignore?: readonly string[];
+}
+
+/** Fields that change on every write without saying anything: never a change by themselves. */
+export const DEFAULT_IGNORED_FIELDS: readonly string[] = ['updatedAt', 'updated_at', 'version'];
+
+/** Whether a change path is ignored by `patterns` (see DiffOptions.ignore). */
+export function ignoredPaths(patterns: readonly string[] | undefined): (path: string) => boolean {
+  if (!patterns || patterns.length === 0) return () => false;
+  const names = new Set(patterns.filter((p) => !p.includes('.')));
+  const paths = patterns.filter((p) => p.includes('.')).map((p) => p.split('.'));
+  return (path) => {
+    const segments = path.replace(/\[[^\]]*\]/g, '.*').split('.');
+    if (names.has(segments[segments.length - 1])) return true;
+    return paths.some(
+      (pattern) =>
+        pattern.length === segments.length &&
+        pattern.every((part, i) => part === '*' || part === segments[i]),
+    );
+  };
+}
+
+const isScalar = (value: JsonValue): boolean => value === null || typeof value !== 'object';
+
+type Keyed = Map<string, JsonObject>;
+
+/** An array of objects each with a scalar `id`, unique: a child collection or loaded relation, by id. */
+function byId(items: JsonValue[]): Keyed | null {
+  const map: Keyed = new Map();
+  for (const item of items) {
+    if (!isObject(item)) return null;
+    const id = field(item, 'id');
+    if (id === undefined || id === null || typeof id === 'object') return null;
+    const key = String(id);
+    if (map.has(key)) return null;
+    map.set(key, item);
+  }
+  return map;
+}
+
+/** Members of `a` not in `b`, as a multiset of scalars (JSON text as the identity). */
+function missingFrom(a: JsonValue[], b: JsonValue[]): JsonValue[] {
+  const counts = new Map<string, number>();
+  for (const item of b) counts.set(JSON.stringify(item), (counts.get(JSON.stringify(item)) ?? 0) + 1);
+  return a.filter((item) => {
+    const key = JSON.stringify(item);
+    const n = counts.get(key) ?? 0;
+    if (n > 0) counts.set(key, n - 1);
+    return n === 0;
+  });
 }
 
 /**
- * Field-level diff of two sanitized states. Objects are compared key by key (paths like `address.city`);
- * arrays and scalars are compared as a whole. Redacted fields are reported as changed (without values)
- * when the values redaction removed differ.
+ * Field-level diff of two sanitized states. Objects are compared key by key (paths like `address.city`).
+ * Arrays are relationships or lists: a list of scalars (ids of a many-to-many link, tags) is reported with
+ * its `added` and `removed` members besides both values; a collection of objects with an `id` (child rows,
+ * loaded relations) as one entry with the `added`/`removed` ids, plus a change per field of a member that
+ * stayed (`lines[7].quantity`); order alone is not a change. Other arrays and scalars are compared whole.
+ * Redacted fields are reported as changed (without values) when the values redaction removed differ.
  */
 export function diffStates(
   before: JsonValue | null,
@@ -53,6 +111,7 @@ export function diffStates(
   options: DiffOptions = {},
 ): FieldChange[] {
   const changes: FieldChange[] = [];
+  const ignored = ignoredPaths(options.ignore);
   const beforeSecrets = options.beforeRedacted ?? null;
   const afterSecrets = options.afterRedacted ?? null;
   /** Whether the redacted value at `path` (or, with `nested`, any below it) changed. */
@@ -72,6 +131,33 @@ export function diffStates(
     path: string,
     topLevel: boolean,
   ) => {
+    if (path && ignored(path)) return;
+    if (Array.isArray(left) && Array.isArray(right) && !deepEqual(left, right)) {
+      if (left.every(isScalar) && right.every(isScalar)) {
+        const added = missingFrom(right, left);
+        const removed = missingFrom(left, right);
+        changes.push({
+          path,
+          before: left,
+          after: right,
+          ...(added.length || removed.length ? { added, removed } : {}),
+        });
+        return;
+      }
+      const [was, is] = [byId(left), byId(right)];
+      if (was && is) {
+        const added = [...is.keys()].filter((id) => !was.has(id)).map((id) => field(is.get(id)!, 'id')!);
+        const removed = [...was.keys()].filter((id) => !is.has(id)).map((id) => field(was.get(id)!, 'id')!);
+        if (added.length || removed.length)
+          changes.push({ path, before: undefined, after: undefined, added, removed });
+        const reported = changes.length;
+        for (const [id, member] of is) if (was.has(id)) walk(was.get(id), member, `${path}[${id}]`, false);
+        // A secret rotated inside a member: redaction keeps no values to compare by path here.
+        if (changes.length === reported && !added.length && !removed.length && secretsDiffer(path, true))
+          changes.push({ path, before: undefined, after: undefined, redacted: true });
+        return;
+      }
+    }
     if (isObject(left) && isObject(right)) {
       const keys = new Set(Object.keys(right));
       if (!(options.partialAfter && topLevel)) for (const key of Object.keys(left)) keys.add(key);

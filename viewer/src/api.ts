@@ -66,6 +66,18 @@ export async function getJson<T>(
   return (await response.json()) as T;
 }
 
+/** POST a JSON body to the admin API; the JSON answer. */
+export async function postJson<T>(path: string, body: unknown): Promise<T> {
+  const response = await fetch(apiUrl(path), {
+    method: 'POST',
+    headers: { ...headers('application/json'), 'content-type': 'application/json' },
+    credentials: 'same-origin',
+    body: JSON.stringify(body),
+  });
+  if (!response.ok) throw await failure(response);
+  return (await response.json()) as T;
+}
+
 /** GET a streamed resource (export, verify progress): the response, its body still to read. */
 export async function getStream(
   path: string,
@@ -119,7 +131,14 @@ export interface AuditEvent {
   resourceId: string | null;
   before: unknown;
   after: unknown;
-  changes: Array<{ path: string; before?: unknown; after?: unknown; redacted?: boolean }> | null;
+  changes: Array<{
+    path: string;
+    before?: unknown;
+    after?: unknown;
+    redacted?: boolean;
+    added?: unknown[];
+    removed?: unknown[];
+  }> | null;
   status: string;
   statusCode: number | null;
   errorMessage: string | null;
@@ -131,6 +150,10 @@ export interface AuditEvent {
   method: string | null;
   durationMs: number | null;
   metadata: unknown;
+  /** Why the change was made (X-Audit-Reason, a body field, or a job's context), when given. */
+  reason?: string | null;
+  /** The database transaction of a mutation (transactional capture). */
+  transactionId?: string | null;
 }
 
 export interface EventPage {

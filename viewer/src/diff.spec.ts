@@ -1,4 +1,4 @@
-import { ERASED, REDACTED, UNAVAILABLE, changeSummary, diffRows, flatten } from './diff';
+import { ERASED, REDACTED, UNAVAILABLE, changeSummary, diffRows, flatten, membership } from './diff';
 
 describe('side-by-side diff rows', () => {
   it('flattens nested objects to dotted paths, arrays and empty objects as leaves', () => {
@@ -57,6 +57,23 @@ describe('side-by-side diff rows', () => {
     expect(diffRows({ a: 1 }, { a: 2 }, null)[0].changed).toBe(true);
     // A create (no before) or a read (state only): nothing to compare, nothing marked by comparison.
     expect(diffRows(null, { a: 1 }, null)[0]).toMatchObject({ before: { kind: 'absent' }, changed: false });
+  });
+
+  it('carries the members a list or relationship gained and lost', () => {
+    const rows = diffRows({ tagIds: ['a', 'b'] }, { tagIds: ['b', 'c'] }, [
+      { path: 'tagIds', before: ['a', 'b'], after: ['b', 'c'], added: ['c'], removed: ['a'] },
+      { path: 'lines', added: [9], removed: [] },
+    ]);
+    expect(rows.find((r) => r.path === 'tagIds')).toMatchObject({
+      changed: true,
+      added: ['c'],
+      removed: ['a'],
+    });
+    // A collection entry without values (ids only) gets its own row.
+    expect(rows.find((r) => r.path === 'lines')).toMatchObject({ changed: true, added: [9], removed: [] });
+    expect(membership(['c'], ['a'])).toBe('+c −a');
+    expect(membership([9], [])).toBe('+9');
+    expect(membership([], [])).toBe('reordered');
   });
 
   it('summarizes changes on one line for timelines', () => {

@@ -19,6 +19,9 @@ export interface FieldChange {
   before?: unknown;
   after?: unknown;
   redacted?: boolean;
+  /** A list or relationship: members (or ids of a collection) that joined and left. */
+  added?: unknown[];
+  removed?: unknown[];
 }
 
 export interface DiffRow {
@@ -26,6 +29,8 @@ export interface DiffRow {
   before: Cell;
   after: Cell;
   changed: boolean;
+  added?: unknown[];
+  removed?: unknown[];
 }
 
 /** At most this many nested levels are flattened; deeper values are shown as JSON. */
@@ -75,6 +80,9 @@ export function diffRows(before: unknown, after: unknown, changes: FieldChange[]
       before: cellOf(beforeValue),
       after: cellOf(afterValue),
       changed: underChanged(path) || differs,
+      ...(change?.added || change?.removed
+        ? { added: change.added ?? [], removed: change.removed ?? [] }
+        : {}),
     };
   });
   return rows.sort((a, b) => Number(b.changed) - Number(a.changed) || a.path.localeCompare(b.path));
@@ -85,6 +93,7 @@ export function changeSummary(changes: FieldChange[] | null, max = 3): string {
   if (!changes || changes.length === 0) return '';
   const shown = changes.slice(0, max).map((c) => {
     if (c.redacted) return `${c.path} (redacted)`;
+    if (c.added || c.removed) return `${c.path}: ${membership(c.added, c.removed)}`;
     const text = (v: unknown) => {
       const cell = cellOf(v);
       return cell.kind === 'value' ? truncate(cell.text, 24) : cell.kind === 'absent' ? '-' : cell.kind;
@@ -96,3 +105,10 @@ export function changeSummary(changes: FieldChange[] | null, max = 3): string {
 
 export const truncate = (text: string, max: number) =>
   text.length > max ? `${text.slice(0, max - 1)}…` : text;
+
+/** "+3, +4 −1": members (or ids) that joined and left a list or relationship. */
+export function membership(added: unknown[] = [], removed: unknown[] = []): string {
+  const show = (sign: string, items: unknown[]) =>
+    items.map((item) => `${sign}${typeof item === 'string' ? item : JSON.stringify(item)}`);
+  return [...show('+', added), ...show('−', removed)].join(' ') || 'reordered';
+}

@@ -171,7 +171,7 @@ function Routes({ me, theme }: { me: Identity; theme: string }) {
   }, [path, search]);
 
   let params: Record<string, string> | null;
-  if ((params = match('/events/:id', path))) return <EventPage id={params.id} />;
+  if ((params = match('/events/:id', path))) return <EventPage id={params.id} me={me} />;
   if ((params = match('/resources/:type/:id', path)))
     return <ResourcePage type={params.type} id={params.id} />;
   if ((params = match('/actors/:id', path))) return <ActorPage id={params.id} search={search} me={me} />;

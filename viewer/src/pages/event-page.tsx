@@ -1,13 +1,14 @@
-import type { AuditEvent } from '../api';
+import { type AuditEvent, type Identity, isAdmin } from '../api';
+import { RevertPanel } from '../components/revert-panel';
 import { CellView, Message, SeverityBadge, StatusBadge } from '../components/badges';
 import { Link } from '../components/link';
 import { useJson } from '../components/use-json';
-import { diffRows } from '../diff';
+import { diffRows, membership } from '../diff';
 import { formatTime } from '../format';
 import { actorHref, resourceHref } from '../router';
 
 /** One event: its whole context, and its before/after states side by side with the changed fields marked. */
-export function EventPage({ id }: { id: string }) {
+export function EventPage({ id, me }: { id: string; me: Identity }) {
   const { data: event, error, loading } = useJson<AuditEvent>(`events/${encodeURIComponent(id)}`, {}, id);
   if (error) return <Message kind="error">{error}</Message>;
   if (loading || !event) return <p aria-busy="true">Loading event…</p>;
@@ -19,6 +20,13 @@ export function EventPage({ id }: { id: string }) {
       </h1>
       <Context event={event} />
       <StateDiff event={event} />
+      {isAdmin(me) &&
+        event.after != null &&
+        event.resourceType &&
+        event.resourceId &&
+        event.status === 'success' && (
+          <RevertPanel type={event.resourceType} id={event.resourceId} eventId={event.id} />
+        )}
       {event.metadata != null && (
         <section aria-labelledby="metadata-title">
           <h2 id="metadata-title">Metadata</h2>
@@ -61,6 +69,8 @@ function Context({ event }: { event: AuditEvent }) {
     ['Request id', event.requestId ?? '—'],
     ['Event id', <code>{event.id}</code>],
   ];
+  if (event.reason) rows.unshift(['Reason', <q class="reason">{event.reason}</q>]);
+  if (event.transactionId) rows.push(['Transaction', <code>{event.transactionId}</code>]);
   if (event.errorMessage) rows.push(['Error', event.errorMessage]);
   return (
     <dl class="context">
@@ -108,6 +118,11 @@ function StateDiff({ event }: { event: AuditEvent }) {
                   <th scope="row">
                     {row.path}
                     {row.changed && <span class="changed-mark"> changed</span>}
+                    {(row.added || row.removed) && (
+                      <span class="membership" data-membership>
+                        {membership(row.added, row.removed)}
+                      </span>
+                    )}
                   </th>
                   <td class="before">
                     <CellView cell={row.before} />

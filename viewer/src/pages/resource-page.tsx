@@ -1,3 +1,4 @@
+import { AsOfPanel } from '../components/as-of-panel';
 import { Message, StatusBadge } from '../components/badges';
 import { Link } from '../components/link';
 import { usePages } from '../components/use-pages';
@@ -30,6 +31,11 @@ export function ResourcePage({ type, id }: { type: string; id: string }) {
                 e.actorType
               )}{' '}
               <StatusBadge status={e.status} code={e.statusCode} />
+              {e.reason && (
+                <p class="summary">
+                  Reason: <q class="reason">{e.reason}</q>
+                </p>
+              )}
               {e.changes && e.changes.length > 0 && <p class="summary">{changeSummary(e.changes)}</p>}
             </div>
           </li>
@@ -42,6 +48,7 @@ export function ResourcePage({ type, id }: { type: string; id: string }) {
           Load more
         </button>
       )}
+      <AsOfPanel type={type} id={id} />
     </section>
   );
 }

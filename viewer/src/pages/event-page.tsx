@@ -21,6 +21,7 @@ export function EventPage({ id, me }: { id: string; me: Identity }) {
       <Context event={event} />
       <StateDiff event={event} />
       {isAdmin(me) &&
+        ['create', 'update', 'revert'].includes(event.action) &&
         event.after != null &&
         event.resourceType &&
         event.resourceId &&

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -10,6 +11,32 @@ export function chromiumPath(): string {
   if (!found)
     throw new Error('No Chromium for the browser tests: apt-get install -y chromium (or set CHROMIUM_PATH)');
   return found;
+}
+
+/**
+ * The global setup's step: without a Chromium, as root (or with passwordless sudo) on Debian, installs
+ * Debian's package, so that `npm test` on a fresh machine needs nothing else. Otherwise leaves the browser
+ * tests to fail with chromiumPath()'s message.
+ */
+export function ensureChromium(log: (line: string) => void = console.log): void {
+  try {
+    chromiumPath();
+    return;
+  } catch {
+    // installed below, if this machine lets us
+  }
+  const root = process.getuid?.() === 0;
+  const sudo = !root && spawnSync('sudo', ['-n', 'true']).status === 0;
+  if (!(root || sudo) || spawnSync('sh', ['-c', 'command -v apt-get']).status !== 0) return;
+  const run = (args: string[]) =>
+    spawnSync(root ? args[0] : 'sudo', root ? args.slice(1) : ['-n', ...args], {
+      stdio: 'inherit',
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+      timeout: 15 * 60_000,
+    });
+  log('No Chromium for the browser tests: installing Debian\'s package (apt-get install chromium)...');
+  run(['apt-get', 'update', '-qq']);
+  run(['apt-get', 'install', '-y', '-qq', 'chromium']);
 }
 
 /**

@@ -5,6 +5,7 @@ import { runMigrations } from '../../src/common/database/migrate';
 // outside Jest's module mapping resolves to the built dist/ (possibly stale).
 import { AUDIT_MIGRATIONS } from '../../migrations';
 import { DEMO_MIGRATIONS } from '../../demo/migrations';
+import { ensureChromium } from './browser';
 import { databaseUrl, TEMPLATE_FILE, TEST_ADMIN_URL, TEST_DB_PREFIX } from './env';
 
 /** Creates one migrated template database per run; each test file clones it (CREATE DATABASE ... TEMPLATE). */
@@ -29,4 +30,5 @@ export default async function globalSetup(): Promise<void> {
   await runMigrations(databaseUrl(template), { migrations: [...AUDIT_MIGRATIONS, ...DEMO_MIGRATIONS] });
   process.env.AUDIT_TEST_TEMPLATE = template;
   writeFileSync(TEMPLATE_FILE, template);
+  ensureChromium();
 }

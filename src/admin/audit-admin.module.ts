@@ -9,6 +9,7 @@ import { IntegrityCoreModule } from '../integrity';
 import { PartitionsController } from '../partitions';
 import { PartitionsModule } from '../partitions';
 import { ActorsController } from '../query';
+import { AsOfController } from '../query';
 import { EventsController } from '../query';
 import { ExportController } from '../query';
 import { QueryModule } from '../query';
@@ -40,6 +41,7 @@ export interface AuditAdminModuleOptions {
 const CONTROLLERS = [
   EventsController,
   ResourcesController,
+  AsOfController,
   ActorsController,
   StatsController,
   ExportController,

@@ -1,5 +1,6 @@
 /** The query folder's face to the rest of the package: what other folders may import. */
 export { ActorsController } from './actors.controller';
+export { AsOfController } from './as-of.controller';
 export { EventsController } from './events.controller';
 export { ExportController } from './export.controller';
 export { QueryModule } from './query.module';

@@ -2,6 +2,8 @@ import { Module } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { poolFromDataSource } from '../common/database/pg-pool';
 import { ActorSummaryService } from './actor-summary.service';
+import { AsOfRepository } from './as-of.repository';
+import { AsOfService } from './as-of.service';
 import { EventsRepository } from './events.repository';
 import { EventsService } from './events.service';
 import { EXPORT_POOL, ExportService } from './export.service';
@@ -14,6 +16,8 @@ import { StatsService } from './stats.service';
   providers: [
     EventsService,
     EventsRepository,
+    AsOfService,
+    AsOfRepository,
     ActorSummaryService,
     ExportService,
     StatsService,
@@ -26,6 +30,14 @@ import { StatsService } from './stats.service';
       inject: [DataSource],
     },
   ],
-  exports: [EventsService, ActorSummaryService, ExportService, StatsService, StatsRepository, QueryCache],
+  exports: [
+    EventsService,
+    AsOfService,
+    ActorSummaryService,
+    ExportService,
+    StatsService,
+    StatsRepository,
+    QueryCache,
+  ],
 })
 export class QueryModule {}

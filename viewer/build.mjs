@@ -14,6 +14,9 @@ const result = await build({
   entryPoints: { app: join(here, 'src', 'main.tsx') },
   outdir: join(out, 'assets'),
   entryNames: '[name]-[hash]',
+  chunkNames: 'chunk-[hash]',
+  // The dashboard's charts are their own chunk, loaded when the dashboard opens.
+  splitting: true,
   bundle: true,
   minify: true,
   format: 'esm',
@@ -26,10 +29,17 @@ const result = await build({
 });
 
 const outputs = Object.keys(result.metafile.outputs).map((file) => basename(file));
-const script = outputs.find((name) => name.endsWith('.js'));
-const style = outputs.find((name) => name.endsWith('.css'));
+const script = outputs.find((name) => name.startsWith('app-') && name.endsWith('.js'));
+const style = outputs.find((name) => name.startsWith('app-') && name.endsWith('.css'));
 if (!script || !style) throw new Error(`viewer build: missing outputs (${outputs.join(', ')})`);
+// The chunks the entry imports statically: preloaded beside it, not discovered after it ran.
+const entry = Object.entries(result.metafile.outputs).find(([file]) => basename(file) === script)[1];
+const preloads = entry.imports
+  .filter((i) => i.kind === 'import-statement')
+  .map((i) => `<link rel="modulepreload" href="%BASE%/ui/assets/${basename(i.path)}" />`)
+  .join('\n    ');
 const page = readFileSync(join(here, 'index.html'), 'utf8')
+  .replace('%PRELOADS%', preloads)
   .replace('%SCRIPT%', `%BASE%/ui/assets/${script}`)
   .replace('%STYLE%', `%BASE%/ui/assets/${style}`);
 writeFileSync(join(out, 'index.html'), page);

@@ -39,7 +39,7 @@ function headers(accept: string): Record<string, string> {
   return { accept, ...(token ? { authorization: `Bearer ${token}` } : {}) };
 }
 
-async function failure(response: Response): Promise<ApiError> {
+async function failure(response: Response, quiet = false): Promise<ApiError> {
   let messages: string[];
   try {
     const body = (await response.json()) as { message?: string | string[] };
@@ -47,7 +47,7 @@ async function failure(response: Response): Promise<ApiError> {
   } catch {
     messages = [response.statusText];
   }
-  if (response.status === 401) window.dispatchEvent(new CustomEvent(UNAUTHORIZED));
+  if (response.status === 401 && !quiet) window.dispatchEvent(new CustomEvent(UNAUTHORIZED));
   return new ApiError(response.status, messages);
 }
 
@@ -56,13 +56,15 @@ export async function getJson<T>(
   path: string,
   params: Record<string, string | number | undefined> = {},
   signal?: AbortSignal,
+  /** `quiet`: a 401 is not announced (a speculative request: the identity check announces it). */
+  options: { quiet?: boolean } = {},
 ): Promise<T> {
   const response = await fetch(apiUrl(path, params), {
     headers: headers('application/json'),
     credentials: 'same-origin',
     signal,
   });
-  if (!response.ok) throw await failure(response);
+  if (!response.ok) throw await failure(response, options.quiet);
   return (await response.json()) as T;
 }
 

@@ -4,13 +4,16 @@ import { ApiError, type Identity, UNAUTHORIZED, errorText, getJson, session } fr
 import { Message } from './components/badges';
 import { Link } from './components/link';
 import { ActorPage } from './pages/actor-page';
-import { DashboardPage } from './pages/dashboard-page';
+import { Suspense, lazy } from 'preact/compat';
 import { EventPage } from './pages/event-page';
 import { IntegrityPage } from './pages/integrity-page';
 import { ResourcePage } from './pages/resource-page';
-import { SearchPage } from './pages/search-page';
-import { UI_BASE, match, useLocation } from './router';
+import { SearchPage, prefetchSearch } from './pages/search-page';
+import { UI_BASE, currentLocation, match, useLocation } from './router';
 import './styles.css';
+
+// The charts (Chart.js, most of the script's weight) load only with the dashboard.
+const DashboardPage = lazy(() => import('./pages/dashboard-page').then((m) => m.DashboardPage));
 
 type Theme = 'system' | 'light' | 'dark';
 const THEME_KEY = 'audit-viewer-theme';
@@ -175,10 +178,17 @@ function Routes({ me, theme }: { me: Identity; theme: string }) {
   if ((params = match('/resources/:type/:id', path)))
     return <ResourcePage type={params.type} id={params.id} />;
   if ((params = match('/actors/:id', path))) return <ActorPage id={params.id} search={search} me={me} />;
-  if (match('/dashboard', path)) return <DashboardPage me={me} theme={theme} />;
+  if (match('/dashboard', path))
+    return (
+      <Suspense fallback={<p aria-busy="true">Loading the dashboard…</p>}>
+        <DashboardPage me={me} theme={theme} />
+      </Suspense>
+    );
   if (match('/integrity', path)) return <IntegrityPage me={me} />;
   if (match('/', path) || path === '') return <SearchPage search={search} me={me} />;
   return <Message kind="error">No such page.</Message>;
 }
 
+const opening = currentLocation();
+if (opening.path === '/') prefetchSearch(opening.search);
 render(<App />, document.getElementById('app')!);

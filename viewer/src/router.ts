@@ -10,7 +10,7 @@ export interface Location {
   search: string;
 }
 
-const current = (): Location => {
+export const currentLocation = (): Location => {
   const path = window.location.pathname.startsWith(UI_BASE)
     ? window.location.pathname.slice(UI_BASE.length)
     : '/';
@@ -30,9 +30,9 @@ export function navigate(to: string, replace = false): void {
 }
 
 export function useLocation(): Location {
-  const [location, setLocation] = useState(current);
+  const [location, setLocation] = useState(currentLocation);
   useEffect(() => {
-    const update = () => setLocation(current());
+    const update = () => setLocation(currentLocation());
     window.addEventListener('popstate', update);
     window.addEventListener(NAVIGATED, update);
     return () => {

@@ -3,7 +3,7 @@ import { type Identity, canReadAll } from '../api';
 import { Message } from '../components/badges';
 import { EventTable } from '../components/event-table';
 import { ExportButtons } from '../components/export-button';
-import { usePages } from '../components/use-pages';
+import { prefetchFirstPage, usePages } from '../components/use-pages';
 import { navigate } from '../router';
 import {
   type Filter,
@@ -20,12 +20,27 @@ import {
 
 const ACTIONS = ['create', 'read', 'list', 'update', 'delete'];
 
+/** The search the page opened with, its presets resolved once: the prefetch and the results share it. */
+let opening: { search: string; filters: Record<string, string> } | null = null;
+
+const takeOpening = (search: string) => {
+  const filters = opening?.search === search ? opening.filters : null;
+  opening = null;
+  return filters;
+};
+
+/** Asks for the opening search's first page right away, while the page checks who the reader is. */
+export function prefetchSearch(search: string): void {
+  opening = { search, filters: apiFilters(parseSearch(search)) };
+  prefetchFirstPage('events', opening.filters, JSON.stringify(opening.filters));
+}
+
 /** Search: the form edits a draft; submitting puts the whole query in the URL, which drives the results. */
 export function SearchPage({ search, me }: { search: string; me: Identity }) {
   const state = useMemo(() => parseSearch(search), [search]);
   const key = toSearch(state);
   // Presets resolve against the time the search was made (and again when it is made again).
-  const filters = useMemo(() => apiFilters(state), [key]);
+  const filters = useMemo(() => takeOpening(search) ?? apiFilters(state), [key]);
   const pages = usePages('events', filters, JSON.stringify(filters));
   const allOrgs = canReadAll(me);
 

@@ -11,7 +11,7 @@ import { Reflector } from '@nestjs/core';
 import type { Request, Response } from 'express';
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { from, Observable, Subscriber, switchMap } from 'rxjs';
+import { from, Observable, Subscriber, switchMap, throwError } from 'rxjs';
 import { AUDIT_OPTIONS, AUDITED_KEY } from './audit.constants';
 import { buildAuditEvent, EventDraft } from './audit-event.factory';
 import { ResolvedAuditOptions } from './audit-options';
@@ -19,6 +19,7 @@ import { AuditTarget, AuditTargetResolver } from './audit-target.resolver';
 import { AuditDelivery } from './audit-delivery.service';
 import { HandlerStateWatch } from './handler-state/handler-state.watch';
 import { actorFromUser, clientIp, compileTrust } from './request-context';
+import { requestReason } from './reason';
 import { AuditAction, AuditedOptions, AuditStatus } from './audit.types';
 import { transactionalCapture } from './transactional/audit-context';
 import {
@@ -87,6 +88,17 @@ export class AuditInterceptor implements NestInterceptor {
     const action = target.options.action ?? (isRead ? (resourceId ? 'read' : 'list') : ACTIONS[method]!);
     const actor = actorFromUser(request.user);
     request.requestId ??= randomUUID();
+    // A mutation's reason (metadata.reason), checked before anything runs: a refused one (too long, missing
+    // when required) fails the request with a 400 recorded like a validation error's, and the handler never runs.
+    let reason: string | null = null;
+    let refusal: unknown = null;
+    if (!isRead) {
+      try {
+        reason = requestReason(request, target.options.reason);
+      } catch (error) {
+        refusal = error;
+      }
+    }
     // Every draft is built by this one literal, whatever the outcome: one object shape for the event
     // factory's property reads (drafts of varying shapes made them polymorphic).
     const draft = (outcome: Outcome): EventDraft => ({
@@ -110,7 +122,7 @@ export class AuditInterceptor implements NestInterceptor {
       route: (request.route as { path?: string } | undefined)?.path ?? request.path,
       method,
       durationMs: performance.now() - started,
-      metadata: outcome.metadata,
+      metadata: reason === null ? outcome.metadata : { ...outcome.metadata, reason },
       occurredAt: undefined,
       rules: target.rules,
     });
@@ -121,6 +133,16 @@ export class AuditInterceptor implements NestInterceptor {
       throw unavailable();
     }
 
+    if (refusal) {
+      const refused: CallHandler = { handle: () => throwError(() => refusal) };
+      return new Observable((subscriber) =>
+        this.recorded(refused, subscriber, {
+          onValue: () => true,
+          onError: (error) => this.capture(() => draft(this.failure(target, error))),
+          failOnLoss,
+        }),
+      );
+    }
     if (target.options.consistency === 'transactional' && !isRead) {
       // Successful writes are recorded by AuditEntitySubscriber inside their transaction; failures here.
       const statusCode = this.successStatus(handler, method, context);

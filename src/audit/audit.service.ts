@@ -6,7 +6,21 @@ import { AuditTargetResolver } from './audit-target.resolver';
 import { AuditDelivery, AuditPipelineStats } from './audit-delivery.service';
 import { AuditWriter } from './audit-writer.service';
 import type { QueuedEvent, WriteAttempt } from './queued-event';
-import { AuditEvent, RecordAuditEventInput } from './audit.types';
+import { AuditEvent, RecordAuditEventInput, RecordBulkAuditEventInput } from './audit.types';
+import {
+  AFFECTED_COUNT_KEY,
+  AFFECTED_IDS_KEY,
+  clipReason,
+  MAX_AFFECTED_IDS,
+  reasonContext,
+  withReserved,
+} from './reason';
+
+/** What `recordBulk()` adds to an event's metadata. */
+interface Affected {
+  ids: string[];
+  count: number;
+}
 
 /** The programmatic API: events that are not HTTP requests (jobs, logins, system actions). */
 @Injectable()
@@ -25,7 +39,10 @@ export class AuditService {
    * know it is in Postgres.
    */
   record(input: RecordAuditEventInput): AuditEvent | null {
-    const event = this.build(input);
+    return this.submit(this.build(input));
+  }
+
+  private submit(event: AuditEvent | null): AuditEvent | null {
     if (!event) return null;
     const accepted = this.delivery.submit(event);
     if (accepted === false) return null;
@@ -37,15 +54,56 @@ export class AuditService {
    * Like `record()`, but resolves once the event is durable (in the Redis stream, committed, or spooled to
    * local disk) or known to be dropped (null).
    */
-  async recordDurable(input: RecordAuditEventInput): Promise<AuditEvent | null> {
-    const event = this.build(input);
+  recordDurable(input: RecordAuditEventInput): Promise<AuditEvent | null> {
+    return this.submitDurable(this.build(input));
+  }
+
+  private async submitDurable(event: AuditEvent | null): Promise<AuditEvent | null> {
     if (!event) return null;
     return (await this.delivery.submit(event)) ? event : null;
   }
 
-  private build(input: RecordAuditEventInput): AuditEvent | null {
+  /**
+   * One event for a change of many rows at once, where per-row states are not available (a query-builder
+   * `update()`, raw SQL, request-mode capture): action as given, event type `${resourceType}.bulk-${action}`,
+   * `metadata.affectedIds` (the first 1000 ids, as text) and `metadata.affectedCount` (all of them).
+   * Delivered like `record()` (null when dropped).
+   */
+  recordBulk(input: RecordBulkAuditEventInput): AuditEvent | null {
+    return this.submit(this.buildBulk(input));
+  }
+
+  /** `recordBulk()` that resolves once the event is durable, like `recordDurable()`. */
+  recordBulkDurable(input: RecordBulkAuditEventInput): Promise<AuditEvent | null> {
+    return this.submitDurable(this.buildBulk(input));
+  }
+
+  /**
+   * Runs `work` with a reason: events recorded inside it (`record()`, `recordBulk()`, and writes a
+   * transactional capture sees) carry it as `metadata.reason` unless they give their own. Follows the async
+   * calls `work` makes (AsyncLocalStorage); trimmed and cut at 500 characters; an empty reason clears it.
+   */
+  withReason<T>(reason: string, work: () => T): T {
+    return reasonContext.run({ reason: clipReason(reason) }, work);
+  }
+
+  private buildBulk({ ids, resourceType, ...input }: RecordBulkAuditEventInput): AuditEvent | null {
+    return this.build(
+      { ...input, resourceType, eventType: `${resourceType}.bulk-${input.action}` },
+      { ids: ids.slice(0, MAX_AFFECTED_IDS).map(String), count: ids.length },
+    );
+  }
+
+  private build(input: RecordAuditEventInput, bulk?: Affected): AuditEvent | null {
     const hasBoth = input.before !== undefined && input.after !== undefined;
-    const { occurredAt, metadata } = this.withinHorizon(input);
+    const horizon = this.withinHorizon(input);
+    // The reserved keys are the library's: a caller's own `metadata.reason`... is replaced or removed.
+    const metadata = withReserved(horizon.metadata, {
+      reason: clipReason(input.reason ?? reasonContext.getStore()?.reason),
+      [AFFECTED_IDS_KEY]: bulk?.ids,
+      [AFFECTED_COUNT_KEY]: bulk?.count,
+    });
+    const occurredAt = horizon.occurredAt;
     const event = buildAuditEvent(
       {
         action: input.action,
@@ -70,6 +128,7 @@ export class AuditService {
         metadata,
         occurredAt,
         rules: this.targets.rules.withPaths(input.redact),
+        ignoredFields: this.targets.ignoredFieldsFor(input.resourceType),
       },
       this.options.maxStateBytes,
     );

@@ -1,6 +1,7 @@
 import type { Type } from '@nestjs/common';
 
 import type { JsonValue } from '../common/serialization/safe-serialize';
+import type { AuditReasonOptions } from './reason';
 
 export type { JsonValue };
 
@@ -80,6 +81,25 @@ export interface RecordAuditEventInput {
 export interface AuditStateLoader {
   load(resourceId: string, context: { organizationId: string | null }): Promise<unknown>;
 }
+  /**
+   * Why (stored as `metadata.reason`, trimmed, cut at 500 characters). Default: the reason of the enclosing
+   * `AuditService.withReason()`, if any.
+   */
+  reason?: string;
+}
+
+/**
+ * Input of `AuditService.recordBulk()`: one event for a change of many rows whose per-row states are not
+ * available (a query-builder `update()`, raw SQL, request-mode capture). Event type
+ * `${resourceType}.bulk-${action}`, no resource id; `metadata.affectedIds` (the first 1000, as text) and
+ * `metadata.affectedCount` (all of them).
+ */
+export interface RecordBulkAuditEventInput extends Omit<
+  RecordAuditEventInput,
+  'resourceType' | 'resourceId' | 'before' | 'after' | 'eventType'
+> {
+  resourceType: string;
+  ids: ReadonlyArray<string | number>;
 
 /**
  * Options of `@Audited()`. Every option has a default that fits a standard CRUD controller:
@@ -152,6 +172,12 @@ export interface AuditModuleOptions {
   enabled?: boolean;
   /** Events per COPY batch. Default 2000. */
   batchSize?: number;
+  /**
+   * The reason of a mutation (stored as `metadata.reason`): the `X-Audit-Reason` header by default (every
+   * audited mutation reads it), another `header`, or a `bodyField`; `required: true` refuses a mutation
+   * without one (400 naming the header or field) before the handler runs.
+   */
+  reason?: AuditReasonOptions;
   /** Flush at least this often, even if the batch is not full. Default 250 ms. */
   flushIntervalMs?: number;
   /** The bounded buffer: beyond this many pending events, new non-critical events are dropped (counted). */

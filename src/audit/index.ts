@@ -7,6 +7,7 @@ export { Audited, NoAudit } from './audited.decorator';
 export { AuditService } from './audit.service';
 export { PersonalDataService } from './personal-data/personal-data.service';
 export type { RevealableEvent } from './personal-data/personal-data.service';
+export type { AuditReasonOptions } from './reason';
 export type { ErasureResult } from './personal-data/subject-key.repository';
 export { ERASED } from './personal-data/personal-data.cipher';
 export { DEFAULT_PERSONAL_KEYS } from './personal-data/personal-data.protector';
@@ -35,6 +36,7 @@ export type {
   JsonValue,
   RecordAuditEventInput,
   UndeliveredPolicy,
+  RecordBulkAuditEventInput,
 } from './audit.types';
 
 // For the other folders of the package.
@@ -48,3 +50,4 @@ export type { SealBody } from './integrity/seal';
 export { parseKek } from './personal-data/personal-data.cipher';
 export { IP_METADATA_KEY } from './personal-data/personal-data.protector';
 export { resolveTrailConfig } from './trail-config';
+export { REASON_KEY, TRANSACTION_ID_KEY } from './reason';

@@ -16,6 +16,7 @@ import { PersonalDataService } from '../personal-data/personal-data.service';
 import { ResolvedAuditOptions } from '../audit-options';
 import { AuditAction } from '../audit.types';
 import { entityStateQuery } from '../entity-state.sql';
+import { reasonContext, withReserved } from '../reason';
 import { TransactionalCapture, transactionalCapture } from './audit-context';
 
 /**
@@ -135,9 +136,16 @@ export class AuditEntitySubscriber implements EntitySubscriberInterface, OnModul
         `${capture.target.resourceType} ${action} outside a transaction: audit row is not atomic with it`,
       );
     }
+    const base = capture.base();
     const event = buildAuditEvent(
       {
-        ...capture.base(),
+        ...base,
+        // Grouping: every event of one write transaction carries its id; the reason is the request's, else
+        // that of an enclosing AuditService.withReason().
+        metadata: withReserved(base.metadata, {
+          reason: base.metadata?.reason ?? reasonContext.getStore()?.reason,
+          transactionId: runner.isTransactionActive ? await this.transactionId(runner) : null,
+        }),
         action,
         resourceId,
         before,
@@ -153,5 +161,13 @@ export class AuditEntitySubscriber implements EntitySubscriberInterface, OnModul
     const stored = this.personal.protect(event);
     await AuditEventRepository.insertWithin(runner, stored.event, stored.keys);
     capture.captured++;
+  }
+
+  /** The write transaction's id (xid8 as decimal text); it has one already, having just written. */
+  private async transactionId(runner: QueryRunner): Promise<string | null> {
+    const rows: Array<{ xid: string | null }> = await runner.query(
+      `SELECT pg_current_xact_id()::text AS xid`,
+    );
+    return rows[0]?.xid ?? null;
   }
 }

@@ -171,6 +171,10 @@ describe('audit viewer in a browser', () => {
       ),
     );
     // Unchanged fields are not marked; the password hash is shown as redacted, never blank.
+    // updatedAt moved, but it is an ignored field: shown, not marked.
+    expect(
+      (await page.locator('table.diff tr[data-field="updatedAt"]').getAttribute('class')) ?? '',
+    ).not.toMatch(/changed/);
     expect((await page.locator('table.diff tr[data-field="email"]').getAttribute('class')) ?? '').not.toMatch(
       /changed/,
     );

@@ -79,7 +79,9 @@ export function diffRows(before: unknown, after: unknown, changes: FieldChange[]
       path,
       before: cellOf(beforeValue),
       after: cellOf(afterValue),
-      changed: underChanged(path) || differs,
+      // The event's own changes decide (they leave out ignored fields such as updatedAt); without them, the
+      // values are compared.
+      changed: underChanged(path) || (changes === null && differs),
       ...(change?.added || change?.removed
         ? { added: change.added ?? [], removed: change.removed ?? [] }
         : {}),

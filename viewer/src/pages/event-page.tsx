@@ -28,10 +28,10 @@ export function EventPage({ id, me }: { id: string; me: Identity }) {
         event.status === 'success' && (
           <RevertPanel type={event.resourceType} id={event.resourceId} eventId={event.id} />
         )}
-      {event.metadata != null && (
+      {otherMetadata(event.metadata) && (
         <section aria-labelledby="metadata-title">
           <h2 id="metadata-title">Metadata</h2>
-          <pre class="json">{JSON.stringify(event.metadata, null, 2)}</pre>
+          <pre class="json">{JSON.stringify(otherMetadata(event.metadata), null, 2)}</pre>
         </section>
       )}
     </article>
@@ -139,4 +139,11 @@ function StateDiff({ event }: { event: AuditEvent }) {
       )}
     </section>
   );
+}
+
+/** The metadata beyond what the context already shows (reason, transaction): null when nothing is left. */
+function otherMetadata(metadata: unknown): Record<string, unknown> | null {
+  if (typeof metadata !== 'object' || metadata === null) return null;
+  const { reason: _reason, transactionId: _transactionId, ...rest } = metadata as Record<string, unknown>;
+  return Object.keys(rest).length ? rest : null;
 }

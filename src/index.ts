@@ -53,6 +53,25 @@ export type { AppConfig as ServiceConfig } from './config';
 // The admin API, mounted under the app's prefix behind the app's identity.
 export { AuditAdminModule } from './admin';
 export type { AuditAdminModuleOptions } from './admin';
+// Reverts: the hook the app implements per resource type, and the service behind the admin endpoints.
+export { AuditRevertModule, AuditRevertService } from './revert';
+export type {
+  AuditRevertHandler,
+  AuditRevertHandlerRegistration,
+  AuditRevertOptions,
+  AuditRevertRequest,
+  RequestRevertPreview,
+  RequestRevertResult,
+  RevertPlan,
+  RevertPreview,
+  RevertRequestInput,
+  RevertResourceInput,
+  RevertResult,
+  RevertSkippedField,
+  RevertSkippedResource,
+  RevertSkipReason,
+  RevertTarget,
+} from './revert';
 export { AuditAccessGuard } from './common/auth/audit-access.guard';
 export { AllExceptionsFilter as AuditExceptionFilter } from './common/errors/all-exceptions.filter';
 export { strictValidationPipe } from './common/errors/validation.pipe';

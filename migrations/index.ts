@@ -12,6 +12,7 @@ import { AuditDeadLetters1795390000060 } from './1795390000060-AuditDeadLetters'
 import { GuardPartitionTruncate1795390000070 } from './1795390000070-GuardPartitionTruncate';
 import { StatsActorsRecent1795390000080 } from './1795390000080-StatsActorsRecent';
 import { AuditVerifications1795390000081 } from './1795390000081-AuditVerifications';
+import { HistoryGrouping1795390000090 } from './1795390000090-HistoryGrouping';
 
 // Listed explicitly (not globbed) so the same list works from ts (tests) and the built js.
 /** The audit schema, in order: what `nest-audit-trail migrate` runs, and what an app adds to its own DataSource. */
@@ -30,4 +31,5 @@ export const AUDIT_MIGRATIONS = [
   GuardPartitionTruncate1795390000070,
   StatsActorsRecent1795390000080,
   AuditVerifications1795390000081,
+  HistoryGrouping1795390000090,
 ];

@@ -8,7 +8,6 @@ import { IntegrityController } from '../integrity';
 import { IntegrityCoreModule } from '../integrity';
 import { PartitionsController } from '../partitions';
 import { PartitionsModule } from '../partitions';
-import { AuditRevertModule, AuditRevertOptions, RevertController } from '../revert';
 import { ActorsController } from '../query';
 import { AsOfController } from '../query';
 import { EventsController } from '../query';
@@ -16,6 +15,7 @@ import { ExportController } from '../query';
 import { QueryModule } from '../query';
 import { ResourcesController } from '../query';
 import { StatsController } from '../query';
+import { RequestsController, TransactionsController } from '../query';
 import { SubjectsController } from '../subjects';
 import { SubjectsModule } from '../subjects';
 import { MeController, ViewerController } from '../viewer';
@@ -37,12 +37,6 @@ export interface AuditAdminModuleOptions {
    * The page holds no data: it calls this API with the reader's own identity.
    */
   viewer?: boolean;
-  /**
-   * Reverts (`POST <path>/resources/:type/:id/revert`, `POST <path>/requests/:requestId/revert`, role
-   * `audit:admin`): the app's handler per resource type, and the modules whose providers the handlers
-   * inject. A type without a handler is answered 422. `AuditRevertService` is exported to the importing module.
-   */
-  revert?: AuditRevertOptions;
 }
 
 const CONTROLLERS = [
@@ -57,11 +51,12 @@ const CONTROLLERS = [
   PartitionsController,
   ArchiveController,
   MeController,
-  RevertController,
+  RequestsController,
+  TransactionsController,
 ];
 
 /**
- * The admin API (search, history, activity, stats, export, integrity verify, erasure, reverts, partitions,
+ * The admin API (search, history, activity, stats, export, integrity verify, erasure, partitions,
  * archives) and the viewer page mounted under the app's own prefix, behind the app's identity. Needs `AuditModule.forRoot()`.
  */
 @Module({})
@@ -76,11 +71,9 @@ export class AuditAdminModule {
           jwt: options.jwt ? new JwtVerifier(options.jwt) : undefined,
         }),
     };
-    const revert = AuditRevertModule.forRoot(options.revert);
     return {
       module: AuditAdminModule,
       imports: [
-        revert,
         QueryModule,
         PartitionsModule,
         ArchiveModule,
@@ -90,7 +83,6 @@ export class AuditAdminModule {
       ],
       controllers: options.viewer === false ? CONTROLLERS : [...CONTROLLERS, ViewerController],
       providers: [access, AuditAccessGuard],
-      exports: [revert],
     };
   }
 }

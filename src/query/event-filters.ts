@@ -16,6 +16,11 @@ export interface EventFilters {
   from?: Date;
   to?: Date;
   q?: string;
+  /** Case-insensitive substring of `metadata.reason`. */
+  reason?: string;
+  /** Grouping reads only (not query parameters of the listings): one request's, one transaction's events. */
+  requestId?: string;
+  transactionId?: string;
 }
 
 /**
@@ -38,6 +43,7 @@ export function toEventFilters(query: EventFiltersQuery, organizationId: string 
     from,
     to,
     q: query.q,
+    reason: query.reason,
   };
 }
 

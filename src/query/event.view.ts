@@ -1,4 +1,11 @@
+import { REASON_KEY, TRANSACTION_ID_KEY } from '../audit';
 import { EventRow } from './events.repository';
+
+/** A reserved metadata key's text (reason, transaction id), lifted to the top of the view. */
+function metadataText(metadata: unknown, key: string): string | null {
+  const value = metadata && typeof metadata === 'object' ? (metadata as Record<string, unknown>)[key] : null;
+  return typeof value === 'string' ? value : null;
+}
 
 /** The public JSON shape of an event (camelCase, as in DESIGN.md). */
 export function toEventView(row: EventRow) {
@@ -20,6 +27,10 @@ export function toEventView(row: EventRow) {
     errorMessage: row.error_message,
     severity: row.severity,
     requestId: row.request_id,
+    /** Why (metadata.reason): X-Audit-Reason, a body field, record({ reason }) or withReason(). */
+    reason: metadataText(row.metadata, REASON_KEY),
+    /** The Postgres transaction a transactional capture wrote in (metadata.transactionId). */
+    transactionId: metadataText(row.metadata, TRANSACTION_ID_KEY),
     ip: row.ip,
     userAgent: row.user_agent,
     route: row.route,

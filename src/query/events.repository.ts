@@ -3,7 +3,7 @@ import { escapeLiteral, PoolClient } from 'pg';
 import { CopyToStreamQuery, to as copyTo } from 'pg-copy-streams';
 import { DataSource } from 'typeorm';
 import { CursorPosition } from './cursor';
-import { IP_METADATA_KEY } from '../audit';
+import { IP_METADATA_KEY, REASON_KEY, TRANSACTION_ID_KEY } from '../audit';
 import { EventFilters } from './event-filters';
 
 export interface EventRow {
@@ -42,7 +42,13 @@ const EQUALS: Array<[keyof EventFilters, string]> = [
   ['eventType', 'event_type'],
   ['status', 'status'],
   ['severity', 'severity'],
+  ['requestId', 'request_id'],
 ];
+/** The reserved metadata keys of reason and grouping (src/audit/reason.ts), as SQL literals. */
+const REASON = escapeLiteral(REASON_KEY);
+const TRANSACTION_ID = escapeLiteral(TRANSACTION_ID_KEY);
+/** A LIKE pattern matching `text` anywhere, its own wildcards (and the escape character) taken literally. */
+const containing = (text: string) => `%${text.replace(/[\\%_]/g, '\\$&')}%`;
 /**
  * The client IP and the metadata as the API shows them. With personal-data protection the IP is stored
  * encrypted in `metadata."$ip"` (the `ip` column is inet): it comes back as `ip`, still as its token, which
@@ -71,7 +77,8 @@ const EXPORT_COLUMNS = `e.id,
   e.event_type AS "eventType", e.resource_type AS "resourceType", e.resource_id AS "resourceId", e.status,
   e.status_code AS "statusCode", e.error_message AS "errorMessage", e.severity, e.request_id AS "requestId",
   ${ipColumn('e.')} AS ip, e.user_agent AS "userAgent", e.route, e.method, e.duration_ms AS "durationMs",
-  e.before, e.after, e.changes, ${metadataColumn('e.')} AS metadata`;
+  e.before, e.after, e.changes, ${metadataColumn('e.')} AS metadata, e.metadata->>${REASON} AS reason,
+  e.metadata->>${TRANSACTION_ID} AS "transactionId"`;
 
 /**
  * COPY options for NDJSON: CSV format with a delimiter and a quote character that JSON text never contains
@@ -114,6 +121,14 @@ function whereFor(filters: EventFilters, where = new Where(), alias = ''): Where
   if (filters.to) where.add(`${alias}occurred_at < ${where.bind(filters.to)}::timestamptz`);
   if (filters.q)
     where.add(`${searchVector(alias)} @@ websearch_to_tsquery('simple', ${where.bind(filters.q)})`);
+  // A filter on the rows the organization/time (or other) index yields: no index of its own.
+  if (filters.reason)
+    where.add(`${alias}metadata->>${REASON} ILIKE ${where.bind(containing(filters.reason))}`);
+  // Both clauses: the first is the predicate of the partial index audit_events_transaction_idx.
+  if (filters.transactionId !== undefined)
+    where.add(
+      `${alias}metadata ? ${TRANSACTION_ID} AND ${alias}metadata->>${TRANSACTION_ID} = ${where.bind(filters.transactionId)}`,
+    );
   return where;
 }
 

@@ -4,7 +4,7 @@ import { AuthUser } from '../common/auth/auth.types';
 import { AUDIT_CONFIG } from '../common/config/audit-config';
 import { AuditTrailConfig } from '../common/config/audit-config';
 import { CursorCodec, CursorPosition } from './cursor';
-import { ListEventsQuery, PageQuery } from './dto/list-events.query';
+import { GroupPageQuery, ListEventsQuery, PageQuery } from './dto/list-events.query';
 import { EventFilters, filtersKey, toEventFilters } from './event-filters';
 import { EventView, toEventView } from './event.view';
 import { EventRow, EventsRepository } from './events.repository';
@@ -73,6 +73,25 @@ export class EventsService {
   async activity(user: AuthUser, actorId: string, query: ListEventsQuery): Promise<EventPage> {
     const filters = { ...toEventFilters(query, organizationScope(user, query.organizationId)), actorId };
     return this.reveal(await this.paged(filters, query, 'desc'));
+  }
+
+  /** Everything one request did (its events across resources), oldest first. */
+  async byRequest(user: AuthUser, requestId: string, query: GroupPageQuery): Promise<EventPage> {
+    const filters: EventFilters = {
+      organizationId: organizationScope(user, query.organizationId),
+      requestId,
+    };
+    return this.reveal(await this.paged(filters, query, 'asc'));
+  }
+
+  /** Everything one Postgres transaction wrote (transactional capture), oldest first. */
+  async byTransaction(user: AuthUser, transactionId: string, query: GroupPageQuery): Promise<EventPage> {
+    const filters: EventFilters = {
+      organizationId: organizationScope(user, query.organizationId),
+      // Stored as xid8 text: no leading zeros.
+      transactionId: BigInt(transactionId).toString(),
+    };
+    return this.reveal(await this.paged(filters, query, 'asc'));
   }
 
   private async reveal(page: EventPage): Promise<EventPage> {

@@ -3,6 +3,7 @@ export { ActorsController } from './actors.controller';
 export { AsOfController } from './as-of.controller';
 export { EventsController } from './events.controller';
 export { ExportController } from './export.controller';
+export { RequestsController, TransactionsController } from './grouping.controller';
 export { QueryModule } from './query.module';
 export { ResourcesController } from './resources.controller';
 export { StatsRefreshJob } from './stats-refresh.job';

@@ -68,4 +68,12 @@ export class EventFiltersQuery {
   @IsOptional()
   @IsSafeText(200)
   q?: string;
+
+  @ApiPropertyOptional({
+    description: 'Events whose reason (X-Audit-Reason, metadata.reason) contains this text, ignoring case',
+    example: 'ticket 4711',
+  })
+  @IsOptional()
+  @IsSafeText(200)
+  reason?: string;
 }

@@ -19,3 +19,13 @@ export class PageQuery {
 }
 
 export class ListEventsQuery extends IntersectionType(EventFiltersQuery, PageQuery) {}
+
+/** A grouping read (one request's or one transaction's events): a page, optionally of another organization. */
+export class GroupPageQuery extends PageQuery {
+  @ApiPropertyOptional({
+    description: 'Only with audit:read:all; audit:read is always limited to its own org',
+  })
+  @IsOptional()
+  @IsSafeText(256)
+  organizationId?: string;
+}

@@ -30,6 +30,19 @@ export class AuditEventDto {
   @ApiProperty({ nullable: true, type: String }) errorMessage!: string | null;
   @ApiProperty({ enum: ['info', 'notice', 'warning', 'critical'] }) severity!: string;
   @ApiProperty({ nullable: true, type: String }) requestId!: string | null;
+  @ApiProperty({
+    nullable: true,
+    type: String,
+    description: 'Why, as given with the change (metadata.reason; X-Audit-Reason)',
+  })
+  reason!: string | null;
+  @ApiProperty({
+    nullable: true,
+    type: String,
+    example: '748213',
+    description: 'Postgres transaction id (xid8) of a transactional capture (metadata.transactionId)',
+  })
+  transactionId!: string | null;
   @ApiProperty({ nullable: true, type: String }) ip!: string | null;
   @ApiProperty({ nullable: true, type: String }) userAgent!: string | null;
   @ApiProperty({ nullable: true, type: String, example: '/accounts/:id' }) route!: string | null;

@@ -15,10 +15,15 @@ import {
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { Audited, AuditIdentity as AuthUser } from 'nest-audit-trail';
 import { JwtAuthGuard } from '../auth/jwt-auth.guard';
-import { AccountsService } from './accounts.service';
+import { ACCOUNTS_CONSISTENCY, AccountsService } from './accounts.service';
 import { CreateAccountDto, UpdateAccountDto } from './dto/account.dto';
+import { BulkUpdateAccountsDto } from './dto/bulk-update.dto';
 
-type AuthedRequest = { user: AuthUser };
+type AuthedRequest = {
+  user: AuthUser;
+  requestId?: string;
+  headers: Record<string, string | string[] | undefined>;
+};
 
 /**
  * The demo domain: resource type `account` (from the controller's name), states from the `Account` entity.
@@ -32,7 +37,7 @@ type AuthedRequest = { user: AuthUser };
 @UseGuards(JwtAuthGuard)
 @ApiTags('accounts (demo)')
 @ApiBearerAuth()
-@Audited({ consistency: process.env.DEMO_AUDIT_CONSISTENCY === 'request' ? 'request' : 'transactional' })
+@Audited({ consistency: ACCOUNTS_CONSISTENCY })
 export class AccountsController {
   constructor(private readonly accounts: AccountsService) {}
 
@@ -49,6 +54,22 @@ export class AccountsController {
   @Get(':id')
   get(@Req() req: AuthedRequest, @Param('id', ParseUUIDPipe) id: string) {
     return this.accounts.get(orgOf(req), id);
+  }
+
+  /**
+   * One plan for up to 500 accounts in one transaction. A reason is required (body `reason` or the
+   * X-Audit-Reason header): without one the request is refused with a 400 before anything is changed.
+   * Declared before `:id` so that `bulk` is not taken for an account id.
+   */
+  @Patch('bulk')
+  @Audited({ consistency: ACCOUNTS_CONSISTENCY, reason: { bodyField: 'reason', required: true } })
+  bulkUpdate(@Req() req: AuthedRequest, @Body() dto: BulkUpdateAccountsDto) {
+    const header = req.headers['x-audit-reason'];
+    return this.accounts.bulkUpdate(orgOf(req), dto, {
+      actor: { id: req.user.sub },
+      requestId: req.requestId,
+      reason: dto.reason ?? (Array.isArray(header) ? header.join(', ') : header),
+    });
   }
 
   @Patch(':id')

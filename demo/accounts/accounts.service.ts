@@ -1,10 +1,26 @@
 import { Injectable, NotFoundException } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
+import { AuditActor, AuditService } from 'nest-audit-trail';
 import { randomBytes, scrypt } from 'node:crypto';
 import { promisify } from 'node:util';
-import { Repository } from 'typeorm';
+import { In, Repository } from 'typeorm';
 import { Account, AccountView, toAccountView } from './account.entity';
 import { CreateAccountDto, UpdateAccountDto } from './dto/account.dto';
+import { BulkUpdateAccountsDto } from './dto/bulk-update.dto';
+
+/**
+ * How the demo's accounts are captured: `transactional` (default; each write's audit row in its own
+ * transaction) or `request` (DEMO_AUDIT_CONSISTENCY=request: the buffered capture the benchmarks measure).
+ */
+export const ACCOUNTS_CONSISTENCY: 'request' | 'transactional' =
+  process.env.DEMO_AUDIT_CONSISTENCY === 'request' ? 'request' : 'transactional';
+
+/** Who made a bulk change, and why, for its `recordBulk()` event in request mode. */
+export interface BulkContext {
+  actor: Partial<AuditActor>;
+  requestId?: string;
+  reason?: string;
+}
 
 const scryptAsync = promisify(scrypt) as (password: string, salt: Buffer, keylen: number) => Promise<Buffer>;
 
@@ -17,7 +33,10 @@ async function hashPassword(password: string): Promise<string> {
 /** Tenant-scoped accounts: every query is filtered by the caller's organization. */
 @Injectable()
 export class AccountsService {
-  constructor(@InjectRepository(Account) private readonly accounts: Repository<Account>) {}
+  constructor(
+    @InjectRepository(Account) private readonly accounts: Repository<Account>,
+    private readonly audit: AuditService,
+  ) {}
 
   async create(organizationId: string, dto: CreateAccountDto): Promise<AccountView> {
     const account = this.accounts.create({
@@ -53,6 +72,43 @@ export class AccountsService {
       account.passwordUpdatedAt = new Date();
     }
     return toAccountView(await this.accounts.save(account));
+  }
+
+  /**
+   * One plan for many accounts, in ONE transaction, with TypeORM `save()`: transactional capture records one
+   * `account.update` per changed row, all with this request's id and the transaction's id. In request mode
+   * no per-row states are captured, so the change is recorded as one `account.bulk-update` event
+   * (`recordBulk()`: the ids and their count). Every id must be an account of the organization (404 naming
+   * the first that is not, and nothing is changed).
+   */
+  async bulkUpdate(
+    organizationId: string,
+    dto: BulkUpdateAccountsDto,
+    context: BulkContext,
+  ): Promise<AccountView[]> {
+    const saved = await this.accounts.manager.transaction(async (manager) => {
+      const rows = await manager.find(Account, {
+        where: { id: In(dto.ids), organizationId },
+        order: { id: 'ASC' }, // one lock order for concurrent bulk updates
+      });
+      const found = new Set(rows.map((row) => row.id));
+      const missing = dto.ids.find((id) => !found.has(id));
+      if (missing) throw new NotFoundException(`Account ${missing} not found`);
+      for (const row of rows) row.plan = dto.plan;
+      return manager.save(rows);
+    });
+    if (ACCOUNTS_CONSISTENCY === 'request') {
+      this.audit.recordBulk({
+        action: 'update',
+        resourceType: 'account',
+        ids: saved.map((row) => row.id),
+        actor: { ...context.actor, organizationId },
+        requestId: context.requestId,
+        reason: context.reason,
+        metadata: { plan: dto.plan },
+      });
+    }
+    return saved.map(toAccountView);
   }
 
   /** Loaded, then removed with `remove()`: the audit's transactional capture sees (and locks) the row. */

@@ -15,6 +15,7 @@ import {
   strictValidationPipe,
 } from 'nest-audit-trail';
 import { AccountsModule } from './accounts/accounts.module';
+import { AccountsRevertHandler, REVERTIBLE_ACCOUNT_FIELDS } from './accounts/accounts-revert.handler';
 import { dataSourceOptions } from './data-source-options';
 import { DemoConfigModule } from './demo-config';
 import { HealthController } from './health.controller';
@@ -68,6 +69,13 @@ export class AppModule {
               AuditAdminModule.forRoot({
                 path: 'audit',
                 jwt: { secret: config.jwtSecret, jwksUrl: config.jwksUrl },
+                // Reverts run through the accounts' own service (validation and rules apply).
+                revert: {
+                  imports: [AccountsModule],
+                  handlers: {
+                    account: { handler: AccountsRevertHandler, fields: REVERTIBLE_ACCOUNT_FIELDS },
+                  },
+                },
               }),
               AccountsModule,
             ]

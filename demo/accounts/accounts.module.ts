@@ -8,5 +8,7 @@ import { AccountsService } from './accounts.service';
   imports: [TypeOrmModule.forFeature([Account])],
   controllers: [AccountsController],
   providers: [AccountsService],
+  // For the revert handler (AccountsRevertHandler), which AuditAdminModule's revert option instantiates.
+  exports: [AccountsService],
 })
 export class AccountsModule {}

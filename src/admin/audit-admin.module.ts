@@ -8,6 +8,7 @@ import { IntegrityController } from '../integrity';
 import { IntegrityCoreModule } from '../integrity';
 import { PartitionsController } from '../partitions';
 import { PartitionsModule } from '../partitions';
+import { AuditRevertModule, AuditRevertOptions, RevertController } from '../revert';
 import { ActorsController } from '../query';
 import { AsOfController } from '../query';
 import { EventsController } from '../query';
@@ -37,6 +38,12 @@ export interface AuditAdminModuleOptions {
    * The page holds no data: it calls this API with the reader's own identity.
    */
   viewer?: boolean;
+  /**
+   * Reverts (`POST <path>/resources/:type/:id/revert`, `POST <path>/requests/:requestId/revert`, role
+   * `audit:admin`): the app's handler per resource type, and the modules whose providers the handlers
+   * inject. A type without a handler is answered 422. `AuditRevertService` is exported to the importing module.
+   */
+  revert?: AuditRevertOptions;
 }
 
 const CONTROLLERS = [
@@ -51,12 +58,13 @@ const CONTROLLERS = [
   PartitionsController,
   ArchiveController,
   MeController,
+  RevertController,
   RequestsController,
   TransactionsController,
 ];
 
 /**
- * The admin API (search, history, activity, stats, export, integrity verify, erasure, partitions,
+ * The admin API (search, history, activity, stats, export, integrity verify, erasure, reverts, partitions,
  * archives) and the viewer page mounted under the app's own prefix, behind the app's identity. Needs `AuditModule.forRoot()`.
  */
 @Module({})
@@ -71,9 +79,11 @@ export class AuditAdminModule {
           jwt: options.jwt ? new JwtVerifier(options.jwt) : undefined,
         }),
     };
+    const revert = AuditRevertModule.forRoot(options.revert);
     return {
       module: AuditAdminModule,
       imports: [
+        revert,
         QueryModule,
         PartitionsModule,
         ArchiveModule,
@@ -83,6 +93,7 @@ export class AuditAdminModule {
       ],
       controllers: options.viewer === false ? CONTROLLERS : [...CONTROLLERS, ViewerController],
       providers: [access, AuditAccessGuard],
+      exports: [revert],
     };
   }
 }

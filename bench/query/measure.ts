@@ -37,13 +37,21 @@ export interface QueryResult {
 }
 
 /** Picks of one rep: a random org, user actor, resource and sampled event, a search word and a filter. */
-export function picker(history: AuditHistory, sample: Picks['event'][], options: MeasureOptions) {
+export function picker(
+  history: AuditHistory,
+  sample: Picks['event'][],
+  options: MeasureOptions,
+  /** The span of the as-of record's history: its instants are drawn from it. */
+  asOfRange: { from: Date; to: Date } = { from: new Date(0), to: options.now },
+) {
   const random: Random = prng(options.seed * 7919 + 17);
   const orgs = history.organizations;
   const actors = orgs.flatMap((org) => org.actors.map((id) => ({ id, org })));
   const resources = orgs.flatMap((org) => org.resources.map((resource) => ({ resource, org })));
   const to = options.now;
   const from = new Date(to.getTime() - options.days * DAY_MS);
+  const instant = () =>
+    new Date(asOfRange.from.getTime() + random() * (asOfRange.to.getTime() - asOfRange.from.getTime()));
   return (): Picks => ({
     org: pick(random, orgs),
     actor: pick(random, actors),
@@ -54,6 +62,7 @@ export function picker(history: AuditHistory, sample: Picks['event'][], options:
     resourceType: pick(random, RESOURCE_TYPES),
     from,
     to,
+    instants: [instant(), instant()].sort((a, b) => a.getTime() - b.getTime()) as [Date, Date],
   });
 }
 

@@ -1,7 +1,10 @@
 import { DataSource } from 'typeorm';
+import { AsOfRepository } from '../../src/query/as-of.repository';
+import { AsOfService } from '../../src/query/as-of.service';
 import { EventsRepository } from '../../src/query/events.repository';
 import { StatsRepository } from '../../src/query/stats.repository';
 import { HistoryOrganization, HistoryResource } from '../lib/event-history';
+import { VersionedResource } from './versioned';
 
 /** The API asks the repositories for one row more than the page size, to know whether there is a next page. */
 const PAGE = 50 + 1;
@@ -23,6 +26,8 @@ export interface Picks {
   resourceType: string;
   from: Date;
   to: Date;
+  /** Two instants inside the as-of record's history, in order. */
+  instants: [Date, Date];
 }
 
 export interface QuerySpec {
@@ -131,6 +136,50 @@ export function querySpecs(events: EventsRepository, stats: StatsRepository): Qu
       description: 'GET /events/:id (UUIDv7 pins the millisecond)',
       orgOf: (p) => p.event.organizationId,
       run: async (p) => ((await events.findById(p.event.id, p.event.organizationId)) ? 1 : 0),
+    },
+  ];
+}
+
+/**
+ * The as-of reads on the record with a long history (versioned.ts), as AsOfService runs them: the count of
+ * versions on one connection beside the backward probe on the resource index on another. The reveal is a
+ * pass-through: the benchmark's states hold no encrypted values (with them, reveal costs one key query).
+ */
+export function asOfSpecs(dataSource: DataSource, record: VersionedResource): QuerySpec[] {
+  const repository = new AsOfRepository(dataSource);
+  const service = new AsOfService(repository, {
+    reveal: async <T>(events: readonly T[]) => [...events],
+  } as unknown as ConstructorParameters<typeof AsOfService>[1]);
+  const scope = {
+    organizationId: record.organizationId,
+    resourceType: record.resourceType,
+    resourceId: record.resourceId,
+  };
+  const label = `${record.versions.toLocaleString('en-US')}-version record`;
+  return [
+    {
+      name: 'as-of',
+      description: `GET /resources/:type/:id/as-of at a random instant, ${label} (count + probe)`,
+      orgOf: () => record.organizationId,
+      run: async (p) => ((await service.stateAt(scope, p.instants[1])).exists ? 1 : 0),
+    },
+    {
+      name: 'as-of-probe',
+      description: `the probe alone: newest state-bearing event at or before the instant, ${label}`,
+      orgOf: () => record.organizationId,
+      run: async (p) => (await repository.newestStateEvents(scope, p.instants[1], 1)).length,
+    },
+    {
+      name: 'as-of-count',
+      description: `versionsBefore alone: state-bearing events at or before the instant, ${label}`,
+      orgOf: () => record.organizationId,
+      run: async (p) => repository.countStateEvents(scope, p.instants[1]),
+    },
+    {
+      name: 'as-of-diff',
+      description: `GET /resources/:type/:id/diff between two random instants, ${label} (two as-ofs + diff)`,
+      orgOf: () => record.organizationId,
+      run: async (p) => (await service.diffBetween(scope, p.instants[0], p.instants[1])).changes.length,
     },
   ];
 }

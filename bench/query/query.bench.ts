@@ -21,8 +21,9 @@ import { Catalog, explain } from './explain';
 import { exportOnce, ExportRun, exportStatement } from './export-rate';
 import { createMonthlyPartitions, formatDuration, loadHistory, LoadResult } from './load';
 import { measureQueries, picker, QueryResult } from './measure';
-import { querySpecs, recordStatements } from './queries';
+import { asOfSpecs, querySpecs, recordStatements } from './queries';
 import { printReport } from './report';
+import { copyEvents, versionedEvents } from './versioned';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 const SERVER_SETTINGS = [
@@ -52,6 +53,8 @@ function readFlags() {
     'export-reps': 3,
     'max-load-minutes': 25,
     'statement-timeout': 120,
+    'as-of-versions': 1000,
+    'as-of-reads': 500,
     'maintenance-work-mem': '256MB',
     seed: 1,
     plans: false,
@@ -150,6 +153,26 @@ async function main(): Promise<void> {
       (r) =>
         `${r.events} events, ${Math.round(r.eventsPerSec)} ev/s, ${formatMiB(r.bytes)} of COPY text, ${flags.streams} streams`,
     );
+    // One account of the largest organization with a long history (a create and updates spread over the
+    // months, reads between them), COPYed like the load: the record the as-of queries rebuild.
+    const versioned = await timed(
+      'as-of record',
+      async () => {
+        const built = versionedEvents({
+          organization: history.organizations[0],
+          versions: flags['as-of-versions'],
+          reads: flags['as-of-reads'],
+          from,
+          to: now,
+          seed: flags.seed,
+        });
+        await copyEvents(db.url, built.events);
+        return built.resource;
+      },
+      (r) =>
+        `${r.resourceType} ${r.resourceId} of ${r.organizationId}: ${r.versions} versions and ${r.reads} reads, ` +
+        `${r.from.toISOString().slice(0, 10)} .. ${r.to.toISOString().slice(0, 10)}`,
+    );
     await timed('vacuum analyze', () => db.sql.query('VACUUM ANALYZE audit_events'));
     const partitionService = new PartitionService(
       new PartitionRepository(maintenance),
@@ -185,9 +208,9 @@ async function main(): Promise<void> {
       () =>
         measureQueries(
           reads,
-          querySpecs(events, new StatsRepository(reads)),
+          [...querySpecs(events, new StatsRepository(reads)), ...asOfSpecs(reads, versioned)],
           lastStatement,
-          picker(history, load.sample, { ...measureOptions(), largeRows }),
+          picker(history, load.sample, { ...measureOptions(), largeRows }, versioned),
           load.events,
           catalog,
           { ...measureOptions(), largeRows },
@@ -222,6 +245,7 @@ async function main(): Promise<void> {
       partitions,
       largeRows,
       queries,
+      asOfRecord: versioned,
       export: {
         organization: largest.id,
         organizationEvents: Math.round(largest.share * load.events),

@@ -4,6 +4,7 @@ import { Explained, PlanSummary } from './explain';
 import { ExportRun } from './export-rate';
 import { LoadResult } from './load';
 import { QueryResult } from './measure';
+import { VersionedResource } from './versioned';
 
 export interface Report {
   phases: Array<{ name: string; seconds: number; detail: string }>;
@@ -25,6 +26,8 @@ export interface Report {
     explain: Explained;
   };
   largeRows: number;
+  /** The record with a long history behind the as-of queries. */
+  asOfRecord?: VersionedResource;
 }
 
 const short = (name: string) => name.replace(/^audit_events_/, '').replace(/^audit_stats_/, 'stats_');
@@ -108,6 +111,15 @@ export function printReport(report: Report, allPlans: boolean): void {
     `Export: organization ${exp.organization} (~${exp.organizationEvents} events in total), last ${exp.days} days, ` +
       `${exp.runs.map((r) => `${Math.round(r.rowsPerSec)} rows/s (${formatMiB(r.bytes / r.seconds)}/s NDJSON)`).join(', ')}`,
   );
+
+  const record = report.asOfRecord;
+  if (record) {
+    console.log(
+      `As of: ${record.resourceType} ${record.resourceId} of ${record.organizationId}, ${record.versions} versions ` +
+        `and ${record.reads} reads from ${record.from.toISOString()} to ${record.to.toISOString()}; instants drawn ` +
+        `uniformly in that span`,
+    );
+  }
 
   for (const q of report.queries) {
     if (!('summary' in q.explain)) {

@@ -68,8 +68,8 @@ export class RevertRepository {
   }
 
   /**
-   * The state events one request made in the organization, oldest first. There is no index on request_id:
-   * this walks the organization's index, so it is as fast as the organization's trail is small.
+   * The state events one request made in the organization, oldest first, on the request index
+   * (`audit_events_request_idx`: request_id, occurred_at, id).
    */
   async stateEventsOfRequest(requestId: string, organizationId: string | null): Promise<RevertEventRow[]> {
     const params: unknown[] = [requestId];

@@ -75,12 +75,6 @@ export interface RecordAuditEventInput {
   occurredAt?: Date;
   /** Extra paths to redact for this event, on top of the global list. */
   redact?: string[];
-}
-
-/** Loads the current state of a resource, for the before state of a mutation. */
-export interface AuditStateLoader {
-  load(resourceId: string, context: { organizationId: string | null }): Promise<unknown>;
-}
   /**
    * Why (stored as `metadata.reason`, trimmed, cut at 500 characters). Default: the reason of the enclosing
    * `AuditService.withReason()`, if any.
@@ -100,6 +94,12 @@ export interface RecordBulkAuditEventInput extends Omit<
 > {
   resourceType: string;
   ids: ReadonlyArray<string | number>;
+}
+
+/** Loads the current state of a resource, for the before state of a mutation. */
+export interface AuditStateLoader {
+  load(resourceId: string, context: { organizationId: string | null }): Promise<unknown>;
+}
 
 /**
  * Options of `@Audited()`. Every option has a default that fits a standard CRUD controller:
@@ -164,6 +164,12 @@ export interface AuditedOptions {
    * With `fail`, a full pipeline is also checked before the handler runs, so no change is made unaudited.
    */
   onUndelivered?: UndeliveredPolicy;
+  /**
+   * The reason of a mutation (stored as `metadata.reason`): the `X-Audit-Reason` header by default (every
+   * audited mutation reads it), another `header`, or a `bodyField`; `required: true` refuses a mutation
+   * without one (400 naming the header or field) before the handler runs.
+   */
+  reason?: AuditReasonOptions;
 }
 
 /** Options of `AuditModule.forRoot()` / `forRootAsync()`. */
@@ -172,12 +178,6 @@ export interface AuditModuleOptions {
   enabled?: boolean;
   /** Events per COPY batch. Default 2000. */
   batchSize?: number;
-  /**
-   * The reason of a mutation (stored as `metadata.reason`): the `X-Audit-Reason` header by default (every
-   * audited mutation reads it), another `header`, or a `bodyField`; `required: true` refuses a mutation
-   * without one (400 naming the header or field) before the handler runs.
-   */
-  reason?: AuditReasonOptions;
   /** Flush at least this often, even if the batch is not full. Default 250 ms. */
   flushIntervalMs?: number;
   /** The bounded buffer: beyond this many pending events, new non-critical events are dropped (counted). */

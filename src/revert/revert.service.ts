@@ -317,13 +317,8 @@ export class AuditRevertService {
       resourceId,
       requestId: caller.requestId,
       userAgent: caller.userAgent,
-      metadata: {
-        reverts: plan.revertsEventIds,
-        ...(caller.reason === undefined ? {} : { reason: caller.reason }),
-        ...link,
-      },
-      // Where AuditService takes the reason as its own input (and owns metadata.reason), it is given there too.
-      reason: caller.reason,
+      metadata: { reverts: plan.revertsEventIds, ...link },
+      reason: caller.reason, // metadata.reason
     };
     let result: unknown;
     try {
@@ -371,8 +366,8 @@ export class AuditRevertService {
       resourceId,
       requestId: caller.requestId,
       userAgent: caller.userAgent,
-      metadata: { ...metadata, ...(caller.reason === undefined ? {} : { reason: caller.reason }) },
-      ...{ reason: caller.reason },
+      metadata,
+      reason: caller.reason,
     });
   }
 }

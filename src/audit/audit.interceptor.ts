@@ -125,6 +125,7 @@ export class AuditInterceptor implements NestInterceptor {
       metadata: reason === null ? outcome.metadata : { ...outcome.metadata, reason },
       occurredAt: undefined,
       rules: target.rules,
+      ignoredFields: target.ignoredFields,
     });
 
     const failOnLoss = target.options.onUndelivered === 'fail';
@@ -132,7 +133,6 @@ export class AuditInterceptor implements NestInterceptor {
       // Checked before the handler: a change that could not be audited is not made at all.
       throw unavailable();
     }
-
     if (refusal) {
       const refused: CallHandler = { handle: () => throwError(() => refusal) };
       return new Observable((subscriber) =>
@@ -143,6 +143,7 @@ export class AuditInterceptor implements NestInterceptor {
         }),
       );
     }
+
     if (target.options.consistency === 'transactional' && !isRead) {
       // Successful writes are recorded by AuditEntitySubscriber inside their transaction; failures here.
       const statusCode = this.successStatus(handler, method, context);

@@ -80,7 +80,9 @@ export class AuditModule
   /** A clear start-up error, rather than a failing COPY every flush, when the audit schema is not there. */
   async onApplicationBootstrap(): Promise<void> {
     const found = await this.dataSource
-      .query(`SELECT to_regclass('audit_events') IS NOT NULL AND to_regclass('audit_chain_heads') IS NOT NULL AS found`)
+      .query(
+        `SELECT to_regclass('audit_events') IS NOT NULL AND to_regclass('audit_chain_heads') IS NOT NULL AS found`,
+      )
       .then(
         ([row]: Array<{ found: boolean }>) => row.found,
         () => null, // Postgres unreachable right now: capture waits for it (buffer, spool), as at any other time

@@ -25,6 +25,12 @@ export interface FieldChange {
   after: JsonValue | undefined;
   /** True when the field is redacted: it changed, but neither value is stored. */
   redacted?: boolean;
+  /**
+   * A list or relationship: the members that joined and left it (scalars), or, for a collection of
+   * objects with an `id`, the ids that joined and left (then `before`/`after` are not repeated).
+   */
+  added?: JsonValue[];
+  removed?: JsonValue[];
 }
 
 /** An event as it is stored: already redacted and serialized, ready for COPY. */
@@ -121,6 +127,8 @@ export interface AuditedOptions {
   loader?: Type<AuditStateLoader>;
   /** Extra paths to redact (dotted, `*` matches one level), on top of the global list. */
   redact?: string[];
+  /** Fields whose changes never count for this controller or handler, added to the module's (see there). */
+  ignoredFields?: string[];
   /** Record GET requests as access events (`read`/`list`). Default true. */
   reads?: boolean;
   /** Override the action (default from the HTTP method: POST create, PUT/PATCH update, DELETE delete). */
@@ -192,6 +200,14 @@ export interface AuditModuleOptions {
   redactKeys?: string[];
   /** Extra key names redacted everywhere, added to the default list. */
   extraRedactKeys?: string[];
+  /**
+   * Fields whose changes never make an update count (noise): a key name matches at any depth, a dotted path
+   * (`lines.*.syncedAt`) that path. The states keep them. Default `DEFAULT_IGNORED_FIELDS` (`updatedAt`,
+   * `updated_at`, `version`); `[]` turns it off.
+   */
+  ignoredFields?: string[];
+  /** More ignored fields for one resource type (`{ account: ['lastSeenAt'] }`), added to `ignoredFields`. */
+  ignoredFieldsByResource?: Record<string, string[]>;
   /** Proxies whose X-Forwarded-For is believed (IPs, CIDRs or `loopback`). Default none. */
   trustedProxies?: string[];
   /** Cap on the ids recorded for a list read. Default 100. */

@@ -15,6 +15,7 @@ export type { AuditWriterStats, QueuedEvent, WriteAttempt } from './audit-writer
 export type { AuditPipelineStats } from './audit-delivery.service';
 export type { StreamStats } from './delivery/redis-stream.delivery';
 export { DEFAULT_REDACT_KEYS } from './redaction';
+export { DEFAULT_IGNORED_FIELDS } from './diff';
 export { REDACTED } from '../common/serialization/safe-serialize';
 export type {
   ActorType,
@@ -35,8 +36,8 @@ export type {
   FieldChange,
   JsonValue,
   RecordAuditEventInput,
-  UndeliveredPolicy,
   RecordBulkAuditEventInput,
+  UndeliveredPolicy,
 } from './audit.types';
 
 // For the other folders of the package.
@@ -49,5 +50,5 @@ export { GENESIS_HASH, SealLeaf, merkleRoot, orgKeyOf, sealHash } from './integr
 export type { SealBody } from './integrity/seal';
 export { parseKek } from './personal-data/personal-data.cipher';
 export { IP_METADATA_KEY } from './personal-data/personal-data.protector';
-export { resolveTrailConfig } from './trail-config';
 export { REASON_KEY, TRANSACTION_ID_KEY } from './reason';
+export { resolveTrailConfig } from './trail-config';

@@ -52,7 +52,8 @@ export const outcome = (
 });
 
 /** The request's part of a transactional write's event: the subscriber adds what the write changed. */
-export const transactionalOutcome = (statusCode: number): Outcome => outcome('success', statusCode, 'info', {});
+export const transactionalOutcome = (statusCode: number): Outcome =>
+  outcome('success', statusCode, 'info', {});
 
 export const unavailable = () => new ServiceUnavailableException('Audit trail unavailable, try again later');
 

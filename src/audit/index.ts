@@ -41,7 +41,7 @@ export type {
 } from './audit.types';
 
 // For the other folders of the package.
-export { diffStates } from './diff';
+export { deepEqual, diffStates } from './diff';
 export { escapeCopyText } from './copy-format';
 export { appendSeals } from './integrity/chain-sealer';
 export { CANONICAL_COLUMNS_SQL, eventHash } from './integrity/event-hash';

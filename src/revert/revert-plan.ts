@@ -1,4 +1,4 @@
-import { ERASED, FieldChange, JsonValue, REDACTED } from '../audit';
+import { deepEqual, ERASED, FieldChange, JsonValue, REDACTED } from '../audit';
 import { RevertSkippedField, RevertSkipReason } from './revert.types';
 
 /**
@@ -43,22 +43,8 @@ export const isObject = (value: unknown): value is JsonObject =>
 const own = (object: JsonObject, key: string): JsonValue | undefined =>
   Object.hasOwn(object, key) ? object[key] : undefined;
 
-export function deepEqual(a: JsonValue | undefined, b: JsonValue | undefined): boolean {
-  if (a === b) return true;
-  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
-  if (Array.isArray(a) !== Array.isArray(b)) return false;
-  if (Array.isArray(a)) {
-    const other = b as JsonValue[];
-    return a.length === other.length && a.every((item, i) => deepEqual(item, other[i]));
-  }
-  const left = a as JsonObject;
-  const right = b as JsonObject;
-  const keys = Object.keys(left);
-  return (
-    keys.length === Object.keys(right).length &&
-    keys.every((key) => Object.hasOwn(right, key) && deepEqual(left[key], right[key]))
-  );
-}
+/** The capture's own JSON equality (own keys only, arrays in order). */
+export { deepEqual };
 
 /** Why a value cannot be written back, or null: the first marker found anywhere inside it. */
 export function unrestorable(value: JsonValue | undefined): RevertSkipReason | null {

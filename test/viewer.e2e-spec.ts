@@ -195,7 +195,14 @@ describe('audit viewer in a browser', () => {
     await countOf(items, 3);
     await textOf(items.nth(1), 'update');
     await textOf(items.nth(1), 'plan: free → pro');
+    // The record as of now, and as of a day before it existed.
+    await page.getByRole('button', { name: 'Show' }).click();
+    await textOf(page.locator('.as-of-verdict'), 'As left by the update');
+    await textOf(page.locator('table.as-of-state tr[data-field="plan"]'), 'pro');
     await shot('resource-history');
+    await page.getByLabel('As of').fill('2020-01-01T00:00:00');
+    await page.getByRole('button', { name: 'Show' }).click();
+    await textOf(page.locator('.as-of-verdict'), 'did not exist yet');
 
     await items.nth(1).getByRole('link', { name: 'carol' }).click();
     await page.waitForURL(/\/audit\/ui\/actors\/carol/);
@@ -238,6 +245,27 @@ describe('audit viewer in a browser', () => {
     );
     await visible(page.getByText(/Events per day by action \(\d+ in all\)/));
     await shot('dashboard');
+  });
+
+  it('previews a restore of the first version, then restores it through the app and links the revert event', async () => {
+    await page.goto(`${base}/audit/ui/?resourceType=account&resourceId=${accountId}&action=create`);
+    await countOf(rows(), 1);
+    await rows().first().click();
+    await page.getByRole('button', { name: 'Preview the restore' }).click();
+    const preview = page.locator('table.revert-preview');
+    await textOf(preview.locator('tr[data-field="plan"]'), 'pro');
+    await textOf(preview.locator('tr[data-field="plan"] td:last-child'), 'free');
+    await textOf(preview.locator('tr[data-field="name"] td:last-child'), 'Acme 1');
+    // Nothing changed yet: a preview is a dry run.
+    expect(await api('GET', `/accounts/${accountId}`, alice)).toMatchObject({ plan: 'pro' });
+    await page.getByLabel('Reason').fill('customer asked to undo the upgrade');
+    await page.getByRole('button', { name: 'Restore', exact: true }).click();
+    await textOf(page.locator('.verdict-ok'), 'Restored');
+    expect(await api('GET', `/accounts/${accountId}`, alice)).toMatchObject({ plan: 'free', name: 'Acme 1' });
+    await shot('restore');
+    await page.getByRole('link', { name: 'See the revert event' }).click();
+    await textOf(page.getByRole('heading', { level: 1 }), 'account.revert');
+    await textOf(page.locator('dl.context'), 'customer asked to undo the upgrade');
   });
 
   it('verifies the chain green, then red with the first broken event linked after tampering', async () => {

@@ -66,7 +66,12 @@ export class AccountsService {
   async update(organizationId: string, id: string, dto: UpdateAccountDto): Promise<AccountView> {
     const account = await this.find(organizationId, id);
     const { password, ...fields } = dto;
-    Object.assign(account, fields);
+    // Only the fields the request names: a DTO instance declares the others as undefined (class fields),
+    // which would blank them in the returned view.
+    Object.assign(
+      account,
+      Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined)),
+    );
     if (password !== undefined) {
       account.passwordHash = await hashPassword(password);
       account.passwordUpdatedAt = new Date();

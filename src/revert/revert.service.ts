@@ -345,7 +345,7 @@ export class AuditRevertService {
       result === undefined || result === null
         ? plan.targetState
         : isPlainObject(result) && isPlainObject(current)
-          ? { ...current, ...result }
+          ? { ...current, ...definedFields(result) }
           : result;
     const recorded = await this.audit.recordDurable({ ...event, severity: 'notice', before: current, after });
     if (!recorded)
@@ -378,4 +378,9 @@ const isPlainObject = (value: unknown): value is Record<string, unknown> =>
 /** Secrets changed by these events: the trail knows they changed, never their values. */
 function redactedPaths(events: StateEvent[]): string[] {
   return events.flatMap((e) => (e.changes ?? []).filter((c) => c.redacted === true).map((c) => c.path));
+}
+
+/** The fields of a handler's result that it reports (a DTO-shaped result may declare others as undefined). */
+function definedFields(result: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(result).filter(([, value]) => value !== undefined));
 }

@@ -95,9 +95,9 @@ export async function seedHistory(
 }
 
 /**
- * Waits until nothing but this connection is active on the database for `quietMs` (the service refreshes
- * the stats views once at boot: over 10M events that is tens of seconds of Postgres work the measurements
- * must not share the CPUs with). Returns the seconds waited.
+ * Waits until nothing but this connection is active on the database for `quietMs` (autovacuum after the
+ * load, anything still running: minutes of Postgres work over 10M events the measurements must not share
+ * the CPUs with). Returns the seconds waited.
  */
 export async function waitUntilQuiet(
   db: BenchDatabase,
@@ -119,5 +119,6 @@ export async function waitUntilQuiet(
     }
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
-  throw new Error(`The database did not go quiet within ${timeoutMs / 1000} s`);
+  log(`  the database did not go quiet within ${timeoutMs / 1000} s: measuring anyway`);
+  return (Date.now() - started) / 1000;
 }

@@ -474,10 +474,13 @@ describe('Adopting the package: a NestJS app built on the packed tarball', () =>
       // The app's global guard runs first, as for any of its routes.
       expect((await fetch(`${base}/admin/audit/ui`)).status).toBe(401);
 
-      // In a browser, the identity an API gateway would add to every request: no token to paste.
+      // In a browser, the identity the app's own session gives (here its `x-user` cookie): no token to paste.
       const browser = await launchChromium();
       try {
-        const context = await browser.newContext({ extraHTTPHeaders: { 'x-user': JSON.stringify(readerA) } });
+        const context = await browser.newContext({ acceptDownloads: true });
+        await context.addCookies([
+          { name: 'x-user', value: encodeURIComponent(JSON.stringify(readerA)), url: base },
+        ]);
         const tab = await context.newPage();
         await tab.goto(`${base}/admin/audit/ui/?resourceType=invoice&resourceId=${invoiceA}`);
         const rows = tab.locator('[role=grid] [role=row]');
@@ -487,6 +490,22 @@ describe('Adopting the package: a NestJS app built on the packed tarball', () =>
         await textOf(email, NEW_EMAIL);
         expect(await email.getAttribute('class')).toContain('changed');
         expect(await email.locator('td.before').innerText()).toBe(EMAIL);
+
+        // No token in the page: the export is a plain download (the cookie goes with it), streamed to disk.
+        await tab.goBack();
+        await countOf(rows, 3);
+        const [download] = await Promise.all([
+          tab.waitForEvent('download'),
+          tab.getByRole('button', { name: 'Export NDJSON' }).click(),
+        ]);
+        const lines = readFileSync((await download.path())!, 'utf8')
+          .trim()
+          .split('\n');
+        expect(lines.map((line) => (JSON.parse(line) as Json).action).sort()).toEqual([
+          'create',
+          'read',
+          'update',
+        ]);
       } finally {
         await browser.close();
       }

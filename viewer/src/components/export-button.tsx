@@ -1,10 +1,13 @@
 import { useRef, useState } from 'preact/hooks';
-import { errorText, getStream } from '../api';
+import { apiUrl, errorText, getStream, session } from '../api';
 import { formatBytes } from '../format';
 
 /**
- * Streams the existing export endpoint (NDJSON or CSV) with the reader's identity and hands the file to the
- * browser, showing the bytes received as they arrive; Cancel aborts the request (the server stops its query).
+ * The existing export endpoint (NDJSON or CSV), with the reader's identity. With the app's own identity
+ * (cookies, a gateway) a plain download, streamed to disk by the browser. With a pasted token (a header,
+ * which a download cannot carry) the response is read here, the bytes received shown as they arrive, and
+ * handed to the browser at the end (held in memory until then); Cancel aborts the request (the server stops
+ * its query).
  */
 export function ExportButtons({ filters }: { filters: Record<string, string> }) {
   const [progress, setProgress] = useState<string | null>(null);
@@ -12,6 +15,18 @@ export function ExportButtons({ filters }: { filters: Record<string, string> }) 
   const abort = useRef<AbortController | null>(null);
 
   const run = async (format: 'ndjson' | 'csv') => {
+    if (!session.token()) {
+      // The app's own identity (cookie, gateway): the browser's download streams the file straight to disk.
+      const link = document.createElement('a');
+      link.href = apiUrl('export', { ...filters, format });
+      link.download = '';
+      document.body.append(link);
+      link.click();
+      link.remove();
+      setProgress(`Export started: see the browser's downloads`);
+      return;
+    }
+    // A pasted token travels in a header, which a plain download cannot send: the export is read here.
     const controller = new AbortController();
     abort.current = controller;
     setBusy(true);

@@ -189,6 +189,16 @@ describe('audit viewer in a browser', () => {
   });
 
   it('follows the event to the record history and to the actor activity', async () => {
+    // Everything the update's request and its database transaction did: that one update.
+    await page.getByRole('link', { name: /everything it did/ }).click();
+    await page.waitForURL(/\/audit\/ui\/requests\//);
+    await countOf(rows(), 1);
+    await textOf(rows().first(), 'update');
+    await page.goBack();
+    await page.locator('dl.context').getByRole('link', { name: /^\d+$/ }).click();
+    await page.waitForURL(/\/audit\/ui\/transactions\/\d+/);
+    await countOf(rows(), 1);
+    await page.goBack();
     await page.getByRole('link', { name: /\(history\)/ }).click();
     await page.waitForURL(/\/audit\/ui\/resources\/account\//);
     const items = page.locator('.timeline-item');

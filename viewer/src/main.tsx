@@ -8,6 +8,7 @@ import { Suspense, lazy } from 'preact/compat';
 import { EventPage } from './pages/event-page';
 import { IntegrityPage } from './pages/integrity-page';
 import { ResourcePage } from './pages/resource-page';
+import { GroupPage } from './pages/group-page';
 import { SearchPage, prefetchSearch } from './pages/search-page';
 import { UI_BASE, currentLocation, match, useLocation } from './router';
 import './styles.css';
@@ -158,6 +159,8 @@ const TITLES: Array<[string, string]> = [
   ['/events/:id', 'Event'],
   ['/resources/:type/:id', 'Resource history'],
   ['/actors/:id', 'Actor activity'],
+  ['/requests/:id', 'Request'],
+  ['/transactions/:id', 'Transaction'],
   ['/dashboard', 'Dashboard'],
   ['/integrity', 'Integrity'],
 ];
@@ -177,6 +180,9 @@ function Routes({ me, theme }: { me: Identity; theme: string }) {
   if ((params = match('/events/:id', path))) return <EventPage id={params.id} me={me} />;
   if ((params = match('/resources/:type/:id', path)))
     return <ResourcePage type={params.type} id={params.id} />;
+  if ((params = match('/requests/:id', path))) return <GroupPage kind="request" id={params.id} me={me} />;
+  if ((params = match('/transactions/:id', path)))
+    return <GroupPage kind="transaction" id={params.id} me={me} />;
   if ((params = match('/actors/:id', path))) return <ActorPage id={params.id} search={search} me={me} />;
   if (match('/dashboard', path))
     return (

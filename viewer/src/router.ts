@@ -59,5 +59,7 @@ export function match(pattern: string, path: string): Record<string, string> | n
 export const eventHref = (id: string) => `${UI_BASE}/events/${encodeURIComponent(id)}`;
 export const resourceHref = (type: string, id: string) =>
   `${UI_BASE}/resources/${encodeURIComponent(type)}/${encodeURIComponent(id)}`;
+export const requestHref = (id: string) => `${UI_BASE}/requests/${encodeURIComponent(id)}`;
+export const transactionHref = (id: string) => `${UI_BASE}/transactions/${encodeURIComponent(id)}`;
 export const actorHref = (id: string, organizationId?: string | null) =>
   `${UI_BASE}/actors/${encodeURIComponent(id)}${organizationId ? `?organizationId=${encodeURIComponent(organizationId)}` : ''}`;

@@ -5,7 +5,7 @@ import { Link } from '../components/link';
 import { useJson } from '../components/use-json';
 import { diffRows, membership } from '../diff';
 import { formatTime } from '../format';
-import { actorHref, resourceHref } from '../router';
+import { actorHref, requestHref, resourceHref, transactionHref } from '../router';
 
 /** One event: its whole context, and its before/after states side by side with the changed fields marked. */
 export function EventPage({ id, me }: { id: string; me: Identity }) {
@@ -67,11 +67,22 @@ function Context({ event }: { event: AuditEvent }) {
     ['Duration', event.durationMs != null ? `${event.durationMs} ms` : '—'],
     ['IP address', event.ip ?? '—'],
     ['User agent', event.userAgent ?? '—'],
-    ['Request id', event.requestId ?? '—'],
+    [
+      'Request id',
+      event.requestId ? (
+        <Link href={requestHref(event.requestId)}>{event.requestId} (everything it did)</Link>
+      ) : (
+        '—'
+      ),
+    ],
     ['Event id', <code>{event.id}</code>],
   ];
   if (event.reason) rows.unshift(['Reason', <q class="reason">{event.reason}</q>]);
-  if (event.transactionId) rows.push(['Transaction', <code>{event.transactionId}</code>]);
+  if (event.transactionId)
+    rows.push([
+      'Transaction',
+      <Link href={transactionHref(event.transactionId)}>{event.transactionId}</Link>,
+    ]);
   if (event.errorMessage) rows.push(['Error', event.errorMessage]);
   return (
     <dl class="context">

@@ -57,13 +57,23 @@ export class AuditTargetResolver {
     return this.globalRules;
   }
 
+  /** Per resource type, the same array every time (its compiled matcher is cached by identity). */
+  private readonly ignoredByType = new Map<string, readonly string[]>();
+
   /** The ignored fields of a resource type (module-wide plus per type), plus `extra`. */
   ignoredFieldsFor(
     resourceType: string | null | undefined,
     extra: readonly string[] = [],
   ): readonly string[] {
-    const byType = resourceType ? (this.options.ignoredFieldsByResource[resourceType] ?? []) : [];
-    return [...this.options.ignoredFields, ...byType, ...extra];
+    const key = resourceType ?? '';
+    let fields = this.ignoredByType.get(key);
+    if (!fields) {
+      const byType = resourceType ? (this.options.ignoredFieldsByResource[resourceType] ?? []) : [];
+      fields = [...this.options.ignoredFields, ...byType];
+      // Resource types of record() come from callers: a bound on what is remembered.
+      if (this.ignoredByType.size < 1000) this.ignoredByType.set(key, fields);
+    }
+    return extra.length ? [...fields, ...extra] : fields;
   }
 
   resolve(controller: Type<unknown>, handler: object, options: AuditedOptions): AuditTarget {

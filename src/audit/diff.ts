@@ -51,9 +51,19 @@ export interface DiffOptions {
 /** Fields that change on every write without saying anything: never a change by themselves. */
 export const DEFAULT_IGNORED_FIELDS: readonly string[] = ['updatedAt', 'updated_at', 'version'];
 
+const NOTHING_IGNORED = () => false;
+/** Compiled matchers by pattern list: a handler's list is one array, diffed on every one of its events. */
+const matchers = new WeakMap<readonly string[], (path: string) => boolean>();
+
 /** Whether a change path is ignored by `patterns` (see DiffOptions.ignore). */
 export function ignoredPaths(patterns: readonly string[] | undefined): (path: string) => boolean {
-  if (!patterns || patterns.length === 0) return () => false;
+  if (!patterns || patterns.length === 0) return NOTHING_IGNORED;
+  let matcher = matchers.get(patterns);
+  if (!matcher) matchers.set(patterns, (matcher = compileIgnored(patterns)));
+  return matcher;
+}
+
+function compileIgnored(patterns: readonly string[]): (path: string) => boolean {
   const names = new Set(patterns.filter((p) => !p.includes('.')));
   const paths = patterns.filter((p) => p.includes('.')).map((p) => p.split('.'));
   return (path) => {

@@ -7,6 +7,9 @@ import {
   ObjectLiteral,
   QueryRunner,
   RemoveEvent,
+  TransactionCommitEvent,
+  TransactionRollbackEvent,
+  TransactionStartEvent,
   UpdateEvent,
 } from 'typeorm';
 import { AUDIT_OPTIONS } from '../audit.constants';
@@ -28,6 +31,8 @@ import { TransactionalCapture, transactionalCapture } from './audit-context';
 @Injectable()
 export class AuditEntitySubscriber implements EntitySubscriberInterface, OnModuleInit {
   private readonly logger = new Logger(AuditEntitySubscriber.name);
+  /** Each connection's current transaction id, read once per transaction (forgotten when it ends). */
+  private readonly transactionIds = new WeakMap<QueryRunner, Promise<string | null>>();
 
   constructor(
     private readonly dataSource: DataSource,
@@ -41,6 +46,18 @@ export class AuditEntitySubscriber implements EntitySubscriberInterface, OnModul
 
   // Every TypeORM write of the app goes through these hooks: outside a transactional capture they return at
   // once, without a promise for TypeORM to wait on.
+
+  beforeTransactionStart(event: TransactionStartEvent): void {
+    this.transactionIds.delete(event.queryRunner);
+  }
+
+  afterTransactionCommit(event: TransactionCommitEvent): void {
+    this.transactionIds.delete(event.queryRunner);
+  }
+
+  afterTransactionRollback(event: TransactionRollbackEvent): void {
+    this.transactionIds.delete(event.queryRunner);
+  }
 
   afterInsert(event: InsertEvent<ObjectLiteral>): Promise<void> | void {
     const capture = this.captureFor(event.metadata);
@@ -163,11 +180,19 @@ export class AuditEntitySubscriber implements EntitySubscriberInterface, OnModul
     capture.captured++;
   }
 
-  /** The write transaction's id (xid8 as decimal text); it has one already, having just written. */
-  private async transactionId(runner: QueryRunner): Promise<string | null> {
-    const rows: Array<{ xid: string | null }> = await runner.query(
-      `SELECT pg_current_xact_id()::text AS xid`,
-    );
-    return rows[0]?.xid ?? null;
+  /**
+   * The write transaction's id (xid8 as decimal text); it has one already, having just written. Read once per
+   * transaction: a bulk save of many rows asks once, not once per row.
+   */
+  private transactionId(runner: QueryRunner): Promise<string | null> {
+    let id = this.transactionIds.get(runner);
+    if (!id) {
+      id = runner
+        .query(`SELECT pg_current_xact_id()::text AS xid`)
+        .then((rows: Array<{ xid: string | null }>) => rows[0]?.xid ?? null);
+      id.catch(() => this.transactionIds.delete(runner));
+      this.transactionIds.set(runner, id);
+    }
+    return id;
   }
 }

@@ -10,6 +10,7 @@ import {
   AuditLagHealthIndicator,
   AuditPartitionsHealthIndicator,
   AuditPipelineHealthIndicator,
+  AuditReplicasHealthIndicator,
   AuditService,
 } from 'nest-audit-trail';
 
@@ -33,6 +34,7 @@ export class HealthController {
     private readonly lag: AuditLagHealthIndicator,
     private readonly partitions: AuditPartitionsHealthIndicator,
     private readonly audit: AuditService,
+    private readonly replicas: AuditReplicasHealthIndicator,
   ) {
     this.loopDelay.enable();
   }
@@ -61,6 +63,8 @@ export class HealthController {
       () => this.pipeline.isHealthy('auditBuffer', CHECK_TIMEOUT_MS),
       () => this.lag.isHealthy('auditLag', CHECK_TIMEOUT_MS),
       () => this.partitions.isHealthy('partitions', CHECK_TIMEOUT_MS),
+      // Only with AUDIT_REPLICA_URLS; never fails readiness (the primary serves reads), says which replica is down.
+      ...(this.replicas.configured ? [() => this.replicas.isHealthy('replicas')] : []),
     ]);
   }
 }

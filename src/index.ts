@@ -29,6 +29,7 @@ export type {
   AuditPersonalDataOptions,
   AuditPipelineStats,
   AuditQueryOptions,
+  AuditReplicaOptions,
   AuditReasonOptions,
   AuditRedisOptions,
   AuditSeverity,
@@ -50,6 +51,31 @@ export { auditOptionsFromConfig, auditOptionsFromEnv } from './config';
 // The environment-variable configuration (README, Configuration): for services and workers built on the trail.
 export { ConfigError, loadConfig as loadServiceConfig } from './config';
 export type { AppConfig as ServiceConfig } from './config';
+
+// Streaming the trail to SIEMs and brokers (webhook, syslog, Splunk HEC, Datadog, S3, NATS JetStream).
+export {
+  AuditStreamingHealthIndicator,
+  AuditStreamingModule,
+  DeliveryError,
+  OCSF_VERSION,
+  streamingOptionsFromEnv,
+  StreamingConfigError,
+  verifyWebhookSignature,
+  webhookSignature,
+} from './streaming';
+export type {
+  AuditSink,
+  AuditStreamingOptions,
+  DestinationFormat,
+  DestinationKind,
+  DestinationSpec,
+  FormattedEvent,
+  OutboundBatch,
+  PersonalDataPolicy,
+  SinkKind,
+  StreamEvent,
+  StreamingDestinationConfig,
+} from './streaming';
 
 // The admin API, mounted under the app's prefix behind the app's identity.
 export { AuditAdminModule } from './admin';
@@ -91,6 +117,7 @@ export {
   AuditLagHealthIndicator,
   AuditPartitionsHealthIndicator,
   AuditPipelineHealthIndicator,
+  AuditReplicasHealthIndicator,
 } from './health';
 export { MetricsController as AuditMetricsController } from './common/metrics/metrics.controller';
 export { MetricsService as AuditMetricsService } from './common/metrics/metrics.service';

@@ -22,7 +22,7 @@ export interface ResolvedPersonalDataOptions {
 }
 
 /** Options that configure the rest of the trail (jobs, admin API, health): resolved into `trail`. */
-type TrailSections = 'partitions' | 'archive' | 'integrity' | 'query' | 'readyMaxLagMs';
+type TrailSections = 'partitions' | 'archive' | 'integrity' | 'query' | 'readyMaxLagMs' | 'replicas';
 
 export type ResolvedAuditOptions = Required<
   Omit<AuditModuleOptions, 'extraRedactKeys' | 'spool' | 'redis' | 'personalData' | TrailSections>

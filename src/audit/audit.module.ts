@@ -13,6 +13,7 @@ import { ClockModule } from '../common/clock/clock';
 import { AUDIT_CONFIG } from '../common/config/audit-config';
 import { MetricsModule } from '../common/metrics/metrics.module';
 import { poolFromDataSource } from '../common/database/pg-pool';
+import { ReadReplicas } from '../common/database/read-replicas';
 import { AUDIT_OPTIONS, AUDIT_PG_POOL } from './audit.constants';
 import { AUDIT_MODULE_OPTIONS, ConfigurableAuditModule } from './audit.module-definition';
 import { resolveAuditOptions, ResolvedAuditOptions } from './audit-options';
@@ -62,9 +63,11 @@ import { PersonalDataService } from './personal-data/personal-data.service';
     AuditService,
     AuditEntitySubscriber,
     HandlerStateWatch,
+    // The admin reads' replicas (none configured: every read on the app's DataSource).
+    ReadReplicas,
     { provide: APP_INTERCEPTOR, useClass: AuditInterceptor },
   ],
-  exports: [AuditService, PersonalDataService, AUDIT_CONFIG, AUDIT_OPTIONS],
+  exports: [AuditService, PersonalDataService, AUDIT_CONFIG, AUDIT_OPTIONS, ReadReplicas],
 })
 export class AuditModule
   extends ConfigurableAuditModule

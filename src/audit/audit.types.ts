@@ -262,6 +262,24 @@ export interface AuditModuleOptions {
   query?: AuditQueryOptions;
   /** Readiness fails when the oldest uncommitted event has been held longer than this. Default 60 s. */
   readyMaxLagMs?: number;
+  /**
+   * Streaming replicas for the admin API's reads (search, history, activity, as-of, stats, export); writes,
+   * chain maintenance, partition DDL, verification, erasure and revert stay on the app's DataSource.
+   */
+  replicas?: AuditReplicaOptions;
+}
+
+export interface AuditReplicaOptions {
+  /** `postgres://` URLs of the replicas (credentials included), tried in turn. Env: AUDIT_REPLICA_URLS. */
+  urls: string[];
+  /** A replica further behind than this serves nothing until it catches up. Default 10 s. */
+  maxLagMs?: number;
+  /** How often lag is measured and a replica that failed is tried again. Default 5 s. */
+  checkIntervalMs?: number;
+  /** A replica that does not accept a connection within this is taken as down. Default 2 s. */
+  connectTimeoutMs?: number;
+  /** Connections per replica (reads and exports). Default 8. */
+  poolMax?: number;
 }
 
 export interface AuditPartitionOptions {

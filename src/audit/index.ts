@@ -29,6 +29,7 @@ export type {
   AuditArchiveOptions,
   AuditIntegrityOptions,
   AuditQueryOptions,
+  AuditReplicaOptions,
   AuditRedisOptions,
   AuditSeverity,
   AuditStateLoader,

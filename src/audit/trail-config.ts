@@ -5,6 +5,7 @@ import { pathToFileURL } from 'node:url';
 import { AuditTrailConfig } from '../common/config/audit-config';
 import { DEV_SIGNING_KEY } from '../common/config/dev-keys';
 import { parsePrivateKey, parsePublicKey } from '../common/crypto/ed25519-keys';
+import { replicaUrlProblems } from '../common/database/replica-url';
 import { AuditModuleOptions } from './audit.types';
 
 const isProduction = (env: NodeJS.ProcessEnv) => env.NODE_ENV === 'production';
@@ -84,6 +85,13 @@ export function resolveTrailConfig(
     },
     // Every replica derives the same cursor key from the shared signing key.
     cursorSecret: query.cursorSecret ?? createHmac('sha256', signingKey).update('cursor').digest('base64'),
+    replicas: {
+      urls: options.replicas?.urls ?? [],
+      maxLagMs: options.replicas?.maxLagMs ?? 10_000,
+      checkIntervalMs: options.replicas?.checkIntervalMs ?? 5_000,
+      connectTimeoutMs: options.replicas?.connectTimeoutMs ?? 2_000,
+      poolMax: options.replicas?.poolMax ?? 8,
+    },
   };
 
   const { hotDays, warmDays, retentionDays, exportStreams, url, compression } = config.archive;
@@ -107,5 +115,17 @@ export function resolveTrailConfig(
   if (!(config.integrity.checkpointIntervalMs >= 1000))
     problems.push('integrity.checkpointIntervalMs must be >= 1000');
   if (!(config.integrity.headIntervalMs >= 1000)) problems.push('integrity.headIntervalMs must be >= 1000');
+  problems.push(...replicaProblems(config.replicas));
   return config;
+}
+
+function replicaProblems(replicas: AuditTrailConfig['replicas']): string[] {
+  if (!Array.isArray(replicas.urls)) return ['replicas.urls must be a list of postgres:// URLs'];
+  const problems = replicaUrlProblems(replicas.urls, 'replicas.urls');
+  if (!(replicas.maxLagMs >= 100)) problems.push('replicas.maxLagMs must be >= 100');
+  if (!(replicas.checkIntervalMs >= 100)) problems.push('replicas.checkIntervalMs must be >= 100');
+  if (!(replicas.connectTimeoutMs >= 100)) problems.push('replicas.connectTimeoutMs must be >= 100');
+  if (!(Number.isInteger(replicas.poolMax) && replicas.poolMax >= 1))
+    problems.push('replicas.poolMax must be an integer >= 1');
+  return problems;
 }

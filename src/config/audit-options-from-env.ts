@@ -54,6 +54,7 @@ export function auditOptionsFromConfig(config: AppConfig): AuditModuleOptions {
       headIntervalMs: integrity.headIntervalMs,
     },
     query: { ...query, redisUrl: config.redisUrl },
+    replicas: config.replicas.urls.length > 0 ? config.replicas : undefined,
   };
 }
 

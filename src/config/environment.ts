@@ -6,6 +6,7 @@ import proxyaddr from 'proxy-addr';
 import { parsePrivateKey, parsePublicKey } from '../common/crypto/ed25519-keys';
 import type { AuditTrailConfig } from '../common/config/audit-config';
 import { DEV_PERSONAL_DATA_KEY, DEV_SIGNING_KEY } from '../common/config/dev-keys';
+import { replicaUrlProblems } from '../common/database/replica-url';
 import { zstdUnavailable } from '../archive';
 import { parseKek } from '../audit';
 import { DEFAULT_PERSONAL_KEYS } from '../audit';
@@ -59,6 +60,8 @@ export interface AppConfig {
   } | null;
   query: AuditTrailConfig['query'];
 }
+  /** Streaming replicas for the admin reads (AUDIT_REPLICA_URLS; empty: every read on the primary). */
+  replicas: { urls: string[]; maxLagMs: number; checkIntervalMs: number };
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -149,6 +152,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     }
   }
   const zstdProblem = vars.ARCHIVE_COMPRESSION === 'zstd' ? zstdUnavailable() : null;
+  const replicaUrls = (vars.AUDIT_REPLICA_URLS ?? '')
+    .split(',')
+    .map((url) => url.trim())
+    .filter(Boolean);
+  problems.push(...replicaUrlProblems(replicaUrls, 'AUDIT_REPLICA_URLS'));
   if (zstdProblem) problems.push(`ARCHIVE_COMPRESSION: "zstd" is not available here (${zstdProblem})`);
   if (problems.length > 0) throw new ConfigError(problems);
   const list = (value: string | undefined) => value?.split(',').filter(Boolean);
@@ -238,3 +246,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     },
   };
 }
+    replicas: {
+      urls: replicaUrls,
+      maxLagMs: vars.AUDIT_REPLICA_MAX_LAG_MS ?? 10_000,
+      checkIntervalMs: vars.AUDIT_REPLICA_CHECK_MS ?? 5_000,
+    },

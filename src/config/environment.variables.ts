@@ -338,3 +338,22 @@ export class EnvironmentVariables {
   @IsIn(['error', 'warn', 'log', 'debug', 'verbose'])
   LOG_LEVEL?: 'error' | 'warn' | 'log' | 'debug' | 'verbose';
 }
+
+  /** Comma-separated postgres:// URLs of streaming replicas for the admin reads (checked in loadConfig). */
+  @IsOptional()
+  @IsString()
+  AUDIT_REPLICA_URLS?: string;
+
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
+  @Max(86400000)
+  AUDIT_REPLICA_MAX_LAG_MS?: number;
+
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
+  @Max(3600000)
+  AUDIT_REPLICA_CHECK_MS?: number;

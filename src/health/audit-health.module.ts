@@ -7,6 +7,8 @@ import {
   AuditPipelineHealthIndicator,
 } from './audit-health.indicators';
 import { AuditPipelineMetrics } from './audit-pipeline.metrics';
+import { ReplicaMetrics } from './replica.metrics';
+import { AuditReplicasHealthIndicator } from './replicas-health.indicator';
 
 /**
  * The indicators an app adds to its own Terminus health controller, and the pipeline's Prometheus metrics
@@ -19,7 +21,15 @@ import { AuditPipelineMetrics } from './audit-pipeline.metrics';
     AuditLagHealthIndicator,
     AuditPartitionsHealthIndicator,
     AuditPipelineMetrics,
+    AuditReplicasHealthIndicator,
+    ReplicaMetrics,
   ],
-  exports: [AuditPipelineHealthIndicator, AuditLagHealthIndicator, AuditPartitionsHealthIndicator, TerminusModule],
+  exports: [
+    AuditPipelineHealthIndicator,
+    AuditLagHealthIndicator,
+    AuditPartitionsHealthIndicator,
+    AuditReplicasHealthIndicator,
+    TerminusModule,
+  ],
 })
 export class AuditHealthModule {}

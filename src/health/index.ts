@@ -5,3 +5,4 @@ export {
   AuditPartitionsHealthIndicator,
   AuditPipelineHealthIndicator,
 } from './audit-health.indicators';
+export { AuditReplicasHealthIndicator } from './replicas-health.indicator';

@@ -1,5 +1,6 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Optional } from '@nestjs/common';
 import { DataSource } from 'typeorm';
+import { ReadReplicas } from '../common/database/read-replicas';
 import { STATE_EVENT_SQL, StateEvent } from './as-of.state';
 
 /** A resource, in the organization scope of the caller (undefined: every organization, audit:read:all). */
@@ -32,10 +33,20 @@ function where(scope: ResourceScope, at: Date, params: unknown[]): string {
   return clauses.join(' AND ');
 }
 
-/** SQL of the as-of reads: a resource's state-bearing events at or before an instant, newest first. */
+/**
+ * SQL of the as-of reads: a resource's state-bearing events at or before an instant, newest first. On a
+ * streaming replica when the app configured some (`ReadReplicas`).
+ */
 @Injectable()
 export class AsOfRepository {
-  constructor(private readonly dataSource: DataSource) {}
+  constructor(
+    private readonly dataSource: DataSource,
+    @Optional() private readonly replicas?: ReadReplicas,
+  ) {}
+
+  private read<T>(sql: string, params: unknown[]): Promise<T[]> {
+    return this.replicas ? this.replicas.query<T>(sql, params) : this.dataSource.query(sql, params);
+  }
 
   /**
    * Up to `limit` state-bearing events of the resource at or before `at`, newest first, strictly older
@@ -52,7 +63,7 @@ export class AsOfRepository {
     if (olderThan) {
       sql += ` AND (occurred_at, id) < ($${params.push(olderThan.occurredAt)}::timestamptz, $${params.push(olderThan.id)}::uuid)`;
     }
-    return this.dataSource.query(
+    return this.read(
       `SELECT id, occurred_at, occurred_at::text AS occurred_at_text, actor_id, action, status, before, after, changes
          FROM audit_events_all WHERE ${sql}
         ORDER BY occurred_at DESC, id DESC LIMIT $${params.push(limit)}`,
@@ -63,7 +74,7 @@ export class AsOfRepository {
   /** How many state-bearing events of the resource there are at or before `at` (its versions so far). */
   async countStateEvents(scope: ResourceScope, at: Date): Promise<number> {
     const params: unknown[] = [];
-    const rows: Array<{ n: string }> = await this.dataSource.query(
+    const rows = await this.read<{ n: string }>(
       `SELECT count(*)::bigint AS n FROM audit_events_all WHERE ${where(scope, at, params)}`,
       params,
     );

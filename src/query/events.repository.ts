@@ -1,7 +1,8 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Optional } from '@nestjs/common';
 import { escapeLiteral, PoolClient } from 'pg';
 import { CopyToStreamQuery, to as copyTo } from 'pg-copy-streams';
 import { DataSource } from 'typeorm';
+import { ReadReplicas } from '../common/database/read-replicas';
 import { CursorPosition } from './cursor';
 import { IP_METADATA_KEY, REASON_KEY, TRANSACTION_ID_KEY } from '../audit';
 import { EventFilters } from './event-filters';
@@ -62,6 +63,8 @@ const metadataColumn = (t = '') =>
 const COLUMNS = `id, occurred_at, occurred_at::text AS occurred_at_text, organization_id, actor_id, actor_type, action,
   event_type, resource_type, resource_id, before, after, changes, status, status_code, error_message, severity,
   request_id, ${ipColumn()} AS ip, user_agent, route, method, duration_ms, ${metadataColumn()} AS metadata`;
+/** The columns of an EventRow (the streamer reads the trail with them too). */
+export const EVENT_ROW_COLUMNS = COLUMNS;
 const searchVector = (t = '') =>
   `audit_search_vector(${t}event_type, ${t}resource_type, ${t}resource_id, ${t}before, ${t}after)`;
 export const SEARCH_VECTOR = searchVector();
@@ -134,11 +137,19 @@ function whereFor(filters: EventFilters, where = new Where(), alias = ''): Where
 
 /**
  * SQL of the read side. Keyset pagination only, on (occurred_at, id); never OFFSET. Reads go through the
- * view `audit_events_all`: the hot partitions and the warm ones (detached by the archive job) alike.
+ * view `audit_events_all`: the hot partitions and the warm ones (detached by the archive job) alike, on a
+ * streaming replica when the app configured some (`ReadReplicas`), else on the app's DataSource.
  */
 @Injectable()
 export class EventsRepository {
-  constructor(private readonly dataSource: DataSource) {}
+  constructor(
+    private readonly dataSource: DataSource,
+    @Optional() private readonly replicas?: ReadReplicas,
+  ) {}
+
+  private read<T>(sql: string, params: unknown[], options?: { primaryWhenEmpty?: boolean }): Promise<T[]> {
+    return this.replicas ? this.replicas.query<T>(sql, params, options) : this.dataSource.query(sql, params);
+  }
 
   /** Newest first, strictly after `after` in that order. */
   async page(filters: EventFilters, after: CursorPosition | null, limit: number): Promise<EventRow[]> {
@@ -147,7 +158,7 @@ export class EventsRepository {
       where.add(
         `(occurred_at, id) < (${where.bind(after.occurredAt)}::timestamptz, ${where.bind(after.id)}::uuid)`,
       );
-    return this.dataSource.query(
+    return this.read(
       `SELECT ${COLUMNS} FROM audit_events_all ${where} ORDER BY occurred_at DESC, id DESC LIMIT ${where.bind(limit)}`,
       where.params,
     );
@@ -164,7 +175,7 @@ export class EventsRepository {
       where.add(
         `(occurred_at, id) > (${where.bind(after.occurredAt)}::timestamptz, ${where.bind(after.id)}::uuid)`,
       );
-    return this.dataSource.query(
+    return this.read(
       `SELECT ${COLUMNS} FROM audit_events_all ${where} ORDER BY occurred_at ASC, id ASC LIMIT ${where.bind(limit)}`,
       where.params,
     );
@@ -181,7 +192,7 @@ export class EventsRepository {
     to: Date,
   ): Promise<Array<{ action: string; events: number; failures: number }>> {
     const where = whereFor({ actorId, organizationId, from, to });
-    const rows: Array<{ action: string; events: string; failures: string }> = await this.dataSource.query(
+    const rows = await this.read<{ action: string; events: string; failures: string }>(
       `SELECT action, count(*)::bigint AS events, count(*) FILTER (WHERE status = 'failure')::bigint AS failures
          FROM audit_events_all ${where} GROUP BY action ORDER BY count(*) DESC, action`,
       where.params,
@@ -191,7 +202,8 @@ export class EventsRepository {
 
   /**
    * One event by id. A UUIDv7 id carries the event's millisecond, so the lookup is pinned to that
-   * millisecond: one partition, primary-key index.
+   * millisecond: one partition, primary-key index. Not found on a replica, it is looked up on the primary:
+   * an id the caller just got (read your own event) is found even before the replica has replayed it.
    */
   async findById(id: string, organizationId: string | undefined): Promise<EventRow | undefined> {
     const millis = parseInt(id.replace(/-/g, '').slice(0, 12), 16);
@@ -200,10 +212,9 @@ export class EventsRepository {
     where.add(`occurred_at >= ${where.bind(new Date(millis).toISOString())}::timestamptz`);
     where.add(`occurred_at < ${where.bind(new Date(millis + 1).toISOString())}::timestamptz`);
     if (organizationId !== undefined) where.add(`organization_id = ${where.bind(organizationId)}`);
-    const rows: EventRow[] = await this.dataSource.query(
-      `SELECT ${COLUMNS} FROM audit_events_all ${where}`,
-      where.params,
-    );
+    const rows = await this.read<EventRow>(`SELECT ${COLUMNS} FROM audit_events_all ${where}`, where.params, {
+      primaryWhenEmpty: true,
+    });
     return rows[0];
   }
 

@@ -6,11 +6,11 @@ import { EventsRepository, ExportFormat } from './events.repository';
 
 /**
  * The export's bytes into `sink` (the HTTP response, or a benchmark's counter) through `counter`, on a
- * connection of `pool`, personal data decrypted by `reveal` when given. Rejects if the query fails or the
- * sink goes away.
+ * connection of `pool` (a pg Pool, or anything that hands out its clients: a replica's, see ExportService),
+ * personal data decrypted by `reveal` when given. Rejects if the query fails or the sink goes away.
  */
 export async function streamExport(
-  pool: Pool,
+  pool: Pick<Pool, 'connect'>,
   events: EventsRepository,
   filters: EventFilters,
   format: ExportFormat,

@@ -1,6 +1,7 @@
-import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationShutdown, Optional } from '@nestjs/common';
 import type { Response } from 'express';
 import { Pool } from 'pg';
+import { ReadReplicas } from '../common/database/read-replicas';
 import { AuditService, PersonalDataService } from '../audit';
 import { AuthUser } from '../common/auth/auth.types';
 import { ExportQuery } from './dto/export.query';
@@ -39,7 +40,13 @@ export class ExportService implements OnApplicationShutdown {
     private readonly audit: AuditService,
     private readonly personal: PersonalDataService,
     @Inject(EXPORT_POOL) private readonly pool: Pool,
+    @Optional() private readonly replicas?: ReadReplicas,
   ) {}
+
+  /** The export's connection: on a replica that is up, else from the export pool (the primary). */
+  private readonly connections = {
+    connect: () => (this.replicas ? this.replicas.connect(this.pool) : this.pool.connect()),
+  };
 
   async export(user: AuthUser, query: ExportQuery, response: Response, requestId?: string): Promise<void> {
     const filters = toEventFilters(query, organizationScope(user, query.organizationId));
@@ -63,7 +70,7 @@ export class ExportService implements OnApplicationShutdown {
     const body = new ResponseSink(response, format === 'csv');
     try {
       await streamExport(
-        this.pool,
+        this.connections,
         this.events,
         filters,
         format,

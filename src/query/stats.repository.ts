@@ -1,5 +1,6 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Optional } from '@nestjs/common';
 import { DataSource } from 'typeorm';
+import { ReadReplicas } from '../common/database/read-replicas';
 
 export const STATS_VIEWS = [
   'audit_stats_daily',
@@ -30,10 +31,20 @@ const GROUP_COLUMN: Record<StatsGroup, string> = {
   organization: 'd.organization_id',
 };
 
-/** Reads only the materialized views (never the events table), and refreshes them. */
+/**
+ * Reads only the materialized views (never the events table), on a streaming replica when the app
+ * configured some (`ReadReplicas`), and refreshes them (on the primary).
+ */
 @Injectable()
 export class StatsRepository {
-  constructor(private readonly dataSource: DataSource) {}
+  constructor(
+    private readonly dataSource: DataSource,
+    @Optional() private readonly replicas?: ReadReplicas,
+  ) {}
+
+  private read<T>(sql: string, params: unknown[]): Promise<T[]> {
+    return this.replicas ? this.replicas.query<T>(sql, params) : this.dataSource.query(sql, params);
+  }
 
   async grouped(
     group: StatsGroup,
@@ -50,7 +61,7 @@ export class StatsRepository {
               WHERE a.day = d.day ${organizationId !== undefined ? 'AND a.organization_id = $1' : ''})::bigint AS distinct_actors`
         : '';
     const rows: Array<{ key: string; events: string; failures: string; distinct_actors?: string }> =
-      await this.dataSource.query(
+      await this.read(
         `SELECT ${key} AS key, sum(d.events)::bigint AS events, sum(d.failures)::bigint AS failures${actors}
            FROM audit_stats_daily d ${whereSql}
           GROUP BY ${group === 'day' ? 'd.day' : key} ORDER BY 1`,
@@ -67,7 +78,7 @@ export class StatsRepository {
   /** Per (day, action), ordered by day then action: `key` is the day. */
   async byDayAndAction(organizationId: string | undefined, from?: Date, to?: Date): Promise<StatsRow[]> {
     const { params, whereSql } = daysWhere(organizationId, from, to);
-    const rows: Array<CountRow & { action: string }> = await this.dataSource.query(
+    const rows = await this.read<CountRow & { action: string }>(
       `SELECT to_char(d.day, 'YYYY-MM-DD') AS key, d.action, sum(d.events)::bigint AS events,
               sum(d.failures)::bigint AS failures
          FROM audit_stats_daily d ${whereSql}
@@ -88,7 +99,7 @@ export class StatsRepository {
     to?: Date,
   ): Promise<StatsRow[]> {
     const { params, whereSql } = daysWhere(organizationId, from, to);
-    const rows: CountRow[] = await this.dataSource.query(
+    const rows = await this.read<CountRow>(
       `SELECT d.actor_id AS key, sum(d.events)::bigint AS events, sum(d.failures)::bigint AS failures
          FROM audit_stats_actors_recent d ${whereSql}
         GROUP BY d.actor_id ORDER BY sum(d.events) DESC, d.actor_id LIMIT $${params.push(limit)}`,
@@ -99,7 +110,7 @@ export class StatsRepository {
 
   /** When the views were last refreshed (the oldest of them), or null if one never was. */
   async refreshedAt(): Promise<Date | null> {
-    const [row] = await this.dataSource.query(
+    const [row] = await this.read<{ at: Date | null }>(
       `SELECT CASE WHEN count(*) = $1 THEN min(refreshed_at) END AS at FROM audit_stats_refreshes
         WHERE view_name = ANY($2)`,
       [STATS_VIEWS.length, STATS_VIEWS],

@@ -162,3 +162,85 @@ async function waitForRedis(url: string): Promise<void> {
   }
   throw new Error(`redis-server at ${url} did not come up`);
 }
+
+export interface OwnReplica {
+  port: number;
+  /** Admin URL (database `postgres`) of the standby: read-only. */
+  url: string;
+  databaseUrl(name: string): string;
+  /** `pg_ctl stop -m fast`: its connections are cut, as when a replica's host goes away. */
+  stop(): Promise<void>;
+  start(): Promise<void>;
+}
+
+export interface OwnPrimaryWithReplica {
+  primary: OwnPostgres;
+  replica: OwnReplica;
+  destroy(): Promise<void>;
+}
+
+/**
+ * An own primary (wal_level=replica, WAL senders) and a hot-standby streaming replica of it: `pg_basebackup -R`
+ * of the primary into a temp directory (it writes standby.signal and primary_conninfo), started as a second
+ * postmaster on another loopback port. initdb's pg_hba already trusts replication connections from 127.0.0.1.
+ */
+export async function startOwnPrimaryWithReplica(): Promise<OwnPrimaryWithReplica> {
+  const [primaryPort, replicaPort] = [await freePort(), await freePort()];
+  const dir = mkdtempSync(join(tmpdir(), 'audit-own-replicated-'));
+  if (process.getuid?.() === 0) chownSync(dir, ...postgresIds());
+  const primaryData = join(dir, 'primary');
+  const replicaData = join(dir, 'replica');
+  const common = `-k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`;
+  const control = (data: string, port: number, options: string) => ({
+    start: () =>
+      asPostgres(postgresBin('pg_ctl'), [
+        ...['-D', data, '-l', `${data}.log`, '-o', `-p ${port} ${common} ${options}`, '-w', 'start'],
+      ]),
+    stop: () => asPostgres(postgresBin('pg_ctl'), ['-D', data, '-m', 'fast', '-w', 'stop']),
+  });
+  await asPostgres(postgresBin('initdb'), [
+    '-D',
+    primaryData,
+    '-U',
+    'postgres',
+    '--auth=trust',
+    '-E',
+    'UTF8',
+  ]);
+  const primary = control(primaryData, primaryPort, '-c wal_level=replica -c max_wal_senders=4');
+  await primary.start();
+  const replica = control(replicaData, replicaPort, '-c hot_standby=on -c hot_standby_feedback=on');
+  try {
+    await asPostgres(postgresBin('pg_basebackup'), [
+      ...['-h', '127.0.0.1', '-p', String(primaryPort), '-U', 'postgres'],
+      ...['-D', replicaData, '-R', '-X', 'stream', '-c', 'fast'],
+    ]);
+    await replica.start();
+  } catch (error) {
+    await primary.stop().catch(() => undefined);
+    throw error;
+  }
+  const urlOf = (port: number, name: string) => `postgres://postgres@127.0.0.1:${port}/${name}`;
+  return {
+    primary: {
+      port: primaryPort,
+      url: urlOf(primaryPort, 'postgres'),
+      databaseUrl: (name) => urlOf(primaryPort, name),
+      start: primary.start,
+      stop: primary.stop,
+      destroy: primary.stop,
+    },
+    replica: {
+      port: replicaPort,
+      url: urlOf(replicaPort, 'postgres'),
+      databaseUrl: (name) => urlOf(replicaPort, name),
+      start: replica.start,
+      stop: replica.stop,
+    },
+    destroy: async () => {
+      await replica.stop().catch(() => undefined);
+      await primary.stop().catch(() => undefined);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

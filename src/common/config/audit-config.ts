@@ -69,3 +69,11 @@ export interface AuditTrailConfig {
   /** HMAC key of the admin API's opaque cursors. */
   cursorSecret: string;
 }
+  /** Streaming replicas for the admin reads (`urls` empty: every read on the primary). */
+  replicas: {
+    urls: string[];
+    maxLagMs: number;
+    checkIntervalMs: number;
+    connectTimeoutMs: number;
+    poolMax: number;
+  };

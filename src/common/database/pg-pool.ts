@@ -39,3 +39,27 @@ export function poolFromDataSource(dataSource: DataSource, max: number, applicat
 }
 
 const ignore = () => undefined;
+
+/**
+ * A pg Pool on a replica: the replica's own URL (host, credentials, database), with the app's connection
+ * options (the search_path that finds the audit schema, a statement timeout...) and SSL settings.
+ */
+export function replicaPoolFor(
+  dataSource: DataSource,
+  url: string,
+  options: { max: number; connectTimeoutMs: number; applicationName: string },
+): Pool {
+  const o = dataSource.options as { ssl?: unknown; extra?: { options?: string } };
+  const pool = new Pool({
+    connectionString: url,
+    ssl: o.ssl as never,
+    options: o.extra?.options,
+    max: options.max,
+    connectionTimeoutMillis: options.connectTimeoutMs,
+    application_name: options.applicationName,
+  });
+  pool.on('error', () => undefined);
+  pool.on('acquire', (client) => client.on('error', ignore));
+  pool.on('release', (_error, client) => client.off('error', ignore));
+  return pool;
+}

@@ -13,6 +13,8 @@ import { GuardPartitionTruncate1795390000070 } from './1795390000070-GuardPartit
 import { StatsActorsRecent1795390000080 } from './1795390000080-StatsActorsRecent';
 import { AuditVerifications1795390000081 } from './1795390000081-AuditVerifications';
 import { HistoryGrouping1795390000090 } from './1795390000090-HistoryGrouping';
+import { ParquetArchives1795390000110 } from './1795390000110-ParquetArchives';
+import { AuditStreaming1795390000100 } from './1795390000100-AuditStreaming';
 
 // Listed explicitly (not globbed) so the same list works from ts (tests) and the built js.
 /** The audit schema, in order: what `nest-audit-trail migrate` runs, and what an app adds to its own DataSource. */
@@ -32,4 +34,6 @@ export const AUDIT_MIGRATIONS = [
   StatsActorsRecent1795390000080,
   AuditVerifications1795390000081,
   HistoryGrouping1795390000090,
+  AuditStreaming1795390000100,
+  ParquetArchives1795390000110,
 ];

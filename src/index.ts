@@ -52,6 +52,31 @@ export { auditOptionsFromConfig, auditOptionsFromEnv } from './config';
 export { ConfigError, loadConfig as loadServiceConfig } from './config';
 export type { AppConfig as ServiceConfig } from './config';
 
+// Streaming the trail to SIEMs and brokers (webhook, syslog, Splunk HEC, Datadog, S3, NATS JetStream).
+export {
+  AuditStreamingHealthIndicator,
+  AuditStreamingModule,
+  DeliveryError,
+  OCSF_VERSION,
+  streamingOptionsFromEnv,
+  StreamingConfigError,
+  verifyWebhookSignature,
+  webhookSignature,
+} from './streaming';
+export type {
+  AuditSink,
+  AuditStreamingOptions,
+  DestinationFormat,
+  DestinationKind,
+  DestinationSpec,
+  FormattedEvent,
+  OutboundBatch,
+  PersonalDataPolicy,
+  SinkKind,
+  StreamEvent,
+  StreamingDestinationConfig,
+} from './streaming';
+
 // The admin API, mounted under the app's prefix behind the app's identity.
 export { AuditAdminModule } from './admin';
 export type { AuditAdminModuleOptions } from './admin';

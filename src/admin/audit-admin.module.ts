@@ -20,6 +20,7 @@ import { RequestsController, TransactionsController } from '../query';
 import { SubjectsController } from '../subjects';
 import { SubjectsModule } from '../subjects';
 import { MeController, ViewerController } from '../viewer';
+import { DestinationsController, StreamingCoreModule } from '../streaming';
 
 export interface AuditAdminModuleOptions {
   /** Route prefix of every admin endpoint (`<path>/events`, `<path>/export`...). Default `audit`. */
@@ -61,6 +62,7 @@ const CONTROLLERS = [
   RevertController,
   RequestsController,
   TransactionsController,
+  DestinationsController,
 ];
 
 /**
@@ -89,6 +91,7 @@ export class AuditAdminModule {
         ArchiveModule,
         IntegrityCoreModule,
         SubjectsModule,
+        StreamingCoreModule,
         RouterModule.register([{ path, module: AuditAdminModule }]),
       ],
       controllers: options.viewer === false ? CONTROLLERS : [...CONTROLLERS, ViewerController],

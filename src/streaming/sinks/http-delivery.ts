@@ -6,7 +6,7 @@ const MAX_RETRY_AFTER_MS = 10 * 60_000;
 
 export interface HttpPost {
   url: string;
-  body: string | Uint8Array;
+  body: string | Buffer;
   headers: Record<string, string>;
   timeoutMs?: number;
 }
@@ -23,7 +23,7 @@ export async function postBatch(request: HttpPost): Promise<Response> {
     response = await fetch(request.url, {
       method: 'POST',
       headers: request.headers,
-      body: request.body,
+      body: request.body as BodyInit,
       redirect: 'error',
       signal: AbortSignal.timeout(request.timeoutMs ?? DEFAULT_TIMEOUT_MS),
     });

@@ -59,9 +59,9 @@ export interface AppConfig {
     keys: string[];
   } | null;
   query: AuditTrailConfig['query'];
-}
   /** Streaming replicas for the admin reads (AUDIT_REPLICA_URLS; empty: every read on the primary). */
   replicas: { urls: string[]; maxLagMs: number; checkIntervalMs: number };
+}
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -151,12 +151,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       problems.push(`AUDIT_VERIFY_KEYS: "${key.slice(0, 12)}..." is not a base64 32-byte Ed25519 public key`);
     }
   }
-  const zstdProblem = vars.ARCHIVE_COMPRESSION === 'zstd' ? zstdUnavailable() : null;
   const replicaUrls = (vars.AUDIT_REPLICA_URLS ?? '')
     .split(',')
     .map((url) => url.trim())
     .filter(Boolean);
   problems.push(...replicaUrlProblems(replicaUrls, 'AUDIT_REPLICA_URLS'));
+  const zstdProblem = vars.ARCHIVE_COMPRESSION === 'zstd' ? zstdUnavailable() : null;
   if (zstdProblem) problems.push(`ARCHIVE_COMPRESSION: "zstd" is not available here (${zstdProblem})`);
   if (problems.length > 0) throw new ConfigError(problems);
   const list = (value: string | undefined) => value?.split(',').filter(Boolean);
@@ -244,10 +244,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       cachePrefix: vars.AUDIT_CACHE_PREFIX ?? 'audit:cache:',
       statsRefreshMs: vars.AUDIT_STATS_REFRESH_MS ?? 5 * 60 * 1000,
     },
-  };
-}
     replicas: {
       urls: replicaUrls,
       maxLagMs: vars.AUDIT_REPLICA_MAX_LAG_MS ?? 10_000,
       checkIntervalMs: vars.AUDIT_REPLICA_CHECK_MS ?? 5_000,
     },
+  };
+}

@@ -337,7 +337,6 @@ export class EnvironmentVariables {
   @IsOptional()
   @IsIn(['error', 'warn', 'log', 'debug', 'verbose'])
   LOG_LEVEL?: 'error' | 'warn' | 'log' | 'debug' | 'verbose';
-}
 
   /** Comma-separated postgres:// URLs of streaming replicas for the admin reads (checked in loadConfig). */
   @IsOptional()
@@ -357,3 +356,4 @@ export class EnvironmentVariables {
   @Min(100)
   @Max(3600000)
   AUDIT_REPLICA_CHECK_MS?: number;
+}

@@ -68,7 +68,6 @@ export interface AuditTrailConfig {
   };
   /** HMAC key of the admin API's opaque cursors. */
   cursorSecret: string;
-}
   /** Streaming replicas for the admin reads (`urls` empty: every read on the primary). */
   replicas: {
     urls: string[];
@@ -77,3 +76,4 @@ export interface AuditTrailConfig {
     connectTimeoutMs: number;
     poolMax: number;
   };
+}

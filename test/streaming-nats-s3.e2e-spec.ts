@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { DiscardPolicy, jetstreamManager, StorageType } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
 import { toJsonRecord } from '../src/streaming/formats/json';
 import { decodeSubjectToken, natsKind, natsSubject } from '../src/streaming/sinks/nats.sink';
 import { s3Kind } from '../src/streaming/sinks/s3.sink';
@@ -226,6 +228,41 @@ describe('NATS JetStream sink (own nats-server, token auth)', () => {
     );
     expect(nobody.failure).toBe('retry');
     expect(nobody.message).toContain(`127.0.0.1:${port}`);
+  });
+
+  it('rejects an event over the stream maximum message size, retries on a full stream, pauses on another stream', async () => {
+    const destination = receiver.destination('json');
+    const nc = await connect({ servers: receiver.url, token: destination.secret.token });
+    const prefix = `limits.${randomUUID().slice(0, 8)}`;
+    try {
+      const jsm = await jetstreamManager(nc);
+      await jsm.streams.add({
+        name: `LIMITS_${prefix.slice(7)}`,
+        subjects: [`${prefix}.>`],
+        storage: StorageType.Memory,
+        max_msgs: 2,
+        discard: DiscardPolicy.New,
+        max_msg_size: 4_096,
+      });
+      const settings = { ...destination.settings, subjectPrefix: prefix };
+      delete (settings as { stream?: string }).stream;
+      const limited = create(specOf({ ...destination, settings }));
+      const [big] = streamEvents(1);
+      (big.event.after as Record<string, unknown>).blob = 'x'.repeat(5_000);
+      expect((await failureOf(limited.send(batchOf([big])))).failure).toBe('reject');
+      await limited.send(batchOf(streamEvents(1).slice(0, 2)));
+      const full = await failureOf(limited.send(batchOf(streamEvents(1).slice(0, 1))));
+      expect(full.failure).toBe('retry');
+      expect(full.message).toMatch(/maximum messages exceeded/);
+
+      // settings.stream names the receiver's stream, but these subjects belong to the limits stream.
+      const elsewhere = create(
+        specOf({ ...destination, settings: { ...destination.settings, subjectPrefix: prefix } }),
+      );
+      expect((await failureOf(elsewhere.send(batchOf(streamEvents(1))))).failure).toBe('pause');
+    } finally {
+      await nc.close();
+    }
   });
 
   itOcsf('carries OCSF records (metadata.uid as Msg-Id), in order', async () => {

@@ -10,9 +10,11 @@ import {
   AuditJobsModule,
   AuditMetricsController,
   AuditModule,
+  AuditStreamingModule,
   auditOptionsFromConfig,
   ServiceConfig,
   strictValidationPipe,
+  streamingOptionsFromEnv,
 } from 'nest-audit-trail';
 import { AccountsModule } from './accounts/accounts.module';
 import { AccountsRevertHandler, REVERTIBLE_ACCOUNT_FIELDS } from './accounts/accounts-revert.handler';
@@ -64,6 +66,8 @@ export class AppModule {
         AuditModule.forRoot(auditOptionsFromConfig(config)),
         AuditJobsModule,
         AuditHealthModule,
+        // Streams the trail to the destinations of AUDIT_STREAMING_DESTINATIONS and the admin API's (AUDIT_STREAMING=off: not here).
+        AuditStreamingModule.forRoot(streamingOptionsFromEnv()),
         ...(role === 'api'
           ? [
               AuditAdminModule.forRoot({

@@ -12,6 +12,7 @@ import {
   AuditPipelineHealthIndicator,
   AuditReplicasHealthIndicator,
   AuditService,
+  AuditStreamingHealthIndicator,
 } from 'nest-audit-trail';
 
 const CHECK_TIMEOUT_MS = 1500;
@@ -35,6 +36,7 @@ export class HealthController {
     private readonly partitions: AuditPartitionsHealthIndicator,
     private readonly audit: AuditService,
     private readonly replicas: AuditReplicasHealthIndicator,
+    private readonly streaming: AuditStreamingHealthIndicator,
   ) {
     this.loopDelay.enable();
   }
@@ -66,5 +68,15 @@ export class HealthController {
       // Only with AUDIT_REPLICA_URLS; never fails readiness (the primary serves reads), says which replica is down.
       ...(this.replicas.configured ? [() => this.replicas.isHealthy('replicas')] : []),
     ]);
+  }
+
+  /**
+   * Streaming destinations: down when one is paused or lags past AUDIT_STREAMING_READY_MAX_LAG_MS. Its own
+   * probe (a worker's readiness, an alert), not the API's readiness: a SIEM outage must not stop the API.
+   */
+  @Get('streaming')
+  @HealthCheck()
+  streamingReady() {
+    return this.health.check([() => this.streaming.isHealthy('streaming', CHECK_TIMEOUT_MS)]);
   }
 }

@@ -5,6 +5,7 @@ import {
   Inject,
   Injectable,
   NotFoundException,
+  OnApplicationShutdown,
   Optional,
   UnprocessableEntityException,
 } from '@nestjs/common';
@@ -105,7 +106,7 @@ export interface DestinationView {
  * delivery itself is the streamer's (AuditStreamingModule), in whichever processes run it.
  */
 @Injectable()
-export class DestinationsService {
+export class DestinationsService implements OnApplicationShutdown {
   readonly options: ResolvedStreamingOptions;
   readonly repository: DestinationsRepository;
 
@@ -116,6 +117,10 @@ export class DestinationsService {
   ) {
     this.options = resolveStreamingOptions(options, audit);
     this.repository = new DestinationsRepository(pool);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.pool.end();
   }
 
   async list(user: AuthUser): Promise<DestinationView[]> {

@@ -23,7 +23,7 @@ export async function postBatch(request: HttpPost): Promise<Response> {
     response = await fetch(request.url, {
       method: 'POST',
       headers: request.headers,
-      body: request.body as BodyInit,
+      body: request.body as RequestInit['body'],
       redirect: 'error',
       signal: AbortSignal.timeout(request.timeoutMs ?? DEFAULT_TIMEOUT_MS),
     });

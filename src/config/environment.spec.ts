@@ -83,7 +83,24 @@ describe('loadConfig', () => {
         keys: DEFAULT_PERSONAL_KEYS,
       },
       query: { cacheTtlSeconds: 15, cachePrefix: 'audit:cache:', statsRefreshMs: 300000 },
+      replicas: { urls: [], maxLagMs: 10000, checkIntervalMs: 5000 },
     });
+  });
+
+  it('reads the replica URLs, and names a bad one by position and scheme only', () => {
+    const config = loadConfig({
+      AUDIT_REPLICA_URLS: 'postgres://reader:pw@replica-1:5432/app, postgresql://replica-2/app',
+      AUDIT_REPLICA_MAX_LAG_MS: '3000',
+    });
+    expect(config.replicas).toEqual({
+      urls: ['postgres://reader:pw@replica-1:5432/app', 'postgresql://replica-2/app'],
+      maxLagMs: 3000,
+      checkIntervalMs: 5000,
+    });
+    expect(() => loadConfig({ AUDIT_REPLICA_URLS: 'replica-1:5432' })).toThrow(
+      'AUDIT_REPLICA_URLS[0] (replica-1:...) must be a postgres:// URL with a host',
+    );
+    expect(() => loadConfig({ AUDIT_REPLICA_MAX_LAG_MS: '10' })).toThrow(/AUDIT_REPLICA_MAX_LAG_MS/);
   });
 
   it('reads valid values, converting numbers and splitting the proxy list', () => {

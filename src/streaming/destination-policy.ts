@@ -105,7 +105,6 @@ for (const [network, prefix] of [
   ['fc00::', 7],
   ['fe80::', 10],
   ['ff00::', 8],
-  ['::ffff:0:0', 96],
 ] as const)
   PRIVATE.addSubnet(network, prefix, 'ipv6');
 

@@ -110,7 +110,7 @@ function appendInOrder(afterFirst: () => Promise<void>, slices: SpooledSlice[]) 
   };
 }
 
-const SPOOL_PREFIX = 'audit-archive-';
+export const SPOOL_PREFIX = 'audit-archive-';
 
 /** An export's spool lives minutes to hours: one this old was left by a process killed mid-export. */
 export const STALE_SPOOL_MS = 24 * 60 * 60 * 1000;

@@ -106,6 +106,32 @@ export class ArchiveTransferRepository {
   }
 
   /**
+   * The rows of `slice` as Postgres' own CSV (text forms of the values, NULL unquoted and empty, "" an empty
+   * string), in ARCHIVE_ROW_ORDER: what DuckDB reads to write a Parquet archive. Timestamps in UTC, ISO
+   * dates and hex bytea whatever the server's defaults. Call inside the export's transaction.
+   */
+  async copyOutCsv(
+    client: PoolClient,
+    table: string,
+    columns: ManifestColumn[],
+    slice: ExportSlice,
+  ): Promise<CopyToStreamQuery> {
+    await client.query(
+      `SET LOCAL TimeZone = 'UTC'; SET LOCAL DateStyle = 'ISO, YMD'; SET LOCAL bytea_output = 'hex'`,
+    );
+    const names = columns.map((c) => `t.${escapeIdentifier(c.name)}`).join(', ');
+    const order = ARCHIVE_ROW_ORDER.map((c) => escapeIdentifier(c)).join(', ');
+    const window = `OFFSET ${slice.offset}` + (slice.limit === null ? '' : ` LIMIT ${slice.limit}`);
+    const rows =
+      slice.offset === 0 && slice.limit === null
+        ? `${escapeIdentifier(table)} t`
+        : `(SELECT * FROM ${escapeIdentifier(table)} ORDER BY ${order} ${window}) t`;
+    return client.query(
+      copyTo(`COPY (SELECT ${names} FROM ${rows} ORDER BY ${order}) TO STDOUT WITH (FORMAT csv)`),
+    );
+  }
+
+  /**
    * Creates `table` with the archived columns (from the manifest, not today's schema), plus a staging
    * table the lines are COPYed into. Call inside a transaction on `client`.
    */

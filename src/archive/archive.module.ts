@@ -6,6 +6,9 @@ import { ArchiveTransferRepository } from './archive-transfer.repository';
 import { ArchiveService } from './archive.service';
 import { ARCHIVE_STORAGE } from './archive.tokens';
 import { RestoreService } from './restore.service';
+import { ParquetArchiveService } from './parquet/parquet-archive.service';
+import { ParquetRestore } from './parquet/parquet-restore';
+import { ArchiveQueryService } from './parquet/archive-query.service';
 import { createArchiveStorage } from './storage/create-archive-storage';
 import { AUDIT_CONFIG } from '../common/config/audit-config';
 import { AuditTrailConfig } from '../common/config/audit-config';
@@ -20,6 +23,9 @@ import { PartitionsModule } from '../partitions';
     ArchiveTransferRepository,
     ArchiveService,
     RestoreService,
+    ParquetArchiveService,
+    ParquetRestore,
+    ArchiveQueryService,
     {
       // Its own connections: the lock holder and long COPY streams never take the API's. One for the run's
       // lock, one per export stream, one for restore or a listing meanwhile.
@@ -34,7 +40,7 @@ import { PartitionsModule } from '../partitions';
       inject: [AUDIT_CONFIG],
     },
   ],
-  exports: [ArchiveService, RestoreService],
+  exports: [ArchiveService, RestoreService, ArchiveQueryService],
 })
 export class ArchiveModule implements OnApplicationShutdown {
   constructor(@Inject(ARCHIVE_POOL) private readonly pool: Pool) {}

@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { Pool, PoolClient } from 'pg';
 import { DataSource, EntityManager } from 'typeorm';
 import { ArchiveCompression } from './archive-codec';
+import { ArchiveFormat } from './archive-format';
 import { ManifestColumn } from './archive-manifest';
 import { MAINTENANCE_LOCK_KEY, WARM_PARENT } from '../partitions';
 
@@ -19,6 +20,8 @@ export interface ArchiveRecord {
   dataKey: string;
   manifestKey: string;
   compression: ArchiveCompression;
+  /** `parquet`: `dataKey` is the folder of the Parquet files and `sha256` the digest of their list. */
+  format: ArchiveFormat;
   rowCount: number | null;
   byteSize: number | null;
   sha256: string | null;
@@ -66,6 +69,7 @@ function toRecord(r: Record<string, unknown>): ArchiveRecord {
     dataKey: r.data_key as string,
     manifestKey: r.manifest_key as string,
     compression: r.compression as ArchiveCompression,
+    format: (r.format ?? 'ndjson') as ArchiveFormat,
     rowCount: num(r.row_count),
     byteSize: num(r.byte_size),
     sha256: r.sha256 as string | null,
@@ -174,8 +178,8 @@ export class ArchiveRepository {
     >,
   ): Promise<ArchiveRecord> {
     const inserted = await this.dataSource.query(
-      `INSERT INTO audit_archives (id, partition_name, range_from, range_to, state, storage_url, data_key, manifest_key, compression)
-       VALUES ($1, $2, $3, $4, 'exporting', $5, $6, $7, $8)
+      `INSERT INTO audit_archives (id, partition_name, range_from, range_to, state, storage_url, data_key, manifest_key, compression, format)
+       VALUES ($1, $2, $3, $4, 'exporting', $5, $6, $7, $8, $9)
        ON CONFLICT (partition_name) WHERE state IN ('exporting', 'exported') DO NOTHING RETURNING *`,
       [
         archive.id,
@@ -186,6 +190,7 @@ export class ArchiveRepository {
         archive.dataKey,
         archive.manifestKey,
         archive.compression,
+        archive.format,
       ],
     );
     if (inserted[0]) return toRecord(inserted[0]);

@@ -7,16 +7,12 @@ import { extensionOf } from './archive-codec';
 import { exportTable, measureStored, StoredFile, sweepStaleSpools } from './archive-export';
 import { ARCHIVE_INTEGRITY, ARCHIVE_STORAGE, ArchiveIntegrity } from './archive.tokens';
 import { ArchiveStorage, getText, putText } from './storage/archive-storage';
+import { ParquetArchiveService } from './parquet/parquet-archive.service';
 import { Clock } from '../common/clock/clock';
 import { AUDIT_CONFIG } from '../common/config/audit-config';
 import { AuditTrailConfig } from '../common/config/audit-config';
 import { LifecycleRunRepository } from '../partitions';
-import {
-  DEFAULT_PARTITION,
-  PartitionInfo,
-  PartitionRepository,
-  WARM_PARENT,
-} from '../partitions';
+import { DEFAULT_PARTITION, PartitionInfo, PartitionRepository, WARM_PARENT } from '../partitions';
 
 const DAY_MS = 86_400_000;
 export const ARCHIVE_JOB = 'archive';
@@ -67,6 +63,7 @@ export class ArchiveService {
     @Inject(ARCHIVE_STORAGE) private readonly storage: ArchiveStorage,
     @Inject(AUDIT_CONFIG) private readonly config: AuditTrailConfig,
     @Inject(ARCHIVE_INTEGRITY) private readonly integrity: ArchiveIntegrity,
+    private readonly parquet: ParquetArchiveService,
   ) {}
 
   /** One archive run; null when another replica holds the lock. */
@@ -164,7 +161,15 @@ export class ArchiveService {
         continue;
       }
       await this.archives.assertLockHeld();
-      await this.storage.delete(archive.dataKey);
+      if (archive.format === 'parquet') {
+        // A folder of files: the manifest lists them (the store is not listed).
+        const keys = await this.parquet.fileKeys(archive);
+        if (!keys) {
+          report.deferred.push({ partition: archive.partitionName, reason: 'its manifest cannot be read' });
+          continue;
+        }
+        for (const key of keys) await this.storage.delete(key);
+      } else await this.storage.delete(archive.dataKey);
       await this.storage.delete(archive.manifestKey);
       await this.archives.markExpired(archive.id);
       report.expired.push({ partition: archive.partitionName, archiveId: archive.id });
@@ -185,7 +190,9 @@ export class ArchiveService {
 
   private newArchive(partition: PartitionInfo) {
     const id = randomUUID();
-    const { compression } = this.config.archive;
+    const { format } = this.config.archive;
+    // Parquet compresses its column chunks with zstd, whatever ARCHIVE_COMPRESSION says.
+    const compression = format === 'parquet' ? 'zstd' : this.config.archive.compression;
     const folder = `${partition.name}/${id}`;
     return {
       id,
@@ -193,9 +200,11 @@ export class ArchiveService {
       rangeFrom: partition.from!,
       rangeTo: partition.to!,
       storageUrl: this.storage.url,
-      dataKey: `${folder}/data.ndjson.${extensionOf(compression)}`,
+      dataKey:
+        format === 'parquet' ? `${folder}/parquet` : `${folder}/data.ndjson.${extensionOf(compression)}`,
       manifestKey: `${folder}/manifest.json`,
       compression,
+      format,
     };
   }
 
@@ -261,6 +270,20 @@ export class ArchiveService {
     await this.checkpoint('export-started');
     const columns = await this.archives.columns(archive.partitionName);
     const tableBytes = await this.archives.totalBytes(archive.partitionName);
+    if (archive.format === 'parquet') {
+      const exported = await this.parquet.export(archive, columns, tableBytes, () =>
+        this.checkpoint('uploaded'),
+      );
+      await this.archives.markExported(archive.id, { ...exported, tableBytes });
+      return {
+        ...archive,
+        state: 'exported',
+        rowCount: exported.rows,
+        byteSize: exported.bytes,
+        sha256: exported.sha256,
+        tableBytes,
+      };
+    }
     const stored = await exportTable(
       this.transfer,
       archive.partitionName,
@@ -306,6 +329,7 @@ export class ArchiveService {
    * manifest must say the same). False on any difference.
    */
   async verify(archive: ArchiveRecord): Promise<boolean> {
+    if (archive.format === 'parquet') return this.parquet.verify(archive);
     try {
       const manifest = parseManifest(await getText(this.storage, archive.manifestKey));
       const [file] = manifest.files;

@@ -3,7 +3,8 @@ import { pipeline } from 'node:stream/promises';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { decompressor } from './archive-codec';
 import { checksumStored } from './archive-export';
-import { ArchiveManifest, parseManifest } from './archive-manifest';
+import { ArchiveManifest, manifestSha256, parseManifest } from './archive-manifest';
+import { ParquetRestore } from './parquet/parquet-restore';
 import { ArchiveRecord, ArchiveRepository } from './archive.repository';
 import { ArchiveTransferRepository } from './archive-transfer.repository';
 import { LineMeter, Sha256Meter } from './archive-stream';
@@ -43,6 +44,7 @@ export class RestoreService {
     private readonly archiveService: ArchiveService,
     private readonly runs: LifecycleRunRepository,
     @Inject(ARCHIVE_STORAGE) private readonly storage: ArchiveStorage,
+    private readonly parquet: ParquetRestore,
   ) {}
 
   /** `dryRun`: verify the archive (manifest, checksum, size, rows) and stop there. */
@@ -65,6 +67,19 @@ export class RestoreService {
       );
     const result = await this.runs.recorded(RESTORE_JOB, dryRun, async () => {
       const manifest = await this.checkedManifest(archive);
+      if (archive.format === 'parquet') {
+        const table = restoredTableName(archive);
+        const rows = await this.parquet.restore(archive, manifest, table, dryRun, onProgress);
+        if (!dryRun) this.logger.log(`Archive ${id} restored into ${table} (${rows} rows)`);
+        return {
+          archiveId: id,
+          partition: archive.partitionName,
+          table,
+          sha256: archive.sha256!,
+          rows,
+          dryRun,
+        };
+      }
       const stored = await this.measure(archive);
       if (
         stored.sha256 !== archive.sha256 ||
@@ -120,8 +135,13 @@ export class RestoreService {
         `archive ${archive.id}: ${(error as Error).message}; refused`,
       );
     }
-    const [file] = manifest.files;
-    if (manifest.archiveId !== archive.id || file.sha256 !== archive.sha256 || file.rows !== archive.rowCount)
+    if (
+      manifest.archiveId !== archive.id ||
+      manifestSha256(manifest) !== archive.sha256 ||
+      manifest.rowCount !== archive.rowCount ||
+      (archive.format === 'parquet') !== (manifest.rowEncoding === 'parquet') ||
+      (manifest.parquet && manifest.parquet.root !== archive.dataKey)
+    )
       throw new ArchiveError(
         ArchiveErrorCode.Tampered,
         `archive ${archive.id}: the manifest does not match the archive record; refused`,

@@ -309,6 +309,12 @@ export interface AuditArchiveOptions {
   intervalMs?: number;
   /** Default `gzip`; `zstd` needs the optional `@mongodb-js/zstd`. */
   compression?: 'gzip' | 'zstd' | 'brotli';
+  /**
+   * Default `ndjson` (compressed JSON arrays, `compression` applies). `parquet`: typed Parquet files (zstd),
+   * one per organization and month in a Hive layout, queryable with DuckDB; needs the optional
+   * `@duckdb/node-api`.
+   */
+  format?: 'ndjson' | 'parquet';
   /** Connections reading one partition at once during an export (1-8). Default 2. */
   exportStreams?: number;
   /** Where an export's later slices wait. Default the OS temporary directory. */

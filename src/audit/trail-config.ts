@@ -67,6 +67,7 @@ export function resolveTrailConfig(
       retentionDays: archive.retentionDays ?? 2557,
       intervalMs: archive.intervalMs ?? 60 * 60 * 1000,
       compression: archive.compression ?? 'gzip',
+      format: archive.format ?? 'ndjson',
       exportStreams: archive.exportStreams ?? 2,
       spoolDir: archive.spoolDir ?? tmpdir(),
       warmTablespace: archive.warmTablespace,
@@ -107,6 +108,8 @@ export function resolveTrailConfig(
     problems.push('archive.url must be file:///absolute/path or s3://bucket/prefix');
   if (!['gzip', 'zstd', 'brotli'].includes(compression))
     problems.push('archive.compression must be gzip, zstd or brotli');
+  if (!['ndjson', 'parquet'].includes(config.archive.format))
+    problems.push('archive.format must be ndjson or parquet');
   if (!['monthly', 'weekly', 'daily'].includes(config.audit.partitionGranularity)) {
     problems.push('partitions.granularity must be monthly, weekly or daily');
   }

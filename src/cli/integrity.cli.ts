@@ -63,7 +63,7 @@ program
 program
   .command('verify-archive <data> <manifest>')
   .description(
-    'Verify a cold archive offline: its data file (data.ndjson.gz, .zst or .br), its manifest.json and the public key',
+    'Verify a cold archive offline: its data file (data.ndjson.gz, .zst or .br; for a Parquet archive its parquet/ folder), its manifest.json and the public key',
   )
   .requiredOption('--public-key <file>', 'public key (PEM or base64 raw 32 bytes); repeatable', collect, [])
   .action(async (file: string, manifestPath: string, options: { publicKey: string[] }) => {

@@ -7,7 +7,7 @@ import { parsePrivateKey, parsePublicKey } from '../common/crypto/ed25519-keys';
 import type { AuditTrailConfig } from '../common/config/audit-config';
 import { DEV_PERSONAL_DATA_KEY, DEV_SIGNING_KEY } from '../common/config/dev-keys';
 import { replicaUrlProblems } from '../common/database/replica-url';
-import { zstdUnavailable } from '../archive';
+import { duckDbUnavailable, zstdUnavailable } from '../archive';
 import { parseKek } from '../audit';
 import { DEFAULT_PERSONAL_KEYS } from '../audit';
 import { validateSync } from 'class-validator';
@@ -158,6 +158,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   problems.push(...replicaUrlProblems(replicaUrls, 'AUDIT_REPLICA_URLS'));
   const zstdProblem = vars.ARCHIVE_COMPRESSION === 'zstd' ? zstdUnavailable() : null;
   if (zstdProblem) problems.push(`ARCHIVE_COMPRESSION: "zstd" is not available here (${zstdProblem})`);
+  const duckDbProblem = vars.ARCHIVE_FORMAT === 'parquet' ? duckDbUnavailable() : null;
+  if (duckDbProblem) problems.push(`ARCHIVE_FORMAT: "parquet" is not available here (${duckDbProblem})`);
   if (problems.length > 0) throw new ConfigError(problems);
   const list = (value: string | undefined) => value?.split(',').filter(Boolean);
   const dataDir = vars.DATA_DIR ?? '.data';
@@ -220,6 +222,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       retentionDays,
       intervalMs: vars.ARCHIVE_INTERVAL_MS ?? 60 * 60 * 1000,
       compression: vars.ARCHIVE_COMPRESSION ?? 'gzip',
+      format: vars.ARCHIVE_FORMAT ?? 'ndjson',
       exportStreams: vars.ARCHIVE_EXPORT_STREAMS ?? 2,
       spoolDir: vars.ARCHIVE_SPOOL_DIR ?? tmpdir(),
       warmTablespace: vars.ARCHIVE_WARM_TABLESPACE,

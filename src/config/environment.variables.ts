@@ -1,6 +1,6 @@
 import { Transform } from 'class-transformer';
 import { IsIn, IsInt, IsOptional, IsString, IsUrl, Matches, Max, Min, MinLength } from 'class-validator';
-import { ARCHIVE_COMPRESSIONS, ArchiveCompression } from '../archive';
+import { ARCHIVE_COMPRESSIONS, ARCHIVE_FORMATS, ArchiveCompression, ArchiveFormat } from '../archive';
 
 const toInt = ({ value }: { value: unknown }) =>
   typeof value === 'string' && /^-?\d+$/.test(value.trim()) ? Number(value) : value;
@@ -280,6 +280,10 @@ export class EnvironmentVariables {
   @IsOptional()
   @IsIn(ARCHIVE_COMPRESSIONS, { message: 'ARCHIVE_COMPRESSION must be "gzip", "zstd" or "brotli"' })
   ARCHIVE_COMPRESSION?: ArchiveCompression;
+
+  @IsOptional()
+  @IsIn(ARCHIVE_FORMATS, { message: 'ARCHIVE_FORMAT must be "ndjson" or "parquet"' })
+  ARCHIVE_FORMAT?: ArchiveFormat;
 
   @IsOptional()
   @Transform(toInt)

@@ -39,6 +39,8 @@ export interface AuditTrailConfig {
     intervalMs: number;
     /** Compression of the archive files (the manifest says which). */
     compression: ArchiveCompressionName;
+    /** `ndjson` (compressed JSON arrays) or `parquet` (typed Parquet files per organization and month). */
+    format: 'ndjson' | 'parquet';
     /**
      * Connections that read one partition's rows at the same time during an export, each a consecutive
      * slice in one snapshot, compressed on its own (gzip and zstd only: brotli streams do not concatenate).

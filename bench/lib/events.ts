@@ -132,7 +132,10 @@ export function createEventBuilder(): (input: RecordAuditEventInput) => AuditEve
   const options = resolveAuditOptions();
   const writer = {} as unknown as AuditWriter;
   const delivery = { submit: () => true } as unknown as AuditDelivery;
-  const targets = { rules: RedactionRules.fromKeys(options.redactKeys) } as unknown as AuditTargetResolver;
+  const targets = {
+    rules: RedactionRules.fromKeys(options.redactKeys),
+    ignoredFieldsFor: () => options.ignoredFields,
+  } as unknown as AuditTargetResolver;
   const service = new AuditService(writer, delivery, targets, options);
   return (input) => service.record(input)!;
 }

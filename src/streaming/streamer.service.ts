@@ -15,9 +15,8 @@ import { SINK_KINDS } from './sinks';
 import { StreamingMetrics } from './streaming.metrics';
 import { AuditSink } from './streaming.types';
 import { TrailReader } from './trail-reader';
+import { LockConnection } from './lock-connection';
 
-/** First key of the destinations' advisory locks (the second is derived from the destination id). */
-const LOCK_NAMESPACE = 0x5354524d; // 'STRM'
 /** Lag and backlog gauges are refreshed at most this often (one query over the undelivered seals). */
 const METRICS_REFRESH_MS = 5000;
 
@@ -40,6 +39,7 @@ export class StreamerService implements OnApplicationBootstrap, BeforeApplicatio
   private readonly reader: TrailReader;
   private readonly metrics: StreamingMetrics | null;
   private readonly active = new Map<string, Active>();
+  private readonly locks: LockConnection;
   private timer?: NodeJS.Timeout;
   private polling?: Promise<void>;
   private stopping = false;
@@ -51,6 +51,7 @@ export class StreamerService implements OnApplicationBootstrap, BeforeApplicatio
     @Optional() metrics?: MetricsService,
   ) {
     this.reader = new TrailReader(destinations.pool);
+    this.locks = new LockConnection(destinations.pool);
     this.metrics = metrics ? new StreamingMetrics(metrics) : null;
   }
 
@@ -69,6 +70,7 @@ export class StreamerService implements OnApplicationBootstrap, BeforeApplicatio
     await Promise.all([...this.active.values()].map((a) => a.running));
     await Promise.all([...this.active.values()].map((a) => a.sink.close().catch(() => undefined)));
     this.active.clear();
+    await this.locks.close();
   }
 
   /** Destinations from configuration are created (or updated) in the table, where their cursors live. */
@@ -131,13 +133,11 @@ export class StreamerService implements OnApplicationBootstrap, BeforeApplicatio
   /** A run of the destination if this process gets its lock; nothing otherwise. */
   private async runLocked(active: Active): Promise<void> {
     const { row } = active;
-    const client = await this.destinations.pool.connect();
+    const key = lockKey(row.id);
+    const generation = this.locks.generation;
     let locked = false;
     try {
-      const key = lockKey(row.id);
-      locked = (
-        await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1, $2) AS locked', [LOCK_NAMESPACE, key])
-      ).rows[0].locked;
+      locked = await this.locks.tryLock(key);
       if (!locked) return;
       const runner = new DestinationRunner(row, active.sink, {
         pool: this.destinations.pool,
@@ -146,15 +146,14 @@ export class StreamerService implements OnApplicationBootstrap, BeforeApplicatio
         personalData: this.personalData,
         metrics: this.metrics,
         retry: this.destinations.options.retry,
-        stopping: () => this.stopping,
+        // Stops at shutdown, or when the lock's connection dropped (another process may have the lock now).
+        stopping: () => this.stopping || this.locks.generation !== generation,
       });
       await runner.run();
     } catch (error) {
       this.logger.error(`destination ${row.name}: ${(error as Error).message}`);
     } finally {
-      if (locked)
-        await client.query('SELECT pg_advisory_unlock($1, $2)', [LOCK_NAMESPACE, lockKey(row.id)]).catch(() => undefined);
-      client.release();
+      if (locked) await this.locks.unlock(key, generation);
     }
   }
 

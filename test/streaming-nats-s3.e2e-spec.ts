@@ -276,6 +276,17 @@ describe('NATS JetStream sink (own nats-server, token auth)', () => {
     expect(ocsf[0].record.class_uid).toBe(6003);
   });
 
+  it('close() drains the connection, is idempotent, and a closed sink sends nothing', async () => {
+    const closing = create(specOf(receiver.destination('json')));
+    const events = streamEvents(2, Date.parse('2026-12-07T15:00:00.000Z'));
+    const before = (await receiver.messages()).length;
+    await closing.send(batchOf(events));
+    await closing.close();
+    await closing.close();
+    expect((await failureOf(closing.send(batchOf(streamEvents(1))))).failure).toBe('retry');
+    expect((await receiver.messages()).length).toBe(before + events.length);
+  });
+
   it('validate() names each bad field', () => {
     expect(natsKind.validate({}, {})).toEqual([expect.stringMatching(/^settings\.servers is required/)]);
     const problems = natsKind.validate(

@@ -52,7 +52,7 @@ describe('S3 object keys', () => {
       s3Objects('p', batch, false).map((o) => o.key),
     );
     const other = s3Objects('p', { ...batch, deliveryId: 'delivery-2' }, false).map((o) => o.key);
-    expect(other.some((key) => s3Objects('p', batch, false).some((k) => k === key))).toBe(false);
+    expect(other.some((key) => s3Objects('p', batch, false).some((o) => o.key === key))).toBe(false);
     expect(s3Objects('', batch, false)[0].key).toMatch(/^org=org-a\/dt=/);
     expect(s3Objects('', batch, false)[0].key).toMatch(/\.ndjson$/);
   });

@@ -8,3 +8,7 @@ export { QueryModule } from './query.module';
 export { ResourcesController } from './resources.controller';
 export { StatsRefreshJob } from './stats-refresh.job';
 export { StatsController } from './stats.controller';
+export { EVENT_ROW_COLUMNS } from './events.repository';
+export type { EventRow } from './events.repository';
+export { toEventView } from './event.view';
+export type { EventView } from './event.view';

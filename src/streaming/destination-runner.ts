@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import { Pool } from 'pg';
 import type { PersonalDataService } from '../audit';
-import { toEventView } from '../query/event.view';
+import { toEventView } from '../query';
 import { DestinationsRepository } from './destinations.repository';
 import { formatEvents } from './formats';
 import { StreamingMetrics } from './streaming.metrics';

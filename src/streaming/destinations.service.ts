@@ -11,9 +11,8 @@ import {
 } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { Pool } from 'pg';
-import { AUDIT_OPTIONS } from '../audit/audit.constants';
-import type { ResolvedAuditOptions } from '../audit/audit-options';
-import { parseKek } from '../audit/personal-data/personal-data.cipher';
+import { AUDIT_OPTIONS, parseKek } from '../audit';
+import type { ResolvedAuditOptions } from '../audit';
 import { AuthUser, ROLES } from '../common/auth/auth.types';
 import { DestinationBacklog, DestinationRow, DestinationsRepository } from './destinations.repository';
 import { DestinationInput, internalHosts, validateDestination } from './destination-policy';

@@ -1,5 +1,5 @@
 // TEMPORARY (parallel work in progress): read src/streaming/README.md before editing anything here.
-import type { EventView } from '../query/event.view';
+import type { EventView } from '../query';
 
 /** Where a destination delivers. One file per kind under `sinks/` (a new kind is a new file there). */
 export const DESTINATION_KINDS = ['webhook', 'syslog', 'splunk-hec', 'datadog', 's3', 'nats'] as const;

@@ -1,5 +1,5 @@
 import { Pool } from 'pg';
-import { EVENT_ROW_COLUMNS, EventRow } from '../query/events.repository';
+import { EVENT_ROW_COLUMNS, EventRow } from '../query';
 
 /** What the streamer needs of a destination to read its part of the trail. */
 export interface ReaderDestination {

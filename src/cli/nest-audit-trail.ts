@@ -14,6 +14,8 @@ import { AUDIT_MIGRATIONS_TABLE, runMigrations } from '../common/database/migrat
 import { PartitionListService } from '../partitions';
 import { PartitionService } from '../partitions';
 import { CliModule } from './cli.module';
+import { Pool } from 'pg';
+import { destinationsStatus, requestReplay, StreamingCliError } from '../streaming';
 
 /** Exit code when another instance holds the job's lock: nothing was done, try again later. */
 const EXIT_BUSY = 3;
@@ -175,8 +177,39 @@ program
     });
   });
 
+/** A small pool on DATABASE_URL for the commands that only read or mark rows. */
+async function withPool<T>(work: (pool: Pool) => Promise<T>): Promise<T> {
+  const pool = new Pool({ connectionString: databaseUrl(), max: 2, application_name: 'nest-audit-trail:cli' });
+  try {
+    return await work(pool);
+  } finally {
+    await pool.end();
+  }
+}
+
+program
+  .command('destinations')
+  .description('Streaming destinations with their status: state, lag, backlog, delivered, dead letters, last error')
+  .action(async () => withPool(async (pool) => print(await destinationsStatus(pool))));
+
+program
+  .command('replay <destination>')
+  .description("Send a destination's dead letters again (all, or --ids); the streamer does it on its next run")
+  .option('--org <id>', 'the organization, when several use the destination name')
+  .option('--ids <ids>', 'comma-separated dead-letter ids (default: all)')
+  .action(async (destination: string, options: { org?: string; ids?: string }) =>
+    withPool(async (pool) =>
+      print(
+        await requestReplay(pool, destination, {
+          organizationId: options.org,
+          ids: options.ids?.split(',').map((id) => id.trim()),
+        }),
+      ),
+    ),
+  );
+
 program.parseAsync(process.argv).catch((error: unknown) => {
-  if (error instanceof QueryArgumentsError) {
+  if (error instanceof QueryArgumentsError || error instanceof StreamingCliError) {
     console.error(error.message);
     process.exit(2);
   }

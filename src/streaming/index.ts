@@ -18,3 +18,4 @@ export type {
   StreamEvent,
 } from './streaming.types';
 export { DeliveryError } from './streaming.types';
+export { destinationsStatus, requestReplay, StreamingCliError } from './streaming-cli';

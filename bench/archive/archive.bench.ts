@@ -29,6 +29,7 @@ import { resultStamp, writeBenchFile, writeResults } from '../lib/results';
 import { median } from '../lib/stats';
 import { Cell, formatMiB, formatNumber, printTable } from '../lib/table';
 import { loadHistory } from '../query/load';
+import { compareParquet, reportParquet } from './parquet-vs-ndjson';
 
 /**
  * bench/archive: how fast a closed partition is archived (COPY -> gzip NDJSON -> SHA-256 -> file), how
@@ -38,6 +39,7 @@ import { loadHistory } from '../query/load';
  *   npm run bench:archive               1M events in one month
  *   npm run bench:archive -- --quick    200k events
  *   npm run bench:archive -- --compression zstd    the archive run with ARCHIVE_COMPRESSION=zstd
+ *   npm run bench:archive -- --parquet --events 300000    zstd NDJSON vs Parquet exports only, alternated
  */
 const parsed = parseFlags({
   events: 1_000_000,
@@ -50,6 +52,9 @@ const parsed = parseFlags({
   streams: 2,
   /** Side-by-side repetitions of the export alone with one stream and with --streams. */
   'export-reps': 3,
+  /** Only compare zstd NDJSON with Parquet (ARCHIVE_FORMAT=parquet) exports, --parquet-reps pairs. */
+  parquet: false,
+  'parquet-reps': 5,
   quick: false,
 });
 if (!isArchiveCompression(parsed.compression))
@@ -105,18 +110,24 @@ async function main(): Promise<void> {
         logger: ['error', 'warn'],
       });
       try {
+        if (flags.parquet) {
+          const { sample: _sample, ...loaded } = load;
+          const comparison = await compareParquet(context, month.name, flags['parquet-reps'], flags.streams);
+          return { mode: 'parquet' as const, load: loaded, table, parquet: comparison };
+        }
         const codecs = await measureCodecs(context, month.name);
         const streams = await measureStreams(context, month.name);
         const archive = await measureArchive(context);
         const maintenance = await measureMaintenance(context, db.sql, flags.partitions, flags.reps);
         // The loader's sample of event ids is for by-id lookups (bench/query): not worth keeping here.
         const { sample: _sample, ...loaded } = load;
-        return { load: loaded, table, codecs, streams, archive, maintenance };
+        return { mode: 'archive' as const, load: loaded, table, codecs, streams, archive, maintenance };
       } finally {
         await context.close();
       }
     });
 
+    if (results.mode === 'parquet') return reportParquet(results.parquet, results.table, { flags, ...results });
     const { table, codecs, streams, archive, maintenance } = results;
     const heapToast = table.heap + table.toast;
     const ratio = heapToast / archive.bytes;

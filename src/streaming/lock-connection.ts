@@ -13,6 +13,8 @@ export class LockConnection {
   private client: Client | null = null;
   private connecting?: Promise<Client>;
   private generationCount = 0;
+  /** One query at a time on the connection (pg deprecates queueing them on one client). */
+  private queue: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly pool: Pool) {}
 
@@ -20,18 +22,28 @@ export class LockConnection {
     return this.generationCount;
   }
 
-  async tryLock(key: number): Promise<boolean> {
-    const client = await this.connection();
-    const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1, $2) AS locked', [
-      LOCK_NAMESPACE,
-      key,
-    ]);
-    return rows[0].locked;
+  tryLock(key: number): Promise<boolean> {
+    return this.serially(async () => {
+      const client = await this.connection();
+      const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1, $2) AS locked', [
+        LOCK_NAMESPACE,
+        key,
+      ]);
+      return rows[0].locked;
+    });
   }
 
-  async unlock(key: number, generation: number): Promise<void> {
-    if (generation !== this.generationCount || !this.client) return; // gone with the connection
-    await this.client.query('SELECT pg_advisory_unlock($1, $2)', [LOCK_NAMESPACE, key]).catch(() => undefined);
+  unlock(key: number, generation: number): Promise<void> {
+    return this.serially(async () => {
+      if (generation !== this.generationCount || !this.client) return; // gone with the connection
+      await this.client.query('SELECT pg_advisory_unlock($1, $2)', [LOCK_NAMESPACE, key]).catch(() => undefined);
+    });
+  }
+
+  private serially<T>(work: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(work, work);
+    this.queue = next.catch(() => undefined);
+    return next;
   }
 
   async close(): Promise<void> {

@@ -56,21 +56,14 @@ function parseCef(line: string): { header: string[]; extension: Record<string, s
   }
   const rest = line.slice(i);
   const extension: Record<string, string> = {};
-  const keys = [...rest.matchAll(/(?:^| )([A-Za-z0-9]+)=/g)].filter(
-    (m) => !isEscaped(rest, m.index + m[0].length - 1),
-  );
+  // A key is alphanumeric right before `=`; a value's `=` is escaped (`\=`), so it never matches here.
+  const keys = [...rest.matchAll(/(?:^| )([A-Za-z0-9]+)=/g)];
   keys.forEach((match, k) => {
     const start = match.index + match[0].length;
     const end = k + 1 < keys.length ? keys[k + 1].index : rest.length;
     extension[match[1]] = unescapeValue(rest.slice(start, end));
   });
   return { header, extension };
-}
-
-function isEscaped(text: string, at: number): boolean {
-  let slashes = 0;
-  for (let j = at - 1; j >= 0 && text[j] === '\\'; j--) slashes++;
-  return slashes % 2 === 1;
 }
 
 function unescapeValue(value: string): string {

@@ -234,6 +234,8 @@ export async function startRsyslogReceiver(options: RsyslogReceiverOptions = {})
     [
       // maxMessageSize above the sink's default limit (64 KiB); rsyslog's own default is 8 KiB.
       `global(workDirectory="${dir}" maxMessageSize="256k")`,
+      // At SIGTERM (an outage), what was read is still written: that is what the sink's confirmation relies on.
+      'main_queue(queue.timeoutShutdown="5000")',
       'module(load="imtcp" maxSessions="200")',
       'template(name="auditJson" type="list") {',
       '  constant(value="{")',

@@ -264,6 +264,48 @@ describe('Splunk HEC specifics', () => {
   });
 });
 
+describe('Splunk HEC indexer acknowledgement (settings.ack)', () => {
+  async function startAcking(ack: { afterPolls?: number; never?: boolean }): Promise<HttpTestReceiver> {
+    const receiver = await startSplunkHecReceiver({ ack });
+    receivers.push(receiver);
+    return receiver;
+  }
+
+  it('a batch counts as delivered once the indexers acknowledged each of its requests', async () => {
+    const receiver = await startAcking({ afterPolls: 2 });
+    const destination = receiver.destination('json');
+    const sink = sinkFor(splunkHecKind, destination, {
+      settings: { ...destination.settings, maxBatchBytes: 6_000 },
+    });
+    const events = streamEvents(12);
+    await sink.send(batch(events, 'json'));
+    const paths = receiver.requests().map((r) => r.path.split('?')[0]);
+    const posts = paths.filter((p) => p === '/services/collector/event').length;
+    expect(posts).toBeGreaterThan(1);
+    // Every request's ack read false twice, then true: three polls at least after the last event POST.
+    expect(paths.slice(posts)).toEqual(Array(3).fill('/services/collector/ack'));
+    expect((await receiver.received()).map((r) => r.id)).toEqual(events.map((e) => e.event.id));
+  });
+
+  it('not acknowledged in time: retry; acknowledgement asked of a token without it: pause', async () => {
+    const never = await startAcking({ never: true });
+    const started = Date.now();
+    const late = await failureOf(
+      sinkFor(splunkHecKind, never.destination()).send(batch(streamEvents(2), 'json')),
+    );
+    expect(late.failure).toBe('retry');
+    expect(late.message).toContain('not acknowledged by the indexers within 2000 ms');
+    expect(Date.now() - started).toBeLessThan(5_000);
+
+    const plain = await start('splunk-hec');
+    const destination = plain.destination();
+    const sink = sinkFor(splunkHecKind, destination, { settings: { ...destination.settings, ack: true } });
+    const off = await failureOf(sink.send(batch(streamEvents(1), 'json')));
+    expect(off.failure).toBe('pause');
+    expect(off.message).toContain('no ackId');
+  });
+});
+
 describe('Datadog specifics', () => {
   it('sends more than 1000 entries as several gzip requests within the intake limits', async () => {
     const receiver = await start('datadog');

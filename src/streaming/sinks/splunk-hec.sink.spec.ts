@@ -74,6 +74,8 @@ describe('splunkHecKind.validate', () => {
     ['settings.host must be printable', { url: 'https://h', host: 42 }, { token: TOKEN }],
     ['settings.maxBatchEvents must be an integer', { url: 'https://h', maxBatchEvents: 0 }, { token: TOKEN }],
     ['settings.maxBatchBytes must be an integer', { url: 'https://h', maxBatchBytes: 1.5 }, { token: TOKEN }],
+    ['settings.ack must be true or false', { url: 'https://h', ack: 'yes' }, { token: TOKEN }],
+    ['settings.ackTimeoutMs must be an integer', { url: 'https://h', ackTimeoutMs: -1 }, { token: TOKEN }],
     ['secret.token is required', { url: 'https://h' }, {}],
     ['secret.token is required', { url: 'https://h' }, { token: 'has space' }],
   ])('%s', (problem, settings, secret) => {

@@ -11,6 +11,8 @@ import {
 import { failureOf, hostOf, origin, retryAfterMs, urlProblem } from './http-delivery';
 
 const EVENT_PATH = '/services/collector/event';
+const ACK_PATH = '/services/collector/ack';
+const DEFAULT_ACK_TIMEOUT_MS = 60_000;
 const TIMEOUT_MS = 15_000;
 const DEFAULT_SOURCETYPE = 'nest-audit-trail';
 const DEFAULT_MAX_BATCH_EVENTS = 500;
@@ -46,36 +48,77 @@ const HEC_CODES: Record<number, DeliveryFailure> = {
  * `<url>/services/collector/event` of concatenated JSON event objects
  * `{"time", "host", "source", "sourcetype", "index", "event"}`, with `Authorization: Splunk <token>` and a
  * channel stable per destination (`X-Splunk-Request-Channel`, needed when the token has indexer
- * acknowledgement on). HEC answers `{"text":"Success","code":0}`.
+ * acknowledgement on). HEC answers `{"text":"Success","code":0}`. With `settings.ack`, a batch counts as
+ * delivered only once the indexers acknowledged each of its requests (`/services/collector/ack`).
  */
 class SplunkHecSink implements AuditSink {
   readonly maxBatchEvents: number;
   private readonly maxBatchBytes: number;
   private readonly url: string;
+  private readonly ackUrl: string;
   private readonly channel: string;
+  /** Wait for indexer acknowledgement (the token must have it on) before a batch counts as delivered. */
+  private readonly ack: boolean;
+  private readonly ackTimeoutMs: number;
 
   constructor(private readonly spec: DestinationSpec) {
     this.maxBatchEvents = Number(spec.settings.maxBatchEvents ?? DEFAULT_MAX_BATCH_EVENTS);
     this.maxBatchBytes = Number(spec.settings.maxBatchBytes ?? DEFAULT_MAX_BATCH_BYTES);
-    this.url = eventUrl(String(spec.settings.url));
+    this.url = hecUrl(String(spec.settings.url), EVENT_PATH);
+    this.ackUrl = hecUrl(String(spec.settings.url), ACK_PATH);
     this.channel = channelOf(spec.id);
+    this.ack = spec.settings.ack === true;
+    this.ackTimeoutMs = Number(spec.settings.ackTimeoutMs ?? DEFAULT_ACK_TIMEOUT_MS);
   }
 
   async send(batch: OutboundBatch): Promise<void> {
+    const ackIds: number[] = [];
+    const post = async (lines: string[]) => {
+      const { ackId } = await this.post(this.url, lines.join('\n'));
+      if (this.ack) {
+        if (ackId === undefined)
+          throw new DeliveryError(
+            `POST ${origin(this.url)} gave no ackId: is indexer acknowledgement on for the token?`,
+            'pause',
+          );
+        ackIds.push(ackId);
+      }
+    };
     let body: string[] = [];
     let bytes = 0;
     for (const event of batch.events) {
       const line = this.envelope(event);
       const size = Buffer.byteLength(line) + 1;
       if (body.length && bytes + size > this.maxBatchBytes) {
-        await this.post(body.join('\n'));
+        await post(body);
         body = [];
         bytes = 0;
       }
       body.push(line);
       bytes += size;
     }
-    if (body.length) await this.post(body.join('\n'));
+    if (body.length) await post(body);
+    if (ackIds.length) await this.acknowledged(ackIds);
+  }
+
+  /**
+   * Polls `/services/collector/ack` until the indexers acknowledged every request of the batch. Not in
+   * time: `retry` (the batch is sent again; receivers dedupe by event id).
+   */
+  private async acknowledged(ids: number[]): Promise<void> {
+    const deadline = Date.now() + this.ackTimeoutMs;
+    let pending = ids;
+    for (let wait = 100; ; wait = Math.min(wait * 2, 2_000)) {
+      const { acks } = await this.post(this.ackUrl, JSON.stringify({ acks: pending }));
+      pending = pending.filter((id) => acks?.[String(id)] !== true);
+      if (!pending.length) return;
+      if (Date.now() + wait > deadline)
+        throw new DeliveryError(
+          `POST ${origin(this.url)}: ${pending.length} of ${ids.length} requests not acknowledged by the indexers within ${this.ackTimeoutMs} ms`,
+          'retry',
+        );
+      await new Promise((resolve) => setTimeout(resolve, wait));
+    }
   }
 
   async close(): Promise<void> {}
@@ -91,11 +134,11 @@ class SplunkHecSink implements AuditSink {
     return `${head.slice(0, -1)},"event":${event.record ? event.text : JSON.stringify(event.text)}}`;
   }
 
-  private async post(body: string): Promise<void> {
-    const where = origin(this.url);
+  private async post(url: string, body: string): Promise<HecAnswer> {
+    const where = origin(url);
     let response: Response;
     try {
-      response = await fetch(this.url, {
+      response = await fetch(url, {
         method: 'POST',
         headers: {
           authorization: `Splunk ${this.spec.secret.token}`,
@@ -114,7 +157,7 @@ class SplunkHecSink implements AuditSink {
       throw new DeliveryError(`POST ${where} ${reason}`, 'retry', { cause: error });
     }
     const answer = await hecAnswer(response);
-    if (response.ok && (answer.code === undefined || answer.code === 0)) return;
+    if (response.ok && (answer.code === undefined || answer.code === 0)) return answer;
     const failure =
       response.status === 413
         ? 'reject'
@@ -133,12 +176,18 @@ class SplunkHecSink implements AuditSink {
   }
 }
 
-/** HEC's JSON answer (`text`, `code`, `invalid-event-number`), read bounded; printable text only. */
-async function hecAnswer(
-  response: Response,
-): Promise<{ text?: string; code?: number; invalidEvent?: string }> {
+interface HecAnswer {
+  text?: string;
+  code?: number;
+  invalidEvent?: string;
+  ackId?: number;
+  acks?: Record<string, unknown>;
+}
+
+/** HEC's JSON answer (`text`, `code`, `invalid-event-number`, `ackId`, `acks`); printable text only. */
+async function hecAnswer(response: Response): Promise<HecAnswer> {
   try {
-    const parsed = JSON.parse((await response.text()).slice(0, 4096)) as Record<string, unknown>;
+    const parsed = JSON.parse((await response.text()).slice(0, 64 * 1024)) as Record<string, unknown>;
     const printable = (value: unknown) =>
       typeof value === 'string' ? value.slice(0, 120).replace(/[^\x20-\x7e]+/g, ' ') : undefined;
     const invalid = parsed['invalid-event-number'];
@@ -146,17 +195,20 @@ async function hecAnswer(
       text: printable(parsed.text),
       code: typeof parsed.code === 'number' ? parsed.code : undefined,
       invalidEvent: typeof invalid === 'number' ? `invalid event #${invalid}` : undefined,
+      ackId: typeof parsed.ackId === 'number' ? parsed.ackId : undefined,
+      acks:
+        parsed.acks && typeof parsed.acks === 'object' ? (parsed.acks as Record<string, unknown>) : undefined,
     };
   } catch {
     return {};
   }
 }
 
-/** `<base>/services/collector/event`, whether the setting is the base URL or already ends with the path. */
-function eventUrl(base: string): string {
+/** `<base><path>`, whether the setting is the base URL or already ends with /services/collector(/event). */
+function hecUrl(base: string, path: string): string {
   const url = new URL(base);
-  const path = url.pathname.replace(/\/+$/, '').replace(/\/services\/collector(\/event)?$/, '');
-  url.pathname = `${path}${EVENT_PATH}`;
+  const prefix = url.pathname.replace(/\/+$/, '').replace(/\/services\/collector(\/event)?$/, '');
+  url.pathname = `${prefix}${path}`;
   return url.toString();
 }
 
@@ -196,6 +248,10 @@ export const splunkHecKind: SinkKind = {
     if (events) problems.push(events);
     const bytes = positiveInteger('settings.maxBatchBytes', settings.maxBatchBytes, 800 * 1024 * 1024);
     if (bytes) problems.push(bytes);
+    if (settings.ack !== undefined && typeof settings.ack !== 'boolean')
+      problems.push('settings.ack must be true or false');
+    const ackTimeout = positiveInteger('settings.ackTimeoutMs', settings.ackTimeoutMs, 600_000);
+    if (ackTimeout) problems.push(ackTimeout);
     if (typeof secret.token !== 'string' || !/^\S{1,512}$/.test(secret.token))
       problems.push('secret.token is required (the HEC token, no spaces)');
     return problems;

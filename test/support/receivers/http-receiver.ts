@@ -56,6 +56,11 @@ export interface HttpTestReceiver extends TestReceiver {
 export interface HttpReceiverOptions {
   /** Webhook HMAC secret / HEC token / Datadog API key (random by default). */
   secret?: string;
+  /**
+   * HEC only: indexer acknowledgement on for the token (answers carry `ackId`, `/services/collector/ack`
+   * answers; a channel is required). `afterPolls`: an ack reads false that many times first; `never`: never.
+   */
+  ack?: { afterPolls?: number; never?: boolean };
 }
 
 type Answer = { status: number; body: string; contentType?: string };
@@ -135,80 +140,120 @@ const webhook = (secret: string): Protocol => ({
 
 const HEC_KEYS = new Set(['time', 'host', 'source', 'sourcetype', 'index', 'event', 'fields']);
 
-const splunkHec = (token: string): Protocol => ({
-  kind: 'splunk-hec',
-  secret: token,
-  destination: (base, format) => ({
-    kind: 'splunk-hec',
-    format,
-    settings: { url: base, index: 'audit', source: 'nest-audit-trail:test', host: 'test-host' },
-    secret: { token },
-  }),
-  handle(request, body, problems) {
-    if (request.url !== '/services/collector/event')
-      return {
-        answer: json(404, { text: 'The requested URL was not found on this server.', code: 404 }),
-        events: [],
-      };
-    const auth = header(request, 'authorization');
-    if (!auth) return { answer: json(401, { text: 'Token is required', code: 2 }), events: [] };
-    if (auth !== `Splunk ${token}`)
-      return { answer: json(403, { text: 'Invalid token', code: 4 }), events: [] };
-    if (!header(request, 'x-splunk-request-channel'))
-      problems.push('hec: no X-Splunk-Request-Channel header');
-    let objects: unknown[];
+const splunkHec = (token: string, ack: HttpReceiverOptions['ack']): Protocol => {
+  /** Per channel: the next ackId, and how many times each id was polled. */
+  const channels = new Map<string, { next: number; polls: Map<number, number> }>();
+  const acks = (channel: string, body: Buffer): Answer => {
+    let ids: unknown;
     try {
-      objects = concatenatedJson(body.toString('utf8'));
-    } catch (error) {
+      ids = (JSON.parse(body.toString('utf8')) as { acks?: unknown }).acks;
+    } catch {
+      return json(400, { text: 'Invalid data format', code: 6 });
+    }
+    const state = channels.get(channel);
+    if (!Array.isArray(ids) || !state) return json(400, { text: 'Invalid data channel', code: 11 });
+    const answer: Record<string, boolean> = {};
+    for (const id of ids as number[]) {
+      const polls = (state.polls.get(id) ?? 0) + 1;
+      state.polls.set(id, polls);
+      answer[String(id)] = id < state.next && !ack?.never && polls > (ack?.afterPolls ?? 0);
+    }
+    return json(200, { acks: answer });
+  };
+  return {
+    kind: 'splunk-hec',
+    secret: token,
+    destination: (base, format) => ({
+      kind: 'splunk-hec',
+      format,
+      settings: {
+        url: base,
+        index: 'audit',
+        source: 'nest-audit-trail:test',
+        host: 'test-host',
+        ...(ack ? { ack: true, ackTimeoutMs: 2_000 } : {}),
+      },
+      secret: { token },
+    }),
+    handle(request, body, problems) {
+      const path = request.url?.split('?')[0];
+      if (path !== '/services/collector/event' && !(ack && path === '/services/collector/ack'))
+        return {
+          answer: json(404, { text: 'The requested URL was not found on this server.', code: 404 }),
+          events: [],
+        };
+      const auth = header(request, 'authorization');
+      if (!auth) return { answer: json(401, { text: 'Token is required', code: 2 }), events: [] };
+      if (auth !== `Splunk ${token}`)
+        return { answer: json(403, { text: 'Invalid token', code: 4 }), events: [] };
+      const channel = header(request, 'x-splunk-request-channel');
+      if (!channel) {
+        if (ack) return { answer: json(400, { text: 'Data channel is missing', code: 10 }), events: [] };
+        problems.push('hec: no X-Splunk-Request-Channel header');
+      }
+      if (path === '/services/collector/ack') return { answer: acks(channel ?? '', body), events: [] };
+      const outcome = hecEvents(body, problems);
+      if (ack && outcome.answer.status === 200) {
+        const state = channels.get(channel ?? '') ?? { next: 0, polls: new Map<number, number>() };
+        channels.set(channel ?? '', state);
+        outcome.answer = json(200, { text: 'Success', code: 0, ackId: state.next++ });
+      }
+      return outcome;
+    },
+    refusal: (index) => json(400, { text: 'Invalid data format', code: 6, 'invalid-event-number': index }),
+  };
+};
+
+/** HEC's /services/collector/event body: concatenated envelopes, checked as HEC checks them. */
+function hecEvents(body: Buffer, problems: string[]): Outcome {
+  let objects: unknown[];
+  try {
+    objects = concatenatedJson(body.toString('utf8'));
+  } catch (error) {
+    return {
+      answer: json(400, {
+        text: 'Invalid data format',
+        code: 6,
+        'invalid-event-number': (error as { index: number }).index,
+      }),
+      events: [],
+    };
+  }
+  if (!objects.length) return { answer: json(400, { text: 'No data', code: 5 }), events: [] };
+  const events: ReceivedEvent[] = [];
+  for (const [index, object] of objects.entries()) {
+    const envelope = object as Record<string, unknown>;
+    if (!envelope || typeof envelope !== 'object' || !('event' in envelope))
       return {
-        answer: json(400, {
-          text: 'Invalid data format',
-          code: 6,
-          'invalid-event-number': (error as { index: number }).index,
-        }),
+        answer: json(400, { text: 'Event field is required', code: 12, 'invalid-event-number': index }),
         events: [],
       };
-    }
-    if (!objects.length) return { answer: json(400, { text: 'No data', code: 5 }), events: [] };
-    const events: ReceivedEvent[] = [];
-    for (const [index, object] of objects.entries()) {
-      const envelope = object as Record<string, unknown>;
-      if (!envelope || typeof envelope !== 'object' || !('event' in envelope))
-        return {
-          answer: json(400, { text: 'Event field is required', code: 12, 'invalid-event-number': index }),
-          events: [],
-        };
-      if (envelope.event === '' || envelope.event === null)
-        return {
-          answer: json(400, { text: 'Event field cannot be blank', code: 13, 'invalid-event-number': index }),
-          events: [],
-        };
-      if (
-        envelope.time !== undefined &&
-        (typeof envelope.time !== 'number' || !Number.isFinite(envelope.time))
-      )
-        return {
-          answer: json(400, { text: 'Invalid data format', code: 6, 'invalid-event-number': index }),
-          events: [],
-        };
-      for (const key of Object.keys(envelope))
-        if (!HEC_KEYS.has(key)) problems.push(`hec: unknown envelope field ${key}`);
-      for (const key of ['host', 'source', 'sourcetype', 'index'])
-        if (envelope[key] !== undefined && typeof envelope[key] !== 'string')
-          problems.push(`hec: ${key} is not a string`);
-      if (typeof envelope.time !== 'number') problems.push('hec: no time in the envelope');
-      const received = receivedEventOf(envelope.event, envelope);
-      if (
-        typeof envelope.time === 'number' &&
-        Math.abs(envelope.time * 1000 - Date.parse(received.occurredAt)) > 1
-      )
-        problems.push(`hec: time ${envelope.time} is not the event's time ${received.occurredAt}`);
-      events.push(received);
-    }
-    return { answer: json(200, { text: 'Success', code: 0 }), events };
-  },
-  refusal: (index) => json(400, { text: 'Invalid data format', code: 6, 'invalid-event-number': index }),
-});
+    if (envelope.event === '' || envelope.event === null)
+      return {
+        answer: json(400, { text: 'Event field cannot be blank', code: 13, 'invalid-event-number': index }),
+        events: [],
+      };
+    if (envelope.time !== undefined && (typeof envelope.time !== 'number' || !Number.isFinite(envelope.time)))
+      return {
+        answer: json(400, { text: 'Invalid data format', code: 6, 'invalid-event-number': index }),
+        events: [],
+      };
+    for (const key of Object.keys(envelope))
+      if (!HEC_KEYS.has(key)) problems.push(`hec: unknown envelope field ${key}`);
+    for (const key of ['host', 'source', 'sourcetype', 'index'])
+      if (envelope[key] !== undefined && typeof envelope[key] !== 'string')
+        problems.push(`hec: ${key} is not a string`);
+    if (typeof envelope.time !== 'number') problems.push('hec: no time in the envelope');
+    const received = receivedEventOf(envelope.event, envelope);
+    if (
+      typeof envelope.time === 'number' &&
+      Math.abs(envelope.time * 1000 - Date.parse(received.occurredAt)) > 1
+    )
+      problems.push(`hec: time ${envelope.time} is not the event's time ${received.occurredAt}`);
+    events.push(received);
+  }
+  return { answer: json(200, { text: 'Success', code: 0 }), events };
+}
 
 const datadog = (apiKey: string): Protocol => ({
   kind: 'datadog',
@@ -433,7 +478,7 @@ export function startWebhookReceiver(options: HttpReceiverOptions = {}): Promise
 
 /** A Splunk HTTP Event Collector: `Authorization: Splunk <token>`, concatenated JSON events, HEC's answers. */
 export function startSplunkHecReceiver(options: HttpReceiverOptions = {}): Promise<HttpTestReceiver> {
-  return startReceiver(splunkHec(options.secret ?? randomSecret()));
+  return startReceiver(splunkHec(options.secret ?? randomSecret(), options.ack));
 }
 
 /** A Datadog logs intake (v2): DD-API-KEY, gzip or plain JSON array, documented limits, 202. */

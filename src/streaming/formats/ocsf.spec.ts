@@ -128,6 +128,34 @@ describe('toOcsfRecord', () => {
     expect(JSON.parse(JSON.stringify(record))).toEqual(record);
   });
 
+  it('validates every combination of action, status, severity, actor, organization and source', () => {
+    const failures: string[] = [];
+    let checked = 0;
+    for (const action of ['create', 'read', 'list', 'update', 'delete', 'login', 'revert'])
+      for (const status of ['success', 'failure'] as const)
+        for (const severity of ['info', 'notice', 'warning', 'critical'] as const)
+          for (const [actorId, actorType] of [
+            ['u1', 'user'],
+            [null, 'system'],
+            ['svc', 'service'],
+            [null, 'anonymous'],
+          ] as const)
+            for (const organizationId of ['org_1', null])
+              for (const ip of ['10.0.0.1', 'fe80::1%eth0', null]) {
+                const record = toOcsfRecord(
+                  streamEvent(
+                    { action, status, severity, actorId, actorType, organizationId, ip },
+                    String(++checked),
+                  ),
+                );
+                const found = problems(record);
+                if (found.length)
+                  failures.push(`${action}/${status}/${severity}/${actorType}/${ip}: ${found.join('; ')}`);
+              }
+    expect(checked).toBe(7 * 2 * 4 * 4 * 2 * 3);
+    expect(failures).toEqual([]);
+  });
+
   it('maps actions to activity ids and type_uid = class_uid * 100 + activity_id', () => {
     const ids = Object.fromEntries(
       ['create', 'read', 'list', 'update', 'delete', 'login'].map((action) => {

@@ -135,9 +135,10 @@ describe('syslog destination (rsyslog)', () => {
     });
   }
 
+  // Minutes only the first time on a machine without rsyslog: ensureRsyslog installs Debian's packages.
   beforeAll(async () => {
     rsyslog = await startRsyslogReceiver();
-  });
+  }, 10 * 60_000);
 
   afterAll(async () => {
     await Promise.all(sinks.map((sink) => sink.close()));

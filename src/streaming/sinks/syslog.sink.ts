@@ -242,7 +242,8 @@ class SyslogSink implements AuditSink {
 
   /**
    * A receiver that wants a client certificate and gets none (rsyslog's x509 modes) drops the connection
-   * after the handshake: from here that looks like an outage (retry), so the message says what else it may be.
+   * after the handshake. Seen before the batch is written, that is a `pause`; seen later (a reset while
+   * writing) it looks like an outage and is retried, so the message says what else it may be.
    */
   private get clientCertificateHint(): string {
     return this.tls && typeof this.spec.settings.cert !== 'string'

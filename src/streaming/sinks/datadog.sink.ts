@@ -35,11 +35,15 @@ class DatadogSink implements AuditSink {
   readonly maxBatchEvents: number;
   private readonly url: string;
   private readonly compress: boolean;
+  private readonly hostname: string;
+  private readonly service: string;
 
   constructor(private readonly spec: DestinationSpec) {
     this.maxBatchEvents = Math.min(Number(spec.settings.maxBatchEvents ?? 500), DATADOG_MAX_ENTRIES);
     this.url = intakeUrl(spec.settings);
     this.compress = spec.settings.compress !== false;
+    this.hostname = typeof spec.settings.hostname === 'string' ? spec.settings.hostname : hostname();
+    this.service = typeof spec.settings.service === 'string' ? spec.settings.service : SOURCE;
   }
 
   async send(batch: OutboundBatch): Promise<void> {
@@ -79,8 +83,8 @@ class DatadogSink implements AuditSink {
     const log: Record<string, unknown> = {
       ddsource: SOURCE,
       ddtags: tags(event, settings.tags),
-      hostname: typeof settings.hostname === 'string' ? settings.hostname : hostname(),
-      service: typeof settings.service === 'string' ? settings.service : SOURCE,
+      hostname: this.hostname,
+      service: this.service,
       status: STATUS[view.severity] ?? 'info',
       message: event.record ? summary(event) : event.text,
     };

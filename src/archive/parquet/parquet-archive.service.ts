@@ -10,7 +10,7 @@ import {
   parseManifest,
 } from '../archive-manifest';
 import { ArchiveRecord } from '../archive.repository';
-import { ARCHIVE_ROW_ORDER, ArchiveTransferRepository } from '../archive-transfer.repository';
+import { ArchiveTransferRepository } from '../archive-transfer.repository';
 import { StoredFile } from '../archive-export';
 import { ARCHIVE_INTEGRITY, ARCHIVE_STORAGE, ArchiveIntegrity } from '../archive.tokens';
 import { ArchiveStorage, getText, putText } from '../storage/archive-storage';
@@ -62,7 +62,8 @@ export class ParquetArchiveService {
         from: archive.rangeFrom,
         to: archive.rangeTo,
         columns,
-        rowOrder: ARCHIVE_ROW_ORDER,
+        // Rows stay in the order Postgres read them (resource order), not re-sorted: no order is promised.
+        rowOrder: [],
         parquet: { root: archive.dataKey, columns: exported.columns, files: exported.files },
         tableBytes,
         createdAt: new Date(),

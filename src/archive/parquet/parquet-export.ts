@@ -6,10 +6,10 @@ import { pipeline } from 'node:stream/promises';
 import { PoolClient } from 'pg';
 import { SPOOL_PREFIX } from '../archive-export';
 import { ManifestColumn, ManifestFile } from '../archive-manifest';
-import { ARCHIVE_ROW_ORDER, ArchiveTransferRepository } from '../archive-transfer.repository';
+import { ArchiveTransferRepository } from '../archive-transfer.repository';
 import { Sha256Meter } from '../archive-stream';
 import { ArchiveStorage } from '../storage/archive-storage';
-import { duckIdentifier, duckString, openDuckDb } from './duckdb';
+import { duckString, openDuckDb } from './duckdb';
 import { csvColumns, parquetSchema, typedSelect } from './parquet-columns';
 
 export interface ParquetExport {
@@ -94,7 +94,7 @@ interface WrittenFile {
   rows: number;
 }
 
-/** DuckDB: CSV slices -> typed Parquet files partitioned by organization and month, rows in resource order. */
+/** DuckDB: CSV slices -> typed Parquet files partitioned by organization and month. */
 async function writeParquet(
   csvFiles: string[],
   columns: ManifestColumn[],
@@ -106,10 +106,11 @@ async function writeParquet(
     const source =
       `read_csv([${csvFiles.map(duckString).join(', ')}], header = false, auto_detect = false, ` +
       `delim = ',', quote = '"', escape = '"', allow_quoted_nulls = false, columns = ${csvColumns(columns)})`;
-    const order = ARCHIVE_ROW_ORDER.map(duckIdentifier).join(', ');
+    // No ORDER BY: the slices come in resource order and DuckDB keeps the order it reads; a sort cost a
+    // third of the export's time for the same size (bench/archive, 100k events).
     await duck.connection.run(
       `COPY (SELECT ${typedSelect(columns)}, organization_id AS org, strftime(occurred_at, '%Y-%m') AS month
-               FROM ${source} ORDER BY org, month, ${order})
+               FROM ${source})
          TO ${duckString(out)} (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (org, month),
                                FILENAME_PATTERN 'part-{uuid}')`,
     );

@@ -9,7 +9,10 @@ import { AuditTrailConfig } from '../common/config/audit-config';
 import { DEV_PERSONAL_DATA_KEY } from '../common/config/dev-keys';
 import { resolveTrailConfig } from './trail-config';
 
-export interface ResolvedRedisOptions extends Required<AuditRedisOptions> {
+export interface ResolvedRedisOptions extends Required<Omit<AuditRedisOptions, 'url' | 'cluster'>> {
+  url: string | null;
+  /** Seed nodes of a Redis Cluster; null: the single Redis at `url`. */
+  cluster: string[] | null;
   deadLetterKey: string;
 }
 
@@ -107,7 +110,9 @@ export function resolveAuditOptions(
     delivery: options.delivery ?? 'memory',
     redis: options.redis
       ? {
-          url: options.redis.url,
+          url: options.redis.url ?? null,
+          cluster: options.redis.cluster?.length ? options.redis.cluster : null,
+          shards: options.redis.shards ?? 1,
           streamKey: options.redis.streamKey ?? 'audit:events',
           group: options.redis.group ?? 'audit-writers',
           consumers: options.redis.consumers ?? 2,
@@ -126,12 +131,33 @@ export function resolveAuditOptions(
   if (!(resolved.maxStateBytes >= 256)) problems.push('maxStateBytes must be >= 256');
   if (!['drop', 'block'].includes(resolved.overflow)) problems.push('overflow must be "drop" or "block"');
   if (!['memory', 'redis'].includes(resolved.delivery)) problems.push('delivery must be "memory" or "redis"');
-  if (resolved.delivery === 'redis' && !resolved.redis?.url) {
-    problems.push('delivery "redis" needs redis.url (REDIS_URL)');
+  if (resolved.delivery === 'redis' && !resolved.redis?.url && !resolved.redis?.cluster) {
+    problems.push(
+      'delivery "redis" needs redis.url (REDIS_URL) or redis.cluster (AUDIT_REDIS_CLUSTER_NODES)',
+    );
   }
   if (resolved.redis && !(resolved.redis.consumers >= 0)) problems.push('redis.consumers must be >= 0');
+  if (resolved.redis) problems.push(...shardProblems(resolved.redis));
   if (problems.length > 0) throw new Error(`Invalid AuditModule options: ${problems.join('; ')}`);
   return resolved;
+}
+
+function shardProblems({ shards, cluster, streamKey }: ResolvedRedisOptions): string[] {
+  const problems: string[] = [];
+  if (!(Number.isInteger(shards) && shards >= 1 && shards <= 64)) {
+    problems.push(`redis.shards (AUDIT_REDIS_SHARDS) must be an integer from 1 to 64, got ${String(shards)}`);
+  }
+  // Shard keys are hash-tagged {streamKey:i}: a brace in the key would end or nest the tag.
+  if ((shards !== 1 || cluster) && /[{}]/.test(streamKey)) {
+    problems.push(
+      'redis.streamKey must not contain { or } with several shards or a cluster (keys are hash-tagged)',
+    );
+  }
+  for (const node of cluster ?? []) {
+    if (!/^rediss?:\/\/[^/]+$/.test(node))
+      problems.push(`redis.cluster: "${node}" is not a redis://host:port URL`);
+  }
+  return problems;
 }
 
 /** Critical events are never dropped: they take the durable or synchronous path whatever the load. */

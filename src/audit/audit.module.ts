@@ -51,7 +51,7 @@ import { PersonalDataService } from './personal-data/personal-data.service';
       useFactory: (dataSource: DataSource, options: ResolvedAuditOptions) =>
         poolFromDataSource(
           dataSource,
-          options.flushConcurrency + (options.redis?.consumers ?? 0) + 2,
+          options.flushConcurrency + consumerConnections(options) + 2,
           'nest-audit-trail:writer',
         ),
       inject: [DataSource, AUDIT_OPTIONS],
@@ -116,4 +116,9 @@ export class AuditModule
   configure(consumer: MiddlewareConsumer): void {
     consumer.apply(RequestIdMiddleware).forRoutes('*');
   }
+}
+
+/** A stream consumer holds a connection only while it writes a batch: many shards share a bounded few. */
+function consumerConnections(options: ResolvedAuditOptions): number {
+  return Math.min(32, (options.redis?.consumers ?? 0) * (options.redis?.shards ?? 1));
 }

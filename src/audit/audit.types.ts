@@ -370,7 +370,19 @@ export interface AuditPersonalDataOptions {
 }
 
 export interface AuditRedisOptions {
-  url: string;
+  /** A single Redis (`redis://...`); required unless `cluster` is given. */
+  url?: string;
+  /**
+   * Seed nodes of a Redis Cluster (`['redis://10.0.0.1:6379', ...]`): the stream's keys are then hash-tagged
+   * (`{streamKey:i}`), one slot per shard. Unset: `url`.
+   */
+  cluster?: string[];
+  /**
+   * Shards of the stream (1-64): an organization's events always go to the same shard (a hash of its id),
+   * so its order is kept; more shards spread the write path over a cluster's masters. Every consumer process
+   * reads every shard. Default 1: one stream `streamKey` (on a single Redis, the name of earlier releases).
+   */
+  shards?: number;
   /** Stream key; the dead-letter stream is `${streamKey}:dead`. Default `audit:events`. */
   streamKey?: string;
   /** Consumer group name. Default `audit-writers`. */

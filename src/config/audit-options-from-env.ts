@@ -17,9 +17,11 @@ export function auditOptionsFromConfig(config: AppConfig): AuditModuleOptions {
     trustedProxies: audit.trustedProxies,
     delivery: audit.delivery,
     redis:
-      audit.delivery === 'redis' && config.redisUrl
+      audit.delivery === 'redis' && (config.redisUrl || audit.stream.clusterNodes)
         ? {
             url: config.redisUrl,
+            cluster: audit.stream.clusterNodes ?? undefined,
+            shards: audit.stream.shards,
             streamKey: audit.stream.key,
             consumers: audit.stream.consumers,
             maxStreamLength: audit.stream.maxLength,

@@ -36,7 +36,14 @@ describe('loadConfig', () => {
       audit: {
         enabled: true,
         delivery: 'memory',
-        stream: { key: 'audit:events', consumers: 2, maxLength: 1_000_000, claimIdleMs: 30_000 },
+        stream: {
+          key: 'audit:events',
+          consumers: 2,
+          maxLength: 1_000_000,
+          claimIdleMs: 30_000,
+          shards: 1,
+          clusterNodes: null,
+        },
         spool: { directory: '.data/spool', maxBytes: 1024 * 1024 * 1024, fsync: 'always' },
         overflow: 'drop',
         overflowBlockMs: 100,
@@ -231,6 +238,32 @@ describe('loadConfig', () => {
     expect(configErrorOf({ AUDIT_SPOOL_FSYNC: 'sometimes' }).message).toContain('AUDIT_SPOOL_FSYNC');
   });
 
+  it('reads the stream shards and cluster nodes, refusing a bad shard count or a hash tag in the key', () => {
+    const config = loadConfig({
+      AUDIT_DELIVERY: 'redis',
+      AUDIT_REDIS_CLUSTER_NODES: 'redis://10.0.0.1:7000,redis://10.0.0.2:7000',
+      AUDIT_REDIS_SHARDS: '8',
+    });
+    expect(config.audit.stream).toMatchObject({
+      shards: 8,
+      clusterNodes: ['redis://10.0.0.1:7000', 'redis://10.0.0.2:7000'],
+    });
+    for (const shards of ['0', '65', '2.5', 'many']) {
+      expect(configErrorOf({ AUDIT_REDIS_SHARDS: shards }).message).toContain(
+        'AUDIT_REDIS_SHARDS must be an integer from 1 to 64',
+      );
+    }
+    expect(configErrorOf({ AUDIT_REDIS_CLUSTER_NODES: '10.0.0.1:7000' }).message).toContain(
+      'AUDIT_REDIS_CLUSTER_NODES must be comma-separated redis://host:port URLs',
+    );
+    expect(configErrorOf({ AUDIT_REDIS_SHARDS: '4', AUDIT_STREAM_KEY: '{audit}:events' }).message).toContain(
+      'AUDIT_STREAM_KEY must not contain { or }',
+    );
+    expect(configErrorOf({ AUDIT_DELIVERY: 'redis' }).message).toContain(
+      'needs REDIS_URL (or AUDIT_REDIS_CLUSTER_NODES)',
+    );
+  });
+
   it('reads the archive settings and requires hot < warm < retention', () => {
     const config = loadConfig({
       ARCHIVE_URL: 's3://audit-bucket/trail',
@@ -276,7 +309,11 @@ describe('loadConfig', () => {
     expect(configErrorOf({ AUDIT_PERSONAL_KEYS: 'email;name' }).message).toContain('AUDIT_PERSONAL_KEYS');
     expect(configErrorOf({ AUDIT_PERSONAL_KEYS: 'email**' }).message).toContain('AUDIT_PERSONAL_KEYS');
     // The patterns of the defaults can be written in the variable too.
-    expect(loadConfig({ AUDIT_PERSONAL_KEYS: 'email*,~ip,name' }).personalData?.keys).toEqual(['email*', '~ip', 'name']);
+    expect(loadConfig({ AUDIT_PERSONAL_KEYS: 'email*,~ip,name' }).personalData?.keys).toEqual([
+      'email*',
+      '~ip',
+      'name',
+    ]);
     expect(
       configErrorOf({
         NODE_ENV: 'production',

@@ -33,7 +33,16 @@ export interface AppConfig {
     enabled: boolean;
     delivery: 'memory' | 'redis';
     /** Redis Streams delivery (AUDIT_DELIVERY=redis). */
-    stream: { key: string; consumers: number; maxLength: number; claimIdleMs: number };
+    stream: {
+      key: string;
+      consumers: number;
+      maxLength: number;
+      claimIdleMs: number;
+      /** AUDIT_REDIS_SHARDS. */
+      shards: number;
+      /** AUDIT_REDIS_CLUSTER_NODES; null: REDIS_URL. */
+      clusterNodes: string[] | null;
+    };
     /** Null when AUDIT_SPOOL_DIR=off: failed batches then wait in memory, bounded by the buffer. */
     spool: { directory: string; maxBytes: number; fsync: 'always' | 'never' } | null;
     overflow: 'drop' | 'block';
@@ -100,8 +109,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       problems.push(`AUDIT_TRUSTED_PROXIES: "${entry}" is not an IP, CIDR or loopback/linklocal/uniquelocal`);
     }
   }
-  if (vars.AUDIT_DELIVERY === 'redis' && !vars.REDIS_URL) {
-    problems.push('AUDIT_DELIVERY: "redis" needs REDIS_URL');
+  if (vars.AUDIT_DELIVERY === 'redis' && !vars.REDIS_URL && !vars.AUDIT_REDIS_CLUSTER_NODES) {
+    problems.push('AUDIT_DELIVERY: "redis" needs REDIS_URL (or AUDIT_REDIS_CLUSTER_NODES)');
+  }
+  const shardedKey = (vars.AUDIT_REDIS_SHARDS ?? 1) > 1 || vars.AUDIT_REDIS_CLUSTER_NODES;
+  if (shardedKey && /[{}]/.test(vars.AUDIT_STREAM_KEY ?? '')) {
+    problems.push('AUDIT_STREAM_KEY must not contain { or } with AUDIT_REDIS_SHARDS > 1 or a cluster');
   }
   const hotDays = vars.ARCHIVE_HOT_DAYS ?? 90;
   const warmDays = vars.ARCHIVE_WARM_DAYS ?? 365;
@@ -183,6 +196,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
         consumers: vars.AUDIT_STREAM_CONSUMERS ?? 2,
         maxLength: vars.AUDIT_STREAM_MAX_LENGTH ?? 1_000_000,
         claimIdleMs: vars.AUDIT_CLAIM_IDLE_MS ?? 30_000,
+        shards: vars.AUDIT_REDIS_SHARDS ?? 1,
+        clusterNodes: list(vars.AUDIT_REDIS_CLUSTER_NODES) ?? null,
       },
       spool:
         vars.AUDIT_SPOOL_DIR === 'off'

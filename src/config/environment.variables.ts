@@ -67,6 +67,19 @@ export class EnvironmentVariables {
 
   @IsOptional()
   @Transform(toInt)
+  @IsInt({ message: 'AUDIT_REDIS_SHARDS must be an integer from 1 to 64' })
+  @Min(1, { message: 'AUDIT_REDIS_SHARDS must be an integer from 1 to 64' })
+  @Max(64, { message: 'AUDIT_REDIS_SHARDS must be an integer from 1 to 64' })
+  AUDIT_REDIS_SHARDS?: number;
+
+  @IsOptional()
+  @Matches(/^rediss?:\/\/[^/,\s]+(,rediss?:\/\/[^/,\s]+)*$/, {
+    message: 'AUDIT_REDIS_CLUSTER_NODES must be comma-separated redis://host:port URLs',
+  })
+  AUDIT_REDIS_CLUSTER_NODES?: string;
+
+  @IsOptional()
+  @Transform(toInt)
   @IsInt()
   @Min(1000)
   @Max(100000000)

@@ -1,5 +1,4 @@
 import { Logger } from '@nestjs/common';
-import type Redis from 'ioredis';
 import { hostname } from 'node:os';
 import type { AuditEventRepository } from '../audit-event.repository';
 import type { ResolvedAuditOptions, ResolvedRedisOptions } from '../audit-options';
@@ -8,7 +7,10 @@ import { maxAdaptiveBatch } from './adaptive-batch';
 import { describeError } from '../../common/database/safe-query.logger';
 import { serializeQueued } from './queued-event.codec';
 import { StreamConsumer } from './stream-consumer';
-import { loadOptionalPackage } from '../../common/packages/optional-package';
+import { RedisClient, redisConnection } from './redis-connection';
+import { shardOf, StreamShard, streamShards } from './stream-shards';
+
+export { redisConnection } from './redis-connection';
 
 export interface StreamStats {
   /** False while Redis does not answer (events then go to the local spool). */
@@ -32,40 +34,25 @@ const STATS_EVERY_MS = 500;
 const STATS_TIMEOUT_MS = 1_000;
 
 /**
- * Connection settings that fail fast: while Redis is away, events must go to the spool, not a queue.
- * @internal (not in the declarations: an app without ioredis compiles with skipLibCheck off)
- */
-export function redisConnection(url: string, name: string, blocking = false): Redis {
-  const { Redis: RedisClient } = loadOptionalPackage<typeof import('ioredis')>(
-    'ioredis',
-    "AUDIT_DELIVERY=redis / delivery: 'redis'",
-  );
-  return new RedisClient(url, {
-    connectionName: name,
-    lazyConnect: true,
-    enableOfflineQueue: false,
-    enableAutoPipelining: !blocking,
-    maxRetriesPerRequest: blocking ? null : 1,
-    connectTimeout: 2_000,
-    commandTimeout: blocking ? undefined : 2_000,
-    retryStrategy: (attempt) => Math.min(2_000, 50 * attempt),
-  });
-}
-
-/**
  * Redis Streams delivery. The producer side appends each event (XADD, auto-pipelined: concurrent requests
  * share round trips) and resolves once Redis has it; the caller answers the request only then. The
  * consumer side (in this process, `consumers` of them, and/or in `npm run worker` processes) flushes the
  * stream to Postgres. When Redis does not answer, events go to the local disk spool instead (durable too),
  * which the writer replays into Postgres directly. The stream never grows past its high-water mark with
  * non-critical events: those are refused (the caller applies the overflow policy).
+ *
+ * Sharded (`shards` > 1): an event goes to its organization's shard; each consumer here reads one shard,
+ * `consumers` of them per shard, so every process that consumes reads every shard (no assignment to
+ * coordinate; the consumer group of each shard spreads its entries over the processes). Stats add up the
+ * shards (oldest age: the oldest of them).
  */
 export class RedisStreamDelivery {
   private readonly logger = new Logger(RedisStreamDelivery.name);
-  private readonly producer: Redis;
-  private readonly control: Redis;
+  private readonly producer: RedisClient;
+  private readonly control: RedisClient;
+  private readonly shards: StreamShard[];
   private readonly consumers: StreamConsumer[] = [];
-  private readonly consumerConnections: Redis[] = [];
+  private readonly consumerConnections: RedisClient[] = [];
   private statsTimer?: NodeJS.Timeout;
   private latest: StreamStats = {
     connected: false,
@@ -89,30 +76,35 @@ export class RedisStreamDelivery {
     private readonly consumerCount: number,
   ) {
     const id = `${hostname()}:${process.pid}`;
-    this.producer = redisConnection(options.url, `audit-producer:${id}`);
-    this.control = redisConnection(options.url, `audit-control:${id}`);
-    for (let i = 0; i < consumerCount; i++) {
-      const connection = redisConnection(options.url, `audit-consumer:${id}:${i}`, true);
-      this.consumerConnections.push(connection);
-      this.consumers.push(
-        new StreamConsumer(
-          connection,
-          repository,
-          options,
-          {
-            batchSize: audit.batchSize,
-            maxBatch: maxAdaptiveBatch(audit.batchSize),
-            blockMs: audit.flushIntervalMs,
-          },
-          `${id}:${i}`,
-          {
-            attempt: (attempt) => writer.reportAttempt(attempt),
-            flushed: (events) => writer.reportFlushed(events),
-            poisoned: (count) => writer.reportPoisoned(count),
-            deadLetter: (poisoned) => writer.deadLetter(poisoned),
-          },
-        ),
-      );
+    this.shards = streamShards(options.streamKey, options.shards, options.cluster !== null);
+    this.producer = redisConnection(options, `audit-producer:${id}`);
+    this.control = redisConnection(options, `audit-control:${id}`);
+    for (const shard of this.shards) {
+      // The consumer reads and writes its shard's keys only.
+      const shardOptions = { ...options, streamKey: shard.stream, deadLetterKey: shard.deadLetter };
+      for (let i = 0; i < consumerCount; i++) {
+        const connection = redisConnection(options, `audit-consumer:${id}:${i}`, true);
+        this.consumerConnections.push(connection);
+        this.consumers.push(
+          new StreamConsumer(
+            connection,
+            repository,
+            shardOptions,
+            {
+              batchSize: audit.batchSize,
+              maxBatch: maxAdaptiveBatch(audit.batchSize),
+              blockMs: audit.flushIntervalMs,
+            },
+            `${id}:${i}`,
+            {
+              attempt: (attempt) => writer.reportAttempt(attempt),
+              flushed: (events) => writer.reportFlushed(events),
+              poisoned: (count) => writer.reportPoisoned(count),
+              deadLetter: (poisoned) => writer.deadLetter(poisoned),
+            },
+          ),
+        );
+      }
     }
     for (const connection of [this.producer, this.control, ...this.consumerConnections]) {
       // ioredis reconnects by itself; errors are reported through stats, metrics and readiness.
@@ -155,7 +147,8 @@ export class RedisStreamDelivery {
   async submit(event: QueuedEvent): Promise<boolean> {
     if (this.producer.status === 'ready') {
       try {
-        await this.producer.xadd(this.options.streamKey, '*', 'e', serializeQueued(event));
+        const shard = this.shards[shardOf(event.organizationId, this.shards.length)];
+        await this.producer.xadd(shard.stream, '*', 'e', serializeQueued(event));
         this.latest.appended++;
         this.writer.reportCaptured(1);
         this.appendedSincePoll++;
@@ -172,8 +165,10 @@ export class RedisStreamDelivery {
   async drained(timeoutMs: number): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
-      const length = await this.control.xlen(this.options.streamKey).catch(() => -1);
-      if (length === 0) return true;
+      const lengths = await Promise.all(
+        this.shards.map((shard) => this.control.xlen(shard.stream).catch(() => -1)),
+      );
+      if (lengths.every((length) => length === 0)) return true;
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     return false;
@@ -188,43 +183,29 @@ export class RedisStreamDelivery {
     await withTimeout(this.control.ping(), timeoutMs, 'Redis did not answer PING');
   }
 
-  /** Stream length, pending, lag and the age of the oldest uncommitted entry, in one round trip. */
+  /** Stream length, pending, lag and the age of the oldest uncommitted entry: one round trip per shard. */
   private async pollStats(): Promise<void> {
     if (this.control.status !== 'ready') {
       this.latest.connected = false;
       return;
     }
     try {
-      const { streamKey, group, deadLetterKey } = this.options;
-      const replies = await withTimeout(
-        this.control
-          .pipeline()
-          .xlen(streamKey)
-          .xpending(streamKey, group)
-          .xlen(deadLetterKey)
-          .xrange(streamKey, '-', '+', 'COUNT', 1)
-          .exec(),
+      const shards = await withTimeout(
+        Promise.all(this.shards.map((shard) => this.shardStats(shard))),
         STATS_TIMEOUT_MS,
         'stream stats timed out',
       );
-      const value = (i: number): unknown => {
-        const [error, result] = replies?.[i] ?? [null, null];
-        return error ? null : result;
-      };
-      const length = Number(value(0) ?? 0);
-      const pendingCount = Number((value(1) as [number, ...unknown[]] | null)?.[0] ?? 0);
-      const first = (value(3) as Array<[string, string[]]> | null)?.[0];
-      // Stream ids start with the millisecond the entry was added: the oldest entry is the oldest wait.
-      const oldestId = first?.[0];
+      const sum = (field: keyof ShardStats) => shards.reduce((total, shard) => total + shard[field], 0);
+      const oldest = Math.min(...shards.map((shard) => shard.oldestAt));
       this.latest = {
         ...this.latest,
         connected: true,
-        length,
-        pending: pendingCount,
-        // Acknowledged entries are deleted, so the stream is exactly pending + not yet delivered.
-        lag: Math.max(0, length - pendingCount),
-        oldestAgeMs: oldestId ? Math.max(0, Date.now() - Number(oldestId.split('-')[0])) : null,
-        deadLetters: Number(value(2) ?? 0),
+        length: sum('length'),
+        pending: sum('pending'),
+        // Acknowledged entries are deleted, so a stream is exactly pending + not yet delivered.
+        lag: shards.reduce((total, shard) => total + Math.max(0, shard.length - shard.pending), 0),
+        oldestAgeMs: Number.isFinite(oldest) ? Math.max(0, Date.now() - oldest) : null,
+        deadLetters: sum('deadLetters'),
       };
       this.appendedSincePoll = 0;
     } catch (error) {
@@ -232,6 +213,37 @@ export class RedisStreamDelivery {
       this.logger.debug(`Stream stats not read: ${describeError(error)}`);
     }
   }
+
+  /** One pipeline: a shard's keys share a slot (hash tag), so it is one node's on a cluster too. */
+  private async shardStats({ stream, deadLetter }: StreamShard): Promise<ShardStats> {
+    const replies = await this.control
+      .pipeline()
+      .xlen(stream)
+      .xpending(stream, this.options.group)
+      .xlen(deadLetter)
+      .xrange(stream, '-', '+', 'COUNT', 1)
+      .exec();
+    const value = (i: number): unknown => {
+      const [error, result] = replies?.[i] ?? [null, null];
+      return error ? null : result;
+    };
+    // Stream ids start with the millisecond the entry was added: the oldest entry is the oldest wait.
+    const oldestId = (value(3) as Array<[string, string[]]> | null)?.[0]?.[0];
+    return {
+      length: Number(value(0) ?? 0),
+      pending: Number((value(1) as [number, ...unknown[]] | null)?.[0] ?? 0),
+      deadLetters: Number(value(2) ?? 0),
+      oldestAt: oldestId ? Number(oldestId.split('-')[0]) : Infinity,
+    };
+  }
+}
+
+interface ShardStats {
+  length: number;
+  pending: number;
+  deadLetters: number;
+  /** Epoch ms of the oldest entry; Infinity when the shard is empty. */
+  oldestAt: number;
 }
 
 async function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {

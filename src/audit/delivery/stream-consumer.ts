@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import type Redis from 'ioredis';
+import type { RedisClient } from './redis-connection';
 import type { AuditEventRepository } from '../audit-event.repository';
 import type { ResolvedRedisOptions } from '../audit-options';
 import { describeError } from '../../common/database/safe-query.logger';
@@ -49,7 +49,7 @@ export class StreamConsumer {
 
   constructor(
     /** A connection of its own: XREADGROUP BLOCK holds it. */
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly repository: AuditEventRepository,
     private readonly options: ResolvedRedisOptions,
     private readonly settings: ConsumerSettings,

@@ -1,4 +1,3 @@
-import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { Socket, connect as tcpConnect, isIP } from 'node:net';
 import { hostname as osHostname } from 'node:os';
 import { TLSSocket, connect as tlsConnect } from 'node:tls';
@@ -10,6 +9,7 @@ import {
   OutboundBatch,
   SinkKind,
 } from '../streaming.types';
+import { facilityOf, syslogSettingsProblems } from './syslog-settings';
 
 /**
  * Syslog (RFC 5424 messages) over TCP with octet-counting framing (RFC 6587 §3.4.1) or over TLS (RFC 5425).
@@ -24,34 +24,6 @@ import {
  * id in the structured data (`[audit@<enterprise id> id="..."]`).
  */
 
-/** Syslog facilities by name (RFC 5424 §6.2.1); settings.facility takes the number or the name. */
-const FACILITIES = [
-  'kern',
-  'user',
-  'mail',
-  'daemon',
-  'auth',
-  'syslog',
-  'lpr',
-  'news',
-  'uucp',
-  'cron',
-  'authpriv',
-  'ftp',
-  'ntp',
-  'audit',
-  'alert',
-  'clock',
-  'local0',
-  'local1',
-  'local2',
-  'local3',
-  'local4',
-  'local5',
-  'local6',
-  'local7',
-] as const;
-/** 13, "log audit". */
 export const DEFAULT_FACILITY = 13;
 export const DEFAULT_APP_NAME = 'nest-audit-trail';
 /** The documentation enterprise number (RFC 5612); organizations with their own IANA number set theirs. */
@@ -68,22 +40,6 @@ const DEFAULT_MAX_BATCH_EVENTS = 500;
 /** RFC 5425 asks receivers to take 2048 octets, and 8192 or more where they can: set rsyslog's maxMessageSize. */
 const DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024;
 const BOM = '\ufeff';
-
-const SETTINGS = [
-  'host',
-  'port',
-  'tls',
-  'facility',
-  'appName',
-  'hostname',
-  'enterpriseId',
-  'ca',
-  'cert',
-  'servername',
-  'timeoutMs',
-  'maxBatchEvents',
-  'maxMessageBytes',
-] as const;
 
 /** The header fields of every message of a destination. */
 export interface SyslogHeader {
@@ -387,127 +343,10 @@ class SyslogSink implements AuditSink {
   }
 }
 
-function facilityOf(value: unknown): number | undefined {
-  if (typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= 23) return value;
-  if (typeof value === 'string') {
-    const index = FACILITIES.indexOf(value as (typeof FACILITIES)[number]);
-    if (index >= 0) return index;
-  }
-  return undefined;
-}
-
-const isInteger = (value: unknown, min: number, max: number) =>
-  typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max;
-
-/** Problems of the TLS material: each PEM parses, the client certificate and key belong together. */
-function tlsProblems(settings: Record<string, unknown>, secret: Record<string, string>): string[] {
-  const problems: string[] = [];
-  const tls = settings.tls === true;
-  for (const field of ['ca', 'cert', 'servername'] as const)
-    if (settings[field] !== undefined && !tls) problems.push(`settings.${field} needs settings.tls: true`);
-  if (settings.ca !== undefined) {
-    if (typeof settings.ca !== 'string' || !certificates(settings.ca))
-      problems.push('settings.ca must be one or more PEM certificates (-----BEGIN CERTIFICATE-----)');
-  }
-  let certificate: X509Certificate | undefined;
-  if (settings.cert !== undefined) {
-    certificate = typeof settings.cert === 'string' ? certificates(settings.cert)?.[0] : undefined;
-    if (!certificate)
-      problems.push('settings.cert must be a PEM client certificate (-----BEGIN CERTIFICATE-----)');
-    if (typeof secret.key !== 'string' || !secret.key)
-      problems.push("secret.key is required with settings.cert (the client certificate's PEM private key)");
-  }
-  if (secret.key !== undefined && secret.key !== '') {
-    if (settings.cert === undefined) problems.push('secret.key needs settings.cert (its client certificate)');
-    else {
-      try {
-        const key = createPrivateKey(secret.key);
-        if (certificate && !certificate.checkPrivateKey(key))
-          problems.push('secret.key is not the private key of settings.cert');
-      } catch {
-        problems.push('secret.key must be a PEM private key (unencrypted)');
-      }
-    }
-  }
-  if (settings.servername !== undefined) {
-    if (typeof settings.servername !== 'string' || !/^[A-Za-z0-9.-]{1,253}$/.test(settings.servername))
-      problems.push("settings.servername must be a DNS name (the name the receiver's certificate carries)");
-  }
-  return problems;
-}
-
-/** The certificates of a PEM bundle, or undefined when it holds none or one does not parse. */
-function certificates(pem: string): X509Certificate[] | undefined {
-  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g);
-  if (!blocks) return undefined;
-  try {
-    return blocks.map((block) => new X509Certificate(block));
-  } catch {
-    return undefined;
-  }
-}
-
 export const syslogKind: SinkKind = {
   kind: 'syslog',
   formats: ['json', 'ocsf', 'cef'],
-  validate(settings, secret) {
-    const problems: string[] = [];
-    for (const key of Object.keys(settings))
-      if (!(SETTINGS as readonly string[]).includes(key))
-        problems.push(
-          `settings.${key} is not a syslog setting (known: ${SETTINGS.join(', ')}; certificate verification cannot be turned off)`,
-        );
-    for (const key of Object.keys(secret))
-      if (key !== 'key')
-        problems.push(`secret.${key} is not a syslog secret (only secret.key, with settings.cert)`);
-    const host = settings.host;
-    if (typeof host !== 'string' || !host)
-      problems.push("settings.host is required (the receiver's host name or IP address)");
-    else if (
-      !isIP(host) &&
-      !/^[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*\.?$/.test(host)
-    )
-      problems.push('settings.host must be a host name or an IP address (no scheme, port or path)');
-    if (settings.port !== undefined && !isInteger(settings.port, 1, 65535))
-      problems.push('settings.port must be an integer from 1 to 65535 (default 514, or 6514 with tls)');
-    if (settings.tls !== undefined && typeof settings.tls !== 'boolean')
-      problems.push('settings.tls must be true or false');
-    if (settings.facility !== undefined && facilityOf(settings.facility) === undefined)
-      problems.push(
-        `settings.facility must be 0-23 or a name (${FACILITIES.join(', ')}); default 13 (audit)`,
-      );
-    if (settings.appName !== undefined && !printable(settings.appName, 48))
-      problems.push('settings.appName must be 1-48 printable ASCII characters without spaces');
-    if (settings.hostname !== undefined && !printable(settings.hostname, 255))
-      problems.push('settings.hostname must be 1-255 printable ASCII characters without spaces');
-    if (
-      settings.enterpriseId !== undefined &&
-      !(
-        (typeof settings.enterpriseId === 'string' || typeof settings.enterpriseId === 'number') &&
-        /^\d+(\.\d+)*$/.test(String(settings.enterpriseId))
-      )
-    )
-      problems.push(
-        'settings.enterpriseId must be an IANA private enterprise number (digits, optionally dotted: 32473.1)',
-      );
-    if (settings.timeoutMs !== undefined && !isInteger(settings.timeoutMs, 1000, 300_000))
-      problems.push('settings.timeoutMs must be an integer from 1000 to 300000');
-    if (settings.maxBatchEvents !== undefined && !isInteger(settings.maxBatchEvents, 1, 10_000))
-      problems.push('settings.maxBatchEvents must be an integer from 1 to 10000');
-    if (
-      settings.maxMessageBytes !== undefined &&
-      !isInteger(settings.maxMessageBytes, 2048, 16 * 1024 * 1024)
-    )
-      problems.push('settings.maxMessageBytes must be an integer from 2048 to 16777216');
-    problems.push(...tlsProblems(settings, secret));
-    return problems;
-  },
+  validate: syslogSettingsProblems,
   hosts: (settings) => (typeof settings.host === 'string' && settings.host ? [settings.host] : []),
   create: (spec) => new SyslogSink(spec),
 };
-
-function printable(value: unknown, max: number): boolean {
-  return (
-    typeof value === 'string' && value.length >= 1 && value.length <= max && /^[\x21-\x7e]+$/.test(value)
-  );
-}

@@ -38,11 +38,10 @@ export function verifyWebhookSignature(
  * again: receivers dedupe by it or by each event's `id`).
  */
 class WebhookSink implements AuditSink {
-  readonly maxBatchEvents: number;
+  /** The destination's batchSize decides below this. */
+  readonly maxBatchEvents = 1000;
 
-  constructor(private readonly spec: DestinationSpec) {
-    this.maxBatchEvents = Number(spec.settings.maxBatchEvents ?? 500);
-  }
+  constructor(private readonly spec: DestinationSpec) {}
 
   async send(batch: OutboundBatch): Promise<void> {
     const body = `{"deliveryId":${JSON.stringify(batch.deliveryId)},"events":[${batch.events

@@ -1,4 +1,3 @@
-// TEMPORARY (parallel work in progress): read src/streaming/README.md before editing anything here.
 import type { EventView } from '../query';
 
 /** Where a destination delivers. One file per kind under `sinks/` (a new kind is a new file there). */

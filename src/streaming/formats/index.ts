@@ -1,4 +1,3 @@
-// TEMPORARY (parallel work in progress): read src/streaming/README.md before editing anything here.
 import { DestinationFormat, FormattedEvent, StreamEvent } from '../streaming.types';
 import { toCefLine } from './cef';
 import { toJsonRecord } from './json';

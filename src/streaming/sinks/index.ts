@@ -1,4 +1,3 @@
-// TEMPORARY (parallel work in progress): read src/streaming/README.md before editing anything here.
 import { DestinationKind, SinkKind } from '../streaming.types';
 import { datadogKind } from './datadog.sink';
 import { natsKind } from './nats.sink';

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Client } from 'pg';
 import Redis from 'ioredis';
+import { createServer } from 'node:net';
 import { freePort } from './process';
 
 /**
@@ -243,4 +244,145 @@ export async function startOwnPrimaryWithReplica(): Promise<OwnPrimaryWithReplic
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+export interface OwnRedisClusterNode {
+  port: number;
+  url: string;
+}
+
+export interface OwnRedisCluster {
+  /** Every node, masters first as created (node i + masters is the replica of master i). */
+  nodes: OwnRedisClusterNode[];
+  /** Seed URLs for a client (AUDIT_REDIS_CLUSTER_NODES): every node. */
+  urls: string[];
+  /** CLUSTER FAILOVER on `replica` (a coordinated manual failover); resolves once it is master and ok. */
+  failover(replica: OwnRedisClusterNode): Promise<void>;
+  /** Role of a node now ('master' or 'slave'). */
+  role(node: OwnRedisClusterNode): Promise<string>;
+  /** A replica of the master on `masterPort` now. */
+  replicaOf(masterPort: number): Promise<OwnRedisClusterNode>;
+  destroy(): Promise<void>;
+}
+
+/** A port whose cluster bus port (+10000) is free as well. */
+async function freeClusterPort(taken: Set<number>): Promise<number> {
+  for (;;) {
+    const port = await freePort();
+    if (port + 10000 > 65535 || taken.has(port)) continue;
+    const bus = await new Promise<boolean>((resolve) => {
+      const server = createServer();
+      server.once('error', () => resolve(false));
+      server.listen(port + 10000, '127.0.0.1', () => server.close(() => resolve(true)));
+    });
+    if (bus) return port;
+  }
+}
+
+/**
+ * A local Redis Cluster of `masters` masters, each with one replica, from `redis-server --cluster-enabled
+ * yes` on spare loopback ports in temporary directories, with AOF `appendfsync always` (as redis delivery
+ * should be deployed). Created with `redis-cli --cluster create`, ready once every node says cluster_state:ok.
+ */
+export async function startOwnRedisCluster(masters = 3): Promise<OwnRedisCluster> {
+  const taken = new Set<number>();
+  const nodes: Array<OwnRedisClusterNode & { dir: string }> = [];
+  for (let i = 0; i < masters * 2; i++) {
+    const port = await freeClusterPort(taken);
+    taken.add(port);
+    nodes.push({
+      port,
+      url: `redis://127.0.0.1:${port}`,
+      dir: mkdtempSync(join(tmpdir(), 'audit-own-cluster-')),
+    });
+  }
+  const cli = (port: number, ...args: string[]) =>
+    run('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...args]);
+  const destroy = async () => {
+    for (const node of nodes) {
+      await cli(node.port, 'SHUTDOWN', 'NOSAVE').catch(() => undefined);
+      for (let i = 0; i < 100 && (await pingOnce(node.url)); i++) await sleep(50);
+      rmSync(node.dir, { recursive: true, force: true });
+    }
+  };
+  try {
+    for (const node of nodes) {
+      const child = spawn(
+        'redis-server',
+        [
+          ...['--port', String(node.port), '--bind', '127.0.0.1', '--dir', node.dir],
+          ...[
+            '--cluster-enabled',
+            'yes',
+            '--cluster-config-file',
+            'nodes.conf',
+            '--cluster-node-timeout',
+            '3000',
+          ],
+          ...['--appendonly', 'yes', '--appendfsync', 'always', '--save', ''],
+        ],
+        { stdio: 'ignore', detached: true },
+      );
+      child.unref();
+    }
+    for (const node of nodes) await waitForRedis(node.url);
+    await run('redis-cli', [
+      '--cluster',
+      'create',
+      ...nodes.map((node) => `127.0.0.1:${node.port}`),
+      '--cluster-replicas',
+      '1',
+      '--cluster-yes',
+    ]);
+    await waitForCluster(
+      nodes.map((node) => node.port),
+      cli,
+    );
+  } catch (error) {
+    await destroy();
+    throw error;
+  }
+  const role = async (node: OwnRedisClusterNode) =>
+    /role:(\w+)/.exec((await cli(node.port, 'INFO', 'replication')).stdout)?.[1] ?? 'unknown';
+  return {
+    nodes: nodes.map(({ port, url }) => ({ port, url })),
+    urls: nodes.map((node) => node.url),
+    role,
+    replicaOf: async (masterPort) => {
+      for (const { port, url } of nodes) {
+        const info = (await cli(port, 'INFO', 'replication')).stdout;
+        if (info.includes('role:slave') && info.includes(`master_port:${masterPort}\r`)) return { port, url };
+      }
+      throw new Error(`no replica of 127.0.0.1:${masterPort}`);
+    },
+    failover: async (replica) => {
+      await cli(replica.port, 'CLUSTER', 'FAILOVER');
+      for (let i = 0; i < 200 && (await role(replica)) !== 'master'; i++) await sleep(50);
+      if ((await role(replica)) !== 'master') throw new Error(`${replica.url} did not take over`);
+      await waitForCluster(
+        nodes.map((node) => node.port),
+        cli,
+      );
+    },
+    destroy,
+  };
+}
+
+async function waitForCluster(
+  ports: number[],
+  cli: (port: number, ...args: string[]) => Promise<{ stdout: string }>,
+): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    const states = await Promise.all(
+      ports.map((port) =>
+        cli(port, 'CLUSTER', 'INFO').then(
+          (r) => r.stdout,
+          () => '',
+        ),
+      ),
+    );
+    if (states.every((state) => state.includes('cluster_state:ok'))) return;
+    await sleep(100);
+  }
+  throw new Error('the Redis Cluster did not reach cluster_state:ok');
 }

@@ -77,7 +77,12 @@ describe('Parquet archives (ARCHIVE_FORMAT=parquet)', () => {
     if (!existsSync(CLI)) throw new Error(`build the bin first: npx tsc -p tsconfig.build.json (${CLI})`);
     db = await createTestDatabase();
     dir = mkdtempSync(join(tmpdir(), 'audit-parquet-'));
-    app = await startTestApp(db.url, { ARCHIVE_URL: pathToFileURL(dir).href, ARCHIVE_FORMAT: 'parquet' });
+    app = await startTestApp(db.url, {
+      ARCHIVE_URL: pathToFileURL(dir).href,
+      ARCHIVE_FORMAT: 'parquet',
+      // Month -15 ended 14 months ago: expired by the run after the one that archives it (last test).
+      ARCHIVE_RETENTION_DAYS: '400',
+    });
     await waitForMaintenanceIdle(db);
     const audit = app.get(AuditService);
     const orgs: Array<[string | null, number]> = [
@@ -144,7 +149,7 @@ describe('Parquet archives (ARCHIVE_FORMAT=parquet)', () => {
     for (const file of manifest.files) {
       expect(file.key).toMatch(
         new RegExp(
-          `^${archive.dataKey}/org=(org-a|org-b|__HIVE_DEFAULT_PARTITION__)/month=${month}/part-[0-9a-f-]+\\.parquet$`,
+          `^${archive.dataKey}/org=(org-a|org-b|__HIVE_DEFAULT_PARTITION__)/month=${month}/part-0\\.parquet$`,
         ),
       );
       const bytes = readFileSync(join(dir, file.key));
@@ -338,4 +343,13 @@ describe('Parquet archives (ARCHIVE_FORMAT=parquet)', () => {
     expect(query).toMatchObject({ code: 1 });
     expect((query as { stderr: string }).stderr).toMatch(/does not match its checksum; refused/);
   }, 30_000);
+
+  it('expiry deletes every file the manifest lists, and the manifest', async () => {
+    const report = (await app.get(ArchiveService).run())!;
+    expect(report.expired).toEqual([{ partition: partitionName(start), archiveId }]);
+    for (const file of manifest.files) expect(existsSync(join(dir, file.key))).toBe(false);
+    expect(existsSync(join(dir, `${manifest.parquet!.root.replace(/\/parquet$/, '')}/manifest.json`))).toBe(
+      false,
+    );
+  });
 });

@@ -37,7 +37,7 @@ export interface ManifestFile {
 /** How a Parquet archive's files are laid out and typed. */
 export interface ParquetLayout {
   /**
-   * Folder of the files (the archive's data key): `<root>/org=<org>/month=<YYYY-MM>/part-<uuid>.parquet`,
+   * Folder of the files (the archive's data key): `<root>/org=<org>/month=<YYYY-MM>/part-<n>.parquet`,
    * the org percent-encoded, `org=__HIVE_DEFAULT_PARTITION__` for events without one.
    */
   root: string;

@@ -28,7 +28,8 @@ export interface ParquetExportOptions {
 
 /**
  * Writes every row of `table` as Parquet files under `root` in `storage`, one per organization and month
- * (Hive layout: `org=<org>/month=<YYYY-MM>/part-<uuid>.parquet`), typed (parquet-columns.ts), zstd.
+ * (Hive layout: `org=<org>/month=<YYYY-MM>/part-0.parquet`), typed (parquet-columns.ts), zstd. Names are
+ * deterministic: an export resumed after a crash overwrites the same keys instead of leaving strays.
  *
  * Postgres COPYs the rows out as CSV (its cheapest serialization), `streams` slices at once in one snapshot,
  * to a spool directory; DuckDB reads the slices in parallel and writes the partitioned files; each file is
@@ -112,7 +113,7 @@ async function writeParquet(
       `COPY (SELECT ${typedSelect(columns)}, organization_id AS org, strftime(occurred_at, '%Y-%m') AS month
                FROM ${source})
          TO ${duckString(out)} (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (org, month),
-                               FILENAME_PATTERN 'part-{uuid}')`,
+                               FILENAME_PATTERN 'part-{i}')`,
     );
     return await listParquet(duck.connection, `${out}/**/*.parquet`);
   } catch (error) {

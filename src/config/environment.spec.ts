@@ -73,6 +73,7 @@ describe('loadConfig', () => {
         retentionDays: 2557,
         intervalMs: 3600000,
         compression: 'gzip',
+        format: 'ndjson',
         exportStreams: 2,
         spoolDir: tmpdir(),
         warmTablespace: undefined,

@@ -39,24 +39,32 @@ const isObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** Every problem of a destination, each naming its field; the valid destination when there is none. */
-export function validateDestination(input: DestinationInput): { problems: string[]; value?: ValidDestination } {
+export function validateDestination(input: DestinationInput): {
+  problems: string[];
+  value?: ValidDestination;
+} {
   const problems: string[] = [];
   if (typeof input.name !== 'string' || !NAME.test(input.name))
-    problems.push('name must be 1-100 letters, digits, dots, dashes or underscores, starting with a letter or digit');
+    problems.push(
+      'name must be 1-100 letters, digits, dots, dashes or underscores, starting with a letter or digit',
+    );
   const kind = input.kind as DestinationKind;
   if (!DESTINATION_KINDS.includes(kind)) problems.push(`kind must be one of ${DESTINATION_KINDS.join(', ')}`);
   const format = (input.format ?? 'json') as DestinationFormat;
-  if (!DESTINATION_FORMATS.includes(format)) problems.push(`format must be one of ${DESTINATION_FORMATS.join(', ')}`);
+  if (!DESTINATION_FORMATS.includes(format))
+    problems.push(`format must be one of ${DESTINATION_FORMATS.join(', ')}`);
   else if (DESTINATION_KINDS.includes(kind) && !SINK_KINDS[kind].formats.includes(format))
     problems.push(`format ${format} is not available for ${kind} (${SINK_KINDS[kind].formats.join(', ')})`);
   const settings = input.settings ?? {};
   if (!isObject(settings)) problems.push('settings must be an object');
-  else if (JSON.stringify(settings).length > MAX_SETTINGS_BYTES) problems.push('settings must be at most 32 KiB');
+  else if (JSON.stringify(settings).length > MAX_SETTINGS_BYTES)
+    problems.push('settings must be at most 32 KiB');
   const secret = input.secret ?? {};
   if (!isObject(secret) || Object.values(secret).some((value) => typeof value !== 'string'))
     problems.push('secret must be an object of strings');
   const personalData = (input.personalData ?? 'encrypted') as PersonalDataPolicy;
-  if (personalData !== 'encrypted' && personalData !== 'clear') problems.push('personalData must be encrypted or clear');
+  if (personalData !== 'encrypted' && personalData !== 'clear')
+    problems.push('personalData must be encrypted or clear');
   let startFrom: Date | null = null;
   if (input.startFrom !== undefined && input.startFrom !== null) {
     startFrom = input.startFrom instanceof Date ? input.startFrom : new Date(String(input.startFrom));
@@ -66,7 +74,9 @@ export function validateDestination(input: DestinationInput): { problems: string
   if (typeof batchSize !== 'number' || !Number.isInteger(batchSize) || batchSize < 1 || batchSize > 10_000)
     problems.push('batchSize must be an integer from 1 to 10000');
   if (problems.length === 0) {
-    problems.push(...SINK_KINDS[kind].validate(settings as Record<string, unknown>, secret as Record<string, string>));
+    problems.push(
+      ...SINK_KINDS[kind].validate(settings as Record<string, unknown>, secret as Record<string, string>),
+    );
   }
   if (problems.length) return { problems };
   return {
@@ -113,7 +123,10 @@ for (const [network, prefix] of [
  * addresses (so that an organization admin cannot make the service call into the internal network). A host
  * that does not resolve is reported too: it cannot be checked.
  */
-export async function internalHosts(kind: DestinationKind, settings: Record<string, unknown>): Promise<string[]> {
+export async function internalHosts(
+  kind: DestinationKind,
+  settings: Record<string, unknown>,
+): Promise<string[]> {
   const found: string[] = [];
   for (const host of SINK_KINDS[kind].hosts(settings)) {
     const bare = host.replace(/^\[|\]$/g, '');

@@ -6,7 +6,13 @@ import { toEventView } from '../query';
 import { DestinationsRepository } from './destinations.repository';
 import { formatEvents } from './formats';
 import { StreamingMetrics } from './streaming.metrics';
-import { AuditSink, DeliveryError, DestinationFormat, FormattedEvent, PersonalDataPolicy } from './streaming.types';
+import {
+  AuditSink,
+  DeliveryError,
+  DestinationFormat,
+  FormattedEvent,
+  PersonalDataPolicy,
+} from './streaming.types';
 import { readEventsByRef, TrailReader, TrailRow } from './trail-reader';
 
 /** What a runner delivers: a destination as the streamer runs it (secret opened into its sink). */
@@ -70,7 +76,11 @@ export class DestinationRunner {
         if (!batch) break;
         if (batch.unavailable > 0) this.context.metrics?.unavailable(this.destination, batch.unavailable);
         await this.deliver(batch.rows);
-        const moved = await this.context.repository.commit(this.destination.id, batch.advances, batch.rows.length);
+        const moved = await this.context.repository.commit(
+          this.destination.id,
+          batch.advances,
+          batch.rows.length,
+        );
         if (!moved) {
           this.logger.warn('cursor moved by another process; stopping this run');
           return;
@@ -166,7 +176,11 @@ export class DestinationRunner {
       await new Promise((resolve) => setTimeout(resolve, Math.min(250, until - Date.now())));
     }
     const current = await this.context.repository.stateOf(this.destination.id);
-    if (!current || current.state !== 'active' || current.updatedAt.getTime() !== this.destination.updatedAt.getTime())
+    if (
+      !current ||
+      current.state !== 'active' ||
+      current.updatedAt.getTime() !== this.destination.updatedAt.getTime()
+    )
       throw new RunStopped();
   }
 
@@ -181,7 +195,10 @@ export class DestinationRunner {
       for (const letter of letters) {
         const event = formatted.find((e) => e.source.event.id === letter.eventId);
         if (!event) {
-          await this.context.repository.replayRefused(letter.id, 'the event is no longer in the hot or warm tables');
+          await this.context.repository.replayRefused(
+            letter.id,
+            'the event is no longer in the hot or warm tables',
+          );
           continue;
         }
         try {

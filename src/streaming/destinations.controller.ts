@@ -6,7 +6,12 @@ import { AuthUser, ROLES } from '../common/auth/auth.types';
 import { Roles } from '../common/auth/roles.decorator';
 import { AdminApi } from '../common/http/admin-api.decorator';
 import { DestinationsService } from './destinations.service';
-import { CreateDestinationBody, DeadLettersQuery, DestinationParams, ReplayBody } from './dto/destination.dto';
+import {
+  CreateDestinationBody,
+  DeadLettersQuery,
+  DestinationParams,
+  ReplayBody,
+} from './dto/destination.dto';
 
 type AuthedRequest = Request & { user: AuthUser };
 
@@ -22,7 +27,9 @@ export class DestinationsController {
   constructor(private readonly destinations: DestinationsService) {}
 
   @Get()
-  @ApiOperation({ summary: 'Destinations with their status (state, lag, backlog, delivered, errors, last success)' })
+  @ApiOperation({
+    summary: 'Destinations with their status (state, lag, backlog, delivered, errors, last success)',
+  })
   list(@Req() req: AuthedRequest) {
     return this.destinations.list(req.user);
   }
@@ -69,13 +76,19 @@ export class DestinationsController {
 
   @Get(':id/dead-letters')
   @ApiOperation({ summary: 'Events the destination refused for good, not yet replayed' })
-  deadLetters(@Req() req: AuthedRequest, @Param() params: DestinationParams, @Query() query: DeadLettersQuery) {
+  deadLetters(
+    @Req() req: AuthedRequest,
+    @Param() params: DestinationParams,
+    @Query() query: DeadLettersQuery,
+  ) {
     return this.destinations.deadLetters(req.user, params.id, query.limit ?? 100);
   }
 
   @Post(':id/replay')
   @HttpCode(202)
-  @ApiOperation({ summary: 'Send dead letters again (all, or these ids); the streamer does it on its next run' })
+  @ApiOperation({
+    summary: 'Send dead letters again (all, or these ids); the streamer does it on its next run',
+  })
   replay(@Req() req: AuthedRequest, @Param() params: DestinationParams, @Body() body: ReplayBody) {
     return this.destinations.replay(req.user, params.id, body.ids);
   }

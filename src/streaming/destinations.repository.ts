@@ -152,12 +152,16 @@ export class DestinationsRepository {
       ],
     );
     if (!rows[0])
-      throw new Error(`a destination named "${destination.name}" already exists and was not created from configuration`);
+      throw new Error(
+        `a destination named "${destination.name}" already exists and was not created from configuration`,
+      );
     return rows[0];
   }
 
   async delete(id: string): Promise<boolean> {
-    return (await this.pool.query('DELETE FROM audit_stream_destinations WHERE id = $1', [id])).rowCount === 1;
+    return (
+      (await this.pool.query('DELETE FROM audit_stream_destinations WHERE id = $1', [id])).rowCount === 1
+    );
   }
 
   async setState(id: string, state: 'active' | 'paused', reason: string | null): Promise<void> {
@@ -230,7 +234,8 @@ export class DestinationsRepository {
     const backlogs = new Map<string, DestinationBacklog>(
       ids.map((id) => [id, { pendingEvents: 0, oldestPendingAt: null }]),
     );
-    for (const row of rows) backlogs.set(row.id, { pendingEvents: Number(row.pending), oldestPendingAt: row.oldest });
+    for (const row of rows)
+      backlogs.set(row.id, { pendingEvents: Number(row.pending), oldestPendingAt: row.oldest });
     return backlogs;
   }
 
@@ -243,7 +248,15 @@ export class DestinationsRepository {
     await this.pool.query(
       `INSERT INTO audit_stream_dead_letters (destination_id, event_id, occurred_at, org_key, seal_seq, error, status_code)
        VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-      [id, event.eventId, event.occurredAt, event.orgKey, event.sealSeq, error.slice(0, 500), statusCode ?? null],
+      [
+        id,
+        event.eventId,
+        event.occurredAt,
+        event.orgKey,
+        event.sealSeq,
+        error.slice(0, 500),
+        statusCode ?? null,
+      ],
     );
   }
 

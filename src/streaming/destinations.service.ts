@@ -45,17 +45,24 @@ export function resolveStreamingOptions(
     }
   }
   const poll = options?.pollIntervalMs ?? DEFAULTS.pollIntervalMs;
-  if (!Number.isInteger(poll) || poll < 50) problems.push('streaming.pollIntervalMs must be an integer >= 50');
-  const retry = { minMs: options?.retry?.minMs ?? DEFAULTS.minMs, maxMs: options?.retry?.maxMs ?? DEFAULTS.maxMs };
+  if (!Number.isInteger(poll) || poll < 50)
+    problems.push('streaming.pollIntervalMs must be an integer >= 50');
+  const retry = {
+    minMs: options?.retry?.minMs ?? DEFAULTS.minMs,
+    maxMs: options?.retry?.maxMs ?? DEFAULTS.maxMs,
+  };
   if (!(retry.minMs >= 1 && retry.maxMs >= retry.minMs))
     problems.push('streaming.retry must have 1 <= minMs <= maxMs');
   const destinations = options?.destinations ?? [];
   const names = new Set<string>();
   destinations.forEach((destination, index) => {
     const { problems: found } = validateDestination(destination);
-    problems.push(...found.map((problem) => `streaming.destinations[${index}] (${destination.name}): ${problem}`));
+    problems.push(
+      ...found.map((problem) => `streaming.destinations[${index}] (${destination.name}): ${problem}`),
+    );
     const key = `${destination.organizationId ?? ''}\u0000${destination.name}`;
-    if (names.has(key)) problems.push(`streaming.destinations[${index}]: the name ${destination.name} is used twice`);
+    if (names.has(key))
+      problems.push(`streaming.destinations[${index}]: the name ${destination.name} is used twice`);
     names.add(key);
   });
   if (problems.length) throw new StreamingConfigError(problems);
@@ -173,7 +180,9 @@ export class DestinationsService implements OnApplicationShutdown {
   async remove(user: AuthUser, id: string): Promise<void> {
     const row = await this.visible(user, id);
     if (row.source === 'config')
-      throw new ConflictException('This destination comes from configuration: remove it there (it can be paused here)');
+      throw new ConflictException(
+        'This destination comes from configuration: remove it there (it can be paused here)',
+      );
     await this.repository.delete(id);
   }
 
@@ -281,8 +290,12 @@ export class DestinationsService implements OnApplicationShutdown {
     return rows.map((row) => this.view(row, backlogs.get(row.id), deadLetters.get(row.id) ?? 0));
   }
 
-  private view(row: DestinationRow, backlog: DestinationBacklog | undefined, deadLetters: number): DestinationView {
-    let secretFields: string[] = [];
+  private view(
+    row: DestinationRow,
+    backlog: DestinationBacklog | undefined,
+    deadLetters: number,
+  ): DestinationView {
+    let secretFields: string[];
     try {
       secretFields = Object.keys(this.specOf(row).secret).sort();
     } catch {
@@ -331,7 +344,9 @@ export class DestinationsService implements OnApplicationShutdown {
     if (isPlatform(user)) return (requested as string | null | undefined) ?? null;
     const org = ownOrg(user);
     if (requested !== undefined && requested !== org)
-      throw new ForbiddenException('Only a platform operator (audit:platform) can add destinations for other organizations');
+      throw new ForbiddenException(
+        'Only a platform operator (audit:platform) can add destinations for other organizations',
+      );
     return org;
   }
 }

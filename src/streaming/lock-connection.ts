@@ -25,10 +25,10 @@ export class LockConnection {
   tryLock(key: number): Promise<boolean> {
     return this.serially(async () => {
       const client = await this.connection();
-      const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1, $2) AS locked', [
-        LOCK_NAMESPACE,
-        key,
-      ]);
+      const { rows } = await client.query<{ locked: boolean }>(
+        'SELECT pg_try_advisory_lock($1, $2) AS locked',
+        [LOCK_NAMESPACE, key],
+      );
       return rows[0].locked;
     });
   }
@@ -36,7 +36,9 @@ export class LockConnection {
   unlock(key: number, generation: number): Promise<void> {
     return this.serially(async () => {
       if (generation !== this.generationCount || !this.client) return; // gone with the connection
-      await this.client.query('SELECT pg_advisory_unlock($1, $2)', [LOCK_NAMESPACE, key]).catch(() => undefined);
+      await this.client
+        .query('SELECT pg_advisory_unlock($1, $2)', [LOCK_NAMESPACE, key])
+        .catch(() => undefined);
     });
   }
 

@@ -21,6 +21,9 @@ export function openSecret(kek: Buffer, destinationId: string, sealed: Buffer): 
   const decipher = createDecipheriv('aes-256-gcm', kek, sealed.subarray(0, IV_BYTES));
   decipher.setAAD(Buffer.from(`audit-stream-destination:${destinationId}`));
   decipher.setAuthTag(sealed.subarray(sealed.length - TAG_BYTES));
-  const plain = Buffer.concat([decipher.update(sealed.subarray(IV_BYTES, sealed.length - TAG_BYTES)), decipher.final()]);
+  const plain = Buffer.concat([
+    decipher.update(sealed.subarray(IV_BYTES, sealed.length - TAG_BYTES)),
+    decipher.final(),
+  ]);
   return JSON.parse(plain.toString()) as Record<string, string>;
 }

@@ -107,7 +107,8 @@ export class StreamerService implements OnApplicationBootstrap, BeforeApplicatio
     const current = new Map(rows.map((row) => [row.id, row]));
     for (const [id, active] of this.active) {
       const row = current.get(id);
-      if (row && row.updatedAt.getTime() === active.row.updatedAt.getTime() && row.state === 'active') continue;
+      if (row && row.updatedAt.getTime() === active.row.updatedAt.getTime() && row.state === 'active')
+        continue;
       if (active.running) continue; // replaced once its run ends
       this.active.delete(id);
       await active.sink.close().catch(() => undefined);
@@ -125,7 +126,8 @@ export class StreamerService implements OnApplicationBootstrap, BeforeApplicatio
         }
         this.active.set(row.id, active);
       }
-      if (!active.running) active.running = this.runLocked(active).finally(() => (active.running = undefined));
+      if (!active.running)
+        active.running = this.runLocked(active).finally(() => (active.running = undefined));
     }
     await this.refreshMetrics(rows);
   }
@@ -158,7 +160,8 @@ export class StreamerService implements OnApplicationBootstrap, BeforeApplicatio
   }
 
   private async refreshMetrics(rows: DestinationRow[]): Promise<void> {
-    if (!this.metrics || rows.length === 0 || Date.now() - this.metricsRefreshedAt < METRICS_REFRESH_MS) return;
+    if (!this.metrics || rows.length === 0 || Date.now() - this.metricsRefreshedAt < METRICS_REFRESH_MS)
+      return;
     this.metricsRefreshedAt = Date.now();
     const backlogs = await this.destinations.repository.backlogs(rows.map((row) => row.id));
     for (const row of rows) {

@@ -10,7 +10,10 @@ export async function destinationsStatus(pool: Pool) {
   const repository = new DestinationsRepository(pool);
   const rows = await repository.list();
   const ids = rows.map((row) => row.id);
-  const [backlogs, deadLetters] = await Promise.all([repository.backlogs(ids), repository.countDeadLetters(ids)]);
+  const [backlogs, deadLetters] = await Promise.all([
+    repository.backlogs(ids),
+    repository.countDeadLetters(ids),
+  ]);
   return rows.map((row) => ({
     id: row.id,
     name: row.name,

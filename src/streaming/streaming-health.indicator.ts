@@ -31,7 +31,8 @@ export class AuditStreamingHealthIndicator {
           const lag = lagSeconds(backlog);
           const label = row.organizationId ? `${row.organizationId}/${row.name}` : row.name;
           details[label] = { state: row.state, lagSeconds: lag, pendingEvents: backlog?.pendingEvents ?? 0 };
-          if (row.state === 'paused') problems.push(`${label} is paused: ${row.stateReason ?? 'no reason given'}`);
+          if (row.state === 'paused')
+            problems.push(`${label} is paused: ${row.stateReason ?? 'no reason given'}`);
           else if (lag > maxLagS) problems.push(`${label} lags ${lag} s (limit ${maxLagS} s)`);
         }
         if (problems.length) throw new Error(problems.join('; '));

@@ -99,7 +99,9 @@ export function streamingOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): A
       if (!Array.isArray(parsed)) throw new Error('not an array');
       options.destinations = parsed.map((entry, index) => withEnvSecrets(entry, index, env, problems));
     } catch (error) {
-      problems.push(`AUDIT_STREAMING_DESTINATIONS must be a JSON array of destinations (${(error as Error).message})`);
+      problems.push(
+        `AUDIT_STREAMING_DESTINATIONS must be a JSON array of destinations (${(error as Error).message})`,
+      );
     }
   }
   if (problems.length) throw new StreamingConfigError(problems);

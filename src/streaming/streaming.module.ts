@@ -17,7 +17,11 @@ export class AuditStreamingModule {
       module: AuditStreamingModule,
       global: true,
       imports: [StreamingCoreModule, TerminusModule],
-      providers: [{ provide: AUDIT_STREAMING_OPTIONS, useValue: options }, StreamerService, AuditStreamingHealthIndicator],
+      providers: [
+        { provide: AUDIT_STREAMING_OPTIONS, useValue: options },
+        StreamerService,
+        AuditStreamingHealthIndicator,
+      ],
       exports: [AUDIT_STREAMING_OPTIONS, AuditStreamingHealthIndicator, StreamingCoreModule],
     };
   }

@@ -82,7 +82,10 @@ export class TrailReader {
     for (const [orgKey, orgSeals] of byOrg) {
       const found = await this.eventsOf(orgKey, orgSeals, destination.startFrom);
       const expected = orgSeals.reduce((sum, seal) => sum + seal.event_count, 0);
-      unavailable += Math.max(0, expected - this.countBeforeStart(orgSeals, destination.startFrom) - found.length);
+      unavailable += Math.max(
+        0,
+        expected - this.countBeforeStart(orgSeals, destination.startFrom) - found.length,
+      );
       rows.push(...found);
       advances.push({ orgKey, afterSeq: orgSeals[0].cursor, toSeq: orgSeals[orgSeals.length - 1].seq });
     }
@@ -155,9 +158,7 @@ export class TrailReader {
 
   /** Events of seals that straddle `startFrom` are not all due: only an upper bound of them is known. */
   private countBeforeStart(seals: SealRow[], startFrom: Date): number {
-    return seals
-      .filter((seal) => seal.first_at < startFrom)
-      .reduce((sum, seal) => sum + seal.event_count, 0);
+    return seals.filter((seal) => seal.first_at < startFrom).reduce((sum, seal) => sum + seal.event_count, 0);
   }
 }
 

@@ -31,7 +31,8 @@ export class CreateDestinationBody {
   settings?: Record<string, unknown>;
 
   @ApiPropertyOptional({
-    description: "The kind's secret settings (HMAC secret, token, API key...): sealed at rest, never returned",
+    description:
+      "The kind's secret settings (HMAC secret, token, API key...): sealed at rest, never returned",
   })
   @IsOptional()
   @IsObject()
@@ -67,7 +68,10 @@ export class DeadLettersQuery {
 }
 
 export class ReplayBody {
-  @ApiPropertyOptional({ description: 'Dead letters to send again (default: all of the destination)', type: [String] })
+  @ApiPropertyOptional({
+    description: 'Dead letters to send again (default: all of the destination)',
+    type: [String],
+  })
   @IsOptional()
   @IsArray()
   @ArrayMaxSize(10_000)

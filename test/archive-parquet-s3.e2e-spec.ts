@@ -7,7 +7,7 @@ import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } fr
 import { INestApplication } from '@nestjs/common';
 import S3rver from 's3rver';
 import request from 'supertest';
-import { ArchiveService } from '../src/archive/archive.service';
+import { ArchiveCheckpoint, ArchiveService } from '../src/archive/archive.service';
 import { ArchiveManifest } from '../src/archive/archive-manifest';
 import { maintainNow, monthStart, partitionName, recordMonths } from './support/lifecycle';
 import { waitForMaintenanceIdle } from './support/maintenance';
@@ -85,9 +85,16 @@ describe('Parquet archives on S3 (s3rver)', () => {
     const a = await recordMonths(app, -15, -15, 150, 'org-a');
     const b = await recordMonths(app, -15, -15, 50, 'org-b');
     await maintainNow(app);
+    // A run killed after the files went up, before the manifest: the next one exports again under the same
+    // keys (deterministic names), leaving no stray object.
+    jest.spyOn(app.get(ArchiveService), 'checkpoint').mockImplementation(async (step: ArchiveCheckpoint) => {
+      if (step === 'uploaded') throw new Error('simulated crash at uploaded');
+    });
+    await expect(app.get(ArchiveService).run()).rejects.toThrow('simulated crash at uploaded');
+    jest.restoreAllMocks();
     const report = (await app.get(ArchiveService).run())!;
     expect(report.archived).toEqual([
-      expect.objectContaining({ partition: partitionName(month), rows: 200 }),
+      expect.objectContaining({ partition: partitionName(month), rows: 200, resumed: true }),
     ]);
     const [archive] = await app.get(ArchiveService).list();
     expect(archive).toMatchObject({ state: 'cold', format: 'parquet', rowCount: 200 });
@@ -101,10 +108,13 @@ describe('Parquet archives on S3 (s3rver)', () => {
       ['org-b', 50],
     ]);
     const listed = await s3.send(
-      new ListObjectsV2Command({ Bucket: BUCKET, Prefix: `${PREFIX}/${archive.dataKey}/` }),
+      new ListObjectsV2Command({ Bucket: BUCKET, Prefix: `${PREFIX}/${archive.partitionName}/` }),
     );
     expect((listed.Contents ?? []).map((o) => [o.Key, o.Size]).sort()).toEqual(
-      manifest.files.map((f) => [`${PREFIX}/${f.key}`, f.bytes]).sort(),
+      [
+        ...manifest.files.map((f) => [`${PREFIX}/${f.key}`, f.bytes]),
+        [`${PREFIX}/${archive.manifestKey}`, expect.any(Number)],
+      ].sort(),
     );
 
     const { stdout } = await run(

@@ -10,6 +10,7 @@ import { KeyObject } from 'node:crypto';
 /**
  * npm run integrity -- verify [--from ISO] [--to ISO] [--org ID] [--no-heads]  (DATABASE_URL, ARCHIVE_URL)
  * npm run integrity -- verify-archive <data.ndjson.gz|.zst|.br> <manifest.json> --public-key <file>
+ *   (a Parquet archive: <data> is a copy of its parquet/ folder)
  * npm run integrity -- archive-section --from ISO --to ISO               (DATABASE_URL; prints JSON)
  * npm run integrity -- public-key                                         (from AUDIT_SIGNING_KEY)
  * Exit status: 0 verified, 1 broken (the report says where), 2 usage or configuration error.

@@ -267,6 +267,11 @@ describe('Parquet archives (ARCHIVE_FORMAT=parquet)', () => {
     expect(matching).toHaveLength(3);
     expect(matching.filter((id) => csv.stdout.includes(id))).toEqual(matching.slice(0, 2));
 
+    // --org "": the events recorded without an organization.
+    const orphans = await ndjson('--org', '');
+    expect(orphans.map((r) => r.id)).toEqual(ids((e) => e.org === null));
+    expect(orphans[0]).toMatchObject({ organization_id: null, actor_type: 'system' });
+
     const bad = await cli(
       'query-archive',
       '--org',

@@ -157,7 +157,7 @@ program
   .description(
     'Query cold Parquet archives (ARCHIVE_FORMAT=parquet) straight from their files with DuckDB: one organization, a time range, optional filters',
   )
-  .option('--org <id>', 'organization (required)')
+  .option('--org <id>', 'organization (required; "" for events without one)')
   .option('--from <iso>', 'start of the event-time range, inclusive (required)')
   .option('--to <iso>', 'end of the event-time range, exclusive (required)')
   .option('--action <action>', 'only this action')

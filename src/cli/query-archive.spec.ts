@@ -23,7 +23,7 @@ describe('query-archive arguments and output', () => {
       error = caught as QueryArgumentsError;
     }
     expect(error?.problems).toEqual([
-      '--org <id> is required',
+      '--org <id> is required ("" for events without one)',
       '--from must be before --to',
       '--format must be ndjson, csv or table',
       '--limit must be an integer from 1 to 1000000',

@@ -37,7 +37,7 @@ export function parseQueryArchive(options: QueryArchiveOptions): {
   format: OutputFormat;
 } {
   const problems: string[] = [];
-  if (!options.org) problems.push('--org <id> is required');
+  if (options.org === undefined) problems.push('--org <id> is required ("" for events without one)');
   const from = isoDate(options.from);
   const to = isoDate(options.to);
   if (!from) problems.push('--from must be an ISO 8601 date or instant (2025-01-01 or 2025-01-01T00:00:00Z)');
@@ -58,7 +58,7 @@ export function parseQueryArchive(options: QueryArchiveOptions): {
   if (problems.length > 0) throw new QueryArgumentsError(problems);
   return {
     query: {
-      organizationId: options.org!,
+      organizationId: options.org === '' ? null : options.org!,
       from: from!,
       to: to!,
       action: options.action,

@@ -13,7 +13,8 @@ import { fetchParquetFiles, ParquetFileMismatch } from './parquet-read';
 
 /** A query of archived events: one organization, a time range, optional equality filters. */
 export interface ArchiveQuery {
-  organizationId: string;
+  /** null: the events recorded without an organization. */
+  organizationId: string | null;
   /** Event time, inclusive. */
   from: Date;
   /** Event time, exclusive. */
@@ -106,15 +107,15 @@ export class ArchiveQueryService {
     [first, last]: [string, string],
   ): Promise<Array<Record<string, unknown>>> {
     const values: Record<string, string | number> = {
-      org: query.organizationId,
       first,
       last,
       from: query.from.toISOString(),
       to: query.to.toISOString(),
       limit: query.limit,
     };
+    if (query.organizationId !== null) values.org = query.organizationId;
     const conditions = [
-      'org = $org',
+      query.organizationId === null ? 'org IS NULL' : 'org = $org',
       'month BETWEEN $first AND $last',
       'occurred_at >= CAST($from AS TIMESTAMPTZ)',
       'occurred_at < CAST($to AS TIMESTAMPTZ)',

@@ -295,6 +295,11 @@ describe('Parquet archives (ARCHIVE_FORMAT=parquet)', () => {
       .set('Authorization', `Bearer ${admin}`)
       .expect(200);
     expect(restored.body.rows).toBe(106);
+    const listed = await request(app.getHttpServer())
+      .get('/audit/archives')
+      .set('Authorization', `Bearer ${admin}`)
+      .expect(200);
+    expect(listed.body).toEqual([expect.objectContaining({ id: archiveId, format: 'parquet', rows: 106 })]);
     const { rows } = await db.sql.query(
       `SELECT id::text AS id, encode(event_hash, 'hex') AS hash, to_jsonb(t) AS row FROM "${restored.body.table}" t`,
     );

@@ -59,6 +59,7 @@ export class ArchiveController {
       bytes: a.byteSize,
       tableBytes: a.tableBytes,
       sha256: a.sha256,
+      format: a.format,
       storageUrl: a.storageUrl,
       dataKey: a.dataKey,
       manifestKey: a.manifestKey,

@@ -12,6 +12,8 @@ export class ArchiveViewDto {
   @ApiProperty({ nullable: true, type: Number, description: 'Size of the table it came from' })
   tableBytes!: number | null;
   @ApiProperty({ nullable: true, type: String }) sha256!: string | null;
+  @ApiProperty({ enum: ['ndjson', 'parquet'], description: 'parquet: dataKey is the folder of the files' })
+  format!: string;
   @ApiProperty() storageUrl!: string;
   @ApiProperty() dataKey!: string;
   @ApiProperty() manifestKey!: string;

@@ -4,6 +4,11 @@ import { loadOptionalPackage } from '../../common/packages/optional-package';
 const DUCKDB_REASON =
   "Parquet archives (ARCHIVE_FORMAT=parquet / archive: { format: 'parquet' }) and `query-archive`";
 
+/** Loads DuckDB now: a missing package fails at start-up, naming it, rather than at the first export. */
+export function requireDuckDb(): void {
+  loadDuckDb();
+}
+
 function loadDuckDb(): typeof import('@duckdb/node-api') {
   return loadOptionalPackage<typeof import('@duckdb/node-api')>('@duckdb/node-api', DUCKDB_REASON);
 }

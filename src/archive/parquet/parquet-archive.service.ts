@@ -16,7 +16,7 @@ import { ARCHIVE_INTEGRITY, ARCHIVE_STORAGE, ArchiveIntegrity } from '../archive
 import { ArchiveStorage, getText, putText } from '../storage/archive-storage';
 import { AUDIT_CONFIG, AuditTrailConfig } from '../../common/config/audit-config';
 import { WARM_PARENT } from '../../partitions';
-import { openDuckDb } from './duckdb';
+import { openDuckDb, requireDuckDb } from './duckdb';
 import { exportParquet } from './parquet-export';
 import { fetchParquetFiles, parquetRowCounts } from './parquet-read';
 
@@ -35,7 +35,10 @@ export class ParquetArchiveService {
     @Inject(ARCHIVE_STORAGE) private readonly storage: ArchiveStorage,
     @Inject(AUDIT_CONFIG) private readonly config: AuditTrailConfig,
     @Inject(ARCHIVE_INTEGRITY) private readonly integrity: ArchiveIntegrity,
-  ) {}
+  ) {
+    // archive: { format: 'parquet' } in module options (the environment is checked by loadConfig).
+    if (config.archive.format === 'parquet') requireDuckDb();
+  }
 
   /** Writes the files and the sealed manifest; returns what the archives table records. */
   async export(

@@ -115,11 +115,13 @@ async function writeParquet(
          TO ${duckString(out)} (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (org, month),
                                FILENAME_PATTERN 'part-{i}')`,
     );
-    return await listParquet(duck.connection, `${out}/**/*.parquet`);
-  } catch (error) {
-    // An empty table writes no file at all: nothing to list.
-    if (/No files found/i.test((error as Error).message)) return [];
-    throw error;
+    try {
+      return await listParquet(duck.connection, `${out}/**/*.parquet`);
+    } catch (error) {
+      // An empty table writes no file at all: nothing to list.
+      if (/No files found/i.test((error as Error).message)) return [];
+      throw error;
+    }
   } finally {
     duck.close();
   }

@@ -13,7 +13,9 @@ async function worker(): Promise<void> {
   try {
     config = loadConfig();
     if (config.audit.delivery !== 'redis') {
-      throw new ConfigError(['npm run worker needs AUDIT_DELIVERY=redis (and REDIS_URL)']);
+      throw new ConfigError([
+        'npm run worker needs AUDIT_DELIVERY=redis (and REDIS_URL or AUDIT_REDIS_CLUSTER_NODES)',
+      ]);
     }
     if (config.audit.stream.consumers < 1) {
       throw new ConfigError(['AUDIT_STREAM_CONSUMERS must be at least 1 for a worker']);
@@ -28,7 +30,7 @@ async function worker(): Promise<void> {
   const app = await createApp(config, 'worker');
   await app.listen(config.port);
   new Logger('Worker').log(
-    `Flushing stream ${config.audit.stream.key} with ${config.audit.stream.consumers} consumers; health and metrics on :${config.port}`,
+    `Flushing stream ${config.audit.stream.key} (${config.audit.stream.shards} shard(s)) with ${config.audit.stream.consumers} consumers per shard; health and metrics on :${config.port}`,
   );
 }
 

@@ -90,8 +90,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   );
   const vars = plainToInstance(EnvironmentVariables, raw);
   const errors = validateSync(vars, { whitelist: false });
+  // One line per distinct message: several constraints of a variable may share one (AUDIT_REDIS_SHARDS).
   const problems = errors.flatMap((error) =>
-    Object.values(error.constraints ?? {}).map((message) =>
+    [...new Set(Object.values(error.constraints ?? {}))].map((message) =>
       message.startsWith(error.property) ? message : `${error.property}: ${message}`,
     ),
   );

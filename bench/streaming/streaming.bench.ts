@@ -12,7 +12,6 @@ import { DestinationsService } from '../../src/streaming/destinations.service';
 import type { DestinationFormat, DestinationKind } from '../../src/streaming';
 import { ServiceProcess, startInProcessApp, startServiceProcess } from '../lib/app';
 import { BenchDatabase, countAuditEvents, withBenchDatabase } from '../lib/bench-db';
-import { barChartSvg } from '../lib/chart';
 import { processCpuSeconds } from '../lib/cpu';
 import { makeRecordInputs } from '../lib/events';
 import { parseFlags, withPreset } from '../lib/flags';
@@ -20,6 +19,7 @@ import { rotated } from '../lib/interleave';
 import { resultStamp, writeBenchFile, writeResults } from '../lib/results';
 import { median, summarize, Summary } from '../lib/stats';
 import { formatNumber, printTable } from '../lib/table';
+import { streamingChartSvg } from './chart';
 import {
   BenchReceiver,
   startHttpReceiver,
@@ -591,27 +591,13 @@ function report(
     },
     stamp,
   );
-  const panels = [];
-  if (runs.length)
-    panels.push({
-      title: `events/s delivered, backfill of ${formatNumber(seeded.events)} (median of ${flags.reps})`,
-      categories: summary.map((s) => s.label),
-      series: [{ name: 'events/s', values: summary.map((s) => Math.round(s.eventsPerSec)) }],
-    });
-  if (lag)
-    panels.push({
-      title: `latency at ${formatNumber(lag.rate)} events/s, ms`,
-      categories: Object.keys(lag.latencyMs),
-      series: (['p50', 'p95', 'p99'] as const).map((p) => ({
-        name: p,
-        values: Object.values(lag.latencyMs).map((s) => Math.round(s[p])),
-      })),
-    });
-  const chart = barChartSvg({
-    title: 'Streaming the audit trail',
-    subtitle: `npm run bench:streaming${flags.quick ? ' -- --quick' : ''} · ${stamp} · 2 shared cores`,
-    panels,
-    panelWidth: runs.length ? 640 : 520,
+  const chart = streamingChartSvg({
+    quick: flags.quick,
+    stamp,
+    reps: flags.reps,
+    seededEvents: seeded.events,
+    summary: runs.length ? summary : [],
+    lag,
   });
   const svg = writeBenchFile(join('bench', 'results', `${name}-${stamp}.svg`), chart);
   if (!flags.quick) writeBenchFile(join('bench', 'charts', 'streaming.svg'), chart);

@@ -1,5 +1,5 @@
 import { REASON_KEY, TRANSACTION_ID_KEY } from '../audit';
-import { EventRow } from './events.repository';
+import { EventRow } from './event-row';
 
 /** A reserved metadata key's text (reason, transaction id), lifted to the top of the view. */
 function metadataText(metadata: unknown, key: string): string | null {

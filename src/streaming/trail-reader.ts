@@ -93,14 +93,15 @@ export class TrailReader {
   }
 
   /**
-   * Chains the destination has no cursor for yet start at their last seal entirely before `startFrom`
-   * (0 for a chain that began after it): once a cursor exists, it only moves forward.
+   * Chains the destination has no cursor for yet start before their first seal holding an event at or after
+   * `startFrom` (seals of concurrent batches overlap in time, so not after the last seal ending before it),
+   * at their head when none does: once a cursor exists, it only moves forward.
    */
   private async startNewChains(destination: ReaderDestination): Promise<void> {
     await this.pool.query(
       `INSERT INTO audit_stream_cursors (destination_id, org_key, seq)
        SELECT $1, h.org_key,
-              coalesce((SELECT max(s.seq) FROM audit_seals s WHERE s.org_key = h.org_key AND s.last_at < $3), 0)
+              coalesce((SELECT min(s.seq) - 1 FROM audit_seals s WHERE s.org_key = h.org_key AND s.last_at >= $3), h.seq)
          FROM audit_chain_heads h
         WHERE ($2::text IS NULL OR h.org_key = $2)
           AND NOT EXISTS (SELECT 1 FROM audit_stream_cursors c

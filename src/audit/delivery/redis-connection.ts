@@ -2,7 +2,10 @@ import type { Cluster, Redis } from 'ioredis';
 import type { ResolvedRedisOptions } from '../audit-options';
 import { loadOptionalPackage } from '../../common/packages/optional-package';
 
-/** A single Redis or a Redis Cluster: the commands the delivery uses are the same on both. */
+/**
+ * A single Redis or a Redis Cluster: the commands the delivery uses are the same on both.
+ * @internal (not in the declarations: an app without ioredis compiles with skipLibCheck off)
+ */
 export type RedisClient = Redis | Cluster;
 
 /**

@@ -10,8 +10,6 @@ import { StreamConsumer } from './stream-consumer';
 import { RedisClient, redisConnection } from './redis-connection';
 import { shardOf, StreamShard, streamShards } from './stream-shards';
 
-export { redisConnection } from './redis-connection';
-
 export interface StreamStats {
   /** False while Redis does not answer (events then go to the local spool). */
   connected: boolean;

@@ -18,8 +18,8 @@ const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const GROUP = 'audit-writers';
 const ORGS = ['org-scale-a', 'org-scale-b', 'org-scale-c'];
 const ACCOUNTS_PER_ORG = 4;
-const TOTAL = 6_000;
-const KILL_AFTER = 2_000;
+const TOTAL = 4_000;
+const KILL_AFTER = 1_200;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 interface Target {
@@ -99,7 +99,7 @@ async function pendingByConsumer(redis: Redis, streamKey: string): Promise<Map<s
 const ownedBy = (name: string, pid: number) => name.split(':').at(-2) === String(pid);
 
 // Five to six Nest processes, Postgres and Redis on a shared 2-core machine.
-jest.setTimeout(180_000);
+jest.setTimeout(360_000);
 
 describe('3 API processes and 2 flush workers on one stream', () => {
   let db: TestDatabase;

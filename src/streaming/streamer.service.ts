@@ -44,6 +44,7 @@ export class StreamerService implements OnApplicationBootstrap, BeforeApplicatio
   private polling?: Promise<void>;
   private stopping = false;
   private metricsRefreshedAt = 0;
+  private lastPollError?: { message: string; at: number };
 
   constructor(
     private readonly destinations: DestinationsService,
@@ -97,9 +98,18 @@ export class StreamerService implements OnApplicationBootstrap, BeforeApplicatio
   private poll(): Promise<void> {
     if (this.polling || this.stopping) return this.polling ?? Promise.resolve();
     this.polling = this.pollOnce()
-      .catch((error: Error) => this.logger.error(`poll failed: ${error.message}`))
+      .then(() => (this.lastPollError = undefined))
+      .catch((error: Error) => this.pollFailed(error))
       .finally(() => (this.polling = undefined));
     return this.polling;
+  }
+
+  /** A database outage fails every poll: said once, then once a minute while it lasts. */
+  private pollFailed(error: Error): void {
+    const last = this.lastPollError;
+    if (last && last.message === error.message && Date.now() - last.at < 60_000) return;
+    this.lastPollError = { message: error.message, at: Date.now() };
+    this.logger.error(`poll failed: ${error.message}`);
   }
 
   private async pollOnce(): Promise<void> {

@@ -24,6 +24,7 @@ import {
   AuditStreamingOptions,
   ResolvedStreamingOptions,
   StreamingConfigError,
+  streamingOptionsProblems,
 } from './streaming-options';
 import { AUDIT_STREAMING_POOL } from './streaming.tokens';
 import { DeliveryError, DestinationSpec } from './streaming.types';
@@ -44,27 +45,13 @@ export function resolveStreamingOptions(
       problems.push(`streaming.secretKey ${(error as Error).message}`);
     }
   }
+  problems.push(...streamingOptionsProblems(options ?? {}));
   const poll = options?.pollIntervalMs ?? DEFAULTS.pollIntervalMs;
-  if (!Number.isInteger(poll) || poll < 50)
-    problems.push('streaming.pollIntervalMs must be an integer >= 50');
   const retry = {
     minMs: options?.retry?.minMs ?? DEFAULTS.minMs,
     maxMs: options?.retry?.maxMs ?? DEFAULTS.maxMs,
   };
-  if (!(retry.minMs >= 1 && retry.maxMs >= retry.minMs))
-    problems.push('streaming.retry must have 1 <= minMs <= maxMs');
   const destinations = options?.destinations ?? [];
-  const names = new Set<string>();
-  destinations.forEach((destination, index) => {
-    const { problems: found } = validateDestination(destination);
-    problems.push(
-      ...found.map((problem) => `streaming.destinations[${index}] (${destination.name}): ${problem}`),
-    );
-    const key = `${destination.organizationId ?? ''}\u0000${destination.name}`;
-    if (names.has(key))
-      problems.push(`streaming.destinations[${index}]: the name ${destination.name} is used twice`);
-    names.add(key);
-  });
   if (problems.length) throw new StreamingConfigError(problems);
   return {
     run: options?.run ?? true,

@@ -1,3 +1,4 @@
+import { validateDestination } from './destination-policy';
 import { DestinationFormat, DestinationKind, PersonalDataPolicy } from './streaming.types';
 
 /** A destination from configuration (module options or AUDIT_STREAMING_DESTINATIONS). */
@@ -104,8 +105,36 @@ export function streamingOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): A
       );
     }
   }
+  if (problems.length === 0) problems.push(...streamingOptionsProblems(options));
   if (problems.length) throw new StreamingConfigError(problems);
   return options;
+}
+
+/**
+ * The problems of streaming options that need nothing but themselves (poll interval, retry, every configured
+ * destination with its name), checked when the module is declared so that a bad one stops the app before
+ * it starts, with its message and no stack.
+ */
+export function streamingOptionsProblems(options: AuditStreamingOptions): string[] {
+  const problems: string[] = [];
+  const poll = options.pollIntervalMs;
+  if (poll !== undefined && (!Number.isInteger(poll) || poll < 50))
+    problems.push('streaming.pollIntervalMs must be an integer >= 50');
+  const retry = options.retry;
+  if (retry && !((retry.minMs ?? 500) >= 1 && (retry.maxMs ?? 30_000) >= (retry.minMs ?? 500)))
+    problems.push('streaming.retry must have 1 <= minMs <= maxMs');
+  const names = new Set<string>();
+  (options.destinations ?? []).forEach((destination, index) => {
+    const { problems: found } = validateDestination(destination);
+    problems.push(
+      ...found.map((problem) => `streaming.destinations[${index}] (${destination.name}): ${problem}`),
+    );
+    const key = `${destination.organizationId ?? ''}\u0000${destination.name}`;
+    if (names.has(key))
+      problems.push(`streaming.destinations[${index}]: the name ${destination.name} is used twice`);
+    names.add(key);
+  });
+  return problems;
 }
 
 export class StreamingConfigError extends Error {

@@ -3,7 +3,12 @@ import { TerminusModule } from '@nestjs/terminus';
 import { AuditStreamingHealthIndicator } from './streaming-health.indicator';
 import { StreamerService } from './streamer.service';
 import { StreamingCoreModule } from './streaming-core.module';
-import { AUDIT_STREAMING_OPTIONS, AuditStreamingOptions } from './streaming-options';
+import {
+  AUDIT_STREAMING_OPTIONS,
+  AuditStreamingOptions,
+  StreamingConfigError,
+  streamingOptionsProblems,
+} from './streaming-options';
 
 /**
  * Streams the committed trail to SIEMs and brokers: `AuditStreamingModule.forRoot({ destinations })` in the
@@ -13,6 +18,9 @@ import { AUDIT_STREAMING_OPTIONS, AuditStreamingOptions } from './streaming-opti
 @Module({})
 export class AuditStreamingModule {
   static forRoot(options: AuditStreamingOptions = {}): DynamicModule {
+    // A bad destination stops the app here, before Nest starts, with its message (no stack).
+    const problems = streamingOptionsProblems(options);
+    if (problems.length) throw new StreamingConfigError(problems);
     return {
       module: AuditStreamingModule,
       global: true,

@@ -1,10 +1,11 @@
 import { Cluster } from 'ioredis';
 import { randomBytes } from 'node:crypto';
-import { Agent, request as httpRequest } from 'node:http';
+import { Agent } from 'node:http';
 import { TEST_JWT_SECRET } from './support/env';
 import { Scrape } from './support/metrics';
 import { OwnRedisCluster, startOwnRedisCluster } from './support/own-services';
 import { freePort, MAIN_JS, ServiceProcess, startService, waitForHttp, WORKER_JS } from './support/process';
+import { patchAccount } from './support/patch-account';
 import { token } from './support/test-app';
 import { createTestDatabase, TestDatabase } from './support/test-db';
 
@@ -39,39 +40,11 @@ interface Load {
 function sequentialLoad(loops: Loop[], perLoop: number): Load {
   const agent = new Agent({ keepAlive: true, maxSockets: loops.length });
   const load: Load = { ok: [], failed: 0, done: Promise.resolve() };
-  const one = ({ port, bearer, account, name }: Loop, seq: number) =>
-    new Promise<void>((resolve) => {
-      const requestId = `${name}-s${seq}`;
-      const body = JSON.stringify({ name: `n${seq}` });
-      const req = httpRequest(
-        {
-          host: '127.0.0.1',
-          port,
-          path: `/accounts/${account}`,
-          method: 'PATCH',
-          agent,
-          headers: {
-            authorization: `Bearer ${bearer}`,
-            'content-type': 'application/json',
-            'content-length': Buffer.byteLength(body),
-            'x-request-id': requestId,
-          },
-        },
-        (res) => {
-          res.resume();
-          res.on('end', () => {
-            if (res.statusCode! >= 200 && res.statusCode! < 300) load.ok.push(requestId);
-            else load.failed++;
-            resolve();
-          });
-        },
-      );
-      req.on('error', () => {
-        load.failed++;
-        resolve();
-      });
-      req.end(body);
-    });
+  const one = async (loop: Loop, seq: number) => {
+    const requestId = `${loop.name}-s${seq}`;
+    if (await patchAccount(agent, loop, requestId, `n${seq}`)) load.ok.push(requestId);
+    else load.failed++;
+  };
   load.done = Promise.all(
     loops.map(async (loop) => {
       for (let seq = 0; seq < perLoop; seq++) await one(loop, seq);

@@ -1,9 +1,10 @@
 import Redis from 'ioredis';
 import { randomBytes } from 'node:crypto';
-import { Agent, request as httpRequest } from 'node:http';
+import { Agent } from 'node:http';
 import { TEST_JWT_SECRET } from './support/env';
 import { Scrape } from './support/metrics';
 import { freePort, MAIN_JS, ServiceProcess, startService, waitForHttp, WORKER_JS } from './support/process';
+import { patchAccount } from './support/patch-account';
 import { token } from './support/test-app';
 import { createTestDatabase, TestDatabase } from './support/test-db';
 
@@ -40,39 +41,11 @@ interface Load {
 function patchLoad(targets: Target[], total: number): Load {
   const agent = new Agent({ keepAlive: true, maxSockets: targets.length });
   const load: Load = { ok: [], failed: 0, sent: 0, done: Promise.resolve() };
-  const one = ({ port, bearer, account }: Target, i: number) =>
-    new Promise<void>((resolve) => {
-      const requestId = `scale-${i}-${randomBytes(4).toString('hex')}`;
-      const body = JSON.stringify({ name: `name ${i}` });
-      const req = httpRequest(
-        {
-          host: '127.0.0.1',
-          port,
-          path: `/accounts/${account}`,
-          method: 'PATCH',
-          agent,
-          headers: {
-            authorization: `Bearer ${bearer}`,
-            'content-type': 'application/json',
-            'content-length': Buffer.byteLength(body),
-            'x-request-id': requestId,
-          },
-        },
-        (res) => {
-          res.resume();
-          res.on('end', () => {
-            if (res.statusCode! >= 200 && res.statusCode! < 300) load.ok.push(requestId);
-            else load.failed++;
-            resolve();
-          });
-        },
-      );
-      req.on('error', () => {
-        load.failed++;
-        resolve();
-      });
-      req.end(body);
-    });
+  const one = async (target: Target, i: number) => {
+    const requestId = `scale-${i}-${randomBytes(4).toString('hex')}`;
+    if (await patchAccount(agent, target, requestId, `name ${i}`)) load.ok.push(requestId);
+    else load.failed++;
+  };
   const loop = async (target: Target) => {
     while (load.sent < total) await one(target, load.sent++);
   };

@@ -3,6 +3,7 @@ import request from 'supertest';
 import { AuditService } from '../src/audit';
 import { flushAudit, startTestApp, token } from './support/test-app';
 import { createTestDatabase, TestDatabase } from './support/test-db';
+import { pollUntil } from './support/poll';
 import { deliveryProblems } from './support/receivers/receiver';
 import { NatsReceiver, startNatsReceiver } from './support/receivers/nats';
 
@@ -12,20 +13,6 @@ import { NatsReceiver, startNatsReceiver } from './support/receivers/nats';
  * starts in the past, personal data leaves encrypted unless the destination is allowed it in clear.
  */
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function eventually<T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  timeoutMs = 30_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(150);
-  }
-}
 
 describe('streaming destinations (admin API, scope, backfill, personal data)', () => {
   let db: TestDatabase;
@@ -239,7 +226,7 @@ describe('streaming destinations (admin API, scope, backfill, personal data)', (
     const expectedA = await idsSince(before, 'org-a');
     const expectedFresh = await idsSince(startedAt);
     expect(expectedAll.length).toBeGreaterThanOrEqual(90);
-    await eventually('all delivered', async () => {
+    await pollUntil('all delivered', async () => {
       const counts = await Promise.all(
         [scoped, all, fresh].map(async (r) => new Set((await r.received()).map((e) => e.id)).size),
       );
@@ -269,7 +256,7 @@ describe('streaming destinations (admin API, scope, backfill, personal data)', (
         .send({ name, ...r.destination('json'), personalData, organizationId: 'org-p' })
         .expect(201);
     await write(['org-p'], 3, { email: 'alice@example.com', password: 'hunter2' });
-    const [sealed, open] = await eventually('both received', async () => {
+    const [sealed, open] = await pollUntil('both received', async () => {
       const got = await Promise.all([encrypted.received(), clear.received()]);
       return got.every((events) => events.length >= 3) ? got : undefined;
     });

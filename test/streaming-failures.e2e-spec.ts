@@ -6,6 +6,7 @@ import request from 'supertest';
 import { AuditService } from '../src/audit';
 import { flushAudit, startTestApp, token } from './support/test-app';
 import { createTestDatabase, TestDatabase } from './support/test-db';
+import { pollUntil } from './support/poll';
 import { deliveryProblems } from './support/receivers/receiver';
 import { HttpTestReceiver, startWebhookReceiver } from './support/receivers/http-receiver';
 
@@ -17,20 +18,6 @@ import { HttpTestReceiver, startWebhookReceiver } from './support/receivers/http
  */
 const CLI = join(__dirname, '..', 'dist', 'src', 'cli', 'nest-audit-trail.js');
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function eventually<T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  timeoutMs = 30_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 describe('streaming failures: dead letters and replay, Retry-After, pause and resume', () => {
   let db: TestDatabase;
@@ -102,7 +89,7 @@ describe('streaming failures: dead letters and replay, Retry-After, pause and re
       .set('Authorization', `Bearer ${platform}`)
       .expect(200);
 
-    await eventually('39 delivered and one dead letter', async () => {
+    await pollUntil('39 delivered and one dead letter', async () => {
       const s = await status(id);
       return s.status.deadLetters === 1 && s.status.pendingEvents === 0 ? s : undefined;
     });
@@ -136,7 +123,7 @@ describe('streaming failures: dead letters and replay, Retry-After, pause and re
       },
     );
     expect(JSON.parse(stdout)).toEqual({ destination: id, requested: 1 });
-    await eventually('the dead letter replayed', async () =>
+    await pollUntil('the dead letter replayed', async () =>
       (await status(id)).status.deadLetters === 0 ? true : undefined,
     );
     expect((await receiver.received()).filter((e) => e.id === poison)).toHaveLength(1);
@@ -158,7 +145,7 @@ describe('streaming failures: dead letters and replay, Retry-After, pause and re
     receiver.failNext(1, { status: 503, retryAfter: '2' });
     const started = Date.now();
     const ids = await write(5, 'org-r');
-    await eventually('delivered after the wait', async () => {
+    await pollUntil('delivered after the wait', async () => {
       const got = new Set((await receiver.received()).map((e) => e.id));
       return ids.every((e) => got.has(e)) ? true : undefined;
     });
@@ -177,7 +164,7 @@ describe('streaming failures: dead letters and replay, Retry-After, pause and re
     const id = created.body.id as string;
     receiver.failNext(1, { status: 401, body: 'bad signature' });
     const ids = await write(10, 'org-p');
-    const paused = await eventually('paused', async () => {
+    const paused = await pollUntil('paused', async () => {
       const s = await status(id);
       return s.status.state === 'paused' ? s : undefined;
     });
@@ -203,11 +190,11 @@ describe('streaming failures: dead letters and replay, Retry-After, pause and re
       .post(`/audit/destinations/${id}/resume`)
       .set('Authorization', `Bearer ${platform}`)
       .expect(200);
-    await eventually('delivered after resume', async () => {
+    await pollUntil('delivered after resume', async () => {
       const got = new Set((await receiver.received()).map((e) => e.id));
       return ids.every((e) => got.has(e)) ? true : undefined;
     });
-    await eventually('healthy again', async () =>
+    await pollUntil('healthy again', async () =>
       (await api().get('/health/streaming')).status === 200 ? true : undefined,
     );
   });

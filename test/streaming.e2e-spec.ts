@@ -3,6 +3,7 @@ import request from 'supertest';
 import { AuditService } from '../src/audit';
 import { flushAudit, startTestApp, token } from './support/test-app';
 import { createTestDatabase, TestDatabase } from './support/test-db';
+import { pollUntil } from './support/poll';
 import { freePort, MAIN_JS, ServiceProcess, startService, waitForHttp } from './support/process';
 import { deliveryProblems, TestReceiver } from './support/receivers/receiver';
 import { startNatsReceiver } from './support/receivers/nats';
@@ -23,20 +24,6 @@ import { startRsyslogReceiver } from './support/receivers/rsyslog';
  */
 const ORGS = ['org-a', 'org-b', 'org-c', null] as const;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function eventually<T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  timeoutMs = 60_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(200);
-  }
-}
 
 describe('streaming to real receivers: kills, outages, order, no loss', () => {
   let db: TestDatabase;
@@ -130,10 +117,15 @@ describe('streaming to real receivers: kills, outages, order, no loss', () => {
     try {
       await writeEvents(1200);
       // SIGKILL once delivery is under way everywhere, not finished.
-      await eventually('a first delivery at every receiver', async () =>
-        (await Promise.all(targets.map(async (t) => (await t.receiver.received()).length > 0))).every(Boolean)
-          ? true
-          : undefined,
+      await pollUntil(
+        'a first delivery at every receiver',
+        async () =>
+          (await Promise.all(targets.map(async (t) => (await t.receiver.received()).length > 0))).every(
+            Boolean,
+          )
+            ? true
+            : undefined,
+        60_000,
       );
       streamer.child.kill('SIGKILL');
       await streamer.exited;
@@ -153,7 +145,7 @@ describe('streaming to real receivers: kills, outages, order, no loss', () => {
       const expected = rows.map((row) => row.id);
       expect(expected.length).toBeGreaterThanOrEqual(2000);
       for (const { name, receiver } of destinations) {
-        await eventually(
+        await pollUntil(
           `every event at ${name}`,
           async () => {
             const got = new Set((await receiver.received()).map((e) => e.id));
@@ -167,13 +159,17 @@ describe('streaming to real receivers: kills, outages, order, no loss', () => {
         });
       }
       for (const { id, name } of destinations) {
-        const status = await eventually(`${name} up to date`, async () => {
-          const { body } = await request(server)
-            .get(`/audit/destinations/${id}`)
-            .set('Authorization', `Bearer ${platform}`)
-            .expect(200);
-          return body.status.pendingEvents === 0 && body.status.lastSuccessAt ? body : undefined;
-        });
+        const status = await pollUntil(
+          `${name} up to date`,
+          async () => {
+            const { body } = await request(server)
+              .get(`/audit/destinations/${id}`)
+              .set('Authorization', `Bearer ${platform}`)
+              .expect(200);
+            return body.status.pendingEvents === 0 && body.status.lastSuccessAt ? body : undefined;
+          },
+          60_000,
+        );
         expect({ name, ...status.status }).toMatchObject({
           name,
           state: 'active',

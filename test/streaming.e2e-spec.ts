@@ -5,7 +5,12 @@ import { flushAudit, startTestApp, token } from './support/test-app';
 import { createTestDatabase, TestDatabase } from './support/test-db';
 import { pollUntil } from './support/poll';
 import { freePort, MAIN_JS, ServiceProcess, startService, waitForHttp } from './support/process';
-import { deliveryProblems, TestReceiver } from './support/receivers/receiver';
+import {
+  deliveryProblems,
+  MissingEvent,
+  missingEventsReport,
+  TestReceiver,
+} from './support/receivers/receiver';
 import { startNatsReceiver } from './support/receivers/nats';
 import { startS3Receiver } from './support/receivers/s3';
 import {
@@ -84,6 +89,43 @@ describe('streaming to real receivers: kills, outages, order, no loss', () => {
     await waitForHttp(`http://127.0.0.1:${port}/health/live`, service);
   }
 
+  /** A timed-out wait for every event, explained: what is missing (seals, organizations), status, logs. */
+  async function whyMissing(
+    id: string,
+    name: string,
+    receiver: TestReceiver,
+    expected: string[],
+    streamer: ServiceProcess,
+  ): Promise<string> {
+    const received = await receiver.received();
+    const got = new Set(received.map((e) => e.id));
+    const { rows: missing } = await db.sql.query<MissingEvent>(
+      `SELECT e.id, e.organization_id AS "organizationId", s.seq::text AS "sealSeq"
+         FROM audit_events e
+         LEFT JOIN audit_seals s ON s.batch_id = e.batch_id AND s.org_key = coalesce(e.organization_id, '')
+        WHERE e.id = ANY($1::uuid[])
+        ORDER BY s.seq, e.occurred_at, e.id`,
+      [expected.filter((e) => !got.has(e))],
+    );
+    const { body: status } = await request(app.getHttpServer())
+      .get(`/audit/destinations/${id}`)
+      .set('Authorization', `Bearer ${platform}`);
+    const streamerLog = streamer
+      .output()
+      .split('\n')
+      .filter((line) => line.includes(name))
+      .join('\n');
+    return missingEventsReport({
+      name,
+      expected: expected.length,
+      received,
+      missing,
+      status: status?.status ?? status,
+      receiverLog: receiver.daemonLog?.(),
+      streamerLog,
+    });
+  }
+
   /** Every receiver at once: one streamer process delivers every destination through the same kills and outages. */
   async function scenario(
     targets: Array<{ receiver: TestReceiver; format: 'json' | 'ocsf' | 'cef' }>,
@@ -144,7 +186,7 @@ describe('streaming to real receivers: kills, outages, order, no loss', () => {
       );
       const expected = rows.map((row) => row.id);
       expect(expected.length).toBeGreaterThanOrEqual(2000);
-      for (const { name, receiver } of destinations) {
+      for (const { id, name, receiver } of destinations) {
         await pollUntil(
           `every event at ${name}`,
           async () => {
@@ -152,7 +194,9 @@ describe('streaming to real receivers: kills, outages, order, no loss', () => {
             return expected.every((e) => got.has(e)) ? true : undefined;
           },
           90_000,
-        );
+        ).catch(async (error: Error) => {
+          throw new Error(`${error.message}\n${await whyMissing(id, name, receiver, expected, streamer)}`);
+        });
         expect({ name, problems: deliveryProblems(expected, await receiver.received()) }).toEqual({
           name,
           problems: [],

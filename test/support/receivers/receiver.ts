@@ -34,6 +34,72 @@ export interface TestReceiver {
   /** Back after an outage, at the same address. */
   start(): Promise<void>;
   destroy(): Promise<void>;
+  /** The receiver program's own log (rsyslogd's messages), when it has one: for failure reports. */
+  daemonLog?(): string;
+}
+
+/** An expected event that did not arrive, as the trail has it: for failure reports. */
+export interface MissingEvent {
+  id: string;
+  organizationId: string | null;
+  /** The seal (per-organization chain sequence) the event belongs to; null when not sealed yet. */
+  sealSeq: string | null;
+}
+
+/**
+ * Why a wait for every event failed, in a few lines: how many are missing, which seals of which
+ * organizations they belong to (runs of seqs), the destination's status from the admin API, and the tails of
+ * the receiver's and the streamer's logs.
+ */
+export function missingEventsReport(report: {
+  name: string;
+  expected: number;
+  received: readonly ReceivedEvent[];
+  missing: readonly MissingEvent[];
+  status: unknown;
+  receiverLog?: string;
+  streamerLog?: string;
+}): string {
+  const distinct = new Set(report.received.map((e) => e.id)).size;
+  const byOrg = new Map<string, { count: number; seals: Set<string> }>();
+  for (const event of report.missing) {
+    const org = event.organizationId ?? '(no org)';
+    const entry = byOrg.get(org) ?? { count: 0, seals: new Set<string>() };
+    entry.count++;
+    entry.seals.add(event.sealSeq ?? 'unsealed');
+    byOrg.set(org, entry);
+  }
+  const orgs = [...byOrg].map(
+    ([org, { count, seals }]) => `${org}: ${count} in seals ${runs([...seals]).join(', ')}`,
+  );
+  const tail = (text = '', lines = 15) => text.trimEnd().split('\n').slice(-lines).join('\n    ');
+  return [
+    `${report.name}: ${report.missing.length} of ${report.expected} events missing ` +
+      `(${report.received.length} received, ${distinct} distinct; e.g. ${report.missing
+        .slice(0, 3)
+        .map((e) => e.id)
+        .join(', ')})`,
+    `  missing by organization: ${orgs.join('; ') || 'none'}`,
+    `  destination status: ${JSON.stringify(report.status)}`,
+    `  receiver log (tail):\n    ${tail(report.receiverLog) || '(none)'}`,
+    `  streamer log (tail):\n    ${tail(report.streamerLog) || '(none)'}`,
+  ].join('\n');
+}
+
+/** Seal seqs as runs: 4, 5, 6, 9 -> "4-6", "9". */
+function runs(seqs: string[]): string[] {
+  const numbers = seqs
+    .filter((s) => /^\d+$/.test(s))
+    .map(Number)
+    .sort((a, b) => a - b);
+  const out = seqs.filter((s) => !/^\d+$/.test(s));
+  for (let i = 0; i < numbers.length;) {
+    let j = i;
+    while (j + 1 < numbers.length && numbers[j + 1] === numbers[j] + 1) j++;
+    out.push(i === j ? `${numbers[i]}` : `${numbers[i]}-${numbers[j]}`);
+    i = j + 1;
+  }
+  return out;
 }
 
 /**

@@ -329,6 +329,7 @@ export async function startRsyslogReceiver(options: RsyslogReceiverOptions = {})
       return records().map(receivedFromSyslog);
     },
     log: readLog,
+    daemonLog: readLog,
     stop,
     start,
     async destroy() {

@@ -11,12 +11,15 @@ import {
   AuditMetricsController,
   AuditModule,
   AuditStreamingModule,
+  AuditWalModule,
   auditOptionsFromConfig,
   ServiceConfig,
   strictValidationPipe,
   streamingOptionsFromEnv,
 } from 'nest-audit-trail';
 import { AccountsModule } from './accounts/accounts.module';
+import { Account } from './accounts/account.entity';
+import { ACCOUNTS_CONSISTENCY } from './accounts/accounts.service';
 import { AccountsRevertHandler, REVERTIBLE_ACCOUNT_FIELDS } from './accounts/accounts-revert.handler';
 import { dataSourceOptions } from './data-source-options';
 import { DemoConfigModule } from './demo-config';
@@ -68,6 +71,8 @@ export class AppModule {
         AuditHealthModule,
         // Streams the trail to the destinations of AUDIT_STREAMING_DESTINATIONS and the admin API's (AUDIT_STREAMING=off: not here).
         AuditStreamingModule.forRoot(streamingOptionsFromEnv()),
+        // DEMO_AUDIT_CONSISTENCY=wal: account changes come from the WAL (one process at a time reads the slot).
+        ...(ACCOUNTS_CONSISTENCY === 'wal' ? [AuditWalModule.forRoot({ entities: [Account] })] : []),
         ...(role === 'api'
           ? [
               AuditAdminModule.forRoot({

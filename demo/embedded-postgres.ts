@@ -332,6 +332,11 @@ async function startServer(
         'listen_addresses=127.0.0.1',
         '-c',
         'unix_socket_directories=',
+        // The `wal` capture mode (DEMO_AUDIT_CONSISTENCY=wal) reads a logical replication slot.
+        '-c',
+        'wal_level=logical',
+        '-c',
+        'max_replication_slots=10',
       ],
       // detached: its own session, out of reach of the terminal's Ctrl-C (the service stops it, in order).
       { ...runAs, detached: true, stdio: ['ignore', log, log] },

@@ -15,6 +15,7 @@ import { AuditVerifications1795390000081 } from './1795390000081-AuditVerificati
 import { HistoryGrouping1795390000090 } from './1795390000090-HistoryGrouping';
 import { ParquetArchives1795390000110 } from './1795390000110-ParquetArchives';
 import { AuditStreaming1795390000100 } from './1795390000100-AuditStreaming';
+import { WalCapture1795390000120 } from './1795390000120-WalCapture';
 
 // Listed explicitly (not globbed) so the same list works from ts (tests) and the built js.
 /** The audit schema, in order: what `nest-audit-trail migrate` runs, and what an app adds to its own DataSource. */
@@ -36,4 +37,5 @@ export const AUDIT_MIGRATIONS = [
   HistoryGrouping1795390000090,
   AuditStreaming1795390000100,
   ParquetArchives1795390000110,
+  WalCapture1795390000120,
 ];

@@ -8,6 +8,9 @@ export {
   AuditModule,
   Audited,
   AuditService,
+  AuditWalHealthIndicator,
+  AuditWalModule,
+  WalCaptureService,
   DEFAULT_PERSONAL_KEYS,
   DEFAULT_IGNORED_FIELDS,
   DEFAULT_REDACT_KEYS,
@@ -35,6 +38,7 @@ export type {
   AuditSeverity,
   AuditStateLoader,
   AuditStatus,
+  AuditWalOptions,
   AuditWriterStats,
   ErasureResult,
   FieldChange,
@@ -45,6 +49,9 @@ export type {
   RevealableEvent,
   StreamStats,
   UndeliveredPolicy,
+  WalEntityOption,
+  WalSlotState,
+  WalStatus,
   WriteAttempt,
 } from './audit';
 export { auditOptionsFromConfig, auditOptionsFromEnv } from './config';

@@ -10,10 +10,13 @@ import { BulkUpdateAccountsDto } from './dto/bulk-update.dto';
 
 /**
  * How the demo's accounts are captured: `transactional` (default; each write's audit row in its own
- * transaction) or `request` (DEMO_AUDIT_CONSISTENCY=request: the buffered capture the benchmarks measure).
+ * transaction), `request` (DEMO_AUDIT_CONSISTENCY=request: the buffered capture the benchmarks measure) or
+ * `wal` (DEMO_AUDIT_CONSISTENCY=wal: row changes from the WAL, AuditWalModule; needs wal_level=logical).
  */
-export const ACCOUNTS_CONSISTENCY: 'request' | 'transactional' =
-  process.env.DEMO_AUDIT_CONSISTENCY === 'request' ? 'request' : 'transactional';
+export const ACCOUNTS_CONSISTENCY: 'request' | 'transactional' | 'wal' =
+  process.env.DEMO_AUDIT_CONSISTENCY === 'request' || process.env.DEMO_AUDIT_CONSISTENCY === 'wal'
+    ? process.env.DEMO_AUDIT_CONSISTENCY
+    : 'transactional';
 
 /** Who made a bulk change, and why, for its `recordBulk()` event in request mode. */
 export interface BulkContext {

@@ -8,6 +8,7 @@ import { ResolvedAuditOptions } from './audit-options';
 import { RedactionRules } from './redaction';
 import { AuditedOptions, AuditStateLoader } from './audit.types';
 import { entityStateQuery, UUID } from './entity-state.sql';
+import { installWalContextHook } from './wal/wal-context.hook';
 
 type PreparedQueryable = {
   query(config: { name: string; text: string; values: unknown[] }): Promise<{ rows: unknown[] }>;
@@ -80,6 +81,8 @@ export class AuditTargetResolver {
     let target = this.cache.get(handler);
     if (!target) {
       const resourceType = options.resourceType ?? resourceTypeFromController(controller.name);
+      // The first `wal` route puts the request context hook on the app's query runners (idempotent).
+      if (options.consistency === 'wal') installWalContextHook(this.dataSource);
       const entity = options.loader ? undefined : this.entityMetadata(options.entity, resourceType);
       target = {
         options,

@@ -5,7 +5,8 @@ import type { AuditReasonOptions } from './reason';
 
 export type { JsonValue };
 
-export type ActorType = 'user' | 'service' | 'system' | 'anonymous';
+/** `database`: a write seen in the WAL that no application request claimed (`wal` capture mode). */
+export type ActorType = 'user' | 'service' | 'system' | 'anonymous' | 'database';
 export type AuditStatus = 'success' | 'failure';
 export type AuditSeverity = 'info' | 'notice' | 'warning' | 'critical';
 /** Built-in actions; any other lowercase word (`login`, `export`...) is a custom action. */
@@ -156,8 +157,11 @@ export interface AuditedOptions {
    * `transactional`: mutations are captured by a TypeORM subscriber inside the write transaction (row locked
    * with SELECT ... FOR UPDATE, after state re-read, audit row INSERTed in the same transaction): the exact
    * committed before/after, atomic with the change. Only writes made with TypeORM `save`/`remove` are seen.
+   * `wal`: the row changes come from Postgres' logical decoding (`AuditWalModule`): the request only puts
+   * its context into the transactions it commits through TypeORM (no extra round trip); the exact committed
+   * before/after of every row, under any concurrency, is built by the slot consumer off the request path.
    */
-  consistency?: 'request' | 'transactional';
+  consistency?: 'request' | 'transactional' | 'wal';
   /**
    * Where the before state of an update/delete comes from (`consistency: 'request'`, entity-backed resources).
    * `load` (default): one primary-key read just before the handler runs. `handler`: the row as the handler

@@ -5,6 +5,8 @@
 export { AuditModule } from './audit.module';
 export { Audited, NoAudit } from './audited.decorator';
 export { AuditService } from './audit.service';
+export { AuditWalHealthIndicator, AuditWalModule, WalCaptureService } from './wal';
+export type { AuditWalOptions, WalEntityOption, WalSlotState, WalStatus } from './wal';
 export { PersonalDataService } from './personal-data/personal-data.service';
 export type { RevealableEvent } from './personal-data/personal-data.service';
 export type { AuditReasonOptions } from './reason';

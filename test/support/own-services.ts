@@ -39,7 +39,8 @@ export interface OwnPostgres {
   destroy(): Promise<void>;
 }
 
-export async function startOwnPostgres(): Promise<OwnPostgres> {
+/** `logical`: wal_level=logical with room for replication slots (the `wal` capture mode's tests). */
+export async function startOwnPostgres(options: { logical?: boolean } = {}): Promise<OwnPostgres> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'audit-own-pg-'));
   const data = join(dir, 'data');
@@ -52,7 +53,8 @@ export async function startOwnPostgres(): Promise<OwnPostgres> {
       '-l',
       join(dir, 'log'),
       '-o',
-      `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`,
+      `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off` +
+        (options.logical ? ' -c wal_level=logical -c max_replication_slots=8 -c max_wal_senders=8' : ''),
       '-w',
       'start',
     ]);

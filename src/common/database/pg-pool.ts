@@ -1,4 +1,4 @@
-import { Pool } from 'pg';
+import { ClientConfig, Pool } from 'pg';
 import { DataSource } from 'typeorm';
 
 /**
@@ -6,6 +6,18 @@ import { DataSource } from 'typeorm';
  * app's own connections (COPY batches, long exports).
  */
 export function poolFromDataSource(dataSource: DataSource, max: number, applicationName: string): Pool {
+  const pool = new Pool({ ...clientConfigFromDataSource(dataSource), max, application_name: applicationName });
+  // An idle client that dies (Postgres restart) must not crash the process; the next user reconnects.
+  pool.on('error', () => undefined);
+  // Nor one that dies while checked out (pg-pool listens only to idle ones): it emits 'error' on the client
+  // as well as failing the query in flight, and the failed query is what its user acts on.
+  pool.on('acquire', (client) => client.on('error', ignore));
+  pool.on('release', (_error, client) => client.off('error', ignore));
+  return pool;
+}
+
+/** The app's TypeORM connection settings as a pg client's (a replication connection, a pool of our own). */
+export function clientConfigFromDataSource(dataSource: DataSource): ClientConfig {
   const o = dataSource.options as {
     url?: string;
     host?: string;
@@ -16,7 +28,7 @@ export function poolFromDataSource(dataSource: DataSource, max: number, applicat
     ssl?: unknown;
     extra?: { options?: string };
   };
-  const pool = new Pool({
+  return {
     connectionString: o.url,
     host: o.host,
     port: o.port,
@@ -26,16 +38,7 @@ export function poolFromDataSource(dataSource: DataSource, max: number, applicat
     ssl: o.ssl as never,
     // The app's connection options (a search_path that puts the audit schema first, a statement timeout...).
     options: o.extra?.options,
-    max,
-    application_name: applicationName,
-  });
-  // An idle client that dies (Postgres restart) must not crash the process; the next user reconnects.
-  pool.on('error', () => undefined);
-  // Nor one that dies while checked out (pg-pool listens only to idle ones): it emits 'error' on the client
-  // as well as failing the query in flight, and the failed query is what its user acts on.
-  pool.on('acquire', (client) => client.on('error', ignore));
-  pool.on('release', (_error, client) => client.off('error', ignore));
-  return pool;
+  };
 }
 
 const ignore = () => undefined;

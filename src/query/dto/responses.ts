@@ -14,7 +14,7 @@ export class AuditEventDto {
   @ApiProperty({ format: 'date-time' }) occurredAt!: string;
   @ApiProperty({ nullable: true, type: String }) organizationId!: string | null;
   @ApiProperty({ nullable: true, type: String }) actorId!: string | null;
-  @ApiProperty({ enum: ['user', 'service', 'system', 'anonymous'] }) actorType!: string;
+  @ApiProperty({ enum: ['user', 'service', 'system', 'anonymous', 'database'] }) actorType!: string;
   @ApiProperty({ example: 'update', description: 'create | read | list | update | delete | custom' })
   action!: string;
   @ApiProperty({ example: 'account.update' }) eventType!: string;

@@ -1,0 +1,193 @@
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import type { Pool } from 'pg';
+import { DataSource } from 'typeorm';
+import pluralize from 'pluralize';
+import { AUDIT_OPTIONS } from '../audit.constants';
+import type { ResolvedAuditOptions } from '../audit-options';
+import { AuditEventRepository } from '../audit-event.repository';
+import { PersonalDataService } from '../personal-data/personal-data.service';
+import { RedactionRules } from '../redaction';
+import { tenantColumn } from '../entity-state.sql';
+import { clientConfigFromDataSource, poolFromDataSource } from '../../common/database/pg-pool';
+import { describeError } from '../../common/database/safe-query.logger';
+import { MetricsService } from '../../common/metrics/metrics.service';
+import { installWalContextHook } from './wal-context.hook';
+import { WalConsumer } from './wal-consumer';
+import { tableKey, WalTable } from './wal-events';
+import { ResolvedWalOptions } from './wal-options';
+import { WAL_LEVEL_HELP, WalSetupRepository, WalSlotState } from './wal-setup.repository';
+
+export const AUDIT_WAL_OPTIONS = Symbol('AUDIT_WAL_OPTIONS');
+
+/** The slot as last read, and what is wrong with it (null: fine). */
+export interface WalStatus {
+  slot: string;
+  consuming: boolean;
+  state: WalSlotState | null;
+  problem: string | null;
+}
+
+/**
+ * The `wal` capture mode in one process: checks the server (wal_level), sets up the publication, replica
+ * identity, session triggers and slot, runs the slot consumer (WalConsumer) when `consume` is on, and reads the
+ * slot's lag for `/metrics` and readiness, reporting a slot that falls behind before it fills the disk.
+ */
+@Injectable()
+export class WalCaptureService implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger('AuditWal');
+  private readonly pool: Pool;
+  private readonly setup: WalSetupRepository;
+  private consumer: WalConsumer | null = null;
+  private poller?: NodeJS.Timeout;
+  private last: WalStatus;
+  private connected = false;
+  private readonly lag;
+  private readonly retained;
+  private readonly events;
+  private readonly up;
+
+  constructor(
+    @Inject(AUDIT_WAL_OPTIONS) private readonly options: ResolvedWalOptions,
+    @Inject(AUDIT_OPTIONS) private readonly audit: ResolvedAuditOptions,
+    private readonly dataSource: DataSource,
+    private readonly personal: PersonalDataService,
+    metrics: MetricsService,
+  ) {
+    this.pool = poolFromDataSource(dataSource, 3, 'nest-audit-trail:wal');
+    this.setup = new WalSetupRepository(this.pool);
+    this.last = { slot: options.slot, consuming: false, state: null, problem: 'not read yet' };
+    this.lag = metrics.gauge({
+      name: 'audit_wal_slot_lag_bytes',
+      help: 'WAL between the server position and what the wal capture slot has confirmed stored',
+    });
+    this.retained = metrics.gauge({
+      name: 'audit_wal_slot_retained_bytes',
+      help: 'WAL the wal capture slot keeps on the server disk',
+    });
+    this.events = metrics.counter({
+      name: 'audit_wal_events_total',
+      help: 'Events recorded from the WAL, by origin (application: an @Audited request; database: no context)',
+      labelNames: ['origin'],
+    });
+    this.up = metrics.gauge({
+      name: 'audit_wal_consumer_connected',
+      help: '1 while this process reads the wal capture slot',
+    });
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    installWalContextHook(this.dataSource);
+    const level = await this.setup.walLevel();
+    if (level !== 'logical') throw new Error(`${WAL_LEVEL_HELP}; this server has wal_level=${level}`);
+    const tables = this.tables();
+    if (this.options.setup)
+      await this.setup.ensure(this.options.publication, this.options.slot, [...tables.values()]);
+    if (this.options.consume) {
+      this.consumer = new WalConsumer(
+        clientConfigFromDataSource(this.dataSource),
+        { ...this.options, maxStateBytes: this.audit.maxStateBytes },
+        tables,
+        new AuditEventRepository(this.pool, (ids) => this.personal.markStored(ids)),
+        this.personal,
+        {
+          stored: (count, fromApplication) => {
+            this.events.inc({ origin: 'application' }, fromApplication);
+            this.events.inc({ origin: 'database' }, count - fromApplication);
+          },
+          connected: (up) => {
+            this.connected = up;
+            this.up.set(up ? 1 : 0);
+          },
+        },
+      );
+      this.consumer.start();
+    }
+    await this.poll();
+    this.poller = setInterval(() => void this.poll(), this.options.lagPollMs);
+    this.poller.unref();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    clearInterval(this.poller);
+    await this.consumer?.stop();
+    await this.pool.end().catch(() => undefined);
+  }
+
+  status(): WalStatus {
+    return { ...this.last, consuming: this.connected };
+  }
+
+  /** Stores what was decoded so far (tests, shutdown). */
+  async flush(): Promise<void> {
+    await this.consumer?.flush();
+  }
+
+  /** Reads the slot; logs an error when it crosses a limit (once per crossing). */
+  async poll(): Promise<WalStatus> {
+    let state: WalSlotState | null = null;
+    let problem: string | null;
+    try {
+      state = await this.setup.slotState(this.options.slot);
+      problem = this.problemOf(state);
+    } catch (error) {
+      problem = `slot not readable: ${describeError(error)}`;
+    }
+    if (state) {
+      this.lag.set(state.lagBytes);
+      this.retained.set(state.retainedBytes);
+    }
+    if (problem && problem !== this.last.problem) this.logger.error(`WAL capture: ${problem}`);
+    this.last = { slot: this.options.slot, consuming: this.connected, state, problem };
+    return this.status();
+  }
+
+  private problemOf(state: WalSlotState | null): string | null {
+    const { slot, maxLagBytes, maxRetainedBytes } = this.options;
+    if (!state) return `slot ${slot} does not exist (set-up not run?)`;
+    if (state.walStatus === 'lost')
+      return `slot ${slot} was invalidated by the server (max_slot_wal_keep_size): changes since are lost to the trail`;
+    if (state.retainedBytes > maxRetainedBytes)
+      return `slot ${slot} keeps ${mib(state.retainedBytes)} of WAL on the server (limit ${mib(maxRetainedBytes)}): its consumer is stopped or too slow, and the server's disk fills`;
+    if (state.safeBytes !== null && state.safeBytes < maxRetainedBytes / 4)
+      return `slot ${slot} is ${mib(state.safeBytes)} from being invalidated by max_slot_wal_keep_size`;
+    if (state.lagBytes > maxLagBytes)
+      return `slot ${slot} is ${mib(state.lagBytes)} behind (limit ${mib(maxLagBytes)})`;
+    return null;
+  }
+
+  /** The captured tables, from the entities' metadata. */
+  private tables(): Map<string, WalTable> {
+    const rules = RedactionRules.fromKeys(this.audit.redactKeys);
+    const tables = new Map<string, WalTable>();
+    for (const { entity, resourceType } of this.options.entities) {
+      const metadata = this.dataSource.getMetadata(entity);
+      if (metadata.primaryColumns.length !== 1)
+        throw new Error(`AuditWalModule: ${metadata.name} needs a single-column primary key`);
+      const [schema, table] = metadata.tablePath.includes('.')
+        ? metadata.tablePath.split('.')
+        : [metadata.schema ?? 'public', metadata.tablePath];
+      const type = resourceType ?? kebabSingular(metadata.name);
+      const byType = this.audit.ignoredFieldsByResource[type] ?? [];
+      tables.set(tableKey(schema, table), {
+        schema,
+        table,
+        resourceType: type,
+        keyColumn: metadata.primaryColumns[0].databaseName,
+        tenantColumn: tenantColumn(metadata)?.databaseName ?? null,
+        properties: new Map(metadata.columns.map((c) => [c.databaseName, c.propertyName])),
+        rules,
+        ignoredFields: [...this.audit.ignoredFields, ...byType],
+      });
+    }
+    return tables;
+  }
+}
+
+/** `Account` -> `account`, `CompanyPolicy` -> `company-policy` (the resource types controllers get). */
+function kebabSingular(name: string): string {
+  const words = name.split(/(?<=[a-z0-9])(?=[A-Z])/);
+  words[words.length - 1] = pluralize.singular(words[words.length - 1]);
+  return words.join('-').toLowerCase();
+}
+
+const mib = (bytes: number) => `${(bytes / 1048576).toFixed(1)} MiB`;

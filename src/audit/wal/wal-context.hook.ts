@@ -1,0 +1,60 @@
+import type { DataSource, QueryRunner } from 'typeorm';
+import { contextLiteral, WAL_CONTEXT_PREFIX, walCapture } from './wal-context';
+
+type Query = QueryRunner['query'];
+const HOOKED = Symbol('nest-audit-trail:wal-hook');
+/** A write TypeORM runs without a transaction of its own (`update()`, `delete()`, `insert()`, `query()`). */
+const WRITE = /^\s*(?:WITH\b[\s\S]*\b)?(?:INSERT|UPDATE|DELETE|MERGE)\b/i;
+
+/**
+ * Puts the request's context into the transactions its handler commits through TypeORM, at no extra round
+ * trip: the `COMMIT` of a transaction begun inside a `wal` capture is sent as
+ * `SELECT pg_logical_emit_message(true, 'nest_audit', '<context>'); COMMIT` (one simple-protocol message; a
+ * transactional logical message emitted before COMMIT is decoded with that transaction's changes, which the
+ * slot only hands out at commit). A write outside any transaction (autocommit) is wrapped in one, so it
+ * carries the context too: two more round trips, only for those.
+ *
+ * Installed on the DataSource's driver: every query runner it creates (repositories, managers,
+ * `dataSource.transaction()`, `dataSource.query()`) gets the hook; outside a capture a query goes straight
+ * through after one AsyncLocalStorage lookup. Writes made with another client (a pg Pool of the app's own) are
+ * not seen by the hook and are recorded as `database` writes.
+ */
+export function installWalContextHook(dataSource: DataSource): void {
+  const driver = dataSource.driver as DataSource['driver'] & { [HOOKED]?: true };
+  if (driver[HOOKED]) return;
+  driver[HOOKED] = true;
+  const create = driver.createQueryRunner.bind(driver);
+  driver.createQueryRunner = (mode) => hookRunner(create(mode));
+}
+
+function hookRunner(runner: QueryRunner): QueryRunner {
+  const query: Query = runner.query.bind(runner);
+  runner.query = ((sql: string, parameters?: unknown[], structured?: boolean) => {
+    const context = walCapture.getStore();
+    if (!context) return query(sql, parameters, structured as never);
+    const emit = `SELECT pg_logical_emit_message(true, '${WAL_CONTEXT_PREFIX}', ${contextLiteral(context)})`;
+    if (sql === 'COMMIT') return query(`${emit}; COMMIT`);
+    if (!runner.isTransactionActive && WRITE.test(sql))
+      return autocommit(query, sql, parameters, structured, emit);
+    return query(sql, parameters, structured as never);
+  }) as Query;
+  return runner;
+}
+
+async function autocommit(
+  query: Query,
+  sql: string,
+  parameters: unknown[] | undefined,
+  structured: boolean | undefined,
+  emit: string,
+): Promise<unknown> {
+  await query('BEGIN');
+  try {
+    const result: unknown = await query(sql, parameters, structured as never);
+    await query(`${emit}; COMMIT`);
+    return result;
+  } catch (error) {
+    await query('ROLLBACK').catch(() => undefined);
+    throw error;
+  }
+}

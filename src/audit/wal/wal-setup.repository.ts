@@ -1,0 +1,119 @@
+import type { Pool, PoolClient } from 'pg';
+import type { WalTable } from './wal-events';
+
+const quote = (name: string) => `"${name.replace(/"/g, '""')}"`;
+const qualified = (t: Pick<WalTable, 'schema' | 'table'>) => `${quote(t.schema)}.${quote(t.table)}`;
+/** Serializes set-up between processes starting together (any value, ours). */
+const SETUP_LOCK = 0x6e617774; // 'nawt'
+
+/** What a managed Postgres needs, for the start-up error. */
+export const WAL_LEVEL_HELP =
+  'wal capture needs wal_level=logical (self-hosted: ALTER SYSTEM SET wal_level = logical and restart; ' +
+  'Amazon RDS / Aurora: rds.logical_replication = 1 in the parameter group; Google Cloud SQL: the ' +
+  'cloudsql.logical_decoding flag; Azure: wal_level = logical in server parameters)';
+
+export interface WalSlotState {
+  active: boolean;
+  /** wal_status: reserved, extended, unreserved, lost (the slot can no longer be used). */
+  walStatus: string | null;
+  /** Bytes of WAL between the slot's confirmed position and now: what the consumer has not stored yet. */
+  lagBytes: number;
+  /** Bytes of WAL the slot keeps on the server's disk (from its restart position). */
+  retainedBytes: number;
+  /** Bytes of WAL the slot may still retain before max_slot_wal_keep_size invalidates it (null: unlimited). */
+  safeBytes: number | null;
+}
+
+/**
+ * The database objects of the `wal` capture mode: the publication of the captured tables, REPLICA IDENTITY FULL
+ * on each (the whole old row in the WAL, the before state), the session trigger (role and application name),
+ * and the logical replication slot. Set up at start (idempotent, under an advisory lock), which needs a role
+ * that owns the tables and may replicate; without those rights, run the same statements once as an admin
+ * (`wal setup` in the README).
+ */
+export class WalSetupRepository {
+  constructor(private readonly pool: Pool) {}
+
+  async walLevel(): Promise<string> {
+    const { rows } = await this.pool.query<{ wal_level: string }>('SHOW wal_level');
+    return rows[0].wal_level;
+  }
+
+  async ensure(publication: string, slot: string, tables: readonly WalTable[]): Promise<void> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('SELECT pg_advisory_lock($1)', [SETUP_LOCK]);
+      try {
+        await this.ensurePublication(client, publication, tables);
+        for (const table of tables) await this.ensureTable(client, table);
+        await this.ensureSlot(client, slot);
+      } finally {
+        await client.query('SELECT pg_advisory_unlock($1)', [SETUP_LOCK]);
+      }
+    } finally {
+      client.release();
+    }
+  }
+
+  private async ensurePublication(client: PoolClient, name: string, tables: readonly WalTable[]) {
+    const { rows } = await client.query<{ schemaname: string; tablename: string }>(
+      `SELECT schemaname, tablename FROM pg_publication_tables WHERE pubname = $1`,
+      [name],
+    );
+    const exists = (await client.query(`SELECT 1 FROM pg_publication WHERE pubname = $1`, [name])).rowCount;
+    const published = new Set(rows.map((r) => `${r.schemaname}.${r.tablename}`));
+    const missing = tables.filter((t) => !published.has(`${t.schema}.${t.table}`)).map(qualified);
+    if (!exists) await client.query(`CREATE PUBLICATION ${quote(name)} FOR TABLE ${missing.join(', ')}`);
+    else if (missing.length)
+      await client.query(`ALTER PUBLICATION ${quote(name)} ADD TABLE ${missing.join(', ')}`);
+  }
+
+  private async ensureTable(client: PoolClient, table: WalTable) {
+    const { rows } = await client.query<{ identity: string; has_trigger: boolean }>(
+      `SELECT c.relreplident AS identity,
+              EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = c.oid AND t.tgname = 'nest_audit_wal_session') AS has_trigger
+         FROM pg_class c WHERE c.oid = $1::regclass`,
+      [qualified(table)],
+    );
+    if (rows[0].identity !== 'f') await client.query(`ALTER TABLE ${qualified(table)} REPLICA IDENTITY FULL`);
+    if (!rows[0].has_trigger)
+      await client.query(
+        `CREATE TRIGGER nest_audit_wal_session AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON ${qualified(table)}
+           FOR EACH STATEMENT EXECUTE FUNCTION nest_audit_wal_session()`,
+      );
+  }
+
+  private async ensureSlot(client: PoolClient, slot: string) {
+    const { rowCount } = await client.query(`SELECT 1 FROM pg_replication_slots WHERE slot_name = $1`, [
+      slot,
+    ]);
+    if (!rowCount) await client.query(`SELECT pg_create_logical_replication_slot($1, 'pgoutput')`, [slot]);
+  }
+
+  /** The slot's position against the server's, for the lag metric and readiness. Null when there is no slot. */
+  async slotState(slot: string): Promise<WalSlotState | null> {
+    const { rows } = await this.pool.query<{
+      active: boolean;
+      wal_status: string | null;
+      lag: string | null;
+      retained: string | null;
+      safe: string | null;
+    }>(
+      `SELECT active, wal_status,
+              pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::bigint::text AS lag,
+              pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint::text AS retained,
+              safe_wal_size::text AS safe
+         FROM pg_replication_slots WHERE slot_name = $1`,
+      [slot],
+    );
+    const row = rows[0];
+    if (!row) return null;
+    return {
+      active: row.active,
+      walStatus: row.wal_status,
+      lagBytes: Math.max(0, Number(row.lag ?? 0)),
+      retainedBytes: Math.max(0, Number(row.retained ?? 0)),
+      safeBytes: row.safe === null ? null : Number(row.safe),
+    };
+  }
+}

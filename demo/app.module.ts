@@ -72,7 +72,15 @@ export class AppModule {
         // Streams the trail to the destinations of AUDIT_STREAMING_DESTINATIONS and the admin API's (AUDIT_STREAMING=off: not here).
         AuditStreamingModule.forRoot(streamingOptionsFromEnv()),
         // DEMO_AUDIT_CONSISTENCY=wal: account changes come from the WAL (one process at a time reads the slot).
-        ...(ACCOUNTS_CONSISTENCY === 'wal' ? [AuditWalModule.forRoot({ entities: [Account] })] : []),
+        // AUDIT_WAL_CONSUME=off: this process only puts its requests' context into the WAL (a worker reads the slot).
+        ...(ACCOUNTS_CONSISTENCY === 'wal'
+          ? [
+              AuditWalModule.forRoot({
+                entities: [Account],
+                consume: process.env.AUDIT_WAL_CONSUME !== 'off',
+              }),
+            ]
+          : []),
         ...(role === 'api'
           ? [
               AuditAdminModule.forRoot({

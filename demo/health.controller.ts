@@ -1,4 +1,4 @@
-import { Controller, Get } from '@nestjs/common';
+import { Controller, Get, Optional } from '@nestjs/common';
 import {
   HealthCheck,
   HealthCheckService,
@@ -13,6 +13,7 @@ import {
   AuditReplicasHealthIndicator,
   AuditService,
   AuditStreamingHealthIndicator,
+  AuditWalHealthIndicator,
 } from 'nest-audit-trail';
 
 const CHECK_TIMEOUT_MS = 1500;
@@ -37,6 +38,8 @@ export class HealthController {
     private readonly audit: AuditService,
     private readonly replicas: AuditReplicasHealthIndicator,
     private readonly streaming: AuditStreamingHealthIndicator,
+    // With DEMO_AUDIT_CONSISTENCY=wal only (AuditWalModule).
+    @Optional() private readonly wal?: AuditWalHealthIndicator,
   ) {
     this.loopDelay.enable();
   }
@@ -67,6 +70,8 @@ export class HealthController {
       () => this.partitions.isHealthy('partitions', CHECK_TIMEOUT_MS),
       // Only with AUDIT_REPLICA_URLS; never fails readiness (the primary serves reads), says which replica is down.
       ...(this.replicas.configured ? [() => this.replicas.isHealthy('replicas')] : []),
+      // The wal capture slot: down when it is missing, lost, too far behind or filling the server's disk.
+      ...(this.wal ? [() => this.wal!.isHealthy('walSlot')] : []),
     ]);
   }
 

@@ -6,7 +6,7 @@ import { Scrape } from './support/metrics';
 import { createOwnDatabase, OwnPostgres, startOwnPostgres } from './support/own-services';
 import { patchAccount } from './support/patch-account';
 import { pollUntil } from './support/poll';
-import { freePort, MAIN_JS, ServiceProcess, startService, waitForHttp } from './support/process';
+import { freePort, ServiceProcess, startService, waitForHttp } from './support/process';
 import { token } from './support/test-app';
 
 /**
@@ -164,5 +164,25 @@ describe('wal capture across processes: the slot reader killed mid-stream', () =
     expect(report.ok).toBe(true);
     expect(report.checkedEvents).toBeGreaterThanOrEqual(ok.length);
     expect(report.chains.map((chain) => chain.organizationId)).toEqual(expect.arrayContaining(ORGS));
+
+    // Readiness reports the slot, caught up and read by the survivor.
+    const ready = await pollUntil(
+      'readiness with the slot caught up',
+      async () => {
+        const response = await fetch(`http://127.0.0.1:${standby.port}/health/ready`);
+        const body = (await response.json()) as {
+          details?: { walSlot?: { status: string; lagBytes: number; consuming: boolean } };
+        };
+        const slot = body.details?.walSlot;
+        return response.status === 200 && slot && slot.lagBytes < 65_536 ? slot : undefined;
+      },
+      30_000,
+    );
+    expect(ready).toMatchObject({
+      status: 'up',
+      consuming: true,
+      slot: 'nest_audit_wal',
+      walStatus: 'reserved',
+    });
   });
 });

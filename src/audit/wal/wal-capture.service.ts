@@ -15,7 +15,7 @@ import { installWalContextHook } from './wal-context.hook';
 import { WalConsumer } from './wal-consumer';
 import { tableKey, WalTable } from './wal-events';
 import { ResolvedWalOptions } from './wal-options';
-import { WAL_LEVEL_HELP, WalSetupRepository, WalSlotState } from './wal-setup.repository';
+import { slotProblem, WAL_LEVEL_HELP, WalSetupRepository, WalSlotState } from './wal-setup.repository';
 
 export const AUDIT_WAL_OPTIONS = Symbol('AUDIT_WAL_OPTIONS');
 
@@ -128,7 +128,7 @@ export class WalCaptureService implements OnApplicationBootstrap, OnApplicationS
     let problem: string | null;
     try {
       state = await this.setup.slotState(this.options.slot);
-      problem = this.problemOf(state);
+      problem = slotProblem(this.options, state);
     } catch (error) {
       problem = `slot not readable: ${describeError(error)}`;
     }
@@ -139,20 +139,6 @@ export class WalCaptureService implements OnApplicationBootstrap, OnApplicationS
     if (problem && problem !== this.last.problem) this.logger.error(`WAL capture: ${problem}`);
     this.last = { slot: this.options.slot, consuming: this.connected, state, problem };
     return this.status();
-  }
-
-  private problemOf(state: WalSlotState | null): string | null {
-    const { slot, maxLagBytes, maxRetainedBytes } = this.options;
-    if (!state) return `slot ${slot} does not exist (set-up not run?)`;
-    if (state.walStatus === 'lost')
-      return `slot ${slot} was invalidated by the server (max_slot_wal_keep_size): changes since are lost to the trail`;
-    if (state.retainedBytes > maxRetainedBytes)
-      return `slot ${slot} keeps ${mib(state.retainedBytes)} of WAL on the server (limit ${mib(maxRetainedBytes)}): its consumer is stopped or too slow, and the server's disk fills`;
-    if (state.safeBytes !== null && state.safeBytes < maxRetainedBytes / 4)
-      return `slot ${slot} is ${mib(state.safeBytes)} from being invalidated by max_slot_wal_keep_size`;
-    if (state.lagBytes > maxLagBytes)
-      return `slot ${slot} is ${mib(state.lagBytes)} behind (limit ${mib(maxLagBytes)})`;
-    return null;
   }
 
   /** The captured tables, from the entities' metadata. */
@@ -189,5 +175,3 @@ function kebabSingular(name: string): string {
   words[words.length - 1] = pluralize.singular(words[words.length - 1]);
   return words.join('-').toLowerCase();
 }
-
-const mib = (bytes: number) => `${(bytes / 1048576).toFixed(1)} MiB`;

@@ -117,3 +117,26 @@ export class WalSetupRepository {
     };
   }
 }
+
+/**
+ * What is wrong with the slot, for readiness and the log: missing, invalidated, keeping more WAL on the server
+ * than `maxRetainedBytes` (its reader stopped or too slow: the disk fills), close to the server's
+ * `max_slot_wal_keep_size`, or further behind than `maxLagBytes`. Null: fine.
+ */
+export function slotProblem(
+  { slot, maxLagBytes, maxRetainedBytes }: { slot: string; maxLagBytes: number; maxRetainedBytes: number },
+  state: WalSlotState | null,
+): string | null {
+  if (!state) return `slot ${slot} does not exist (set-up not run?)`;
+  if (state.walStatus === 'lost')
+    return `slot ${slot} was invalidated by the server (max_slot_wal_keep_size): changes since are lost to the trail`;
+  if (state.retainedBytes > maxRetainedBytes)
+    return `slot ${slot} keeps ${mib(state.retainedBytes)} of WAL on the server (limit ${mib(maxRetainedBytes)}): its reader is stopped or too slow, and the server's disk fills`;
+  if (state.safeBytes !== null && state.safeBytes < maxRetainedBytes / 4)
+    return `slot ${slot} is ${mib(state.safeBytes)} from being invalidated by max_slot_wal_keep_size`;
+  if (state.lagBytes > maxLagBytes)
+    return `slot ${slot} is ${mib(state.lagBytes)} behind (limit ${mib(maxLagBytes)})`;
+  return null;
+}
+
+const mib = (bytes: number) => `${(bytes / 1048576).toFixed(1)} MiB`;

@@ -85,6 +85,7 @@ export function resolveAuditOptions(
     batchSize: options.batchSize ?? 2000,
     flushIntervalMs: options.flushIntervalMs ?? 250,
     maxBuffer: options.maxBuffer ?? 50_000,
+    maxBufferBytes: options.maxBufferBytes ?? 32 * 1024 * 1024,
     flushConcurrency: options.flushConcurrency ?? 2,
     drainTimeoutMs: options.drainTimeoutMs ?? 10_000,
     maxStateBytes: options.maxStateBytes ?? 64 * 1024,
@@ -126,6 +127,9 @@ export function resolveAuditOptions(
   };
   if (!(resolved.batchSize >= 1)) problems.push('batchSize must be >= 1');
   if (!(resolved.maxBuffer >= resolved.batchSize)) problems.push('maxBuffer must be >= batchSize');
+  if (!(resolved.maxBufferBytes >= 1024 * 1024)) {
+    problems.push(`maxBufferBytes must be >= 1048576 (1 MiB), got ${String(resolved.maxBufferBytes)}`);
+  }
   if (!(resolved.flushConcurrency >= 1)) problems.push('flushConcurrency must be >= 1');
   if (!(resolved.flushIntervalMs >= 1)) problems.push('flushIntervalMs must be >= 1');
   if (!(resolved.maxStateBytes >= 256)) problems.push('maxStateBytes must be >= 256');

@@ -17,6 +17,7 @@ import { adaptiveBatchSize, maxAdaptiveBatch } from './delivery/adaptive-batch';
 import { BatchOutcome, copyBatch } from './delivery/batch-copy';
 import { DeadLetters } from './delivery/dead-letters';
 import { DiskSpool } from './delivery/disk-spool';
+import { HeldMemory } from './delivery/held-memory';
 import { RetryBackoff } from './delivery/retry-backoff';
 import {
   AuditWriterStats,
@@ -36,7 +37,8 @@ export { toQueued } from './queued-event';
 /**
  * The bounded buffer between capture and Postgres. Events are appended in memory (no I/O on the request
  * path) and written in batches with COPY when a batch is full or the flush interval passes, with up to
- * `flushConcurrency` COPY streams at once; under load, batches grow (adaptive size).
+ * `flushConcurrency` COPY streams at once; under load, batches grow (adaptive size). Bounded twice: `maxBuffer`
+ * events waiting, `maxBufferBytes` held (waiting or being written); past either, the overflow policy applies.
  *
  * When Postgres cannot take a batch, the batch goes to the local disk spool, and so does every batch after
  * it until the spool has been replayed (oldest first, idempotently where a batch may already be stored):
@@ -66,6 +68,9 @@ export class AuditWriter
   private readonly counters = this.reports.counters;
   private readonly deadLetters: DeadLetters;
   private readonly maxBatch: number;
+  /** A batch takes at most this many bytes: while every stream writes one, new events still find room. */
+  private readonly maxBatchBytes: number;
+  private readonly memory = new HeldMemory();
 
   constructor(
     @Inject(AUDIT_OPTIONS) private readonly options: ResolvedAuditOptions,
@@ -76,6 +81,7 @@ export class AuditWriter
     this.spool = options.spool ? new DiskSpool(options.spool) : null;
     this.deadLetters = new DeadLetters(this.repository, this.spool);
     this.maxBatch = maxAdaptiveBatch(options.batchSize);
+    this.maxBatchBytes = Math.floor(options.maxBufferBytes / (options.flushConcurrency + 1));
   }
 
   onModuleInit(): void {
@@ -103,14 +109,15 @@ export class AuditWriter
       return false;
     }
     this.buffer.push(event);
+    this.memory.added(event);
     this.counters.captured++;
-    if (this.buffer.length >= this.options.batchSize) this.pump(false);
+    if (this.bufferFull()) this.pump(false);
     return true;
   }
 
-  /** True while the buffer is below its high-water mark. */
+  /** True while the buffer is below both its high-water marks: events waiting, and bytes held. */
   hasRoom(): boolean {
-    return this.pending() < this.options.maxBuffer;
+    return this.memory.total < this.options.maxBufferBytes && this.pending() < this.options.maxBuffer;
   }
 
   /**
@@ -122,6 +129,7 @@ export class AuditWriter
     // Counted in flight (stats, flush) while it runs, outside the COPY slots of the buffer's batches.
     this.syncWrites++;
     this.writing.add(events);
+    this.memory.hold(events);
     try {
       let idempotent = false;
       if (!this.spool || this.spool.isEmpty()) {
@@ -142,6 +150,7 @@ export class AuditWriter
     } finally {
       this.syncWrites--;
       this.writing.delete(events);
+      this.release(events);
     }
   }
 
@@ -228,6 +237,7 @@ export class AuditWriter
       droppedByReason: { ...this.reports.dropped },
       deadLettered: this.deadLetters.counts(),
       pending: this.pending(),
+      heldBytes: this.memory.total,
       inFlight,
       spooled: spool?.events ?? 0,
       spoolBytes: spool?.bytes ?? 0,
@@ -241,7 +251,10 @@ export class AuditWriter
     this.logger.log(`Draining ${this.held()} audit events (deadline ${this.options.drainTimeoutMs} ms)`);
     if (await this.flush()) return;
     // Out of time (Postgres slow or away): what is still in memory goes to disk, where the next start finds it.
-    const left = [...this.retries.splice(0).flat(), ...this.buffer.splice(0)];
+    const retried = this.retries.splice(0);
+    retried.forEach((batch) => this.release(batch));
+    const left = [...retried.flat(), ...this.buffer.splice(0)];
+    this.memory.clearBuffer();
     if (left.length > 0 && this.spool && (await this.spool.append(left, true, true).catch(() => false))) {
       this.logger.warn(`Shutdown deadline passed: ${left.length} audit events spooled for the next start`);
     } else if (left.length > 0) {
@@ -284,18 +297,32 @@ export class AuditWriter
           continue;
         }
       }
-      if (this.buffer.length === 0 || (!partial && this.buffer.length < this.options.batchSize)) break;
+      if (this.buffer.length === 0 || (!partial && !this.bufferFull())) break;
       if (!spooling && !this.backoff.ready) break;
-      const size = adaptiveBatchSize(
-        this.buffer.length,
-        this.options.batchSize,
-        this.maxBatch,
-        this.options.flushConcurrency,
-      );
-      const batch = this.buffer.length <= size ? this.buffer : this.buffer.slice(0, size);
-      this.buffer = batch === this.buffer ? [] : this.buffer.slice(size);
+      const batch = this.takeBatch();
       this.run(batch, () => (spooling ? this.spoolBatch(batch) : this.write(batch, false)));
     }
+  }
+
+  /** A full batch is waiting: by count, or by bytes (large events). */
+  private bufferFull(): boolean {
+    return this.buffer.length >= this.options.batchSize || this.memory.inBuffer >= this.maxBatchBytes;
+  }
+
+  /** The next batch off the buffer: its adaptive size, cut at `maxBatchBytes` (never below one event). */
+  private takeBatch(): QueuedEvent[] {
+    const { buffer, options } = this;
+    const size = adaptiveBatchSize(buffer.length, options.batchSize, this.maxBatch, options.flushConcurrency);
+    const { count, bytes } = this.memory.cut(buffer, size, this.maxBatchBytes);
+    const batch = count === buffer.length ? buffer : buffer.slice(0, count);
+    this.buffer = batch === buffer ? [] : buffer.slice(count);
+    this.memory.taken(batch, bytes);
+    return batch;
+  }
+
+  /** A batch is done with (written, spooled, dropped) unless it waits for a retry: still held then. */
+  private release(batch: QueuedEvent[]): void {
+    if (!this.retries.includes(batch)) this.memory.release(batch);
   }
 
   private run(batch: QueuedEvent[], work: () => Promise<void>): void {
@@ -306,6 +333,7 @@ export class AuditWriter
       .finally(() => {
         this.inFlight--;
         this.writing.delete(batch);
+        this.release(batch);
         if (this.inFlight === 0 && this.held() === 0) this.idle.splice(0).forEach((resolve) => resolve());
         this.pump(false);
       });

@@ -194,6 +194,12 @@ export interface AuditModuleOptions {
   flushIntervalMs?: number;
   /** The bounded buffer: beyond this many pending events, new non-critical events are dropped (counted). */
   maxBuffer?: number;
+  /**
+   * The buffer's bound in memory: past this many bytes (estimated from each event's COPY line) held by
+   * events waiting or being written, new non-critical events follow `overflow` like past `maxBuffer`.
+   * Default 32 MiB; at least 1 MiB.
+   */
+  maxBufferBytes?: number;
   /** Parallel COPY streams. Default 2. */
   flushConcurrency?: number;
   /** How long shutdown waits for the buffer to drain. Default 10 s. */

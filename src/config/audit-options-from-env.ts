@@ -11,6 +11,7 @@ export function auditOptionsFromConfig(config: AppConfig): AuditModuleOptions {
     batchSize: audit.batchSize,
     flushIntervalMs: audit.flushIntervalMs,
     maxBuffer: audit.maxBuffer,
+    maxBufferBytes: audit.maxBufferBytes,
     flushConcurrency: audit.flushConcurrency,
     drainTimeoutMs: audit.drainTimeoutMs,
     maxStateBytes: audit.maxStateBytes,

@@ -52,6 +52,8 @@ export interface AppConfig {
     criticalSeverities: Array<'info' | 'notice' | 'warning' | 'critical'>;
     batchSize: number;
     flushIntervalMs: number;
+    /** AUDIT_MAX_BUFFER_MB, in bytes. */
+    maxBufferBytes: number;
     flushConcurrency: number;
     drainTimeoutMs: number;
     maxStateBytes: number;
@@ -218,6 +220,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       batchSize: vars.AUDIT_BATCH_SIZE ?? 2000,
       flushIntervalMs: vars.AUDIT_FLUSH_INTERVAL_MS ?? 250,
       maxBuffer: vars.AUDIT_MAX_BUFFER ?? 50000,
+      maxBufferBytes: (vars.AUDIT_MAX_BUFFER_MB ?? 32) * 1024 * 1024,
       flushConcurrency: vars.AUDIT_FLUSH_CONCURRENCY ?? 2,
       drainTimeoutMs: vars.AUDIT_DRAIN_TIMEOUT_MS ?? 10000,
       maxStateBytes: vars.AUDIT_MAX_STATE_BYTES ?? 65536,

@@ -161,6 +161,13 @@ export class EnvironmentVariables {
   @Transform(toInt)
   @IsInt()
   @Min(1)
+  @Max(65536)
+  AUDIT_MAX_BUFFER_MB?: number;
+
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
   @Max(16)
   AUDIT_FLUSH_CONCURRENCY?: number;
 

@@ -1,4 +1,11 @@
-import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import {
+  BeforeApplicationShutdown,
+  Inject,
+  Injectable,
+  Logger,
+  OnApplicationBootstrap,
+  OnApplicationShutdown,
+} from '@nestjs/common';
 import type { Pool } from 'pg';
 import { DataSource } from 'typeorm';
 import pluralize from 'pluralize';
@@ -33,7 +40,9 @@ export interface WalStatus {
  * slot's lag for `/metrics` and readiness, reporting a slot that falls behind before it fills the disk.
  */
 @Injectable()
-export class WalCaptureService implements OnApplicationBootstrap, OnApplicationShutdown {
+export class WalCaptureService
+  implements OnApplicationBootstrap, BeforeApplicationShutdown, OnApplicationShutdown
+{
   private readonly logger = new Logger('AuditWal');
   private readonly pool: Pool;
   private readonly setup: WalSetupRepository;
@@ -107,9 +116,16 @@ export class WalCaptureService implements OnApplicationBootstrap, OnApplicationS
     this.poller.unref();
   }
 
-  async onApplicationShutdown(): Promise<void> {
+  /**
+   * The slot is let go before any module's shutdown (an app that stops its database in onApplicationShutdown):
+   * Postgres' shutdown waits for a logical walsender's client, which would be waiting for Postgres.
+   */
+  async beforeApplicationShutdown(): Promise<void> {
     clearInterval(this.poller);
     await this.consumer?.stop();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
     await this.pool.end().catch(() => undefined);
   }
 

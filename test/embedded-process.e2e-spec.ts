@@ -3,6 +3,9 @@ import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, wr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, startService, waitForHttp } from './support/process';
+import { token } from './support/test-app';
+import { TEST_JWT_SECRET } from './support/env';
+import { pollUntil } from './support/poll';
 
 const ROOT = join(__dirname, '..');
 
@@ -142,6 +145,55 @@ describe('the embedded Postgres process', () => {
     expect(third.output()).toMatch(/Removing a stale .*postmaster\.pid/);
     third.child.kill('SIGTERM');
     expect(await third.exited).toBe('SIGTERM');
+    expect(await until(() => postmasters(pgPort).length === 0, 10_000)).toBe(true);
+  }, 90_000);
+
+  it('DEMO_AUDIT_CONSISTENCY=wal on the embedded Postgres (wal_level=logical): a change from the WAL, then SIGTERM stops both', async () => {
+    const service = startService({
+      ...env(),
+      AUDIT_SPOOL_DIR: join(dataDir, 'spool'),
+      DEMO_AUDIT_CONSISTENCY: 'wal',
+      AUDIT_STREAMING: 'off',
+      AUTH_JWT_SECRET: TEST_JWT_SECRET,
+    });
+    leftovers.push(service.child);
+    await waitForHttp(`http://127.0.0.1:${port}/health/ready`, service);
+    const bearer = await token({ sub: 'u-embedded', org: 'org-embedded', roles: ['audit:read'] });
+    const headers = { authorization: `Bearer ${bearer}`, 'content-type': 'application/json' };
+    const created = await fetch(`http://127.0.0.1:${port}/accounts`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ name: 'E', email: 'e@example.com', plan: 'free', password: 'secret-pass' }),
+    });
+    expect(created.status).toBe(201);
+    const { id } = (await created.json()) as { id: string };
+    expect(
+      (
+        await fetch(`http://127.0.0.1:${port}/accounts/${id}`, {
+          method: 'PATCH',
+          headers,
+          body: '{"plan":"pro"}',
+        })
+      ).status,
+    ).toBe(200);
+    type Event = { actorType: string; changes: unknown[]; metadata: { wal?: unknown } };
+    const update = await pollUntil(
+      'the update from the WAL',
+      async () => {
+        const page = await fetch(`http://127.0.0.1:${port}/audit/events?resourceId=${id}&action=update`, {
+          headers,
+        });
+        return ((await page.json()) as { items: Event[] }).items[0];
+      },
+      15_000,
+    );
+    expect(update).toMatchObject({
+      actorType: 'user',
+      changes: [expect.objectContaining({ path: 'plan', before: 'free', after: 'pro' })],
+      metadata: { wal: expect.objectContaining({ lsn: expect.any(String) }) },
+    });
+    service.child.kill('SIGTERM');
+    expect(await service.exited).toBe('SIGTERM');
     expect(await until(() => postmasters(pgPort).length === 0, 10_000)).toBe(true);
   }, 90_000);
 

@@ -179,6 +179,8 @@ export class AuditInterceptor implements NestInterceptor {
         reason,
         ...(target.options.severity ? { severity: target.options.severity } : {}),
         ...(target.options.eventType ? { eventType: target.options.eventType } : {}),
+        ...(target.options.redact?.length ? { redact: target.options.redact } : {}),
+        ...(target.options.ignoredFields?.length ? { ignore: target.options.ignoredFields } : {}),
       };
       return new Observable((subscriber) =>
         walCapture.run(context, () =>

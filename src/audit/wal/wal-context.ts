@@ -21,6 +21,9 @@ export interface WalContext {
   /** The route's `severity` and `eventType`, when set. */
   severity?: string;
   eventType?: string;
+  /** The route's extra redacted paths and ignored fields (`@Audited({ redact, ignoredFields })`). */
+  redact?: string[];
+  ignore?: string[];
 }
 
 /** The prefix of the application's context message. */
@@ -82,7 +85,21 @@ export function parseContext(content: Uint8Array): WalContext | null {
   };
   if (typeof raw.severity === 'string') context.severity = raw.severity;
   if (typeof raw.eventType === 'string') context.eventType = raw.eventType.slice(0, 128);
+  const redact = strings(raw.redact);
+  if (redact) context.redact = redact;
+  const ignore = strings(raw.ignore);
+  if (ignore) context.ignore = ignore;
   return context;
+}
+
+/** A short list of short strings, or undefined. */
+function strings(value: unknown): string[] | undefined {
+  if (!Array.isArray(value)) return undefined;
+  const list = value
+    .filter((v): v is string => typeof v === 'string')
+    .slice(0, 64)
+    .map((v) => v.slice(0, 256));
+  return list.length ? list : undefined;
 }
 
 export function parseSession(content: Uint8Array): WalSession | null {

@@ -95,8 +95,8 @@ export function walDrafts(tx: WalTransaction, tables: ReadonlyMap<string, WalTab
         method: context?.method ?? null,
         metadata,
         occurredAt: tx.commitTime,
-        rules: table.rules,
-        ignoredFields: table.ignoredFields,
+        rules: context?.redact ? rulesWith(table, context.redact) : table.rules,
+        ignoredFields: context?.ignore ? [...table.ignoredFields, ...context.ignore] : table.ignoredFields,
       },
     });
   });
@@ -111,6 +111,20 @@ export function walDrafts(tx: WalTransaction, tables: ReadonlyMap<string, WalTab
 export function walEventId(tx: Pick<WalTransaction, 'commitLsn' | 'commitTime'>, index: number): string {
   const random = createHash('sha256').update(`${tx.commitLsn}#${index}`).digest().subarray(0, 16);
   return uuidv7({ msecs: tx.commitTime.getTime(), seq: index & 0x7fffffff, random });
+}
+
+/** A route's extra redacted paths on the table's rules, compiled once per list (a route's list never changes). */
+const withPaths = new WeakMap<WalTable, Map<string, RedactionRules>>();
+function rulesWith(table: WalTable, paths: readonly string[]): RedactionRules {
+  let byPaths = withPaths.get(table);
+  if (!byPaths) withPaths.set(table, (byPaths = new Map()));
+  const key = paths.join('\n');
+  let rules = byPaths.get(key);
+  if (!rules) {
+    rules = table.rules.withPaths(paths);
+    if (byPaths.size < 256) byPaths.set(key, rules);
+  }
+  return rules;
 }
 
 /** The row as the trail shows it: property names, values as decoded. */

@@ -127,7 +127,11 @@ describe('parseContext: a message anyone can emit, read defensively', () => {
   });
 
   it('caps lengths and drops wrong types', () => {
-    const parsed = parseContext(json({ ...CONTEXT, requestId: 'r'.repeat(5000), ip: 7, route: ['x'] }))!;
+    const parsed = parseContext(
+      json({ ...CONTEXT, requestId: 'r'.repeat(5000), ip: 7, route: ['x'], redact: ['a', 3], ignore: 'b' }),
+    )!;
+    expect(parsed.redact).toEqual(['a']);
+    expect(parsed.ignore).toBeUndefined();
     expect(parsed.requestId).toHaveLength(256);
     expect(parsed.ip).toBeNull();
     expect(parsed.route).toBeNull();
@@ -175,6 +179,14 @@ describe('walDrafts', () => {
     expect(event.before).toMatchObject({ organizationId: 'org-1', plan: 'free' });
     expect(JSON.stringify(event)).not.toContain('secret');
     expect(event.changes?.map((c) => c.path).sort()).toEqual(['passwordHash', 'plan']);
+  });
+
+  it("the route's extra redacted paths and ignored fields travel with the context", () => {
+    const [update] = walDrafts(tx({ ...CONTEXT, redact: ['plan'], ignore: ['passwordHash'] }), TABLES);
+    const event = buildAuditEvent(update.draft, 65536)!;
+    expect(event.before).toMatchObject({ plan: '[REDACTED]' });
+    expect(event.changes?.map((c) => c.path)).toEqual(['plan']);
+    expect(JSON.stringify(event)).not.toContain('free');
   });
 
   it('a change no request claimed: actor database (the role), the row organization; a truncate is a warning', () => {

@@ -1,4 +1,5 @@
 import type { DataSource, QueryRunner } from 'typeorm';
+import { reasonContext } from '../reason';
 import { contextLiteral, WAL_CONTEXT_PREFIX, walCapture } from './wal-context';
 
 type Query = QueryRunner['query'];
@@ -32,7 +33,10 @@ function hookRunner(runner: QueryRunner): QueryRunner {
   runner.query = ((sql: string, parameters?: unknown[], structured?: boolean) => {
     const context = walCapture.getStore();
     if (!context) return query(sql, parameters, structured as never);
-    const emit = `SELECT pg_logical_emit_message(true, '${WAL_CONTEXT_PREFIX}', ${contextLiteral(context)})`;
+    // A reason given inside the handler (AuditService.withReason) wins over none from the request.
+    const reason = context.reason ?? reasonContext.getStore()?.reason ?? null;
+    const literal = contextLiteral(reason === context.reason ? context : { ...context, reason });
+    const emit = `SELECT pg_logical_emit_message(true, '${WAL_CONTEXT_PREFIX}', ${literal})`;
     if (sql === 'COMMIT') return query(`${emit}; COMMIT`);
     if (!runner.isTransactionActive && WRITE.test(sql))
       return autocommit(query, sql, parameters, structured, emit);

@@ -10,55 +10,36 @@ import { BenchDatabase, countAuditEvents, resetAuditEvents, withBenchDatabase } 
 import { CpuMeter, CpuUse } from '../lib/cpu';
 import { makeRecordInputs } from '../lib/events';
 import { explicitFlags, parseFlags, withPreset } from '../lib/flags';
-import { writeResults } from '../lib/results';
-import { median } from '../lib/stats';
-import { Cell, formatMiB, formatNumber, formatRatio, printTable } from '../lib/table';
+import { rotated } from '../lib/interleave';
+import { formatMiB, formatNumber } from '../lib/table';
 import { runPipeline } from './pipeline-run';
-import { rawCopy, RawRows, writeRawRows } from './raw-copy';
+import { captureRows, psqlAvailable, psqlCopy, rawCopy, RawRows } from './raw-copy';
+import { ConfigResult, label, report, Run, RunKind, WriterConfig } from './report';
+import { measureStages, StageCosts } from './stages';
+import { PersonalDataService } from '../../src/audit/personal-data/personal-data.service';
+import { median } from '../lib/stats';
 
-/** Distinct inputs cycled through by both variants (record() gives each event its own id). */
+/** Distinct inputs cycled through by the pipeline runs (record() gives each event its own id). */
 const INPUT_POOL = 5000;
 const WARM_UP_EVENTS = 20_000;
-const TARGET_RATIO = 1.1;
-const TARGET_RSS_BYTES = 256 * 1024 * 1024;
+/** The stage breakdown: this many events, three times (median of each stage). */
+const STAGE_EVENTS = 20_000;
 const SWEEP = { flushConcurrency: [1, 2, 3], batchSize: [1000, 2000, 5000] };
 
-interface WriterConfig {
-  batchSize: number;
-  flushConcurrency: number;
-}
-
-interface Run {
-  kind: 'raw' | 'pipeline';
-  rep: number;
-  seconds: number;
-  eventsPerSec: number;
-  /** CPU microseconds per event: this process (record, encode, stream) and the Postgres backends. */
-  nodeCpuUs: number;
-  postgresCpuUs: number | null;
-  peakRssBytes?: number;
-  peakPending?: number;
-  dropped?: number;
-}
-
-interface ConfigResult {
-  config: WriterConfig;
-  /** RSS after the app started and warmed up, before the measured runs. */
-  baselineRssBytes: number;
-  runs: Run[];
-}
-
 const defaults = loadConfig({}).audit;
+const MiB = 1024 * 1024;
 
 function readFlags() {
   const flags = parseFlags({
     events: 200_000,
-    reps: 5,
+    reps: 7,
     sweep: false,
     quick: false,
+    psql: true,
     batch: defaults.batchSize,
     concurrency: defaults.flushConcurrency,
     'high-water': defaults.maxBuffer,
+    'max-buffer-mb': defaults.maxBufferBytes / MiB,
   });
   if (flags.quick)
     return withPreset(flags, flags.sweep ? { events: 20_000, reps: 1 } : { events: 50_000, reps: 3 });
@@ -66,25 +47,58 @@ function readFlags() {
   if (flags.sweep) return withPreset(flags, { events: 100_000, reps: 3 });
   return flags;
 }
-type Flags = ReturnType<typeof readFlags>;
+export type Flags = ReturnType<typeof readFlags>;
 
 async function main(): Promise<void> {
   const flags = readFlags();
   const inputs = makeRecordInputs(INPUT_POOL);
-  const raw = writeRawRows(join(tmpdir(), `audit-bench-${process.pid}.copy`), inputs, flags.events);
+  const withPsql = flags.psql && (await psqlAvailable());
+  if (flags.psql && !withPsql) console.warn('psql not found (set BENCH_PSQL): psql \\copy runs skipped');
+  const file = join(tmpdir(), `audit-bench-${process.pid}.copy`);
   try {
-    console.log(
-      `Average encoded event: ${(raw.bytes / raw.rows).toFixed(0)} bytes (${raw.rows} rows, ${formatMiB(raw.bytes)})`,
-    );
-    const { results, migrations } = await withBenchDatabase(async (db) => {
+    const outcome = await withBenchDatabase(async (db) => {
       const done: ConfigResult[] = [];
-      for (const config of configsToRun(flags)) done.push(await benchConfig(db, raw, inputs, config, flags));
-      return { results: done, migrations: db.migrations };
+      let raw: RawRows | null = null;
+      for (const config of configsToRun(flags)) {
+        const app = await startInProcessApp(db.url, {
+          AUDIT_BATCH_SIZE: String(config.batchSize),
+          AUDIT_FLUSH_CONCURRENCY: String(config.flushConcurrency),
+          AUDIT_MAX_BUFFER_MB: String(flags['max-buffer-mb']),
+        });
+        try {
+          const audit = app.get(AuditService);
+          // The first warm-up is a full run on the new (empty) database: its rows become the raw runs' file.
+          const warmUp = raw ? Math.min(WARM_UP_EVENTS, flags.events) : flags.events;
+          await runPipeline(audit, inputs, warmUp, flags['high-water'], flags['max-buffer-mb'] * MiB);
+          if (!raw) {
+            raw = await captureRows(db.sql, file);
+            console.log(
+              `Average stored event: ${(raw.bytes / raw.rows).toFixed(0)} bytes of COPY text (${raw.rows} rows, ${formatMiB(raw.bytes)})`,
+            );
+          }
+          const result = await benchConfig(db, audit, raw, inputs, config, flags, withPsql);
+          result.stages = stagesOf(audit, app.get(PersonalDataService), inputs);
+          done.push(result);
+        } finally {
+          await app.close();
+        }
+      }
+      return { results: done, migrations: db.migrations, raw: raw! };
     });
-    report(results, raw, flags, migrations);
+    report(outcome.results, outcome.raw, flags, outcome.migrations, INPUT_POOL);
   } finally {
-    rmSync(raw.file, { force: true });
+    rmSync(file, { force: true });
   }
+}
+
+function stagesOf(
+  audit: AuditService,
+  personal: PersonalDataService,
+  inputs: readonly RecordAuditEventInput[],
+): StageCosts {
+  const rounds = [1, 2, 3].map(() => measureStages(audit, personal, inputs, STAGE_EVENTS));
+  const of = (stage: keyof StageCosts) => median(rounds.map((round) => round[stage]));
+  return { buildUs: of('buildUs'), protectUs: of('protectUs'), encodeUs: of('encodeUs') };
 }
 
 function configsToRun(flags: Flags): WriterConfig[] {
@@ -97,187 +111,91 @@ function configsToRun(flags: Flags): WriterConfig[] {
   );
 }
 
-/** One app per writer config; its runs interleave with raw runs (raw, pipeline, raw, pipeline...). */
+/**
+ * One app per writer config; its runs interleave with the raw ones, the order rotated each rep (raw, psql,
+ * pipeline; psql, pipeline, raw; ...), so a drift of the shared machine does not favour one variant.
+ */
 async function benchConfig(
   db: BenchDatabase,
+  audit: AuditService,
   raw: RawRows,
   inputs: readonly RecordAuditEventInput[],
   config: WriterConfig,
   flags: Flags,
+  withPsql: boolean,
 ): Promise<ConfigResult> {
-  const app = await startInProcessApp(db.url, {
-    AUDIT_BATCH_SIZE: String(config.batchSize),
-    AUDIT_FLUSH_CONCURRENCY: String(config.flushConcurrency),
-  });
-  const audit = app.get(AuditService);
-  try {
-    await runPipeline(audit, inputs, Math.min(WARM_UP_EVENTS, flags.events), flags['high-water']);
-    const result: ConfigResult = { config, baselineRssBytes: process.memoryUsage.rss(), runs: [] };
-    for (let rep = 1; rep <= flags.reps; rep++) {
-      const rawRun = await timedRaw(db, raw, rep);
-      const pipelineRun = await timedPipeline(db, audit, inputs, rep, flags);
-      result.runs.push(rawRun, pipelineRun);
-      console.error(
-        `  ${label(config)}, rep ${rep}/${flags.reps}: raw ${formatNumber(rawRun.eventsPerSec)} ev/s, ` +
-          `pipeline ${formatNumber(pipelineRun.eventsPerSec)} ev/s, peak RSS ${formatMiB(pipelineRun.peakRssBytes!)}`,
-      );
+  const result: ConfigResult = { config, baselineRssBytes: process.memoryUsage.rss(), runs: [] };
+  const kinds: RunKind[] = withPsql ? ['raw', 'psql', 'pipeline'] : ['raw', 'pipeline'];
+  for (let rep = 1; rep <= flags.reps; rep++) {
+    const runs: Run[] = [];
+    for (const kind of rotated(kinds, rep)) {
+      await resetAuditEvents(db.sql);
+      const cpu = new CpuMeter(db.sql);
+      await cpu.start();
+      let run: Run;
+      if (kind === 'pipeline') {
+        run = await timedPipeline(audit, inputs, rep, flags, cpu);
+      } else {
+        const seconds = kind === 'raw' ? await rawCopy(db.sql, raw) : await psqlCopy(db.url, raw);
+        run = runOf(kind, rep, raw.rows, seconds, await cpu.stop());
+      }
+      await expectRows(db, run.kind === 'pipeline' ? flags.events - (run.dropped ?? 0) : raw.rows);
+      runs.push(run);
     }
-    return result;
-  } finally {
-    await app.close();
+    result.runs.push(...runs);
+    const rate = (kind: RunKind) => runs.find((run) => run.kind === kind)?.eventsPerSec;
+    const pipeline = runs.find((run) => run.kind === 'pipeline')!;
+    console.error(
+      `  ${label(config)}, rep ${rep}/${flags.reps}: raw ${formatNumber(rate('raw')!)} ev/s` +
+        (withPsql ? `, psql ${formatNumber(rate('psql')!)} ev/s` : '') +
+        `, pipeline ${formatNumber(pipeline.eventsPerSec)} ev/s, peak RSS ${formatMiB(pipeline.peakRssBytes!)}`,
+    );
   }
-}
-
-async function timedRaw(db: BenchDatabase, raw: RawRows, rep: number): Promise<Run> {
-  await resetAuditEvents(db.sql);
-  const cpu = new CpuMeter(db.sql);
-  await cpu.start();
-  const seconds = await rawCopy(db.sql, raw);
-  const used = await cpu.stop();
-  await expectRows(db, raw.rows);
-  return runOf('raw', rep, raw.rows, seconds, used);
+  return result;
 }
 
 async function timedPipeline(
-  db: BenchDatabase,
   audit: AuditService,
   inputs: readonly RecordAuditEventInput[],
   rep: number,
   flags: Flags,
+  cpu: CpuMeter,
 ): Promise<Run> {
-  await resetAuditEvents(db.sql);
-  const cpu = new CpuMeter(db.sql);
-  await cpu.start();
-  const run = await runPipeline(audit, inputs, flags.events, flags['high-water']);
+  const run = await runPipeline(
+    audit,
+    inputs,
+    flags.events,
+    flags['high-water'],
+    flags['max-buffer-mb'] * MiB,
+  );
   const used = await cpu.stop();
-  await expectRows(db, flags.events - run.dropped);
   if (run.dropped > 0) console.warn(`  ${run.dropped} events dropped (buffer full)`);
   return {
     ...runOf('pipeline', rep, flags.events, run.seconds, used),
     peakRssBytes: run.peakRssBytes,
     peakPending: run.peakPending,
+    peakHeldBytes: run.peakHeldBytes,
     dropped: run.dropped,
   };
 }
 
-function runOf(kind: Run['kind'], rep: number, events: number, seconds: number, used: CpuUse): Run {
+function runOf(kind: RunKind, rep: number, events: number, seconds: number, used: CpuUse): Run {
   const perEvent = (cpuSeconds: number) => Number(((cpuSeconds * 1e6) / events).toFixed(1));
+  // psql's own CPU is another process's, and its backend exits with it: not measured.
+  const measured = kind !== 'psql';
   return {
     kind,
     rep,
     seconds: Number(seconds.toFixed(3)),
     eventsPerSec: Math.round(events / seconds),
-    nodeCpuUs: perEvent(used.nodeSeconds),
-    postgresCpuUs: used.postgresSeconds === null ? null : perEvent(used.postgresSeconds),
+    nodeCpuUs: measured ? perEvent(used.nodeSeconds) : null,
+    postgresCpuUs: !measured || used.postgresSeconds === null ? null : perEvent(used.postgresSeconds),
   };
 }
 
 async function expectRows(db: BenchDatabase, expected: number): Promise<void> {
   const actual = await countAuditEvents(db.sql);
   if (actual !== expected) throw new Error(`Expected ${expected} committed rows, found ${actual}`);
-}
-
-const label = (c: WriterConfig) => `batch ${c.batchSize}, concurrency ${c.flushConcurrency}`;
-const runsOf = (r: ConfigResult, kind: Run['kind']) => r.runs.filter((run) => run.kind === kind);
-const medianOf = (r: ConfigResult, kind: Run['kind'], field: (run: Run) => number | null | undefined) =>
-  median(runsOf(r, kind).map((run) => field(run) ?? NaN));
-const eventsPerSec = (r: ConfigResult, kind: Run['kind']) => medianOf(r, kind, (run) => run.eventsPerSec);
-const ratioOf = (r: ConfigResult) => eventsPerSec(r, 'pipeline') / eventsPerSec(r, 'raw');
-const peakRss = (r: ConfigResult) => Math.max(...runsOf(r, 'pipeline').map((run) => run.peakRssBytes!));
-const peakPending = (r: ConfigResult) => Math.max(...runsOf(r, 'pipeline').map((run) => run.peakPending!));
-const verdict = (ok: boolean) => (ok ? 'PASS' : 'FAIL');
-
-function report(results: ConfigResult[], raw: RawRows, flags: Flags, migrations: string[]): void {
-  const avgBytes = raw.bytes / raw.rows;
-  const title = `Ingest: ${formatNumber(flags.events)} events x ${flags.reps} reps, ~${avgBytes.toFixed(0)} B/event`;
-  if (flags.sweep) printSweep(title, results);
-  else printSingle(title, results[0], avgBytes);
-  const file = writeResults(flags.sweep ? 'ingest-sweep' : flags.quick ? 'ingest-quick' : 'ingest', {
-    params: { events: flags.events, reps: flags.reps, highWater: flags['high-water'], inputPool: INPUT_POOL },
-    migrations,
-    eventSize: { averageBytes: Math.round(avgBytes), rows: raw.rows, totalBytes: raw.bytes },
-    configs: results.map((r) => ({
-      config: r.config,
-      medianRawEventsPerSec: Math.round(eventsPerSec(r, 'raw')),
-      medianPipelineEventsPerSec: Math.round(eventsPerSec(r, 'pipeline')),
-      ratio: Number(ratioOf(r).toFixed(3)),
-      peakRssBytes: peakRss(r),
-      baselineRssBytes: r.baselineRssBytes,
-      runs: r.runs,
-    })),
-  });
-  console.log(`\nResults: ${file}`);
-}
-
-function printSingle(title: string, result: ConfigResult, avgBytes: number): void {
-  const row = (name: string, kind: Run['kind']): Cell[] => {
-    const values = runsOf(result, kind).map((run) => run.eventsPerSec);
-    return [
-      name,
-      median(values),
-      Math.min(...values),
-      Math.max(...values),
-      (median(values) * avgBytes) / 1024 / 1024,
-      medianOf(result, kind, (run) => run.nodeCpuUs),
-      medianOf(result, kind, (run) => run.postgresCpuUs),
-    ];
-  };
-  printTable(
-    title,
-    ['variant', 'median ev/s', 'min', 'max', 'MiB/s', 'node CPU us/ev', 'PG CPU us/ev'],
-    [row('raw COPY, 1 stream', 'raw'), row(`record() -> committed (${label(result.config)})`, 'pipeline')],
-  );
-  const ratio = ratioOf(result);
-  printTable(
-    'Targets',
-    ['metric', 'value', 'target', 'result'],
-    [
-      [
-        'pipeline / raw',
-        formatRatio(ratio),
-        `>= ${formatRatio(TARGET_RATIO)}`,
-        verdict(ratio >= TARGET_RATIO),
-      ],
-      [
-        'peak RSS during pipeline runs',
-        formatMiB(peakRss(result)),
-        `<= ${formatMiB(TARGET_RSS_BYTES)}`,
-        verdict(peakRss(result) <= TARGET_RSS_BYTES),
-      ],
-      ['RSS before the runs (app warmed up)', formatMiB(result.baselineRssBytes), '-', '-'],
-      ['peak pending events', formatNumber(peakPending(result)), '-', '-'],
-    ],
-  );
-}
-
-function printSweep(title: string, results: ConfigResult[]): void {
-  printTable(
-    `${title} (sweep)`,
-    [
-      'concurrency',
-      'batch',
-      'pipeline ev/s',
-      'raw ev/s',
-      'ratio',
-      'node us/ev',
-      'PG us/ev',
-      'peak RSS',
-      'peak pending',
-    ],
-    results.map((r) => [
-      r.config.flushConcurrency,
-      r.config.batchSize,
-      eventsPerSec(r, 'pipeline'),
-      eventsPerSec(r, 'raw'),
-      formatRatio(ratioOf(r)),
-      medianOf(r, 'pipeline', (run) => run.nodeCpuUs),
-      medianOf(r, 'pipeline', (run) => run.postgresCpuUs),
-      formatMiB(peakRss(r)),
-      peakPending(r),
-    ]),
-  );
-  const best = results.reduce((a, b) => (ratioOf(b) > ratioOf(a) ? b : a));
-  console.log(`\nBest pipeline/raw ratio: ${label(best.config)} (${formatRatio(ratioOf(best))})`);
 }
 
 main().catch((error: unknown) => {

@@ -1,6 +1,6 @@
 import type { DataSource, QueryRunner } from 'typeorm';
 import { reasonContext } from '../reason';
-import { contextLiteral, WAL_CONTEXT_PREFIX, walCapture } from './wal-context';
+import { contextLiteral, WAL_CONTEXT_PREFIX, walCapture, WalContext } from './wal-context';
 
 type Query = QueryRunner['query'];
 const HOOKED = Symbol('nest-audit-trail:wal-hook');
@@ -33,16 +33,19 @@ function hookRunner(runner: QueryRunner): QueryRunner {
   runner.query = ((sql: string, parameters?: unknown[], structured?: boolean) => {
     const context = walCapture.getStore();
     if (!context) return query(sql, parameters, structured as never);
-    // A reason given inside the handler (AuditService.withReason) wins over none from the request.
-    const reason = context.reason ?? reasonContext.getStore()?.reason ?? null;
-    const literal = contextLiteral(reason === context.reason ? context : { ...context, reason });
-    const emit = `SELECT pg_logical_emit_message(true, '${WAL_CONTEXT_PREFIX}', ${literal})`;
-    if (sql === 'COMMIT') return query(`${emit}; COMMIT`);
+    if (sql === 'COMMIT') return query(`${emitOf(context)}; COMMIT`);
     if (!runner.isTransactionActive && WRITE.test(sql))
-      return autocommit(query, sql, parameters, structured, emit);
+      return autocommit(query, sql, parameters, structured, emitOf(context));
     return query(sql, parameters, structured as never);
   }) as Query;
   return runner;
+}
+
+function emitOf(context: WalContext): string {
+  // A reason given inside the handler (AuditService.withReason) wins over none from the request.
+  const reason = context.reason ?? reasonContext.getStore()?.reason ?? null;
+  const literal = contextLiteral(reason === context.reason ? context : { ...context, reason });
+  return `SELECT pg_logical_emit_message(true, '${WAL_CONTEXT_PREFIX}', ${literal})`;
 }
 
 async function autocommit(

@@ -245,22 +245,24 @@ describe('streaming to real receivers: kills, outages, order, no loss', () => {
     }
   }
 
-  it('webhook, Splunk HEC, Datadog, syslog over TCP and TLS, NATS JetStream, S3: each gets every event once, in order', async () => {
+  it('webhook, Splunk HEC, Datadog, syslog over RELP and TLS, NATS JetStream, S3: each gets every event once, in order', async () => {
     const receivers: TestReceiver[] = [];
     try {
       const webhook = await startWebhookReceiver();
       const hec = await startSplunkHecReceiver();
       const datadog = await startDatadogReceiver();
-      const syslogTcp = await startRsyslogReceiver({ listener: 'tcp' });
+      // RELP: each message acknowledged once rsyslog queued it. Over plain TCP or TLS the only proof is a clean
+      // close after reading, which holds here because the receiver's stop waits for its queue (rsyslog.ts).
+      const syslogRelp = await startRsyslogReceiver({ listener: 'relp' });
       const syslogTls = await startRsyslogReceiver({ listener: 'tls' });
       const nats = await startNatsReceiver();
       const s3 = await startS3Receiver();
-      receivers.push(webhook, hec, datadog, syslogTcp, syslogTls, nats, s3);
+      receivers.push(webhook, hec, datadog, syslogRelp, syslogTls, nats, s3);
       await scenario([
         { receiver: webhook, format: 'json' },
         { receiver: hec, format: 'ocsf' },
         { receiver: datadog, format: 'json' },
-        { receiver: syslogTcp, format: 'cef' },
+        { receiver: syslogRelp, format: 'cef' },
         { receiver: syslogTls, format: 'json' },
         { receiver: nats, format: 'ocsf' },
         { receiver: s3, format: 'json' },

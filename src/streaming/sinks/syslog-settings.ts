@@ -34,6 +34,7 @@ export const FACILITIES = [
 const SETTINGS = [
   'host',
   'port',
+  'transport',
   'tls',
   'facility',
   'appName',
@@ -70,7 +71,17 @@ export function syslogSettingsProblems(
   )
     problems.push('settings.host must be a host name or an IP address (no scheme, port or path)');
   if (settings.port !== undefined && !isInteger(settings.port, 1, 65535))
-    problems.push('settings.port must be an integer from 1 to 65535 (default 514, or 6514 with tls)');
+    problems.push(
+      'settings.port must be an integer from 1 to 65535 (default 514, 6514 with tls, 2514 with relp)',
+    );
+  if (settings.transport !== undefined && settings.transport !== 'tcp' && settings.transport !== 'relp')
+    problems.push(
+      "settings.transport must be 'tcp' (syslog over TCP or TLS, the default) or 'relp' (RELP: every message acknowledged)",
+    );
+  if (settings.transport === 'relp' && settings.tls !== undefined && settings.tls !== false)
+    problems.push(
+      'settings.tls is not supported with settings.transport: relp (RELP runs over plain TCP here)',
+    );
   if (settings.tls !== undefined && typeof settings.tls !== 'boolean')
     problems.push('settings.tls must be true or false');
   if (settings.facility !== undefined && facilityOf(settings.facility) === undefined)

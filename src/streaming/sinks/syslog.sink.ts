@@ -9,19 +9,27 @@ import {
   OutboundBatch,
   SinkKind,
 } from '../streaming.types';
+import { relpExchange } from './syslog-relp';
 import { facilityOf, syslogSettingsProblems } from './syslog-settings';
 
 /**
- * Syslog (RFC 5424 messages) over TCP with octet-counting framing (RFC 6587 §3.4.1) or over TLS (RFC 5425).
+ * Syslog (RFC 5424 messages) over TCP with octet-counting framing (RFC 6587 §3.4.1), over TLS (RFC 5425), or
+ * over RELP (`settings.transport: 'relp'`, syslog-relp.ts).
  *
- * Acknowledgement: plain syslog has none at the application level, so a batch is confirmed in the strongest
- * way TCP allows: one connection per batch, every frame written, our side half-closed (FIN), and `send`
- * resolves only when the receiver closes its side in turn without a reset. Receivers (rsyslog, syslog-ng)
- * close a session when they read its end, after every byte before it; a peer that closes with bytes left
- * unread resets the connection instead. So a clean close means "the receiver read the whole batch", not
- * "the receiver stored it": that proof needs RELP, which this sink does not speak. An error, a reset or a
- * timeout before that close is a `retry`, and the same batch is sent again: receivers dedupe by the event
- * id in the structured data (`[audit@<enterprise id> id="..."]`).
+ * Acknowledgement over TCP and TLS: plain syslog has none at the application level, so a batch is confirmed
+ * in the strongest way TCP allows: one connection per batch, every frame written, our side half-closed (FIN),
+ * and `send` resolves only when the receiver closes its side in turn without a reset. A peer that closes with
+ * bytes unread resets the connection, so a clean close proves "the receiver's process read the whole batch"
+ * and nothing more. It does not prove the receiver kept it: a receiver that read the batch and then stops
+ * before queueing or writing it (rsyslog cancels an input that does not stop within inputs.timeout.shutdown,
+ * 1 s by default, and discards what is still queued at queue.timeoutShutdown; a crash or SIGKILL loses its
+ * in-memory queue) closes just as cleanly, and the batch is lost while counted as delivered. Plain TCP syslog
+ * cannot close that window; rsyslog's own author documents it as not reliable. RELP can: each message is
+ * answered `200 OK` by the receiver once it is in its queue, and a batch counts only when every message is.
+ * (What the receiver does with its queue afterwards, memory or disk, is its own configuration.)
+ *
+ * Either way an error, a reset, a missing answer or a timeout is a `retry`, and the same batch is sent again:
+ * receivers dedupe by the event id in the structured data (`[audit@<enterprise id> id="..."]`).
  */
 
 export const DEFAULT_FACILITY = 13;
@@ -164,6 +172,9 @@ export function syslogFailure(error: unknown, target: string, retryHint = ''): D
   });
 }
 
+/** A TLS receiver that closed right after the handshake: a refusal of this client, or a receiver stopping. */
+class ClosedAfterHandshake extends DeliveryError {}
+
 /**
  * A syslog destination: each `send` opens a connection, writes the batch's frames, half-closes, and waits
  * for the receiver to close (the acknowledgement described at the top of this file).
@@ -174,6 +185,7 @@ class SyslogSink implements AuditSink {
   private readonly host: string;
   private readonly port: number;
   private readonly tls: boolean;
+  private readonly relp: boolean;
   private readonly timeoutMs: number;
   private readonly maxMessageBytes: number;
   private readonly sockets = new Set<Socket>();
@@ -181,8 +193,9 @@ class SyslogSink implements AuditSink {
   constructor(private readonly spec: DestinationSpec) {
     const s = spec.settings;
     this.tls = s.tls === true;
+    this.relp = s.transport === 'relp';
     this.host = String(s.host);
-    this.port = s.port === undefined ? (this.tls ? 6514 : 514) : Number(s.port);
+    this.port = s.port === undefined ? (this.relp ? 2514 : this.tls ? 6514 : 514) : Number(s.port);
     this.timeoutMs = s.timeoutMs === undefined ? DEFAULT_TIMEOUT_MS : Number(s.timeoutMs);
     this.maxBatchEvents =
       s.maxBatchEvents === undefined ? DEFAULT_MAX_BATCH_EVENTS : Number(s.maxBatchEvents);
@@ -208,14 +221,16 @@ class SyslogSink implements AuditSink {
   }
 
   private get target(): string {
-    return `${this.tls ? 'tls' : 'tcp'}://${this.host}:${this.port}`;
+    return `${this.relp ? 'relp' : this.tls ? 'tls' : 'tcp'}://${this.host}:${this.port}`;
   }
 
   async send(batch: OutboundBatch): Promise<void> {
     if (batch.events.length === 0) return;
     const frames: Buffer[] = [];
     for (const event of batch.events) {
-      const frame = octetCountedFrame(syslogMessage(event, this.header));
+      const message = syslogMessage(event, this.header);
+      // RELP frames carry the message as is; plain syslog needs octet counting.
+      const frame = this.relp ? Buffer.from(message, 'utf8') : octetCountedFrame(message);
       // A receiver cuts (rsyslog) or drops a message past its limit: refuse it here, where the streamer can
       // set that one event aside, rather than deliver it cut.
       if (frame.length > this.maxMessageBytes)
@@ -225,7 +240,38 @@ class SyslogSink implements AuditSink {
         );
       frames.push(frame);
     }
-    await this.exchange(Buffer.concat(frames));
+    if (this.relp) return this.relpSession(frames);
+    const payload = Buffer.concat(frames);
+    try {
+      await this.exchange(payload);
+    } catch (error) {
+      // A receiver shutting down (an outage) closes like one refusing the client. A refusal repeats on a new
+      // connection; an outage refuses it or breaks it during the handshake: retried, not paused.
+      if (!(error instanceof ClosedAfterHandshake)) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      await this.exchange(payload);
+    }
+  }
+
+  /** One RELP session: every message acknowledged by the receiver once it has queued it (syslog-relp.ts). */
+  private async relpSession(messages: Buffer[]): Promise<void> {
+    let socket: Socket;
+    try {
+      socket = this.connect();
+    } catch (error) {
+      throw syslogFailure(error, this.target);
+    }
+    this.sockets.add(socket);
+    try {
+      await relpExchange(
+        socket,
+        messages,
+        { target: this.target, timeoutMs: this.timeoutMs, connectEvent: 'connect' },
+        (error) => syslogFailure(error, this.target),
+      );
+    } finally {
+      this.sockets.delete(socket);
+    }
   }
 
   /** One connection: write everything, half-close, resolve when the peer has closed cleanly after it. */
@@ -242,6 +288,7 @@ class SyslogSink implements AuditSink {
       }
       this.sockets.add(socket);
       let phase = 'while connecting';
+      let secured = false;
       let writing = false;
       let written = false;
       let peerClosed = false;
@@ -279,6 +326,7 @@ class SyslogSink implements AuditSink {
       if (this.tls) socket.once('connect', () => (phase = 'during the TLS handshake'));
       socket.once(this.tls ? 'secureConnect' : 'connect', () => {
         if (!this.tls) return write();
+        secured = true;
         // A TLS receiver checks the client after the handshake (rsyslog's x509 modes) and, refusing it, closes
         // at once: possibly after reading our first bytes, which would make that close look like a delivery.
         // So the batch waits as long again as the handshake took (at least one round trip) for that refusal.
@@ -289,9 +337,9 @@ class SyslogSink implements AuditSink {
       socket.on('end', () => {
         peerClosed = true;
         if (written) return;
-        if (this.tls && !writing)
+        if (secured && !writing)
           settle(
-            new DeliveryError(
+            new ClosedAfterHandshake(
               `syslog ${this.target}: the receiver closed the connection right after the TLS handshake, before reading anything: it refuses this client (no client certificate, or one it does not trust: settings.cert and secret.key)`,
               'pause',
             ),

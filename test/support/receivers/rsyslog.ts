@@ -1,5 +1,6 @@
-import { ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import {
+  appendFileSync,
   existsSync,
   mkdtempSync,
   openSync,
@@ -14,13 +15,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DestinationFormat } from '../../../src/streaming/streaming.types';
 import { freePort } from '../process';
+import { makeTestPki, TestPki } from './test-pki';
 import { ReceivedEvent, ReceiverDestination, TestReceiver } from './receiver';
 
 /**
  * rsyslog as a SIEM's syslog receiver: a private `rsyslogd -n` (its own config, work directory and pid
  * file; nothing of the system's) with three imtcp listeners on loopback: plain TCP, TLS (gtls driver,
- * anonymous clients) and mutual TLS (clients need a certificate from the test CA). Every message is
- * written by rsyslog to a file as one JSON line of the fields its RFC 5424 parser found.
+ * anonymous clients) and mutual TLS (clients need a certificate from the test CA), and a RELP listener
+ * (imrelp). Every message is written by rsyslog to a file as one JSON line of the fields its RFC 5424 parser
+ * found.
  */
 
 const RSYSLOGD_CANDIDATES = ['/usr/sbin/rsyslogd', '/sbin/rsyslogd', '/usr/local/sbin/rsyslogd'];
@@ -34,9 +37,13 @@ function rsyslogd(): string | undefined {
   return RSYSLOGD_CANDIDATES.find(existsSync);
 }
 
-function hasGtls(): boolean {
-  const dirs = [...PLUGIN_DIRS, ...libDirs()];
-  return dirs.some((dir) => existsSync(join(dir, 'lmnsd_gtls.so')));
+function hasPlugin(file: string): boolean {
+  return [...PLUGIN_DIRS, ...libDirs()].some((dir) => existsSync(join(dir, file)));
+}
+
+/** The TLS driver (rsyslog-gnutls) and the RELP input (rsyslog-relp). */
+function hasPlugins(): boolean {
+  return hasPlugin('lmnsd_gtls.so') && hasPlugin('imrelp.so');
 }
 
 function libDirs(): string[] {
@@ -50,12 +57,13 @@ function libDirs(): string[] {
 }
 
 /**
- * rsyslog and its TLS driver from Debian (`apt-get install rsyslog rsyslog-gnutls`; .ci/run installs them),
+ * rsyslog, its TLS driver and its RELP input from Debian (`apt-get install rsyslog rsyslog-gnutls
+ * rsyslog-relp`; .ci/run installs them),
  * installed here when missing, as root or with passwordless sudo, like ensureChromium. Throws when they are
  * still missing afterwards.
  */
 export function ensureRsyslog(log: (line: string) => void = console.log): string {
-  if (!rsyslogd() || !hasGtls()) {
+  if (!rsyslogd() || !hasPlugins()) {
     const root = process.getuid?.() === 0;
     const sudo = !root && spawnSync('sudo', ['-n', 'true']).status === 0;
     if ((root || sudo) && spawnSync('sh', ['-c', 'command -v apt-get']).status === 0) {
@@ -66,113 +74,27 @@ export function ensureRsyslog(log: (line: string) => void = console.log): string
           timeout: 10 * 60_000,
         });
       log(
-        "No rsyslog for the syslog tests: installing Debian's packages (apt-get install rsyslog rsyslog-gnutls)...",
+        "No rsyslog for the syslog tests: installing Debian's packages (apt-get install rsyslog rsyslog-gnutls rsyslog-relp)...",
       );
       run(['apt-get', 'update', '-qq']);
-      run(['apt-get', 'install', '-y', '-qq', '--no-install-recommends', 'rsyslog', 'rsyslog-gnutls']);
+      run([
+        'apt-get',
+        'install',
+        '-y',
+        '-qq',
+        '--no-install-recommends',
+        'rsyslog',
+        'rsyslog-gnutls',
+        'rsyslog-relp',
+      ]);
     }
   }
   const binary = rsyslogd();
-  if (!binary || !hasGtls())
+  if (!binary || !hasPlugins())
     throw new Error(
-      'The syslog tests need rsyslog with its TLS driver: apt-get install -y rsyslog rsyslog-gnutls',
+      'The syslog tests need rsyslog with its TLS driver and RELP input: apt-get install -y rsyslog rsyslog-gnutls rsyslog-relp',
     );
   return binary;
-}
-
-/** A PEM certificate and its private key. */
-export interface Pem {
-  cert: string;
-  key: string;
-}
-
-/** A throwaway CA, a server certificate (localhost, 127.0.0.1), a client certificate, and a CA nobody uses. */
-export interface TestPki {
-  ca: Pem;
-  server: Pem;
-  client: Pem;
-  /** Another CA: what a destination trusting the wrong CA has. */
-  otherCa: Pem;
-  /** A client certificate the other CA signed: one the mutual-TLS listener does not trust. */
-  otherClient: Pem;
-}
-
-/** Certificates made with openssl in `dir` (EC P-256, valid for two days). */
-export function makeTestPki(dir: string): TestPki {
-  const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-  const file = (name: string) => join(dir, name);
-  const selfSigned = (name: string, cn: string) =>
-    openssl(
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-keyout',
-      `${name}.key`,
-      '-out',
-      `${name}.pem`,
-      '-days',
-      '2',
-      '-subj',
-      `/CN=${cn}`,
-      '-addext',
-      'basicConstraints=critical,CA:TRUE',
-      '-addext',
-      'keyUsage=critical,keyCertSign,cRLSign',
-    );
-  const signed = (name: string, cn: string, extensions: string, ca = 'ca') => {
-    writeFileSync(file(`${name}.ext`), extensions);
-    openssl(
-      'req',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-keyout',
-      `${name}.key`,
-      '-out',
-      `${name}.csr`,
-      '-subj',
-      `/CN=${cn}`,
-    );
-    openssl(
-      'x509',
-      '-req',
-      '-in',
-      `${name}.csr`,
-      '-CA',
-      `${ca}.pem`,
-      '-CAkey',
-      `${ca}.key`,
-      '-CAcreateserial',
-      '-out',
-      `${name}.pem`,
-      '-days',
-      '2',
-      '-extfile',
-      `${name}.ext`,
-    );
-  };
-  selfSigned('ca', 'nest-audit-trail test CA');
-  selfSigned('other-ca', 'some other CA');
-  signed('server', 'localhost', 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
-  signed('client', 'nest-audit-trail client', 'extendedKeyUsage=clientAuth\n');
-  signed('other-client', 'a stranger', 'extendedKeyUsage=clientAuth\n', 'other-ca');
-  const pem = (name: string): Pem => ({
-    cert: readFileSync(file(`${name}.pem`), 'utf8'),
-    key: readFileSync(file(`${name}.key`), 'utf8'),
-  });
-  return {
-    ca: pem('ca'),
-    server: pem('server'),
-    client: pem('client'),
-    otherCa: pem('other-ca'),
-    otherClient: pem('other-client'),
-  };
 }
 
 /** What rsyslog parsed out of one message (the template below), plus our reading of its SD and MSG. */
@@ -185,7 +107,7 @@ export interface RsyslogRecord {
   msgid: string;
   /** The STRUCTURED-DATA field as rsyslog kept it (escapes included). */
   structuredData: string;
-  /** Which listener: tcp, tls or mtls. */
+  /** Which listener: tcp, tls, mtls or relp. */
   input: string;
   /** MSG as rsyslog kept it (a BOM included). */
   msg: string;
@@ -194,7 +116,7 @@ export interface RsyslogRecord {
   sdId: string;
 }
 
-export type RsyslogListener = 'tcp' | 'tls' | 'mtls';
+export type RsyslogListener = 'tcp' | 'tls' | 'mtls' | 'relp';
 
 export interface RsyslogReceiver extends TestReceiver {
   readonly ports: Record<RsyslogListener, number>;
@@ -203,12 +125,12 @@ export interface RsyslogReceiver extends TestReceiver {
   destination(format?: DestinationFormat, listener?: RsyslogListener): ReceiverDestination;
   /** Every message rsyslog wrote, in arrival order, with the fields its parser found. */
   records(): RsyslogRecord[];
-  /** rsyslogd's own messages (stderr): TLS handshake refusals and the like. */
+  /** rsyslogd's own messages (stderr, and its internal log): TLS handshake refusals and the like. */
   log(): string;
 }
 
 export interface RsyslogReceiverOptions {
-  /** The listener destination() points at when not told: `tcp` (default), `tls` or `mtls`. */
+  /** The listener destination() points at when not told: `tcp` (default), `tls`, `mtls` or `relp`. */
   listener?: RsyslogListener;
   /** settings.enterpriseId of its destinations (default: the sink's). */
   enterpriseId?: string;
@@ -218,9 +140,15 @@ export async function startRsyslogReceiver(options: RsyslogReceiverOptions = {})
   const binary = ensureRsyslog();
   const dir = mkdtempSync(join(tmpdir(), 'audit-rsyslog-'));
   const pki = makeTestPki(dir);
-  const ports = { tcp: await freePort(), tls: await freePort(), mtls: await freePort() };
+  const ports = {
+    tcp: await freePort(),
+    tls: await freePort(),
+    mtls: await freePort(),
+    relp: await freePort(),
+  };
   const output = join(dir, 'received.jsonl');
   const stderr = join(dir, 'rsyslogd.log');
+  const internal = join(dir, 'internal.log');
   const pidFile = join(dir, 'rsyslogd.pid');
   const config = join(dir, 'rsyslog.conf');
   const tlsParams = (authMode: string) =>
@@ -233,10 +161,16 @@ export async function startRsyslogReceiver(options: RsyslogReceiverOptions = {})
     config,
     [
       // maxMessageSize above the sink's default limit (64 KiB); rsyslog's own default is 8 KiB.
-      `global(workDirectory="${dir}" maxMessageSize="256k")`,
-      // At SIGTERM (an outage), what was read is still written: that is what the sink's confirmation relies on.
-      'main_queue(queue.timeoutShutdown="5000")',
+      // At SIGTERM (an outage) rsyslog must keep what it acknowledged (a clean close of a TCP session, a RELP
+      // 200): inputs get time to stop by themselves (after inputs.timeout.shutdown, default 1 s, a busy one is
+      // cancelled, read but not queued data lost), and the queue to be written out (messages still queued at
+      // queue.timeoutShutdown are discarded). On a loaded machine the defaults are not enough.
+      `global(workDirectory="${dir}" maxMessageSize="256k" inputs.timeout.shutdown="60000")`,
+      'main_queue(queue.timeoutShutdown="60000")',
       'module(load="imtcp" maxSessions="200")',
+      'module(load="imrelp")',
+      // rsyslogd's own messages (the default ruleset gets nothing else): for failure reports.
+      `action(type="omfile" file="${internal}")`,
       'template(name="auditJson" type="list") {',
       '  constant(value="{")',
       `  ${field('pri', 'pri')} constant(value=",")`,
@@ -254,6 +188,7 @@ export async function startRsyslogReceiver(options: RsyslogReceiverOptions = {})
       `input(type="imtcp" name="tcp" address="127.0.0.1" port="${ports.tcp}" ruleset="audit")`,
       `input(type="imtcp" name="tls" address="127.0.0.1" port="${ports.tls}" ruleset="audit" ${tlsParams('anon')})`,
       `input(type="imtcp" name="mtls" address="127.0.0.1" port="${ports.mtls}" ruleset="audit" ${tlsParams('x509/certvalid')})`,
+      `input(type="imrelp" name="relp" address="127.0.0.1" port="${ports.relp}" ruleset="audit")`,
       '',
     ].join('\n'),
   );
@@ -284,18 +219,27 @@ export async function startRsyslogReceiver(options: RsyslogReceiverOptions = {})
     const exited = new Promise<void>((resolve) => running.once('exit', () => resolve()));
     running.kill('SIGTERM');
     let timer: NodeJS.Timeout | undefined;
+    // As long as rsyslog's own shutdown timeouts (config above): a SIGKILL loses what it acknowledged.
     const killed = await Promise.race([
       exited.then(() => true),
-      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), 10_000))),
+      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), 65_000))),
     ]);
     clearTimeout(timer);
     if (!killed) {
       running.kill('SIGKILL');
       await exited;
+      appendFileSync(
+        stderr,
+        'test receiver: rsyslogd did not stop within 65 s of SIGTERM and was SIGKILLed (what it had acknowledged but not written is lost)\n',
+      );
     }
     child = undefined;
   };
-  const readLog = () => (existsSync(stderr) ? readFileSync(stderr, 'utf8') : '');
+  const readLog = () =>
+    [stderr, internal]
+      .filter((file) => existsSync(file))
+      .map((file) => readFileSync(file, 'utf8'))
+      .join('');
   const records = (): RsyslogRecord[] => {
     if (!existsSync(output)) return [];
     return readFileSync(output, 'utf8')
@@ -316,7 +260,8 @@ export async function startRsyslogReceiver(options: RsyslogReceiverOptions = {})
       const settings: Record<string, unknown> = { host: '127.0.0.1', port: ports[listener], timeoutMs: 5000 };
       if (options.enterpriseId) settings.enterpriseId = options.enterpriseId;
       const secret: Record<string, string> = {};
-      if (listener !== 'tcp')
+      if (listener === 'relp') settings.transport = 'relp';
+      else if (listener !== 'tcp')
         Object.assign(settings, { tls: true, ca: pki.ca.cert, servername: 'localhost' });
       if (listener === 'mtls') {
         settings.cert = pki.client.cert;

@@ -4,7 +4,10 @@ import { Outcome, Summary } from './summary';
 import { Variant } from './variants';
 import { WORKLOADS } from './workloads';
 
-/** The baseline grey, the trigger orange, this project blue (its capture stages lighter blues, its redis mode green). */
+/**
+ * The baseline grey, the trigger orange, this project blue (its capture stages lighter blues, its redis mode
+ * green, its wal mode purple: worker deferred dark, alongside light).
+ */
 const COLORS: Record<Variant['key'], string> = {
   a: '#9aa0a6',
   b: '#e8710a',
@@ -13,6 +16,8 @@ const COLORS: Record<Variant['key'], string> = {
   c2: '#669df6',
   c: '#1a73e8',
   d: '#188038',
+  e: '#a142f4',
+  e2: '#d7aefb',
 };
 
 /** Throughput and p99 of every variant on every workload, as SVG; the subtitle says how it was produced. */

@@ -1,7 +1,8 @@
 import { resultStamp, writeBenchFile, writeResults } from '../lib/results';
 import { formatRatio, printTable } from '../lib/table';
 import { compareChart } from './compare-chart';
-import { Outcome, summarize, targetsOf } from './summary';
+import { Outcome, summarize } from './summary';
+import { targetsOf } from './targets';
 import { WORKLOADS } from './workloads';
 
 /**
@@ -10,7 +11,7 @@ import { WORKLOADS } from './workloads';
  */
 export function report(outcome: Outcome): void {
   const summaries = summarize(outcome);
-  const targets = targetsOf(summaries);
+  const targets = targetsOf(summaries, outcome.runs);
   const { flags } = outcome;
   printTable(
     `Audit approaches compared: ${flags.connections} connections, ${flags.duration} s (+${flags.warmup} s ` +
@@ -49,19 +50,75 @@ export function report(outcome: Outcome): void {
     ]),
   );
   for (const v of outcome.unavailable) console.log(`${v.label}: not available (${v.reason})`);
+  const na = (v: number | null) => v ?? 'n/a';
+  printTable(
+    'Where the CPU goes: microseconds per request (medians; (e): span + the drain after it)',
+    [
+      'workload',
+      'variant',
+      'API process',
+      'worker',
+      'PG sessions',
+      'PG walsender',
+      'PG worker COPY',
+      'PG total',
+    ],
+    summaries.map((s) => [
+      s.workload,
+      s.label,
+      na(s.stages.service),
+      na(s.stages.worker),
+      na(s.stages.pgSessions),
+      na(s.stages.pgWriter),
+      na(s.stages.pgWalsender),
+      na(s.stages.pgWalWorker),
+      na(s.stages.pgTotal),
+    ]),
+  );
+  const drains = summaries.filter((s) => s.drain);
+  if (drains.length)
+    printTable(
+      "(e)'s worker on the backlog after the span (medians)",
+      [
+        'workload',
+        'events per run',
+        'completed',
+        'events/s',
+        'events per worker CPU s',
+        'PG decode us/event',
+        'PG COPY us/event',
+      ],
+      drains.map((s) => [
+        s.workload,
+        s.drain!.eventsPerRun.join(' '),
+        `${s.drain!.completedRuns}/${s.drain!.eventsPerRun.length}`,
+        s.drain!.eventsPerSecond,
+        na(s.drain!.eventsPerWorkerCpuSecond),
+        na(s.drain!.walsenderUsPerEvent),
+        na(s.drain!.walWorkerUsPerEvent),
+      ]),
+    );
   printTable(
     'Targets',
-    ['check', 'value', 'target', 'result'],
-    targets.map((t) => [t.check, t.value, t.target, t.pass ? 'PASS' : 'FAIL']),
+    ['check', 'value', 'per rep', 'target', 'result', 'spread < gap'],
+    targets.map((t) => [
+      t.check,
+      t.value,
+      t.perRep,
+      t.target,
+      t.pass ? 'PASS' : 'FAIL',
+      t.clear ? 'yes' : 'no',
+    ]),
   );
 
-  const name = `compare${flags.stages ? '-stages' : ''}${flags.pool ? `-pool${flags.pool}` : ''}${flags.quick ? '-quick' : ''}`;
+  const name = `compare${flags.wal ? '' : '-nowal'}${flags.stages ? '-stages' : ''}${flags.pool ? `-pool${flags.pool}` : ''}${flags.quick ? '-quick' : ''}`;
   const stamp = resultStamp();
   const svg = compareChart(summaries, outcome);
   const file = writeResults(
     name,
     {
       params: flags,
+      server: outcome.server,
       migrations: outcome.migrations,
       unavailable: outcome.unavailable,
       workloads: WORKLOADS,

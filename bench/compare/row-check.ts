@@ -19,7 +19,9 @@ export interface RowCheck {
  * writer); (b) a row per successful create, update and delete (a trigger sees neither reads nor failed
  * requests); (c)/(d) an event per request, failures included. A request still
  * in flight when the load generator stopped is served and recorded but not counted, hence the tolerance of
- * one request per connection above the count; fewer rows than counted responses is always a failure.
+ * one request per connection above the count; fewer rows than counted responses is always a failure. (e)'s
+run counts only if its deferred worker then drained the backlog completely, and (e)'s and (e2)'s only if
+every successful mutation has exactly one event with its request id (request-ids.ts).
  */
 export function checkRows(run: Run, variant: Variant, connections: number): RowCheck {
   const { trigger, eventMutations, eventReads } = run.rows;
@@ -34,7 +36,12 @@ export function checkRows(run: Run, variant: Variant, connections: number): RowC
     expected,
     recorded,
     stray,
-    ok: stray === 0 && recorded >= expected && recorded - expected <= connections,
+    ok:
+      stray === 0 &&
+      recorded >= expected &&
+      recorded - expected <= connections &&
+      (run.drain?.completed ?? true) &&
+      (run.requestIds?.ok ?? true),
   };
 }
 

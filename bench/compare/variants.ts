@@ -2,7 +2,9 @@ import { join } from 'node:path';
 import { Client } from 'pg';
 import { loadConfig } from '../../src/config/environment';
 import { appEnv } from '../lib/app';
+import { BackendCpuMeter } from '../lib/backend-cpu';
 import { setTriggerAudit } from './trigger-audit';
+import { Drain, measureDrain, setWalCapture, WAL_ENV, WalWorker } from './wal-worker';
 
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -14,7 +16,7 @@ const UNAUDITED = { AUDIT_DISABLED: 'true' };
  * equally idle connections and cold caches, which a shared process would spare one of them.
  */
 export interface Variant {
-  key: 'a' | 'b' | 'c' | 'd' | 'c0' | 'c1' | 'c2';
+  key: 'a' | 'b' | 'c' | 'd' | 'e' | 'e2' | 'c0' | 'c1' | 'c2';
   label: string;
   env: Record<string, string>;
   /** Node flags of its service process (the capture stages preload their switch). */
@@ -24,6 +26,16 @@ export interface Variant {
   /** Switches the variant's database side on for its runs, and off after them. */
   setUp?: (sql: Client) => Promise<void>;
   tearDown?: (sql: Client) => Promise<void>;
+  /** After the warm-up's rows are written, before the measured span (e.g. (e) defers its worker). */
+  afterWarmup?: (sql: Client) => Promise<void>;
+  /** In the measured span, after the load: work the variant still owes (its worker catching up). */
+  settle?: (sql: Client) => Promise<void>;
+  /** After the measured span: the deferred worker on the backlog up to `target`, measured on its own. */
+  drain?: (sql: Client, target: string, meter: BackendCpuMeter) => Promise<Drain>;
+  /** A worker process of the variant, whose CPU in the measured span counts with the run. */
+  workerPid?: () => number;
+  /** Its mutations' events carry the request ids the responses did (checked one by one). */
+  checkRequestIds?: boolean;
 }
 
 export interface UnavailableVariant {
@@ -52,6 +64,65 @@ const ALL: Variant[] = [
     records: 'events',
   },
 ];
+
+/** The slot consumer of the (e) variants, started by the bench once the database exists. */
+export interface WalWorkerRef {
+  worker: () => WalWorker;
+}
+
+/** (e) on: its database side on, the slot moved past the other variants' writes, the worker reading. */
+const walOn = (ref: WalWorkerRef) => async (sql: Client) => {
+  await setWalCapture(sql, true);
+  await ref.worker().skipToNow(sql);
+  ref.worker().resume();
+};
+const walOff = (ref: WalWorkerRef) => async (sql: Client) => {
+  // Paused only once idle: a worker stopped inside its COPY would hold the audit table's locks.
+  if (!(await ref.worker().caughtUp(sql))) throw new Error('The wal worker did not catch up');
+  await ref.worker().pause(sql);
+  await setWalCapture(sql, false);
+};
+const caughtUp = (ref: WalWorkerRef) => async (sql: Client) => {
+  if (!(await ref.worker().caughtUp(sql))) throw new Error('The wal worker did not catch up');
+};
+
+/**
+ * (e) this project in `wal` mode, both ways the issue's targets measure it. Its API processes only put each
+ * request's context into its transaction (AUDIT_WAL_CONSUME=off); the slot consumer is WalWorker's process.
+ * - (e) request path: the worker deferred during the measured span (as if on another node), then resumed on
+ *   the backlog; the drain is measured apart (Run.drain) and must complete.
+ * - (e2) sustained: the worker reading alongside during the span, its CPU counted with the run's.
+ */
+function walVariants(ref: WalWorkerRef): Variant[] {
+  const env = { ...WAL_ENV, AUDIT_WAL_CONSUME: 'off' };
+  const common = {
+    env,
+    records: 'events' as const,
+    checkRequestIds: true,
+    setUp: walOn(ref),
+    tearDown: walOff(ref),
+  };
+  return [
+    {
+      ...common,
+      key: 'e',
+      label: '(e) this project, wal, worker deferred',
+      afterWarmup: async (sql) => {
+        await caughtUp(ref)(sql);
+        await ref.worker().pause(sql);
+      },
+      drain: (sql, target, meter) => measureDrain(sql, ref.worker(), target, meter),
+    },
+    {
+      ...common,
+      key: 'e2',
+      label: '(e2) this project, wal, worker alongside',
+      afterWarmup: caughtUp(ref),
+      settle: caughtUp(ref),
+      workerPid: () => ref.worker().pid,
+    },
+  ];
+}
 
 /**
  * `--stages`: (c) stopped after each stage of its capture (see capture-stage.ts), between (b) and (c), so the
@@ -83,10 +154,12 @@ const STAGES_POOL_MAX = 10;
 export function variants(
   stages = false,
   poolMax = 0,
+  wal: WalWorkerRef | null = null,
 ): { available: Variant[]; unavailable: UnavailableVariant[] } {
   const [a, b, c] = ALL;
   const pool = poolMax || (stages ? STAGES_POOL_MAX : 0);
-  const list = (stages ? [a, b, ...STAGES, c] : ALL).map((variant) =>
+  const own = wal ? walVariants(wal) : [];
+  const list = (stages ? [a, b, ...STAGES, c, ...own] : [...ALL, ...own]).map((variant) =>
     pool ? { ...variant, env: { ...variant.env, DATABASE_POOL_MAX: String(pool) } } : variant,
   );
   const available: Variant[] = [];

@@ -62,6 +62,8 @@ export class AccountPool {
 export class WorkloadDriver {
   readonly request: autocannon.Request;
   counts = emptyCounts();
+  /** Request ids (X-Request-Id) of the successful mutations since resetRequestIds(). */
+  mutationIds: string[] = [];
   private readonly schedule: Operation[];
   private next = 0;
 
@@ -76,12 +78,17 @@ export class WorkloadDriver {
         context.op = op;
         return { ...request, ...next };
       },
-      onResponse: (status, body, context) => this.record(context.op as Operation, status, body),
+      onResponse: (status, body, context, headers) =>
+        this.record(context.op as Operation, status, body, headers),
     };
   }
 
   resetCounts(): void {
     this.counts = emptyCounts();
+  }
+
+  resetRequestIds(): void {
+    this.mutationIds = [];
   }
 
   private nextRequest(headers: Record<string, string>): autocannon.Request & { op: Operation } {
@@ -105,9 +112,19 @@ export class WorkloadDriver {
     }
   }
 
-  private record(op: Operation, status: number, body: string): void {
+  private record(
+    op: Operation,
+    status: number,
+    body: string,
+    headers?: Record<string, string | string[]>,
+  ): void {
     const ok = status >= 200 && status < 300;
     this.counts[op][ok ? 'ok' : 'failed']++;
+    if (ok && op !== 'read' && op !== 'list') {
+      // Raw header names, as the service wrote them.
+      const id = headers?.['X-Request-Id'] ?? headers?.['x-request-id'];
+      if (typeof id === 'string') this.mutationIds.push(id);
+    }
     if (op === 'create' && ok) this.pool.addCreated((JSON.parse(body) as { id: string }).id);
   }
 }

@@ -23,17 +23,20 @@ export interface BenchDatabase {
   drop(): Promise<void>;
 }
 
-/** A throwaway database with every migration applied. */
-export async function createBenchDatabase(): Promise<BenchDatabase> {
+/**
+ * A throwaway database with every migration applied, on the server of `adminUrl` (default BENCH_ADMIN_URL;
+ * e.g. a benchmark's own server, see own-postgres.ts).
+ */
+export async function createBenchDatabase(adminUrl = BENCH_ADMIN_URL): Promise<BenchDatabase> {
   const name = `${BENCH_DB_PREFIX}${process.pid}_${randomBytes(3).toString('hex')}`;
-  await withAdmin((admin) => admin.query(`CREATE DATABASE "${name}"`));
-  const url = databaseUrl(name);
+  await withAdmin(adminUrl, (admin) => admin.query(`CREATE DATABASE "${name}"`));
+  const url = databaseUrl(adminUrl, name);
   let migrations: string[];
   try {
     Logger.overrideLogger(['error', 'warn']);
     migrations = await runMigrations(url, { migrations: [...AUDIT_MIGRATIONS, ...DEMO_MIGRATIONS] });
   } catch (error) {
-    await dropDatabase(name);
+    await dropDatabase(adminUrl, name);
     throw error;
   }
   const sql = new Client({ connectionString: url, application_name: 'audit-bench' });
@@ -45,14 +48,17 @@ export async function createBenchDatabase(): Promise<BenchDatabase> {
     sql,
     drop: async () => {
       await sql.end().catch(() => undefined);
-      await dropDatabase(name);
+      await dropDatabase(adminUrl, name);
     },
   };
 }
 
 /** Runs `work` on a fresh database and drops it afterwards, also on failure or Ctrl-C. */
-export async function withBenchDatabase<T>(work: (db: BenchDatabase) => Promise<T>): Promise<T> {
-  const db = await createBenchDatabase();
+export async function withBenchDatabase<T>(
+  work: (db: BenchDatabase) => Promise<T>,
+  adminUrl = BENCH_ADMIN_URL,
+): Promise<T> {
+  const db = await createBenchDatabase(adminUrl);
   const onSignal = () => void db.drop().finally(() => process.exit(130));
   process.once('SIGINT', onSignal);
   try {
@@ -82,18 +88,18 @@ export async function countAuditEvents(sql: Client): Promise<number> {
   return Number(rows[0].count);
 }
 
-function databaseUrl(name: string): string {
-  const url = new URL(BENCH_ADMIN_URL);
+function databaseUrl(adminUrl: string, name: string): string {
+  const url = new URL(adminUrl);
   url.pathname = `/${name}`;
   return url.toString();
 }
 
-async function dropDatabase(name: string): Promise<void> {
-  await withAdmin((admin) => admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`));
+async function dropDatabase(adminUrl: string, name: string): Promise<void> {
+  await withAdmin(adminUrl, (admin) => admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`));
 }
 
-async function withAdmin<T>(work: (admin: Client) => Promise<T>): Promise<T> {
-  const admin = new Client({ connectionString: BENCH_ADMIN_URL });
+async function withAdmin<T>(adminUrl: string, work: (admin: Client) => Promise<T>): Promise<T> {
+  const admin = new Client({ connectionString: adminUrl });
   await admin.connect();
   try {
     return await work(admin);

@@ -9,7 +9,13 @@ declare module 'autocannon' {
       /** Called before each request is sent; returns the request to send. */
       setupRequest?: (request: Request, context: Record<string, unknown>) => Request;
       /** Called with each response, and the context its setupRequest saw (one request in flight per connection). */
-      onResponse?: (status: number, body: string, context: Record<string, unknown>) => void;
+      onResponse?: (
+        status: number,
+        body: string,
+        context: Record<string, unknown>,
+        /** Response headers by raw name (as the server wrote it). */
+        headers: Record<string, string | string[]>,
+      ) => void;
     }
 
     interface Options {

@@ -22,7 +22,7 @@ import { actorFromUser, clientIp, compileTrust } from './request-context';
 import { requestReason } from './reason';
 import { AuditAction, AuditedOptions, AuditStatus } from './audit.types';
 import { transactionalCapture } from './transactional/audit-context';
-import { walCapture, WalContext } from './wal/wal-context';
+import { walCapture, walContextOf } from './wal/wal-context';
 import {
   errorMessage,
   idOf,
@@ -167,21 +167,7 @@ export class AuditInterceptor implements NestInterceptor {
 
     if (target.options.consistency === 'wal' && !isRead) {
       // The row changes come from the WAL with this context (AuditWalModule); failures are recorded here.
-      const base = draft(transactionalOutcome(0));
-      const context: WalContext = {
-        v: 1,
-        actor: { id: actor.id, type: actor.type, org: actor.organizationId },
-        requestId: base.requestId ?? null,
-        ip: base.ip ?? null,
-        userAgent: base.userAgent ?? null,
-        route: base.route ?? null,
-        method,
-        reason,
-        ...(target.options.severity ? { severity: target.options.severity } : {}),
-        ...(target.options.eventType ? { eventType: target.options.eventType } : {}),
-        ...(target.options.redact?.length ? { redact: target.options.redact } : {}),
-        ...(target.options.ignoredFields?.length ? { ignore: target.options.ignoredFields } : {}),
-      };
+      const context = walContextOf(draft(transactionalOutcome(0)), target.options);
       return new Observable((subscriber) =>
         walCapture.run(context, () =>
           this.recorded(next, subscriber, {

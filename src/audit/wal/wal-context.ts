@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { ActorType } from '../audit.types';
+import type { ActorType, AuditedOptions } from '../audit.types';
+import type { EventDraft } from '../audit-event.factory';
 
 /**
  * The application context of a write made under `@Audited({ consistency: 'wal' })`: what the row change in
@@ -40,6 +41,25 @@ export interface WalSession {
   /** `current_user` when it differs from the session's role (SET ROLE, SECURITY DEFINER). */
   currentRole?: string;
   application: string;
+}
+
+/** A request's context, from the draft every one of its events starts from and the route's options. */
+export function walContextOf(draft: EventDraft, options: AuditedOptions): WalContext {
+  const reason = (draft.metadata?.reason as string | undefined) ?? null;
+  return {
+    v: 1,
+    actor: { id: draft.actor.id, type: draft.actor.type, org: draft.actor.organizationId },
+    requestId: draft.requestId ?? null,
+    ip: draft.ip ?? null,
+    userAgent: draft.userAgent ?? null,
+    route: draft.route ?? null,
+    method: draft.method ?? null,
+    reason,
+    ...(options.severity ? { severity: options.severity } : {}),
+    ...(options.eventType ? { eventType: options.eventType } : {}),
+    ...(options.redact?.length ? { redact: options.redact } : {}),
+    ...(options.ignoredFields?.length ? { ignore: options.ignoredFields } : {}),
+  };
 }
 
 /** The request whose writes are being captured, set by the interceptor around the handler. */

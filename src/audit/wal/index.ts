@@ -1,6 +1,5 @@
 export { AuditWalModule } from './audit-wal.module';
 export { AuditWalHealthIndicator } from './wal-health.indicator';
 export { WalCaptureService } from './wal-capture.service';
-export type { WalStatus } from './wal-capture.service';
 export type { AuditWalOptions, WalEntityOption } from './wal-options';
-export type { WalSlotState } from './wal-setup.repository';
+export type { WalSlotState, WalStatus } from './wal-status';

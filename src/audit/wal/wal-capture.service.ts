@@ -22,17 +22,10 @@ import { installWalContextHook } from './wal-context.hook';
 import { WalConsumer } from './wal-consumer';
 import { tableKey, WalTable } from './wal-events';
 import { ResolvedWalOptions } from './wal-options';
-import { slotProblem, WAL_LEVEL_HELP, WalSetupRepository, WalSlotState } from './wal-setup.repository';
+import { slotProblem, WAL_LEVEL_HELP, WalSetupRepository } from './wal-setup.repository';
+import type { WalSlotState, WalStatus } from './wal-status';
 
 export const AUDIT_WAL_OPTIONS = Symbol('AUDIT_WAL_OPTIONS');
-
-/** The slot as last read, and what is wrong with it (null: fine). */
-export interface WalStatus {
-  slot: string;
-  consuming: boolean;
-  state: WalSlotState | null;
-  problem: string | null;
-}
 
 /**
  * The `wal` capture mode in one process: checks the server (wal_level), sets up the publication, replica

@@ -1,5 +1,6 @@
 import type { Pool, PoolClient } from 'pg';
 import type { WalTable } from './wal-events';
+import type { WalSlotState } from './wal-status';
 
 const quote = (name: string) => `"${name.replace(/"/g, '""')}"`;
 const qualified = (t: Pick<WalTable, 'schema' | 'table'>) => `${quote(t.schema)}.${quote(t.table)}`;
@@ -11,18 +12,6 @@ export const WAL_LEVEL_HELP =
   'wal capture needs wal_level=logical (self-hosted: ALTER SYSTEM SET wal_level = logical and restart; ' +
   'Amazon RDS / Aurora: rds.logical_replication = 1 in the parameter group; Google Cloud SQL: the ' +
   'cloudsql.logical_decoding flag; Azure: wal_level = logical in server parameters)';
-
-export interface WalSlotState {
-  active: boolean;
-  /** wal_status: reserved, extended, unreserved, lost (the slot can no longer be used). */
-  walStatus: string | null;
-  /** Bytes of WAL between the slot's confirmed position and now: what the consumer has not stored yet. */
-  lagBytes: number;
-  /** Bytes of WAL the slot keeps on the server's disk (from its restart position). */
-  retainedBytes: number;
-  /** Bytes of WAL the slot may still retain before max_slot_wal_keep_size invalidates it (null: unlimited). */
-  safeBytes: number | null;
-}
 
 /**
  * The database objects of the `wal` capture mode: the publication of the captured tables, REPLICA IDENTITY FULL

@@ -1,4 +1,3 @@
-import type { Pgoutput } from 'pg-logical-replication';
 import {
   parseContext,
   parseSession,
@@ -7,6 +6,27 @@ import {
   WalContext,
   WalSession,
 } from './wal-context';
+
+/** A table as pgoutput names it. */
+interface PgRelation {
+  schema: string;
+  name: string;
+}
+type Row = Record<string, unknown>;
+
+/**
+ * The pgoutput messages the assembler reads, as pg-logical-replication decodes them (its `Pgoutput.Message`,
+ * structurally: the package is an optional peer, and its types stay out of ours).
+ */
+export type PgoutputMessage =
+  | { tag: 'begin'; commitLsn: string | null; commitTime: unknown; xid: number }
+  | { tag: 'commit'; commitEndLsn: string | null }
+  | { tag: 'insert'; relation: PgRelation; new: Row }
+  | { tag: 'update'; relation: PgRelation; key: Row | null; old: Row | null; new: Row }
+  | { tag: 'delete'; relation: PgRelation; key: Row | null; old: Row | null }
+  | { tag: 'truncate'; relations: PgRelation[] }
+  | { tag: 'message'; transactional: boolean; prefix: string; content: Uint8Array }
+  | { tag: 'relation' | 'type' | 'origin' };
 
 /** One row change of a committed transaction, values parsed by their column types. */
 export interface WalChange {
@@ -56,7 +76,7 @@ export class WalTransactionAssembler {
   }
 
   /** Feeds one message; returns the transaction its Commit completes. */
-  push(message: Pgoutput.Message): WalTransaction | null {
+  push(message: PgoutputMessage): WalTransaction | null {
     switch (message.tag) {
       case 'begin':
         this.current = {
@@ -98,7 +118,7 @@ export class WalTransactionAssembler {
 
   private change(
     kind: WalChange['kind'],
-    relation: Pgoutput.MessageRelation,
+    relation: PgRelation,
     old: Record<string, unknown> | null,
     row: Record<string, unknown> | null,
   ): void {
@@ -106,7 +126,7 @@ export class WalTransactionAssembler {
     this.current.changes.push({ kind, schema: relation.schema, table: relation.name, old, new: row });
   }
 
-  private message(message: Pgoutput.MessageMessage): void {
+  private message(message: Extract<PgoutputMessage, { tag: 'message' }>): void {
     if (!this.current || !message.transactional) return;
     if (message.prefix === WAL_CONTEXT_PREFIX) {
       // The last one wins: a transaction committed by the hook carries one; a nested capture may add another.

@@ -173,7 +173,10 @@ describe('kill -9 under load', () => {
 
   it('memory mode: the events lost are exactly those the metrics reported unflushed, none duplicated', async () => {
     // Long interval, big batches: full batches are flushed, the tail waits in the buffer when we kill.
-    // (The 32 account creations before the load are 32 more events: 10 532 in all, 532 left unflushed.)
+    // (The 32 account creations before the load are 32 more events: 10 532 in all, 532 left unflushed when every
+    // batch is cut at exactly 1000; on a loaded machine both COPY slots can be busy when the buffer reaches 1000,
+    // and the next, adaptive batch is larger, so the tail is another size. What is checked is the tail the
+    // metrics report, whatever its size, against what is missing after the crash.)
     const { port, service } = await start({ AUDIT_FLUSH_INTERVAL_MS: '60000', AUDIT_BATCH_SIZE: '1000' });
     const accounts = await createAccounts(port);
     const load = patchAccounts(port, bearer, accounts, 10_500);
@@ -194,7 +197,8 @@ describe('kill -9 under load', () => {
     }
     service.child.kill('SIGKILL');
     await service.exited;
-    expect(unflushed).toBe(532);
+    expect(unflushed).toBeGreaterThan(0);
+    expect(unflushed).toBeLessThan(10_532);
 
     const counts = await eventsPerRequest(db, load.ok);
     const stored = counts.size;

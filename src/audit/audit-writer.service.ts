@@ -193,23 +193,18 @@ export class AuditWriter
   reportAttempt(attempt: WriteAttempt): void {
     this.reports.attempt(attempt);
   }
-
   reportFlushed(events: readonly QueuedEvent[]): void {
     this.reports.flushed(events);
   }
-
   reportClamped(): void {
     this.counters.clamped++;
   }
-
   reportCaptured(count: number): void {
     this.counters.captured += count;
   }
-
   reportPoisoned(count: number): void {
     this.counters.poisoned += count;
   }
-
   reportDropped(count: number, reason: DropReason): void {
     this.reports.droppedEvents(count, reason);
   }

@@ -188,7 +188,6 @@ export class AuditWriter
   onWriteAttempt(listener: (attempt: WriteAttempt) => void): void {
     this.reports.onWriteAttempt(listener);
   }
-
   /** For other writers of the same table (the Redis stream consumer): same listeners, same counters. */
   reportAttempt(attempt: WriteAttempt): void {
     this.reports.attempt(attempt);

@@ -134,19 +134,17 @@ export class AuditInterceptor implements NestInterceptor {
       // Checked before the handler: a change that could not be audited is not made at all.
       throw unavailable();
     }
-    if (refusal) {
-      const refused: CallHandler = { handle: () => throwError(() => refusal) };
-      return new Observable((subscriber) =>
-        this.recorded(refused, subscriber, {
-          onValue: () => true,
-          onError: (error) => this.capture(() => draft(this.failure(target, error))),
-          failOnLoss,
-        }),
-      );
-    }
+    // Where the success is recorded elsewhere (or nothing runs), only a failure is recorded here.
+    const failuresOnly = (handle: CallHandler) => (subscriber: Subscriber<unknown>) =>
+      this.recorded(handle, subscriber, {
+        onValue: () => true,
+        onError: (error) => this.capture(() => draft(this.failure(target, error))),
+        failOnLoss,
+      });
+    if (refusal) return new Observable(failuresOnly({ handle: () => throwError(() => refusal) }));
 
     if (target.options.consistency === 'transactional' && !isRead) {
-      // Successful writes are recorded by AuditEntitySubscriber inside their transaction; failures here.
+      // Successful writes are recorded by AuditEntitySubscriber inside their transaction.
       const statusCode = this.successStatus(handler, method, context);
       const capture = {
         target,
@@ -154,29 +152,13 @@ export class AuditInterceptor implements NestInterceptor {
         before: new Map(),
         captured: 0,
       };
-      return new Observable((subscriber) =>
-        transactionalCapture.run(capture, () =>
-          this.recorded(next, subscriber, {
-            onValue: () => true,
-            onError: (error) => this.capture(() => draft(this.failure(target, error))),
-            failOnLoss,
-          }),
-        ),
-      );
+      return new Observable((s) => transactionalCapture.run(capture, () => failuresOnly(next)(s)));
     }
 
     if (target.options.consistency === 'wal' && !isRead) {
-      // The row changes come from the WAL with this context (AuditWalModule); failures are recorded here.
-      const context = walContextOf(draft(transactionalOutcome(0)), target.options);
-      return new Observable((subscriber) =>
-        walCapture.run(context, () =>
-          this.recorded(next, subscriber, {
-            onValue: () => true,
-            onError: (error) => this.capture(() => draft(this.failure(target, error))),
-            failOnLoss,
-          }),
-        ),
-      );
+      // The row changes come from the WAL with this context (AuditWalModule).
+      const wal = walContextOf(draft(transactionalOutcome(0)), target.options);
+      return new Observable((s) => walCapture.run(wal, () => failuresOnly(next)(s)));
     }
 
     // The states' slots are opened when the handler is subscribed to, and released with it.

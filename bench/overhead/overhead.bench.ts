@@ -18,14 +18,24 @@ import { writeResults } from '../lib/results';
 import { median } from '../lib/stats';
 import { seedAccounts } from '../lib/seed';
 import { formatNumber, formatRatio, printTable } from '../lib/table';
+import { withOwnPostgres } from '../lib/own-postgres';
+import { setWalCapture, WAL_ENV } from '../compare/wal-worker';
 
 const ORG = 'org_bench';
-const TARGETS: Record<string, number> = { 'GET /accounts/:id': 0.95, 'PATCH /accounts/:id': 0.85 };
+const TARGETS: Record<string, number> = { 'GET /accounts/:id': 0.95, 'PATCH /accounts/:id': 0.9 };
 
-/** `audited-plain`: audited with personal-data encryption off (AUDIT_PERSONAL_KEYS=off), to show its cost. */
-const VARIANTS = ['audited', 'audited-plain', 'unaudited'] as const;
+/**
+ * `audited-plain`: audited with personal-data encryption off (AUDIT_PERSONAL_KEYS=off), to show its cost.
+ * `audited-wal`: mutations captured from the WAL (DEMO_AUDIT_CONSISTENCY=wal), its slot read by the same
+ * process: everything on this machine, all CPU counted. Every variant runs on an own Postgres with
+ * wal_level=logical (the machine's server is never reconfigured); the captured table's replica identity and
+ * session trigger are on only during audited-wal's runs, so the others do not pay for them.
+ */
+const VARIANTS = ['audited', 'audited-plain', 'audited-wal', 'unaudited'] as const;
 type Variant = (typeof VARIANTS)[number];
-const AUDITED: Array<Exclude<Variant, 'unaudited'>> = ['audited', 'audited-plain'];
+const AUDITED: Array<Exclude<Variant, 'unaudited'>> = ['audited', 'audited-plain', 'audited-wal'];
+/** Slot backlog below which the wal consumer counts as caught up between runs. */
+const SLOT_SETTLED_BYTES = 256 * 1024;
 
 interface Scenario {
   name: string;
@@ -49,22 +59,25 @@ type Flags = ReturnType<typeof readFlags>;
 
 async function main(): Promise<void> {
   const flags = readFlags();
-  const { runs, migrations } = await withBenchDatabase(async (db) => {
-    // The services share the database: same accounts, same cache; only the switches differ.
-    const services: Record<Variant, ServiceProcess> = {
-      audited: await startServiceProcess(db.url, { AUDIT_DISABLED: 'false' }),
-      'audited-plain': await startServiceProcess(db.url, {
-        AUDIT_DISABLED: 'false',
-        AUDIT_PERSONAL_KEYS: 'off',
-      }),
-      unaudited: await startServiceProcess(db.url, { AUDIT_DISABLED: 'true' }),
-    };
-    try {
-      return { runs: await benchServices(db, services, flags), migrations: db.migrations };
-    } finally {
-      await Promise.all(Object.values(services).map((service) => service.stop()));
-    }
-  });
+  const { runs, migrations } = await withOwnPostgres((pg) =>
+    withBenchDatabase(async (db) => {
+      // The services share the database: same accounts, same cache; only the switches differ.
+      const services = {} as Record<Variant, ServiceProcess>;
+      try {
+        services['audited-wal'] = await startServiceProcess(db.url, { ...WAL_ENV }); // sets up the slot first
+        services.audited = await startServiceProcess(db.url, { AUDIT_DISABLED: 'false' });
+        services['audited-plain'] = await startServiceProcess(db.url, {
+          AUDIT_DISABLED: 'false',
+          AUDIT_PERSONAL_KEYS: 'off',
+        });
+        services.unaudited = await startServiceProcess(db.url, { AUDIT_DISABLED: 'true' });
+        await walSide(db, false);
+        return { runs: await benchServices(db, services, flags), migrations: db.migrations };
+      } finally {
+        await Promise.all(Object.values(services).map((service) => service.stop()));
+      }
+    }, pg.url),
+  );
   report(runs, flags, migrations);
 }
 
@@ -89,9 +102,12 @@ async function benchServices(db: BenchDatabase, services: Record<Variant, Servic
     for (const scenario of scenarios) {
       for (const variant of rotated(VARIANTS, rep)) {
         await settle(db, services);
+        await walSide(db, variant === 'audited-wal');
         await runLoad(loadOn(variant, flags.warmup), scenario.request);
         const result = await runLoad(loadOn(variant), scenario.request);
         runs.push({ scenario: scenario.name, variant, rep, ...result });
+        if (variant === 'audited-wal') await slotCaughtUp(db);
+        await walSide(db, false);
         logRun(runs[runs.length - 1], flags);
       }
     }
@@ -104,6 +120,33 @@ async function prime(scenarios: Scenario[], load: (variant: Variant) => LoadOpti
   console.error('Priming both services...');
   for (const scenario of scenarios) {
     for (const variant of VARIANTS) await runLoad(load(variant), scenario.request);
+  }
+}
+
+/**
+ * The wal variant's database side, on for its runs only: the table in the publication (other variants' writes
+ * are then not decoded, nor recorded as database writes), its full replica identity and session trigger.
+ */
+async function walSide(db: BenchDatabase, on: boolean): Promise<void> {
+  const { rowCount } = await db.sql.query(
+    `SELECT 1 FROM pg_publication_tables WHERE pubname = 'nest_audit_wal' AND tablename = 'accounts'`,
+  );
+  if (on && !rowCount) await db.sql.query(`ALTER PUBLICATION nest_audit_wal ADD TABLE accounts`);
+  if (!on && rowCount) await db.sql.query(`ALTER PUBLICATION nest_audit_wal DROP TABLE accounts`);
+  await setWalCapture(db.sql, on);
+}
+
+/** The wal consumer has stored what its runs committed (its late COPYs must not land in the next run). */
+async function slotCaughtUp(db: BenchDatabase, timeoutMs = 120_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const { rows } = await db.sql.query<{ lag: string | null }>(
+      `SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::bigint::text AS lag
+         FROM pg_replication_slots WHERE slot_name = 'nest_audit_wal'`,
+    );
+    if (Number(rows[0]?.lag ?? 0) < SLOT_SETTLED_BYTES) return;
+    if (Date.now() > deadline) throw new Error('The wal consumer did not catch up with its slot');
+    await sleep(200);
   }
 }
 
@@ -196,7 +239,7 @@ function report(runs: Run[], flags: Flags, migrations: string[]): void {
     summaries.map((s) => [s.scenario, s.variant, s.requestsPerSec, s.p50Ms, s.p99Ms, s.failures]),
   );
   printTable(
-    'Audited / unaudited (audited-plain: personal-data encryption off)',
+    'Audited / unaudited (audited-plain: personal-data encryption off; audited-wal: mutations from the WAL)',
     [
       'endpoint',
       'variant',

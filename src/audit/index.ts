@@ -55,5 +55,6 @@ export { parseKek } from './personal-data/personal-data.cipher';
 export { IP_METADATA_KEY } from './personal-data/personal-data.protector';
 export { REASON_KEY, TRANSACTION_ID_KEY } from './reason';
 export { resolveTrailConfig } from './trail-config';
+export { WAL_LEVEL_HELP, WalSetupRepository } from './wal/wal-setup.repository';
 export { AUDIT_OPTIONS } from './audit.constants';
 export type { ResolvedAuditOptions } from './audit-options';

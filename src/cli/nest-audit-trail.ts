@@ -16,6 +16,7 @@ import { PartitionService } from '../partitions';
 import { CliModule } from './cli.module';
 import { Pool } from 'pg';
 import { destinationsStatus, requestReplay, StreamingCliError } from '../streaming';
+import { WAL_LEVEL_HELP, WalSetupRepository } from '../audit';
 
 /** Exit code when another instance holds the job's lock: nothing was done, try again later. */
 const EXIT_BUSY = 3;
@@ -53,13 +54,16 @@ function busy(job: string): never {
 
 const program = new Command()
   .name('nest-audit-trail')
-  .description('The audit trail\'s schema, partitions and archives');
+  .description("The audit trail's schema, partitions and archives");
 
 program
   .command('migrate')
-  .description('Create or upgrade the audit schema (the package\'s migrations only, under an advisory lock)')
+  .description("Create or upgrade the audit schema (the package's migrations only, under an advisory lock)")
   .option('--table <name>', 'table recording applied migrations', AUDIT_MIGRATIONS_TABLE)
-  .option('--schema <name>', 'Postgres schema for the audit tables, apart from the app\'s (default: AUDIT_SCHEMA or the search_path)')
+  .option(
+    '--schema <name>',
+    "Postgres schema for the audit tables, apart from the app's (default: AUDIT_SCHEMA or the search_path)",
+  )
   .action(async (options: { table: string; schema?: string }) => {
     const applied = await runMigrations(databaseUrl(), {
       tableName: options.table,
@@ -74,12 +78,14 @@ program
   .description(
     'Optional: a NOLOGIN role with only what the application needs (INSERT/SELECT on events, no UPDATE, DELETE or TRUNCATE); needs CREATEROLE',
   )
-  .option('--role <name>', 'role name (roles are cluster-wide: one per database\'s application)', 'audit_app')
+  .option('--role <name>', "role name (roles are cluster-wide: one per database's application)", 'audit_app')
   .option('--schema <name>', 'schema of the audit tables', process.env.AUDIT_SCHEMA || 'public')
   .option('--grant-to <role...>', 'login role(s) of the service to make members of it')
   .action(async (options: { role: string; schema: string; grantTo?: string[] }) => {
     const role = await createAuditRole(databaseUrl(), options);
-    console.log(`Role ${role} has the audit application's privileges${options.grantTo ? `, granted to ${options.grantTo.join(', ')}` : ''}`);
+    console.log(
+      `Role ${role} has the audit application's privileges${options.grantTo ? `, granted to ${options.grantTo.join(', ')}` : ''}`,
+    );
   });
 
 program
@@ -179,7 +185,11 @@ program
 
 /** A small pool on DATABASE_URL for the commands that only read or mark rows. */
 async function withPool<T>(work: (pool: Pool) => Promise<T>): Promise<T> {
-  const pool = new Pool({ connectionString: databaseUrl(), max: 2, application_name: 'nest-audit-trail:cli' });
+  const pool = new Pool({
+    connectionString: databaseUrl(),
+    max: 2,
+    application_name: 'nest-audit-trail:cli',
+  });
   try {
     return await work(pool);
   } finally {
@@ -189,12 +199,16 @@ async function withPool<T>(work: (pool: Pool) => Promise<T>): Promise<T> {
 
 program
   .command('destinations')
-  .description('Streaming destinations with their status: state, lag, backlog, delivered, dead letters, last error')
+  .description(
+    'Streaming destinations with their status: state, lag, backlog, delivered, dead letters, last error',
+  )
   .action(async () => withPool(async (pool) => print(await destinationsStatus(pool))));
 
 program
   .command('replay <destination>')
-  .description("Send a destination's dead letters again (all, or --ids); the streamer does it on its next run")
+  .description(
+    "Send a destination's dead letters again (all, or --ids); the streamer does it on its next run",
+  )
   .option('--org <id>', 'the organization, when several use the destination name')
   .option('--ids <ids>', 'comma-separated dead-letter ids (default: all)')
   .action(async (destination: string, options: { org?: string; ids?: string }) =>
@@ -206,6 +220,34 @@ program
         }),
       ),
     ),
+  );
+
+program
+  .command('wal-setup')
+  .description(
+    "The wal capture mode's database side, once, as a role that owns the tables and may replicate: the publication, REPLICA IDENTITY FULL, the session trigger and the slot (the app then runs AuditWalModule with setup: false)",
+  )
+  .requiredOption('--table <name...>', 'captured table(s): name or schema.name (default schema public)')
+  .option('--publication <name>', 'publication', 'nest_audit_wal')
+  .option('--slot <name>', 'logical replication slot', 'nest_audit_wal')
+  .action(async (options: { table: string[]; publication: string; slot: string }) =>
+    withPool(async (pool) => {
+      const setup = new WalSetupRepository(pool);
+      const level = await setup.walLevel();
+      if (level !== 'logical')
+        throw new ConfigError([`${WAL_LEVEL_HELP}; this server has wal_level=${level}`]);
+      const tables = options.table.map((name) => {
+        const [schema, table] = name.includes('.') ? name.split('.', 2) : ['public', name];
+        return { schema, table };
+      });
+      await setup.ensure(options.publication, options.slot, tables);
+      print({
+        publication: options.publication,
+        slot: options.slot,
+        tables: options.table,
+        slotState: await setup.slotState(options.slot),
+      });
+    }),
   );
 
 program.parseAsync(process.argv).catch((error: unknown) => {

@@ -1,9 +1,13 @@
 import type { Pool, PoolClient } from 'pg';
-import type { WalTable } from './wal-events';
 import type { WalSlotState } from './wal-status';
 
 const quote = (name: string) => `"${name.replace(/"/g, '""')}"`;
-const qualified = (t: Pick<WalTable, 'schema' | 'table'>) => `${quote(t.schema)}.${quote(t.table)}`;
+/** A captured table, by name. */
+export interface WalTableName {
+  schema: string;
+  table: string;
+}
+const qualified = (t: WalTableName) => `${quote(t.schema)}.${quote(t.table)}`;
 /** Serializes set-up between processes starting together (any value, ours). */
 const SETUP_LOCK = 0x6e617774; // 'nawt'
 
@@ -17,8 +21,8 @@ export const WAL_LEVEL_HELP =
  * The database objects of the `wal` capture mode: the publication of the captured tables, REPLICA IDENTITY FULL
  * on each (the whole old row in the WAL, the before state), the session trigger (role and application name),
  * and the logical replication slot. Set up at start (idempotent, under an advisory lock), which needs a role
- * that owns the tables and may replicate; without those rights, run the same statements once as an admin
- * (`wal setup` in the README).
+ * that owns the tables and may replicate; without those rights, an admin runs the same once with
+ * `nest-audit-trail wal-setup --table <name...>`, and the app runs with `setup: false`.
  */
 export class WalSetupRepository {
   constructor(private readonly pool: Pool) {}
@@ -28,7 +32,7 @@ export class WalSetupRepository {
     return rows[0].wal_level;
   }
 
-  async ensure(publication: string, slot: string, tables: readonly WalTable[]): Promise<void> {
+  async ensure(publication: string, slot: string, tables: readonly WalTableName[]): Promise<void> {
     const client = await this.pool.connect();
     try {
       await client.query('SELECT pg_advisory_lock($1)', [SETUP_LOCK]);
@@ -44,7 +48,7 @@ export class WalSetupRepository {
     }
   }
 
-  private async ensurePublication(client: PoolClient, name: string, tables: readonly WalTable[]) {
+  private async ensurePublication(client: PoolClient, name: string, tables: readonly WalTableName[]) {
     const { rows } = await client.query<{ schemaname: string; tablename: string }>(
       `SELECT schemaname, tablename FROM pg_publication_tables WHERE pubname = $1`,
       [name],
@@ -57,7 +61,7 @@ export class WalSetupRepository {
       await client.query(`ALTER PUBLICATION ${quote(name)} ADD TABLE ${missing.join(', ')}`);
   }
 
-  private async ensureTable(client: PoolClient, table: WalTable) {
+  private async ensureTable(client: PoolClient, table: WalTableName) {
     const { rows } = await client.query<{ identity: string; has_trigger: boolean }>(
       `SELECT c.relreplident AS identity,
               EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = c.oid AND t.tgname = 'nest_audit_wal_session') AS has_trigger

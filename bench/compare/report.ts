@@ -59,6 +59,7 @@ export function report(outcome: Outcome): void {
       'API process',
       'worker',
       'PG sessions',
+      'PG writer COPY',
       'PG walsender',
       'PG worker COPY',
       'PG total',

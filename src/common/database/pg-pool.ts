@@ -6,7 +6,11 @@ import { DataSource } from 'typeorm';
  * app's own connections (COPY batches, long exports).
  */
 export function poolFromDataSource(dataSource: DataSource, max: number, applicationName: string): Pool {
-  const pool = new Pool({ ...clientConfigFromDataSource(dataSource), max, application_name: applicationName });
+  const pool = new Pool({
+    ...clientConfigFromDataSource(dataSource),
+    max,
+    application_name: applicationName,
+  });
   // An idle client that dies (Postgres restart) must not crash the process; the next user reconnects.
   pool.on('error', () => undefined);
   // Nor one that dies while checked out (pg-pool listens only to idle ones): it emits 'error' on the client

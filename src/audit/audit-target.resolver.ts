@@ -8,7 +8,7 @@ import { ResolvedAuditOptions } from './audit-options';
 import { RedactionRules } from './redaction';
 import { AuditedOptions, AuditStateLoader } from './audit.types';
 import { entityStateQuery, UUID } from './entity-state.sql';
-import { installWalContextHook } from './wal/wal-context.hook';
+import { installWalContextHook, isCapturedTable } from './wal/wal-context.hook';
 
 type PreparedQueryable = {
   query(config: { name: string; text: string; values: unknown[] }): Promise<{ rows: unknown[] }>;
@@ -95,9 +95,21 @@ export class AuditTargetResolver {
         entity,
         beforeFromHandler: options.beforeState === 'handler' && this.canWatch(entity, resourceType),
       };
+      if (options.consistency === 'wal' && entity) this.checkCaptured(entity, resourceType);
       this.cache.set(handler, target);
     }
     return target;
+  }
+
+  /** A `wal` route whose entity AuditWalModule does not capture would record its failures only: said once. */
+  private checkCaptured(entity: EntityMetadata, resourceType: string): void {
+    const [schema, table] = entity.tablePath.includes('.')
+      ? entity.tablePath.split('.')
+      : [entity.schema ?? 'public', entity.tablePath];
+    if (!isCapturedTable(schema, table))
+      this.logger.warn(
+        `${resourceType}: consistency 'wal' but AuditWalModule does not capture ${schema}.${table}: add its entity to AuditWalModule.forRoot({ entities }), or its changes are not recorded`,
+      );
   }
 
   /** `beforeState: 'handler'` needs a TypeORM entity with a single primary key to recognize the row. */

@@ -18,7 +18,7 @@ import { tenantColumn } from '../entity-state.sql';
 import { clientConfigFromDataSource, poolFromDataSource } from '../../common/database/pg-pool';
 import { describeError } from '../../common/database/safe-query.logger';
 import { MetricsService } from '../../common/metrics/metrics.service';
-import { installWalContextHook } from './wal-context.hook';
+import { installWalContextHook, registerCapturedTables } from './wal-context.hook';
 import { WalConsumer } from './wal-consumer';
 import { tableKey, WalTable } from './wal-events';
 import { ResolvedWalOptions } from './wal-options';
@@ -82,6 +82,7 @@ export class WalCaptureService
     const level = await this.setup.walLevel();
     if (level !== 'logical') throw new Error(`${WAL_LEVEL_HELP}; this server has wal_level=${level}`);
     const tables = this.tables();
+    registerCapturedTables(tables.keys());
     if (this.options.setup)
       await this.setup.ensure(this.options.publication, this.options.slot, [...tables.values()]);
     if (this.options.consume) {

@@ -7,6 +7,21 @@ const HOOKED = Symbol('nest-audit-trail:wal-hook');
 /** A write TypeORM runs without a transaction of its own (`update()`, `delete()`, `insert()`, `query()`). */
 const WRITE = /^\s*(?:WITH\b[\s\S]*\b)?(?:INSERT|UPDATE|DELETE|MERGE)\b/i;
 
+/** The tables AuditWalModule captures in this process (`schema.table`); empty until it has started. */
+const captured = new Set<string>();
+
+export function registerCapturedTables(keys: Iterable<string>): void {
+  for (const key of keys) captured.add(key);
+}
+
+/**
+ * Whether a `wal` route's entity is captured: false when AuditWalModule runs here and does not list it (its
+ * changes would then never be recorded), true when it lists it or is not known in this process.
+ */
+export function isCapturedTable(schema: string, table: string): boolean {
+  return captured.size === 0 || captured.has(`${schema}.${table}`);
+}
+
 /**
  * Puts the request's context into the transactions its handler commits through TypeORM, at no extra round
  * trip: the `COMMIT` of a transaction begun inside a `wal` capture is sent as

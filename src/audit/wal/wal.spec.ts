@@ -12,6 +12,7 @@ import { tableKey, WalTable, walDrafts, walEventId } from './wal-events';
 import { lsnToBigInt, WalTransactionAssembler } from './wal-transactions';
 import { slotProblem } from './wal-setup.repository';
 import { resolveWalOptions } from './wal-options';
+import { isCapturedTable, registerCapturedTables } from './wal-context.hook';
 
 const relation = (name: string): Pgoutput.MessageRelation => ({
   tag: 'relation',
@@ -222,6 +223,13 @@ describe('slot limits and options', () => {
 
   it('a healthy slot has no problem', () => {
     expect(slotProblem(options, state)).toBeNull();
+  });
+
+  it("knows a wal route's table is not captured once AuditWalModule has said which are", () => {
+    expect(isCapturedTable('public', 'invoices')).toBe(true); // nothing registered: not known here
+    registerCapturedTables(['public.accounts']);
+    expect(isCapturedTable('public', 'accounts')).toBe(true);
+    expect(isCapturedTable('public', 'invoices')).toBe(false);
   });
 
   it('LSNs compare as numbers', () => {

@@ -1,5 +1,4 @@
 import { ChildProcess, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +7,9 @@ import { INestApplication } from '@nestjs/common';
 import { SignJWT } from 'jose';
 import { createApp } from '../../demo/bootstrap';
 import { loadConfig } from '../../src/config/environment';
+import { freePort } from './ports';
+
+export { freePort };
 
 export const BENCH_JWT_SECRET = 'bench-secret-bench-secret-bench-secret-0123456789';
 /** The built service, as `npm start` runs it (this file is dist/bench/lib/app.js). */
@@ -100,15 +102,4 @@ async function waitUntilReady(
   }
   await service.stop();
   throw new Error(`Service did not become ready:\n${service.output()}`);
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }

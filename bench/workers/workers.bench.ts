@@ -2,13 +2,13 @@ import 'reflect-metadata';
 import Redis from 'ioredis';
 import { ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { toQueued } from '../../src/audit/audit-writer.service';
 import { serializeQueued } from '../../src/audit/delivery/queued-event.codec';
 import { appEnv } from '../lib/app';
+import { freePort } from '../lib/ports';
 import { busyShare, CpuMeter, machineTicks, processCpuSeconds } from '../lib/cpu';
 import { BenchDatabase, countAuditEvents, resetAuditEvents, withBenchDatabase } from '../lib/bench-db';
 import { createEventBuilder, makeRecordInputs } from '../lib/events';
@@ -174,17 +174,6 @@ async function startWorker(databaseUrl: string, streamKey: string, consumers: nu
   }
   await stopWorker(worker);
   throw new Error(`The worker did not come up:\n${output}`);
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 async function stopWorker(worker: Worker): Promise<void> {

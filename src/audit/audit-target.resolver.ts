@@ -8,7 +8,7 @@ import { ResolvedAuditOptions } from './audit-options';
 import { RedactionRules } from './redaction';
 import { AuditedOptions, AuditStateLoader } from './audit.types';
 import { entityStateQuery, UUID } from './entity-state.sql';
-import { installWalContextHook, isCapturedTable } from './wal/wal-context.hook';
+import { installWalContextHook, isCapturedTable, tableNameOf } from './wal/wal-context.hook';
 
 type PreparedQueryable = {
   query(config: { name: string; text: string; values: unknown[] }): Promise<{ rows: unknown[] }>;
@@ -103,9 +103,7 @@ export class AuditTargetResolver {
 
   /** A `wal` route whose entity AuditWalModule does not capture would record its failures only: said once. */
   private checkCaptured(entity: EntityMetadata, resourceType: string): void {
-    const [schema, table] = entity.tablePath.includes('.')
-      ? entity.tablePath.split('.')
-      : [entity.schema ?? 'public', entity.tablePath];
+    const [schema, table] = tableNameOf(entity);
     if (!isCapturedTable(schema, table))
       this.logger.warn(
         `${resourceType}: consistency 'wal' but AuditWalModule does not capture ${schema}.${table}: add its entity to AuditWalModule.forRoot({ entities }), or its changes are not recorded`,

@@ -8,7 +8,6 @@ import {
 } from '@nestjs/common';
 import type { Pool } from 'pg';
 import { DataSource } from 'typeorm';
-import pluralize from 'pluralize';
 import { AUDIT_OPTIONS } from '../audit.constants';
 import type { ResolvedAuditOptions } from '../audit-options';
 import { AuditEventRepository } from '../audit-event.repository';
@@ -18,7 +17,8 @@ import { tenantColumn } from '../entity-state.sql';
 import { clientConfigFromDataSource, poolFromDataSource } from '../../common/database/pg-pool';
 import { describeError } from '../../common/database/safe-query.logger';
 import { MetricsService } from '../../common/metrics/metrics.service';
-import { installWalContextHook, registerCapturedTables } from './wal-context.hook';
+import { installWalContextHook, registerCapturedTables, tableNameOf } from './wal-context.hook';
+import { resourceTypeFromController } from '../audit-target.resolver';
 import { WalConsumer } from './wal-consumer';
 import { tableKey, WalTable } from './wal-events';
 import { ResolvedWalOptions } from './wal-options';
@@ -159,10 +159,9 @@ export class WalCaptureService
       const metadata = this.dataSource.getMetadata(entity);
       if (metadata.primaryColumns.length !== 1)
         throw new Error(`AuditWalModule: ${metadata.name} needs a single-column primary key`);
-      const [schema, table] = metadata.tablePath.includes('.')
-        ? metadata.tablePath.split('.')
-        : [metadata.schema ?? 'public', metadata.tablePath];
-      const type = resourceType ?? kebabSingular(metadata.name);
+      const [schema, table] = tableNameOf(metadata);
+      // `Account` -> `account`: the resource type a controller of the same name gets.
+      const type = resourceType ?? resourceTypeFromController(metadata.name);
       const byType = this.audit.ignoredFieldsByResource[type] ?? [];
       tables.set(tableKey(schema, table), {
         schema,
@@ -177,11 +176,4 @@ export class WalCaptureService
     }
     return tables;
   }
-}
-
-/** `Account` -> `account`, `CompanyPolicy` -> `company-policy` (the resource types controllers get). */
-function kebabSingular(name: string): string {
-  const words = name.split(/(?<=[a-z0-9])(?=[A-Z])/);
-  words[words.length - 1] = pluralize.singular(words[words.length - 1]);
-  return words.join('-').toLowerCase();
 }

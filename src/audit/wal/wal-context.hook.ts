@@ -1,4 +1,4 @@
-import type { DataSource, QueryRunner } from 'typeorm';
+import type { DataSource, EntityMetadata, QueryRunner } from 'typeorm';
 import { reasonContext } from '../reason';
 import { contextLiteral, WAL_CONTEXT_PREFIX, walCapture, WalContext } from './wal-context';
 
@@ -9,6 +9,12 @@ const WRITE = /^\s*(?:WITH\b[\s\S]*\b)?(?:INSERT|UPDATE|DELETE|MERGE)\b/i;
 
 /** The tables AuditWalModule captures in this process (`schema.table`); empty until it has started. */
 const captured = new Set<string>();
+
+/** An entity's table as `[schema, table]` (no schema in the metadata: the entity's, else public). */
+export function tableNameOf(metadata: EntityMetadata): [string, string] {
+  const path = metadata.tablePath;
+  return path.includes('.') ? (path.split('.', 2) as [string, string]) : [metadata.schema ?? 'public', path];
+}
 
 export function registerCapturedTables(keys: Iterable<string>): void {
   for (const key of keys) captured.add(key);
